@@ -1,0 +1,321 @@
+/*
+ * stream.c - tcp.stream numbering as tshark 4.0 does it, with memory bounded by the number of
+ * endpoint pairs.
+ *
+ * Two open-addressing tables (linear probing, SipHash-keyed because files can be hostile):
+ * one for IPv4 pairs (12-byte keys, 32-byte slots) and one for IPv6 pairs (36-byte keys),
+ * so the common IPv4 case costs a third of the memory. A slot holds the newest conversation
+ * of its pair: its stream index, and the two flows' base sequence numbers (R6). R3 ("a SYN
+ * with a new ISN starts a new conversation") simply overwrites the slot, since the older
+ * conversation of a pair is never consulted again.
+ *
+ * Eviction at the cap is approximate LRU (the least recently used of a sample of slots),
+ * with backward-shift deletion so probing stays correct without tombstones.
+ */
+#include "synmatch/stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "siphash.h"
+
+#define LOAD_NUM 7 /* grow past 70% full */
+#define LOAD_DEN 10
+#define EVICT_SAMPLE 16
+#define INITIAL_SLOTS 1024u
+
+enum {
+    SLOT_USED = 0x1,
+    SLOT_BASE0 = 0x2,
+    SLOT_BASE1 = 0x4,
+};
+
+struct slot_hdr {
+    uint32_t stream;
+    uint32_t base[2];
+    uint32_t last_used;
+    uint8_t flags;
+    uint8_t key[]; /* addrA, addrB, portA, portB with (addrA, portA) <= (addrB, portB) */
+};
+
+struct table {
+    uint8_t *slots;
+    size_t nslots; /* power of two */
+    size_t used;
+    size_t slot_size;
+    size_t key_len;
+};
+
+struct sm_streams {
+    struct table v4, v6;
+    struct sm_sipkey key;
+    size_t max_pairs;
+    uint64_t next_stream;
+    uint32_t clock; /* headers seen, for LRU */
+    uint64_t evicted;
+    uint64_t first_inexact_frame;
+    uint64_t rng;
+};
+
+static size_t slot_size_for(size_t key_len)
+{
+    size_t sz = sizeof(struct slot_hdr) + key_len;
+    return (sz + 7) & ~(size_t)7;
+}
+
+static int table_init(struct table *t, size_t key_len)
+{
+    t->key_len = key_len;
+    t->slot_size = slot_size_for(key_len);
+    t->nslots = INITIAL_SLOTS;
+    t->used = 0;
+    t->slots = calloc(t->nslots, t->slot_size);
+    return t->slots ? 0 : -1;
+}
+
+static inline struct slot_hdr *slot_at(const struct table *t, size_t i)
+{
+    return (struct slot_hdr *)(t->slots + i * t->slot_size);
+}
+
+sm_streams_t *sm_streams_new(size_t max_conversations)
+{
+    sm_streams_t *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->max_pairs = max_conversations ? max_conversations : SM_STREAMS_DEFAULT_MAX;
+    sm_sipkey_random(&s->key);
+    s->rng = s->key.k0 | 1;
+    if (table_init(&s->v4, 12) == -1 || table_init(&s->v6, 36) == -1) {
+        sm_streams_destroy(&s);
+        return NULL;
+    }
+    return s;
+}
+
+void sm_streams_destroy(sm_streams_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    free((*self_p)->v4.slots);
+    free((*self_p)->v6.slots);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static inline uint64_t hash_key(const sm_streams_t *s, const uint8_t *key, size_t len)
+{
+    return sm_siphash(&s->key, key, len);
+}
+
+/* Doubles the table. Returns -1 if memory is short (the caller then evicts instead). */
+static int table_grow(const sm_streams_t *s, struct table *t)
+{
+    size_t n = t->nslots * 2;
+    uint8_t *ns = calloc(n, t->slot_size);
+    if (ns == NULL)
+        return -1;
+    for (size_t i = 0; i < t->nslots; i++) {
+        struct slot_hdr *e = slot_at(t, i);
+        if (!(e->flags & SLOT_USED))
+            continue;
+        size_t j = hash_key(s, e->key, t->key_len) & (n - 1);
+        while (((struct slot_hdr *)(ns + j * t->slot_size))->flags & SLOT_USED)
+            j = (j + 1) & (n - 1);
+        memcpy(ns + j * t->slot_size, e, t->slot_size);
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->nslots = n;
+    return 0;
+}
+
+/* Removes slot i, shifting later members of its probe run back (no tombstones). */
+static void table_delete(const sm_streams_t *s, struct table *t, size_t i)
+{
+    size_t mask = t->nslots - 1;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        struct slot_hdr *e = slot_at(t, j);
+        if (!(e->flags & SLOT_USED))
+            break;
+        size_t home = hash_key(s, e->key, t->key_len) & mask;
+        /* e may move to i if its home is not in the cyclic range (i, j]. */
+        bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!in_range) {
+            memcpy(slot_at(t, i), e, t->slot_size);
+            i = j;
+        }
+    }
+    memset(slot_at(t, i), 0, t->slot_size);
+    t->used--;
+}
+
+static uint64_t next_rand(sm_streams_t *s)
+{
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    return s->rng;
+}
+
+/* Forgets the least recently used of a sample of pairs, from t if it holds any. */
+static void evict_one(sm_streams_t *s, struct table *t, uint64_t frame)
+{
+    if (t->used == 0)
+        t = t == &s->v4 ? &s->v6 : &s->v4;
+    if (t->used == 0)
+        return;
+    size_t mask = t->nslots - 1;
+    size_t i = next_rand(s) & mask;
+    size_t victim = SIZE_MAX;
+    uint32_t oldest_age = 0;
+    for (unsigned seen = 0; seen < EVICT_SAMPLE && seen < t->used;) {
+        struct slot_hdr *e = slot_at(t, i);
+        if (e->flags & SLOT_USED) {
+            uint32_t age = s->clock - e->last_used;
+            if (victim == SIZE_MAX || age > oldest_age) {
+                victim = i;
+                oldest_age = age;
+            }
+            seen++;
+        }
+        i = (i + 1) & mask;
+    }
+    table_delete(s, t, victim);
+    if (s->evicted++ == 0)
+        s->first_inexact_frame = frame;
+}
+
+/* Returns the slot of key, creating it (with a new stream index) if absent. */
+static struct slot_hdr *find_or_insert(sm_streams_t *s, struct table *t, const uint8_t *key,
+                                       uint64_t frame)
+{
+    uint64_t h = hash_key(s, key, t->key_len);
+    for (;;) {
+        size_t mask = t->nslots - 1, i = h & mask;
+        struct slot_hdr *e;
+        for (;;) {
+            e = slot_at(t, i);
+            if (!(e->flags & SLOT_USED))
+                break;
+            if (memcmp(e->key, key, t->key_len) == 0)
+                return e;
+            i = (i + 1) & mask;
+        }
+        if (s->v4.used + s->v6.used >= s->max_pairs) {
+            evict_one(s, t, frame);
+            continue; /* deletion may have moved slots: probe again */
+        }
+        if ((t->used + 1) * LOAD_DEN > t->nslots * LOAD_NUM) {
+            if (table_grow(s, t) == -1)
+                evict_one(s, t, frame);
+            continue;
+        }
+        memcpy(e->key, key, t->key_len);
+        e->flags = SLOT_USED;
+        e->stream = (uint32_t)s->next_stream++;
+        t->used++;
+        return e;
+    }
+}
+
+static inline int cmp_endpoint(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb,
+                               size_t alen)
+{
+    int c = memcmp(a, b, alen);
+    if (c != 0)
+        return c;
+    return (int)pa - (int)pb;
+}
+
+int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v)
+{
+    const struct sm_record *r = &v->rec;
+    const struct sm_tuple *tp = &r->tuple;
+    bool v6 = tp->src.family == SM_AF_INET6;
+    struct table *t = v6 ? &s->v6 : &s->v4;
+    size_t alen = v6 ? 16 : 4;
+    s->clock++;
+
+    /* The unordered pair as a canonical key. */
+    uint8_t key[36];
+    bool src_first = cmp_endpoint(tp->src.bytes, tp->sport, tp->dst.bytes, tp->dport, alen) <= 0;
+    const uint8_t *a = src_first ? tp->src.bytes : tp->dst.bytes;
+    const uint8_t *b = src_first ? tp->dst.bytes : tp->src.bytes;
+    uint16_t pa = src_first ? tp->sport : tp->dport, pb = src_first ? tp->dport : tp->sport;
+    memcpy(key, a, alen);
+    memcpy(key + alen, b, alen);
+    key[2 * alen] = (uint8_t)(pa >> 8);
+    key[2 * alen + 1] = (uint8_t)pa;
+    key[2 * alen + 2] = (uint8_t)(pb >> 8);
+    key[2 * alen + 3] = (uint8_t)pb;
+
+    /* R1: the sender's flow, from the raw address order, then the ports. */
+    int d = memcmp(tp->src.bytes, tp->dst.bytes, alen);
+    if (d == 0)
+        d = tp->sport > tp->dport ? 1 : -1;
+    unsigned f = d >= 0 ? 0 : 1, rv = 1 - f;
+    uint8_t fbit = f == 0 ? SLOT_BASE0 : SLOT_BASE1, rbit = f == 0 ? SLOT_BASE1 : SLOT_BASE0;
+
+    /* R2: the pair's newest conversation, or a new one. */
+    struct slot_hdr *e = find_or_insert(s, t, key, r->frame);
+    e->last_used = s->clock;
+
+    bool syn = (r->flags & SM_TH_SYN) != 0, ack = (r->flags & SM_TH_ACK) != 0;
+    if (syn && (e->flags & fbit) && r->seq != e->base[f]) {
+        if (!ack) {
+            /* R3: a SYN with another ISN starts a new conversation for the pair. */
+            e->stream = (uint32_t)s->next_stream++;
+            e->flags = SLOT_USED;
+        } else {
+            /* R4: a SYN/ACK only moves the base. */
+            e->base[f] = r->seq;
+        }
+    }
+    int64_t stream = e->stream;
+
+    /* R6: base learning, only from analyzable headers (R8). */
+    if (v->analyzable) {
+        if (!(e->flags & fbit)) {
+            e->base[f] = syn ? r->seq : r->seq - 1;
+            e->flags |= fbit;
+        }
+        if (ack && !(e->flags & rbit)) {
+            e->base[rv] = r->ack - 1;
+            e->flags |= rbit;
+        }
+    }
+    return stream;
+}
+
+uint64_t sm_streams_count(const sm_streams_t *s)
+{
+    return s->next_stream;
+}
+
+size_t sm_streams_pairs(const sm_streams_t *s)
+{
+    return s->v4.used + s->v6.used;
+}
+
+bool sm_streams_exact(const sm_streams_t *s)
+{
+    return s->evicted == 0 && s->next_stream <= UINT32_MAX;
+}
+
+uint64_t sm_streams_evicted(const sm_streams_t *s)
+{
+    return s->evicted;
+}
+
+uint64_t sm_streams_first_inexact_frame(const sm_streams_t *s)
+{
+    return s->first_inexact_frame;
+}
+
+size_t sm_streams_memory(const sm_streams_t *s)
+{
+    return s->v4.nslots * s->v4.slot_size + s->v6.nslots * s->v6.slot_size;
+}
