@@ -1,0 +1,824 @@
+/*
+ * join.c - the time-windowed join table keyed by ISN.
+ *
+ * Entries live in one pool (indices, 0 = none) and are of two kinds: a client SYN group, or a
+ * server SYN (one ISN and tuple as the server saw it, with its retransmissions). Both kinds
+ * hang off one chained hash keyed by SipHash(ISN), so a record finds its counterpart with one
+ * lookup whichever side arrives first. When a server SYN and a client group agree, they are
+ * linked and decided together.
+ *
+ * Time: every entry has a due time in event time, kept in a binary min-heap with lazy
+ * deletion (an entry's generation number invalidates its older heap items). The horizon
+ * H = min(client watermark, server watermark - max_skew) only moves forward; everything due
+ * at or before H is decided. Work per call is proportional to what became due.
+ *
+ * Memory: the pool holds at most max_pending entries. An intrusive age list makes evicting
+ * the oldest entry O(1) when it is full (DESIGN.md, "Bounds").
+ */
+#include "synmatch/join.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "siphash.h"
+#include "synmatch/addr.h"
+
+#define NS_PER_SEC INT64_C(1000000000)
+#define DEFAULT_TIMEOUT (3 * NS_PER_SEC)
+#define DEFAULT_SKEW (1 * NS_PER_SEC)
+#define DEFAULT_MAX_QUIET (120 * NS_PER_SEC)
+#define DEFAULT_MAX_PENDING 1000000u
+#define BACKOFF_FACTOR 3 /* wait 3x the last retransmission gap for the next one */
+#define MAX_LOSS_INTERVALS 4096u
+
+enum ekind {
+    E_FREE = 0,
+    E_GROUP,
+    E_SERVER,
+};
+
+struct entry {
+    uint32_t hnext;        /* hash chain, or free list */
+    uint32_t older, newer; /* age list */
+    uint32_t peer;         /* linked counterpart */
+    uint32_t gen;          /* invalidates stale heap items */
+    uint32_t isn;
+    uint8_t kind;
+    bool held;          /* decided unmatched, waiting for sm_join_finish() */
+    bool suspect_sent;
+    uint8_t answer;     /* group: what the client received; server: what the server sent */
+    uint32_t attempts;
+    uint32_t lost_before;
+    uint32_t candidates; /* server SYNs that could have matched this group */
+    int64_t first_ns, last_ns, gap_ns;
+    int64_t delay_ns;
+    int64_t stream;
+    uint64_t frame;
+    struct sm_tuple tuple;
+    struct sm_tcp_opts opts;
+};
+
+struct heap_item {
+    int64_t due;
+    uint64_t order; /* insertion order: makes ties deterministic */
+    uint32_t idx;
+    uint32_t gen;
+};
+
+struct interval {
+    int64_t from, to;
+};
+
+struct sm_join {
+    struct sm_join_config cfg;
+    struct sm_sipkey key;
+
+    struct entry *pool;
+    uint32_t pool_cap, pool_used; /* slots allocated; slot 0 unused */
+    uint32_t free_head;
+    size_t live;
+    uint32_t oldest, newest;
+
+    uint32_t *buckets;
+    uint32_t nbuckets;
+
+    struct heap_item *heap;
+    size_t heap_len, heap_cap;
+    uint64_t heap_order;
+
+    uint32_t *held;
+    size_t held_len, held_cap;
+
+    int64_t wm[2];
+    bool ended[2];
+    int64_t cov_start[2], cov_end[2];
+    struct interval *loss[2];
+    size_t nloss[2];
+    uint64_t loss_count[2];
+
+    struct sm_join_stats st;
+};
+
+static const char *const verdict_names[SM_V_COUNT] = {
+    [SM_V_SUSPECT] = "suspect",
+    [SM_V_MATCHED] = "matched",
+    [SM_V_MISSING] = "missing",
+    [SM_V_ANSWERED_BY_MIDDLEBOX] = "answered_by_middlebox",
+    [SM_V_SENSOR_CAPTURE_LOSS] = "sensor_capture_loss",
+    [SM_V_TRANSPORT_LOSS] = "transport_loss",
+    [SM_V_SENSOR_DOWN] = "sensor_down",
+    [SM_V_COLLECTOR_OVERLOAD] = "collector_overload",
+    [SM_V_UNKNOWN] = "unknown",
+    [SM_V_AMBIGUOUS] = "ambiguous",
+};
+
+const char *sm_verdict_name(enum sm_verdict_kind k)
+{
+    return (unsigned)k < SM_V_COUNT ? verdict_names[k] : "?";
+}
+
+const char *sm_answer_name(enum sm_answer a)
+{
+    switch (a) {
+    case SM_ANSWER_SYNACK:
+        return "syn-ack";
+    case SM_ANSWER_RST:
+        return "rst";
+    default:
+        return "none";
+    }
+}
+
+/* ---- pool, hash, age list ------------------------------------------------------------------ */
+
+static inline uint32_t bucket_of(const sm_join_t *j, uint32_t isn)
+{
+    return (uint32_t)sm_siphash_u64(&j->key, isn) & (j->nbuckets - 1);
+}
+
+static void age_unlink(sm_join_t *j, uint32_t i)
+{
+    struct entry *e = &j->pool[i];
+    if (e->older)
+        j->pool[e->older].newer = e->newer;
+    else
+        j->oldest = e->newer;
+    if (e->newer)
+        j->pool[e->newer].older = e->older;
+    else
+        j->newest = e->older;
+    e->older = e->newer = 0;
+}
+
+static void hash_unlink(sm_join_t *j, uint32_t i)
+{
+    uint32_t *pp = &j->buckets[bucket_of(j, j->pool[i].isn)];
+    while (*pp != i) {
+        assert(*pp != 0);
+        pp = &j->pool[*pp].hnext;
+    }
+    *pp = j->pool[i].hnext;
+}
+
+static void entry_free(sm_join_t *j, uint32_t i)
+{
+    struct entry *e = &j->pool[i];
+    assert(e->kind != E_FREE);
+    hash_unlink(j, i);
+    age_unlink(j, i);
+    uint32_t gen = e->gen + 1;
+    memset(e, 0, sizeof *e);
+    e->gen = gen;
+    e->hnext = j->free_head;
+    j->free_head = i;
+    j->live--;
+}
+
+static void evict_oldest(sm_join_t *j);
+
+/* A zeroed entry of kind for isn, linked into the hash and the age list; 0 if out of memory. */
+static uint32_t entry_alloc(sm_join_t *j, enum ekind kind, uint32_t isn)
+{
+    while (j->live >= j->cfg.max_pending && j->oldest)
+        evict_oldest(j);
+    uint32_t i = j->free_head;
+    if (i) {
+        j->free_head = j->pool[i].hnext;
+    } else {
+        if (j->pool_used == j->pool_cap) {
+            uint32_t ncap = j->pool_cap * 2;
+            if (ncap > j->cfg.max_pending + 1)
+                ncap = (uint32_t)j->cfg.max_pending + 1;
+            struct entry *np = realloc(j->pool, (size_t)ncap * sizeof *np);
+            if (np == NULL)
+                return 0;
+            memset(np + j->pool_cap, 0, (size_t)(ncap - j->pool_cap) * sizeof *np);
+            j->pool = np;
+            j->pool_cap = ncap;
+        }
+        i = j->pool_used++;
+    }
+    struct entry *e = &j->pool[i];
+    uint32_t gen = e->gen;
+    memset(e, 0, sizeof *e);
+    e->gen = gen;
+    e->kind = (uint8_t)kind;
+    e->isn = isn;
+    e->stream = SM_STREAM_NONE;
+    uint32_t b = bucket_of(j, isn);
+    e->hnext = j->buckets[b];
+    j->buckets[b] = i;
+    e->older = j->newest;
+    if (j->newest)
+        j->pool[j->newest].newer = i;
+    else
+        j->oldest = i;
+    j->newest = i;
+    j->live++;
+    if (j->live > j->st.peak_pending)
+        j->st.peak_pending = j->live;
+    return i;
+}
+
+/* ---- heap ---------------------------------------------------------------------------------- */
+
+static inline bool item_before(const struct heap_item *a, const struct heap_item *b)
+{
+    return a->due < b->due || (a->due == b->due && a->order < b->order);
+}
+
+static void heap_push(sm_join_t *j, uint32_t idx, int64_t due)
+{
+    if (j->heap_len == j->heap_cap) {
+        size_t ncap = j->heap_cap ? j->heap_cap * 2 : 1024;
+        struct heap_item *nh = realloc(j->heap, ncap * sizeof *nh);
+        if (nh == NULL)
+            return; /* the entry is still bounded by the age list and decided at the end */
+        j->heap = nh;
+        j->heap_cap = ncap;
+    }
+    struct entry *e = &j->pool[idx];
+    e->gen++;
+    struct heap_item it = {due, j->heap_order++, idx, e->gen};
+    size_t k = j->heap_len++;
+    while (k > 0) {
+        size_t parent = (k - 1) / 2;
+        if (!item_before(&it, &j->heap[parent]))
+            break;
+        j->heap[k] = j->heap[parent];
+        k = parent;
+    }
+    j->heap[k] = it;
+}
+
+static struct heap_item heap_pop(sm_join_t *j)
+{
+    struct heap_item top = j->heap[0];
+    struct heap_item last = j->heap[--j->heap_len];
+    size_t k = 0, n = j->heap_len;
+    for (;;) {
+        size_t c = 2 * k + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && item_before(&j->heap[c + 1], &j->heap[c]))
+            c++;
+        if (!item_before(&j->heap[c], &last))
+            break;
+        j->heap[k] = j->heap[c];
+        k = c;
+    }
+    if (n > 0)
+        j->heap[k] = last;
+    return top;
+}
+
+/* ---- time ---------------------------------------------------------------------------------- */
+
+static inline int64_t sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+static int64_t horizon(const sm_join_t *j)
+{
+    int64_t hc = j->ended[SM_ROLE_CLIENT] ? INT64_MAX : j->wm[SM_ROLE_CLIENT];
+    int64_t hs = j->ended[SM_ROLE_SERVER] ? INT64_MAX
+                                          : sat_add(j->wm[SM_ROLE_SERVER], -j->cfg.max_skew_ns);
+    return hc < hs ? hc : hs;
+}
+
+static int64_t quiet_of(const sm_join_t *j, const struct entry *g)
+{
+    int64_t q = g->gap_ns > j->cfg.max_quiet_ns / BACKOFF_FACTOR ? j->cfg.max_quiet_ns
+                                                                  : g->gap_ns * BACKOFF_FACTOR;
+    return q < j->cfg.timeout_ns ? j->cfg.timeout_ns : q;
+}
+
+static void schedule_group(sm_join_t *j, uint32_t i)
+{
+    const struct entry *g = &j->pool[i];
+    int64_t due = sat_add(g->last_ns, quiet_of(j, g));
+    if (j->cfg.emit_suspect && !g->suspect_sent && g->peer == 0) {
+        int64_t sdue = sat_add(g->first_ns, j->cfg.timeout_ns);
+        if (sdue < due)
+            due = sdue;
+    }
+    heap_push(j, i, due);
+}
+
+/* ---- verdicts ------------------------------------------------------------------------------ */
+
+static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind,
+                         const char *reason, struct sm_verdict *v)
+{
+    const struct entry *g = &j->pool[gi];
+    memset(v, 0, sizeof *v);
+    v->kind = kind;
+    v->reason = reason;
+    v->isn = g->isn;
+    v->attempts = g->attempts;
+    v->client = g->tuple;
+    v->client_stream = g->stream;
+    v->client_frame = g->frame;
+    v->first_ns = g->first_ns;
+    v->last_ns = g->last_ns;
+    v->client_answer = (enum sm_answer)g->answer;
+    v->server_stream = SM_STREAM_NONE;
+    v->candidates = g->candidates;
+    if (g->peer) {
+        const struct entry *s = &j->pool[g->peer];
+        v->has_server = true;
+        v->server = s->tuple;
+        v->server_stream = s->stream;
+        v->server_frame = s->frame;
+        v->server_first_ns = s->first_ns;
+        v->server_seq = s->isn;
+        v->server_attempts = s->attempts;
+        v->server_answer = (enum sm_answer)s->answer;
+        v->lost_before = g->lost_before;
+        v->delay_ns = g->delay_ns;
+    }
+}
+
+static void emit(sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind, const char *reason)
+{
+    struct sm_verdict v;
+    fill_verdict(j, gi, kind, reason, &v);
+    j->st.verdicts[kind]++;
+    j->cfg.on_verdict(j->cfg.verdict_arg, &v);
+}
+
+static bool overlaps_loss(const sm_join_t *j, enum sm_role role, int64_t from, int64_t to)
+{
+    for (size_t k = 0; k < j->nloss[role]; k++)
+        if (j->loss[role][k].from <= to && j->loss[role][k].to >= from)
+            return true;
+    return false;
+}
+
+static void free_group(sm_join_t *j, uint32_t gi)
+{
+    uint32_t peer = j->pool[gi].peer;
+    if (peer)
+        entry_free(j, peer);
+    entry_free(j, gi);
+}
+
+/*
+ * Final verdict for a group the server never saw. Out-of-scope groups end silently (counted);
+ * otherwise the evidence decides between missing and the named non-network verdicts.
+ */
+static void decide_unmatched(sm_join_t *j, uint32_t gi)
+{
+    const struct entry *g = &j->pool[gi];
+    if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)) {
+        j->st.out_of_scope++;
+        free_group(j, gi);
+        return;
+    }
+    int64_t skew = j->cfg.max_skew_ns;
+    if (g->answer != SM_ANSWER_NONE) {
+        emit(j, gi, SM_V_ANSWERED_BY_MIDDLEBOX, NULL);
+    } else if (g->last_ns < sat_add(j->cov_start[SM_ROLE_SERVER], skew)) {
+        emit(j, gi, SM_V_UNKNOWN, "before_server_capture");
+    } else if (sat_add(g->first_ns, j->cfg.timeout_ns + skew) > j->cov_end[SM_ROLE_SERVER]) {
+        emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
+    } else if (overlaps_loss(j, SM_ROLE_SERVER, sat_add(g->first_ns, -skew),
+                             sat_add(g->last_ns, j->cfg.timeout_ns + skew))) {
+        emit(j, gi, SM_V_SENSOR_CAPTURE_LOSS, "server_capture_drops");
+    } else {
+        emit(j, gi, SM_V_MISSING, NULL);
+    }
+    free_group(j, gi);
+}
+
+static void hold(sm_join_t *j, uint32_t gi)
+{
+    if (j->held_len == j->held_cap) {
+        size_t ncap = j->held_cap ? j->held_cap * 2 : 256;
+        uint32_t *nh = realloc(j->held, ncap * sizeof *nh);
+        if (nh == NULL) {
+            decide_unmatched(j, gi); /* cannot wait: decide on what is known now */
+            return;
+        }
+        j->held = nh;
+        j->held_cap = ncap;
+    }
+    j->pool[gi].held = true;
+    j->pool[gi].gen++; /* no heap item may touch it again */
+    j->held[j->held_len++] = gi;
+}
+
+/* Decides group gi now, on what is known now. */
+static void decide_final(sm_join_t *j, uint32_t gi)
+{
+    struct entry *g = &j->pool[gi];
+    g->held = false;
+    if (g->peer) {
+        emit(j, gi, g->candidates > 1 ? SM_V_AMBIGUOUS : SM_V_MATCHED, NULL);
+        free_group(j, gi);
+    } else {
+        decide_unmatched(j, gi);
+    }
+}
+
+/* Group gi is due: decide it, or hold it if unmatched and the configuration says to wait. */
+static void decide_group(sm_join_t *j, uint32_t gi)
+{
+    if (j->pool[gi].peer == 0 && j->cfg.hold_unmatched)
+        hold(j, gi);
+    else
+        decide_final(j, gi);
+}
+
+static void evict_oldest(sm_join_t *j)
+{
+    uint32_t i = j->oldest;
+    struct entry *e = &j->pool[i];
+    j->st.evicted++;
+    if (e->kind == E_SERVER) {
+        if (e->peer) {
+            i = e->peer; /* evict the group it belongs to, with it */
+        } else {
+            j->st.server_only++;
+            entry_free(j, i);
+            return;
+        }
+    }
+    struct entry *g = &j->pool[i];
+    if (g->peer || g->held) {
+        decide_final(j, i); /* its answer is known, or it was already due */
+    } else if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)) {
+        j->st.out_of_scope++;
+        free_group(j, i);
+    } else {
+        emit(j, i, SM_V_COLLECTOR_OVERLOAD, "join_table_full");
+        free_group(j, i);
+    }
+}
+
+/* Decides everything due at or before the horizon. */
+static void run(sm_join_t *j)
+{
+    int64_t h = horizon(j);
+    while (j->heap_len > 0 && j->heap[0].due <= h) {
+        struct heap_item it = heap_pop(j);
+        struct entry *e = &j->pool[it.idx];
+        if (e->gen != it.gen || e->kind == E_FREE || e->held)
+            continue;
+        if (e->kind == E_SERVER) {
+            if (e->peer == 0) {
+                j->st.server_only++;
+                entry_free(j, it.idx);
+            }
+            continue;
+        }
+        if (e->peer == 0 && j->cfg.emit_suspect && !e->suspect_sent &&
+            sat_add(e->first_ns, j->cfg.timeout_ns) <= h) {
+            e->suspect_sent = true;
+            if (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &e->tuple))
+                emit(j, it.idx, SM_V_SUSPECT, NULL);
+        }
+        if (sat_add(e->last_ns, quiet_of(j, e)) <= h)
+            decide_group(j, it.idx);
+        else
+            schedule_group(j, it.idx);
+    }
+}
+
+/* ---- matching ------------------------------------------------------------------------------ */
+
+static bool tuple_eq(const struct sm_tuple *a, const struct sm_tuple *b)
+{
+    return a->sport == b->sport && a->dport == b->dport && sm_addr_eq(&a->src, &b->src) &&
+           sm_addr_eq(&a->dst, &b->dst);
+}
+
+static bool tuple_is_reverse(const struct sm_tuple *a, const struct sm_tuple *b)
+{
+    return a->sport == b->dport && a->dport == b->sport && sm_addr_eq(&a->src, &b->dst) &&
+           sm_addr_eq(&a->dst, &b->src);
+}
+
+static uint32_t find(const sm_join_t *j, enum ekind kind, uint32_t isn, const struct sm_tuple *t,
+                     bool reverse)
+{
+    for (uint32_t i = j->buckets[bucket_of(j, isn)]; i; i = j->pool[i].hnext) {
+        const struct entry *e = &j->pool[i];
+        if (e->kind == kind && e->isn == isn &&
+            (reverse ? tuple_is_reverse(&e->tuple, t) : tuple_eq(&e->tuple, t)))
+            return i;
+    }
+    return 0;
+}
+
+/* How well server SYN s fits client group g: higher is better; 0 = cannot be it. */
+static int fit(const sm_join_t *j, const struct entry *g, const struct entry *s)
+{
+    /* The server cannot see a SYN (much) before the client sent it. */
+    if (s->first_ns < sat_add(g->first_ns, -j->cfg.max_skew_ns))
+        return 0;
+    int score = 1;
+    if (g->tuple.dport == s->tuple.dport)
+        score += 4; /* survives NAT unless the destination port is translated */
+    if ((g->opts.present & SM_OPT_TS) && (s->opts.present & SM_OPT_TS) &&
+        g->opts.tsval == s->opts.tsval)
+        score += 2;
+    if (g->opts.present == s->opts.present)
+        score += 1;
+    return score;
+}
+
+static void link_pair(sm_join_t *j, uint32_t gi, uint32_t si, uint32_t candidates)
+{
+    struct entry *g = &j->pool[gi], *s = &j->pool[si];
+    g->peer = si;
+    s->peer = gi;
+    g->candidates = candidates;
+    g->lost_before = g->attempts ? g->attempts - 1 : 0;
+    g->delay_ns = s->first_ns - g->last_ns;
+    s->gen++; /* the server entry's own expiry no longer applies */
+}
+
+/* Links group gi to the best unlinked server SYN with its ISN, if any. */
+static void match_group(sm_join_t *j, uint32_t gi)
+{
+    struct entry *g = &j->pool[gi];
+    uint32_t best = 0, candidates = 0;
+    int best_score = 0, ties = 0;
+    for (uint32_t i = j->buckets[bucket_of(j, g->isn)]; i; i = j->pool[i].hnext) {
+        const struct entry *s = &j->pool[i];
+        if (s->kind != E_SERVER || s->isn != g->isn || s->peer)
+            continue;
+        int sc = fit(j, g, s);
+        if (sc == 0)
+            continue;
+        candidates++;
+        if (sc > best_score) {
+            best = i;
+            best_score = sc;
+            ties = 1;
+        } else if (sc == best_score) {
+            ties++;
+        }
+    }
+    if (best)
+        link_pair(j, gi, best, ties > 1 ? (uint32_t)ties : 1);
+}
+
+/* Links server SYN si to the best open client group with its ISN, if any. */
+static void match_server(sm_join_t *j, uint32_t si)
+{
+    const struct entry *s = &j->pool[si];
+    uint32_t best = 0;
+    int best_score = 0, ties = 0;
+    for (uint32_t i = j->buckets[bucket_of(j, s->isn)]; i; i = j->pool[i].hnext) {
+        const struct entry *g = &j->pool[i];
+        if (g->kind != E_GROUP || g->isn != s->isn || g->peer)
+            continue;
+        int sc = fit(j, g, s);
+        if (sc > best_score) {
+            best = i;
+            best_score = sc;
+            ties = 1;
+        } else if (sc == best_score && sc > 0) {
+            ties++;
+        }
+    }
+    if (best == 0)
+        return;
+    bool was_held = j->pool[best].held;
+    link_pair(j, best, si, ties > 1 ? (uint32_t)ties : 1);
+    if (was_held) {
+        j->st.late_records++;
+    } else {
+        schedule_group(j, best);
+    }
+}
+
+static void add_client(sm_join_t *j, const struct sm_record *r)
+{
+    if (sm_flags_is_syn(r->flags)) {
+        uint32_t gi = find(j, E_GROUP, r->seq, &r->tuple, false);
+        if (gi && !j->pool[gi].held) {
+            struct entry *g = &j->pool[gi];
+            if (r->ts_ns > g->last_ns) {
+                g->gap_ns = r->ts_ns - g->last_ns;
+                g->last_ns = r->ts_ns;
+            }
+            g->attempts++;
+            schedule_group(j, gi);
+            return;
+        }
+        if (r->ts_ns < horizon(j))
+            j->st.late_records++;
+        gi = entry_alloc(j, E_GROUP, r->seq);
+        if (gi == 0)
+            return;
+        struct entry *g = &j->pool[gi];
+        g->tuple = r->tuple;
+        g->first_ns = g->last_ns = r->ts_ns;
+        g->attempts = 1;
+        g->stream = r->stream;
+        g->frame = r->frame;
+        g->opts = r->opts;
+        j->st.client_groups++;
+        match_group(j, gi);
+        schedule_group(j, gi);
+        return;
+    }
+    /* An answer the client received: SYN/ACK, or RST acknowledging the ISN. */
+    if ((r->flags & SM_TH_ACK) && (r->flags & (SM_TH_SYN | SM_TH_RST))) {
+        uint32_t gi = find(j, E_GROUP, r->ack - 1, &r->tuple, true);
+        if (gi) {
+            struct entry *g = &j->pool[gi];
+            if (sm_flags_is_synack(r->flags))
+                g->answer = SM_ANSWER_SYNACK;
+            else if (g->answer == SM_ANSWER_NONE)
+                g->answer = SM_ANSWER_RST;
+            return;
+        }
+    }
+    j->st.ignored[SM_ROLE_CLIENT]++;
+}
+
+static void add_server(sm_join_t *j, const struct sm_record *r)
+{
+    if (sm_flags_is_syn(r->flags)) {
+        uint32_t si = find(j, E_SERVER, r->seq, &r->tuple, false);
+        if (si) {
+            j->pool[si].attempts++;
+            return;
+        }
+        si = entry_alloc(j, E_SERVER, r->seq);
+        if (si == 0)
+            return;
+        struct entry *s = &j->pool[si];
+        s->tuple = r->tuple;
+        s->first_ns = s->last_ns = r->ts_ns;
+        s->attempts = 1;
+        s->stream = r->stream;
+        s->frame = r->frame;
+        s->opts = r->opts;
+        j->st.server_syns++;
+        heap_push(j, si, sat_add(r->ts_ns, j->cfg.max_skew_ns));
+        match_server(j, si);
+        return;
+    }
+    if ((r->flags & SM_TH_ACK) && (r->flags & (SM_TH_SYN | SM_TH_RST))) {
+        uint32_t si = find(j, E_SERVER, r->ack - 1, &r->tuple, true);
+        if (si) {
+            struct entry *s = &j->pool[si];
+            if (sm_flags_is_synack(r->flags))
+                s->answer = SM_ANSWER_SYNACK;
+            else if (s->answer == SM_ANSWER_NONE)
+                s->answer = SM_ANSWER_RST;
+            return;
+        }
+    }
+    j->st.ignored[SM_ROLE_SERVER]++;
+}
+
+/* ---- public -------------------------------------------------------------------------------- */
+
+sm_join_t *sm_join_new(const struct sm_join_config *cfg)
+{
+    assert(cfg != NULL && cfg->on_verdict != NULL);
+    sm_join_t *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return NULL;
+    j->cfg = *cfg;
+    if (j->cfg.timeout_ns <= 0)
+        j->cfg.timeout_ns = DEFAULT_TIMEOUT;
+    if (j->cfg.max_skew_ns == 0)
+        j->cfg.max_skew_ns = DEFAULT_SKEW;
+    else if (j->cfg.max_skew_ns < 0)
+        j->cfg.max_skew_ns = 0;
+    if (j->cfg.max_quiet_ns <= 0)
+        j->cfg.max_quiet_ns = DEFAULT_MAX_QUIET;
+    if (j->cfg.max_quiet_ns < j->cfg.timeout_ns)
+        j->cfg.max_quiet_ns = j->cfg.timeout_ns;
+    if (j->cfg.max_pending == 0)
+        j->cfg.max_pending = DEFAULT_MAX_PENDING;
+    if (j->cfg.max_pending > UINT32_MAX - 2)
+        j->cfg.max_pending = UINT32_MAX - 2;
+    sm_sipkey_random(&j->key);
+    j->nbuckets = 1024;
+    while (j->nbuckets < j->cfg.max_pending && j->nbuckets < (1u << 22))
+        j->nbuckets *= 2;
+    j->buckets = calloc(j->nbuckets, sizeof *j->buckets);
+    j->pool_cap = 1024 < j->cfg.max_pending + 1 ? 1024 : (uint32_t)j->cfg.max_pending + 1;
+    j->pool = calloc(j->pool_cap, sizeof *j->pool);
+    if (j->buckets == NULL || j->pool == NULL) {
+        sm_join_destroy(&j);
+        return NULL;
+    }
+    j->pool_used = 1;
+    for (int r = 0; r < 2; r++) {
+        j->wm[r] = INT64_MIN;
+        j->cov_start[r] = INT64_MIN;
+        j->cov_end[r] = INT64_MAX;
+    }
+    return j;
+}
+
+void sm_join_destroy(sm_join_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    sm_join_t *j = *self_p;
+    free(j->pool);
+    free(j->buckets);
+    free(j->heap);
+    free(j->held);
+    free(j->loss[0]);
+    free(j->loss[1]);
+    free(j);
+    *self_p = NULL;
+}
+
+void sm_join_add(sm_join_t *j, enum sm_role role, const struct sm_record *r)
+{
+    j->st.records[role]++;
+    if (role == SM_ROLE_CLIENT)
+        add_client(j, r);
+    else
+        add_server(j, r);
+}
+
+void sm_join_watermark(sm_join_t *j, enum sm_role role, int64_t t)
+{
+    if (t > j->wm[role])
+        j->wm[role] = t;
+    run(j);
+}
+
+void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t)
+{
+    j->cov_start[role] = t;
+}
+
+void sm_join_capture_loss(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
+                          uint64_t count)
+{
+    j->loss_count[role] += count;
+    if (j->nloss[role] >= MAX_LOSS_INTERVALS) {
+        /* Widen the last interval rather than grow without bound. */
+        struct interval *last = &j->loss[role][j->nloss[role] - 1];
+        if (from < last->from)
+            last->from = from;
+        if (to > last->to)
+            last->to = to;
+        return;
+    }
+    struct interval *nl = realloc(j->loss[role], (j->nloss[role] + 1) * sizeof *nl);
+    if (nl == NULL)
+        return;
+    j->loss[role] = nl;
+    nl[j->nloss[role]].from = from;
+    nl[j->nloss[role]].to = to;
+    j->nloss[role]++;
+}
+
+void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t)
+{
+    j->cov_end[role] = t;
+    j->ended[role] = true;
+    run(j);
+}
+
+void sm_join_finish(sm_join_t *j)
+{
+    j->ended[SM_ROLE_CLIENT] = j->ended[SM_ROLE_SERVER] = true;
+    run(j);
+    for (size_t k = 0; k < j->held_len; k++) {
+        uint32_t gi = j->held[k];
+        /* A slot evicted and reused since it was held is skipped (no longer held). */
+        if (j->pool[gi].kind == E_GROUP && j->pool[gi].held)
+            decide_final(j, gi);
+    }
+    j->held_len = 0;
+    /* Anything left missed its heap item (allocation failure): decide it now. */
+    while (j->oldest) {
+        uint32_t i = j->oldest;
+        const struct entry *e = &j->pool[i];
+        if (e->kind == E_SERVER && e->peer == 0) {
+            j->st.server_only++;
+            entry_free(j, i);
+            continue;
+        }
+        decide_final(j, e->kind == E_SERVER ? e->peer : i);
+    }
+    j->heap_len = 0;
+}
+
+void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out)
+{
+    *out = j->st;
+    out->pending = j->live;
+}

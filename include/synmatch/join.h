@@ -1,0 +1,147 @@
+/*
+ * join.h - the join engine: client SYNs grouped by ISN, joined to the server's SYNs, decided
+ * on event time by per-side watermarks (DESIGN.md, "Verdicts" and "Time").
+ *
+ * One engine serves both fronts: `synmatch compare` feeds it two files, the live collector
+ * feeds it batches from sensors. The engine never looks at a wall clock: it decides a client
+ * SYN group when both sides' watermarks show that nothing more can change the answer, so
+ * the same packets give the same verdicts at any replay speed.
+ *
+ * A client SYN group is the set of client SYNs with one ISN and one 4-tuple (the original
+ * and its retransmissions). It stays open while retransmissions can still come: for
+ * max(timeout, 3 x the last gap between attempts), capped by max_quiet, so exponential
+ * backoff (1 s, 2 s, 4 s, ...) keeps one group and gives the final attempt count.
+ * A group is decided when the client watermark has passed last + quiet and the server
+ * watermark has passed last + quiet + max_skew.
+ *
+ * Bounds: at most max_pending entries (client groups plus unmatched server SYNs); past it the
+ * oldest entry is evicted and its group ends as `collector_overload` (or `matched`, if it was).
+ * The ISN hash is keyed (SipHash, random key): ISNs come from the network.
+ */
+#ifndef SYNMATCH_JOIN_H
+#define SYNMATCH_JOIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synmatch/record.h"
+
+typedef struct sm_join sm_join_t;
+
+enum sm_role {
+    SM_ROLE_CLIENT = 0,
+    SM_ROLE_SERVER = 1,
+};
+
+/* The verdict vocabulary (DESIGN.md). Names: sm_verdict_name(). */
+enum sm_verdict_kind {
+    SM_V_SUSPECT,
+    SM_V_MATCHED,
+    SM_V_MISSING,
+    SM_V_ANSWERED_BY_MIDDLEBOX,
+    SM_V_SENSOR_CAPTURE_LOSS,
+    SM_V_TRANSPORT_LOSS,
+    SM_V_SENSOR_DOWN,
+    SM_V_COLLECTOR_OVERLOAD,
+    SM_V_UNKNOWN,
+    SM_V_AMBIGUOUS,
+    SM_V_COUNT
+};
+
+const char *sm_verdict_name(enum sm_verdict_kind k);
+
+/* What answered a SYN. */
+enum sm_answer {
+    SM_ANSWER_NONE = 0,
+    SM_ANSWER_SYNACK,
+    SM_ANSWER_RST,
+};
+
+const char *sm_answer_name(enum sm_answer a);
+
+struct sm_verdict {
+    enum sm_verdict_kind kind;
+    const char *reason; /* why, for the non-network verdicts; a static string or NULL */
+    uint32_t isn;
+    uint32_t attempts;    /* client SYNs of the group */
+    uint32_t lost_before; /* matched: attempts sent before the one the server saw first */
+    struct sm_tuple client;
+    int64_t client_stream; /* tcp.stream of the first attempt, or SM_STREAM_NONE */
+    uint64_t client_frame; /* frame of the first attempt (files), or 0 */
+    int64_t first_ns, last_ns;
+    enum sm_answer client_answer; /* what the client sensor saw come back */
+
+    bool has_server; /* the server side saw the SYN */
+    struct sm_tuple server;
+    int64_t server_stream;
+    uint64_t server_frame;
+    int64_t server_first_ns;
+    uint32_t server_seq;
+    uint32_t server_attempts;
+    int64_t delay_ns; /* server_first_ns minus the client attempt that got through */
+    enum sm_answer server_answer; /* what the server sent back, seen at the server */
+    uint32_t candidates;          /* ambiguous: server SYNs that could be this one */
+};
+
+typedef void (*sm_verdict_fn)(void *arg, const struct sm_verdict *v);
+
+/* Which client SYNs are expected at the server (DESIGN.md, "Scope"). */
+typedef bool (*sm_scope_fn)(void *arg, const struct sm_tuple *client);
+
+struct sm_join_config {
+    int64_t timeout_ns;  /* 0 = 3 s */
+    int64_t max_skew_ns; /* 0 = 1 s; use a negative value for exactly 0 */
+    int64_t max_quiet_ns; /* longest wait for a retransmission; 0 = 120 s */
+    size_t max_pending;  /* entries; 0 = 1,000,000 */
+    /* Offline: a file may declare its capture drops only at its end (pcapng ISB) and the
+     * inferred scope is only known then, so unmatched groups are decided in sm_join_finish(). */
+    bool hold_unmatched;
+    bool emit_suspect;
+    sm_verdict_fn on_verdict; /* required */
+    void *verdict_arg;
+    sm_scope_fn in_scope; /* NULL = every destination is expected */
+    void *scope_arg;
+};
+
+struct sm_join_stats {
+    uint64_t records[2];        /* records given, per role */
+    uint64_t ignored[2];        /* records that are not SYN, SYN/ACK or RST answers */
+    uint64_t client_groups;     /* groups created */
+    uint64_t server_syns;       /* distinct server SYNs (ISN and tuple) */
+    uint64_t server_only;       /* server SYNs no client SYN matched (other clients) */
+    uint64_t out_of_scope;      /* unmatched client groups whose destination is not expected */
+    uint64_t late_records;      /* records older than what was already decided */
+    uint64_t evicted;           /* entries evicted at max_pending */
+    uint64_t verdicts[SM_V_COUNT];
+    size_t pending;             /* entries held now */
+    size_t peak_pending;
+};
+
+/* Returns NULL when out of memory. */
+sm_join_t *sm_join_new(const struct sm_join_config *cfg);
+void sm_join_destroy(sm_join_t **self_p);
+
+/* Feeds one record seen by role. Only SYN, SYN/ACK and RST records matter; others are counted
+ * and ignored. The record is copied. */
+void sm_join_add(sm_join_t *j, enum sm_role role, const struct sm_record *r);
+
+/* role has delivered everything it captured up to event time t. Emits what became decided. */
+void sm_join_watermark(sm_join_t *j, enum sm_role role, int64_t t);
+
+/* role's capture covers event time from t on. */
+void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t);
+
+/* role's capture lost count packets somewhere in [from, to] (event time). */
+void sm_join_capture_loss(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
+                          uint64_t count);
+
+/* role's capture ended at event time t: it will deliver nothing more. */
+void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t);
+
+/* Decides everything still held or pending. Call once both roles have ended. */
+void sm_join_finish(sm_join_t *j);
+
+void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out);
+
+#endif
