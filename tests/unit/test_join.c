@@ -1,0 +1,447 @@
+/*
+ * test_join.c - the join engine on synthetic records. Event time is injected through
+ * watermarks; nothing sleeps.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "synmatch/addr.h"
+#include "synmatch/join.h"
+
+#define MS INT64_C(1000000)
+#define SEC INT64_C(1000000000)
+#define T0 (INT64_C(1790000000) * SEC)
+
+#define MAXV 4096
+static struct sm_verdict got[MAXV];
+static size_t ngot;
+
+static void collect(void *arg, const struct sm_verdict *v)
+{
+    (void)arg;
+    if (ngot < MAXV)
+        got[ngot++] = *v;
+}
+
+static size_t count_kind(enum sm_verdict_kind k)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ngot; i++)
+        n += got[i].kind == k;
+    return n;
+}
+
+static size_t count_final(void)
+{
+    return ngot - count_kind(SM_V_SUSPECT);
+}
+
+static struct sm_tuple tup(const char *src, unsigned sport, const char *dst, unsigned dport)
+{
+    struct sm_tuple t;
+    memset(&t, 0, sizeof t);
+    sm_addr_parse(src, &t.src);
+    sm_addr_parse(dst, &t.dst);
+    t.sport = (uint16_t)sport;
+    t.dport = (uint16_t)dport;
+    return t;
+}
+
+static struct sm_tuple rev(struct sm_tuple t)
+{
+    struct sm_tuple r = {t.dst, t.src, t.dport, t.sport};
+    return r;
+}
+
+static struct sm_record rec(struct sm_tuple t, int64_t ts, uint16_t flags, uint32_t seq,
+                            uint32_t ack)
+{
+    struct sm_record r;
+    memset(&r, 0, sizeof r);
+    r.tuple = t;
+    r.ts_ns = ts;
+    r.flags = flags;
+    r.seq = seq;
+    r.ack = ack;
+    r.stream = SM_STREAM_NONE;
+    return r;
+}
+
+static sm_join_t *engine(bool hold, bool suspect, size_t max_pending)
+{
+    ngot = 0;
+    struct sm_join_config c = {
+        .hold_unmatched = hold,
+        .emit_suspect = suspect,
+        .max_pending = max_pending,
+        .on_verdict = collect,
+    };
+    return sm_join_new(&c);
+}
+
+static void both_wm(sm_join_t *j, int64_t t)
+{
+    sm_join_watermark(j, SM_ROLE_CLIENT, t);
+    sm_join_watermark(j, SM_ROLE_SERVER, t);
+}
+
+static void test_matched_with_synack(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40000, "198.18.1.1", 80);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 1000, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(c, T0 + 2 * MS, SM_TH_SYN, 1000, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(rev(c), T0 + 3 * MS, SM_TH_SYN | SM_TH_ACK, 5000, 1001);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    both_wm(j, T0 + 2 * SEC);
+    CHECK_EQ_U(ngot, 0); /* not due yet: retransmissions could still come */
+    both_wm(j, T0 + 10 * SEC);
+    CHECK_EQ_U(ngot, 1);
+    CHECK(got[0].kind == SM_V_MATCHED);
+    CHECK_EQ_U(got[0].isn, 1000);
+    CHECK_EQ_U(got[0].attempts, 1);
+    CHECK_EQ_U(got[0].lost_before, 0);
+    CHECK(got[0].has_server);
+    CHECK(got[0].server_answer == SM_ANSWER_SYNACK);
+    CHECK_EQ_U(got[0].delay_ns, 2 * MS);
+    sm_join_destroy(&j);
+    CHECK(j == NULL);
+}
+
+static void test_missing_with_retransmissions(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40001, "198.18.1.1", 80);
+    int64_t at[] = {0, 1 * SEC, 3 * SEC};
+    for (int i = 0; i < 3; i++) {
+        struct sm_record r = rec(c, T0 + at[i], SM_TH_SYN, 777, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+        both_wm(j, T0 + at[i]);
+    }
+    both_wm(j, T0 + 8 * SEC);
+    CHECK_EQ_U(ngot, 0); /* quiet period after a 2 s gap is 6 s, plus 1 s skew */
+    both_wm(j, T0 + 10 * SEC);
+    CHECK_EQ_U(ngot, 1);
+    CHECK(got[0].kind == SM_V_MISSING);
+    CHECK_EQ_U(got[0].attempts, 3);
+    CHECK_EQ_U(got[0].first_ns, T0);
+    CHECK_EQ_U(got[0].last_ns, T0 + 3 * SEC);
+    CHECK(!got[0].has_server);
+    sm_join_destroy(&j);
+}
+
+/* Linux backoff (1, 2, 4, 8 s gaps) stays one group with the final attempt count. */
+static void test_backoff_one_group(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40002, "198.18.1.1", 443);
+    int64_t at[] = {0, 1, 3, 7, 15};
+    for (int i = 0; i < 5; i++) {
+        struct sm_record r = rec(c, T0 + at[i] * SEC, SM_TH_SYN, 4242, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+        both_wm(j, T0 + at[i] * SEC);
+    }
+    both_wm(j, T0 + 100 * SEC);
+    CHECK_EQ_U(ngot, 1);
+    CHECK(got[0].kind == SM_V_MISSING);
+    CHECK_EQ_U(got[0].attempts, 5);
+    sm_join_destroy(&j);
+}
+
+static void test_lost_then_delivered(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40003, "198.18.1.1", 80);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 9, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(c, T0 + SEC, SM_TH_SYN, 9, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(c, T0 + SEC + 500000, SM_TH_SYN, 9, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    both_wm(j, T0 + 20 * SEC);
+    CHECK_EQ_U(ngot, 1);
+    CHECK(got[0].kind == SM_V_MATCHED);
+    CHECK_EQ_U(got[0].attempts, 2);
+    CHECK_EQ_U(got[0].lost_before, 1);
+    CHECK_EQ_U(got[0].delay_ns, 500000);
+    sm_join_destroy(&j);
+}
+
+static void test_server_first_and_nat(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40004, "198.18.1.1", 80);
+    struct sm_tuple s = tup("198.19.0.1", 61000, "198.18.1.1", 80); /* masqueraded */
+    /* The server's clock runs 300 ms behind: its record is earlier and arrives first. */
+    struct sm_record r = rec(s, T0 - 300 * MS, SM_TH_SYN, 31337, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(rev(s), T0 - 299 * MS, SM_TH_RST | SM_TH_ACK, 0, 31338);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(c, T0, SM_TH_SYN, 31337, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    both_wm(j, T0 + 20 * SEC);
+    CHECK_EQ_U(ngot, 1);
+    CHECK(got[0].kind == SM_V_MATCHED);
+    CHECK(got[0].server_answer == SM_ANSWER_RST);
+    CHECK_EQ_U(got[0].server.sport, 61000);
+    CHECK_EQ_U(got[0].client.sport, 40004);
+    CHECK(got[0].delay_ns == -300 * MS);
+    sm_join_destroy(&j);
+}
+
+static void test_answered_by_middlebox(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple c = tup("2001:db8::1", 40005, "2001:db8::2", 80);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 123, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(rev(c), T0 + MS, SM_TH_SYN | SM_TH_ACK, 999, 124);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    struct sm_tuple c2 = tup("2001:db8::1", 40006, "2001:db8::2", 80);
+    r = rec(c2, T0, SM_TH_SYN, 456, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(rev(c2), T0 + MS, SM_TH_RST | SM_TH_ACK, 0, 457);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    both_wm(j, T0 + 20 * SEC);
+    CHECK_EQ_U(ngot, 2);
+    CHECK_EQ_U(count_kind(SM_V_ANSWERED_BY_MIDDLEBOX), 2);
+    for (size_t i = 0; i < ngot; i++)
+        CHECK(got[i].client_answer == (got[i].isn == 123 ? SM_ANSWER_SYNACK : SM_ANSWER_RST));
+    sm_join_destroy(&j);
+}
+
+/* A silent server sensor (no watermark) never turns a SYN into a false alert. */
+static void test_no_server_watermark_no_verdict(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40007, "198.18.1.1", 80);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 1, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    sm_join_watermark(j, SM_ROLE_CLIENT, T0 + 3600 * SEC);
+    CHECK_EQ_U(ngot, 0);
+    /* The server capture ends 2 s after the SYN: it could not have witnessed it. */
+    sm_join_end(j, SM_ROLE_SERVER, T0 + 2 * SEC);
+    CHECK_EQ_U(ngot, 1);
+    CHECK(got[0].kind == SM_V_UNKNOWN);
+    CHECK_EQ_S(got[0].reason, "after_server_capture");
+    sm_join_destroy(&j);
+}
+
+static void test_before_coverage_and_loss(void)
+{
+    sm_join_t *j = engine(true, false, 0);
+    sm_join_coverage_start(j, SM_ROLE_SERVER, T0 + 10 * SEC);
+    sm_join_capture_loss(j, SM_ROLE_SERVER, T0 + 30 * SEC, T0 + 31 * SEC, 5);
+    struct sm_tuple c = tup("198.18.0.1", 40008, "198.18.1.1", 80);
+    struct sm_record r = rec(c, T0 + 5 * SEC, SM_TH_SYN, 11, 0); /* before the capture */
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(c, T0 + 30 * SEC + 500 * MS, SM_TH_SYN, 22, 0); /* during the drops */
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(c, T0 + 50 * SEC, SM_TH_SYN, 33, 0); /* clean */
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    both_wm(j, T0 + 100 * SEC);
+    CHECK_EQ_U(ngot, 0); /* held: offline mode decides unmatched groups at the end */
+    sm_join_end(j, SM_ROLE_CLIENT, T0 + 100 * SEC);
+    sm_join_end(j, SM_ROLE_SERVER, T0 + 100 * SEC);
+    sm_join_finish(j);
+    CHECK_EQ_U(ngot, 3);
+    for (size_t i = 0; i < ngot; i++) {
+        if (got[i].isn == 11) {
+            CHECK(got[i].kind == SM_V_UNKNOWN);
+            CHECK_EQ_S(got[i].reason, "before_server_capture");
+        } else if (got[i].isn == 22) {
+            CHECK(got[i].kind == SM_V_SENSOR_CAPTURE_LOSS);
+        } else {
+            CHECK(got[i].kind == SM_V_MISSING);
+        }
+    }
+    sm_join_destroy(&j);
+}
+
+static bool only_dst_80(void *arg, const struct sm_tuple *t)
+{
+    (void)arg;
+    return t->dport == 80;
+}
+
+static void test_scope(void)
+{
+    ngot = 0;
+    struct sm_join_config cfg = {.on_verdict = collect, .in_scope = only_dst_80};
+    sm_join_t *j = sm_join_new(&cfg);
+    struct sm_tuple in = tup("198.18.0.1", 40009, "198.18.1.1", 80);
+    struct sm_tuple out = tup("198.18.0.1", 40010, "198.18.1.1", 53);
+    struct sm_record r = rec(in, T0, SM_TH_SYN, 1, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(out, T0, SM_TH_SYN, 2, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    both_wm(j, T0 + 20 * SEC);
+    CHECK_EQ_U(ngot, 1);
+    CHECK_EQ_U(got[0].isn, 1);
+    struct sm_join_stats st;
+    sm_join_get_stats(j, &st);
+    CHECK_EQ_U(st.out_of_scope, 1);
+    CHECK_EQ_U(st.pending, 0);
+    sm_join_destroy(&j);
+}
+
+static void test_ambiguous(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40011, "198.18.1.1", 80);
+    struct sm_tuple s1 = tup("198.19.0.1", 1000, "198.18.1.1", 80);
+    struct sm_tuple s2 = tup("198.19.0.2", 2000, "198.18.1.1", 80);
+    struct sm_record r = rec(s1, T0 + MS, SM_TH_SYN, 55, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(s2, T0 + MS, SM_TH_SYN, 55, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(c, T0, SM_TH_SYN, 55, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    both_wm(j, T0 + 20 * SEC);
+    CHECK_EQ_U(ngot, 1);
+    CHECK(got[0].kind == SM_V_AMBIGUOUS);
+    CHECK_EQ_U(got[0].candidates, 2);
+    sm_join_destroy(&j);
+}
+
+/* A destination port that survives NAT breaks the tie between two ISN-equal server SYNs. */
+static void test_port_disambiguates(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40012, "198.18.1.1", 443);
+    struct sm_tuple s1 = tup("198.19.0.1", 1000, "198.18.1.1", 80);
+    struct sm_tuple s2 = tup("198.19.0.1", 1001, "198.18.1.1", 443);
+    struct sm_record r = rec(s1, T0 + MS, SM_TH_SYN, 56, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(s2, T0 + MS, SM_TH_SYN, 56, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(c, T0, SM_TH_SYN, 56, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    both_wm(j, T0 + 20 * SEC);
+    CHECK_EQ_U(ngot, 1);
+    CHECK(got[0].kind == SM_V_MATCHED);
+    CHECK_EQ_U(got[0].server.sport, 1001);
+    sm_join_destroy(&j);
+}
+
+static void test_overload(void)
+{
+    sm_join_t *j = engine(false, false, 4);
+    for (unsigned i = 0; i < 10; i++) {
+        struct sm_tuple c = tup("198.18.0.1", 41000 + i, "198.18.1.1", 80);
+        struct sm_record r = rec(c, T0 + i * MS, SM_TH_SYN, 100 + i, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+    }
+    struct sm_join_stats st;
+    sm_join_get_stats(j, &st);
+    CHECK_EQ_U(st.evicted, 6);
+    CHECK(st.pending <= 4);
+    CHECK_EQ_U(count_kind(SM_V_COLLECTOR_OVERLOAD), 6);
+    CHECK_EQ_U(got[0].isn, 100); /* oldest first */
+    both_wm(j, T0 + 20 * SEC);
+    CHECK_EQ_U(count_kind(SM_V_MISSING), 4);
+    sm_join_destroy(&j);
+}
+
+static void test_hold_then_late_match(void)
+{
+    sm_join_t *j = engine(true, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40013, "198.18.1.1", 80);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 77, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    both_wm(j, T0 + 20 * SEC);
+    CHECK_EQ_U(ngot, 0);
+    /* A server record far out of order still joins a held group. */
+    r = rec(c, T0 + 2 * MS, SM_TH_SYN, 77, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    sm_join_finish(j);
+    CHECK_EQ_U(ngot, 1);
+    CHECK(got[0].kind == SM_V_MATCHED);
+    sm_join_destroy(&j);
+}
+
+static void test_suspect_then_missing(void)
+{
+    sm_join_t *j = engine(false, true, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40014, "198.18.1.1", 80);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 88, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    both_wm(j, T0 + 3500 * MS);
+    CHECK_EQ_U(ngot, 0); /* suspect waits for timeout + skew at the server: 4 s */
+    r = rec(c, T0 + 1 * SEC, SM_TH_SYN, 88, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    both_wm(j, T0 + 4 * SEC);
+    CHECK_EQ_U(ngot, 1);
+    CHECK(got[0].kind == SM_V_SUSPECT);
+    both_wm(j, T0 + 30 * SEC);
+    CHECK_EQ_U(ngot, 2);
+    CHECK(got[1].kind == SM_V_MISSING);
+    CHECK_EQ_U(got[1].attempts, 2);
+    sm_join_destroy(&j);
+}
+
+/* Random traffic: every client group ends in exactly one final verdict, nothing leaks. */
+static void test_invariant_random(void)
+{
+    ngot = 0;
+    struct sm_join_config cfg = {.on_verdict = collect, .max_pending = 500};
+    sm_join_t *j = sm_join_new(&cfg);
+    uint64_t x = 88172645463325252ull;
+    size_t finals = 0;
+    int64_t t = T0;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        t += (int64_t)(x % (2 * MS));
+        struct sm_tuple c = tup("198.18.0.1", 1024 + (unsigned)(x % 4000), "198.18.1.1",
+                                80 + (unsigned)((x >> 20) % 3));
+        uint32_t isn = (uint32_t)((x >> 32) % 3000);
+        enum sm_role role = (x >> 12) & 1 ? SM_ROLE_SERVER : SM_ROLE_CLIENT;
+        uint16_t fl = (x >> 14) % 5 == 0 ? (SM_TH_SYN | SM_TH_ACK) : SM_TH_SYN;
+        struct sm_record r = rec(fl & SM_TH_ACK ? rev(c) : c, t, fl, fl & SM_TH_ACK ? 5 : isn,
+                                 isn + 1);
+        sm_join_add(j, role, &r);
+        if (i % 50 == 0) {
+            both_wm(j, t);
+            finals += count_final();
+            ngot = 0;
+        }
+    }
+    sm_join_finish(j);
+    finals += count_final();
+    struct sm_join_stats st;
+    sm_join_get_stats(j, &st);
+    uint64_t sum = 0;
+    for (int k = 0; k < SM_V_COUNT; k++)
+        sum += k == SM_V_SUSPECT ? 0 : st.verdicts[k];
+    CHECK_EQ_U(sum, st.client_groups);
+    CHECK_EQ_U(finals, st.client_groups);
+    CHECK_EQ_U(st.pending, 0);
+    CHECK(st.peak_pending <= 500);
+    sm_join_destroy(&j);
+}
+
+int main(void)
+{
+    test_matched_with_synack();
+    test_missing_with_retransmissions();
+    test_backoff_one_group();
+    test_lost_then_delivered();
+    test_server_first_and_nat();
+    test_answered_by_middlebox();
+    test_no_server_watermark_no_verdict();
+    test_before_coverage_and_loss();
+    test_scope();
+    test_ambiguous();
+    test_port_disambiguates();
+    test_overload();
+    test_hold_then_late_match();
+    test_suspect_then_missing();
+    test_invariant_random();
+    return check_done();
+}
