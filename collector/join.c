@@ -31,11 +31,20 @@
 #define DEFAULT_MAX_PENDING 1000000u
 #define BACKOFF_FACTOR 3 /* wait 3x the last retransmission gap for the next one */
 #define MAX_LOSS_INTERVALS 4096u
+#define TRACKED_ATTEMPTS 8 /* attempts remembered per group to tell which one got through */
 
 enum ekind {
     E_FREE = 0,
     E_GROUP,
     E_SERVER,
+};
+
+/* One client attempt: when it was sent and its TCP timestamp, which each retransmission
+ * renews and which middleboxes rarely rewrite, so it names the attempt the server saw. */
+struct attempt {
+    int64_t ts;
+    uint32_t tsval;
+    bool has_tsval;
 };
 
 struct entry {
@@ -57,6 +66,7 @@ struct entry {
     uint64_t frame;
     struct sm_tuple tuple;
     struct sm_tcp_opts opts;
+    struct attempt tried[TRACKED_ATTEMPTS]; /* groups: the first attempts, in order */
 };
 
 struct heap_item {
@@ -534,14 +544,41 @@ static int fit(const sm_join_t *j, const struct entry *g, const struct entry *s)
     return score;
 }
 
+/*
+ * Which client attempt did the server see first? The one whose TSval equals the server's;
+ * without timestamps, the last attempt sent no later than the server saw it (clocks assumed
+ * within max_skew of each other), or the first one. Sets lost_before and delay_ns.
+ */
+static void resolve_delivery(sm_join_t *j, struct entry *g)
+{
+    const struct entry *s = &j->pool[g->peer];
+    uint32_t n = g->attempts < TRACKED_ATTEMPTS ? g->attempts : TRACKED_ATTEMPTS;
+    uint32_t k = 0;
+    bool found = false;
+    if (s->opts.present & SM_OPT_TS) {
+        for (uint32_t i = 0; i < n && !found; i++) {
+            if (g->tried[i].has_tsval && g->tried[i].tsval == s->opts.tsval) {
+                k = i;
+                found = true;
+            }
+        }
+    }
+    if (!found) {
+        for (uint32_t i = 0; i < n; i++)
+            if (g->tried[i].ts <= s->first_ns)
+                k = i;
+    }
+    g->lost_before = k;
+    g->delay_ns = s->first_ns - g->tried[k].ts;
+}
+
 static void link_pair(sm_join_t *j, uint32_t gi, uint32_t si, uint32_t candidates)
 {
     struct entry *g = &j->pool[gi], *s = &j->pool[si];
     g->peer = si;
     s->peer = gi;
     g->candidates = candidates;
-    g->lost_before = g->attempts ? g->attempts - 1 : 0;
-    g->delay_ns = s->first_ns - g->last_ns;
+    resolve_delivery(j, g);
     s->gen++; /* the server entry's own expiry no longer applies */
 }
 
@@ -601,6 +638,13 @@ static void match_server(sm_join_t *j, uint32_t si)
     }
 }
 
+static void record_attempt(struct entry *g, uint32_t i, const struct sm_record *r)
+{
+    g->tried[i].ts = r->ts_ns;
+    g->tried[i].has_tsval = (r->opts.present & SM_OPT_TS) != 0;
+    g->tried[i].tsval = r->opts.tsval;
+}
+
 static void add_client(sm_join_t *j, const struct sm_record *r)
 {
     if (sm_flags_is_syn(r->flags)) {
@@ -611,7 +655,11 @@ static void add_client(sm_join_t *j, const struct sm_record *r)
                 g->gap_ns = r->ts_ns - g->last_ns;
                 g->last_ns = r->ts_ns;
             }
+            if (g->attempts < TRACKED_ATTEMPTS)
+                record_attempt(g, g->attempts, r);
             g->attempts++;
+            if (g->peer)
+                resolve_delivery(j, g);
             schedule_group(j, gi);
             return;
         }
@@ -624,6 +672,7 @@ static void add_client(sm_join_t *j, const struct sm_record *r)
         g->tuple = r->tuple;
         g->first_ns = g->last_ns = r->ts_ns;
         g->attempts = 1;
+        record_attempt(g, 0, r);
         g->stream = r->stream;
         g->frame = r->frame;
         g->opts = r->opts;

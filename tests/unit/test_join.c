@@ -171,6 +171,34 @@ static void test_lost_then_delivered(void)
     sm_join_destroy(&j);
 }
 
+/* The server's SYN is known before the client's retransmission is fed: the delivered attempt
+ * is still found, by TSval when there is one, else by time. */
+static void test_delivered_attempt_when_server_first(void)
+{
+    for (int with_ts = 0; with_ts < 2; with_ts++) {
+        sm_join_t *j = engine(true, false, 0);
+        struct sm_tuple c = tup("198.18.0.1", 40020, "198.18.1.1", 80);
+        struct sm_record a0 = rec(c, T0, SM_TH_SYN, 500, 0);
+        struct sm_record a1 = rec(c, T0 + SEC, SM_TH_SYN, 500, 0);
+        struct sm_record sv = rec(c, T0 + SEC + 200000, SM_TH_SYN, 500, 0);
+        if (with_ts) {
+            a0.opts.present = a1.opts.present = sv.opts.present = SM_OPT_TS;
+            a0.opts.tsval = 1000;
+            a1.opts.tsval = sv.opts.tsval = 2000;
+        }
+        sm_join_add(j, SM_ROLE_SERVER, &sv);
+        sm_join_add(j, SM_ROLE_CLIENT, &a0);
+        sm_join_add(j, SM_ROLE_CLIENT, &a1);
+        sm_join_finish(j);
+        CHECK_EQ_U(ngot, 1);
+        CHECK(got[0].kind == SM_V_MATCHED);
+        CHECK_EQ_U(got[0].attempts, 2);
+        CHECK_EQ_U(got[0].lost_before, 1);
+        CHECK_EQ_U(got[0].delay_ns, 200000);
+        sm_join_destroy(&j);
+    }
+}
+
 static void test_server_first_and_nat(void)
 {
     sm_join_t *j = engine(false, false, 0);
@@ -433,6 +461,7 @@ int main(void)
     test_backoff_one_group();
     test_lost_then_delivered();
     test_server_first_and_nat();
+    test_delivered_attempt_when_server_first();
     test_answered_by_middlebox();
     test_no_server_watermark_no_verdict();
     test_before_coverage_and_loss();

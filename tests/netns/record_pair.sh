@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Record a client/server capture pair of real Linux TCP traffic, plus truth files.
+#
+#   tests/netns/record_pair.sh [--nat] OUTDIR
+#
+# Needs root, ip (iproute2), nft, tcpdump, /usr/bin/python3; ethtool optional.
+# Writes OUTDIR/{client,server,firewall_in}.pcap and the truth files described in
+# tests/netns/README.md. Exit status 0 only if every cross-check passed. Rerunnable;
+# the lab (namespaces, listeners, tcpdumps) is removed on exit, error, Ctrl-C or TERM.
+set -euo pipefail
+
+usage() { echo "usage: $0 [--nat] OUTDIR" >&2; exit 2; }
+
+nat=0
+outdir=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --nat) nat=1 ;;
+        -h | --help) usage ;;
+        -*) usage ;;
+        *) [ -z "$outdir" ] || usage; outdir=$1 ;;
+    esac
+    shift
+done
+[ -n "$outdir" ] || usage
+[ "$(id -u)" = 0 ] || { echo "$0: needs root (network namespaces)" >&2; exit 77; }
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+LAB=${LAB:-smt$$}
+# shellcheck source-path=SCRIPTDIR source=../../scripts/lab.sh
+. "$root/scripts/lab.sh"
+
+t0=$(date +%s%N)
+mkdir -p "$outdir"
+outdir=$(cd "$outdir" && pwd)
+rm -f "$outdir"/{client,server,firewall_in}.pcap "$outdir"/{dropped_isns,dropped_counts,lossy_isns,server_ips,nft_counters,capture_stats,summary}.txt \
+    "$outdir"/{expected,traffic}.tsv
+
+lab_gc                      # namespaces left by SIGKILLed earlier runs
+lab_up                      # installs EXIT/INT/TERM traps that call lab_down
+if [ "$nat" = 1 ]; then
+    lab_nat_on
+fi
+lab_capture_start "$outdir"
+lab_traffic "$outdir/traffic.tsv"
+lab_capture_stop >/dev/null
+lab_counters >"$outdir/nft_counters.txt"
+
+for f in client server firewall_in; do
+    lab_pcap_syns "$outdir/$f.pcap" >"$LAB_RUN/$f.syns"
+done
+"$LAB_PY" "$here/truth.py" \
+    --client "$LAB_RUN/client.syns" --server "$LAB_RUN/server.syns" --fw "$LAB_RUN/firewall_in.syns" \
+    --traffic "$outdir/traffic.tsv" --counters "$outdir/nft_counters.txt" --outdir "$outdir" \
+    --nat "$nat" --syn-retries "$LAB_SYN_RETRIES" \
+    --client-ips "$LAB_C4,$LAB_C6" --server-ips "$LAB_S4,$LAB_S6" --other-ips "$LAB_O4,$LAB_O6" \
+    --nat-ips "$LAB_FWS4,$LAB_FWS6" \
+    --ports "$LAB_PORT_OK,$LAB_PORT_DROP,$LAB_PORT_REFUSED,$LAB_PORT_LOSSY,$LAB_PORT_OTHER" \
+    --sport-reuse "$LAB_SPORT_REUSE" --sport-reuse-rst "$LAB_SPORT_REUSE_RST"
+
+lab_down
+trap - EXIT INT TERM
+t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+echo "duration_ms $ms" >>"$outdir/summary.txt"
+echo "record_pair: OK ($outdir, nat=$nat, ${ms} ms)"
+cat "$outdir/summary.txt"
