@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Real Linux traffic through client, firewall and server namespaces (nftables dropping SYNs,
+# IPv4 and IPv6, reused ports, a refused port, optionally masquerade NAT), captured with
+# tcpdump on both ends, then:
+#   1. tcp.stream parity with tshark on every frame of all three captures;
+#   2. the missing list is exactly the SYNs the firewall dropped, with their attempt counts;
+#   3. the map and missing list equal the article's method (tshark -T ek, joined on seq_raw);
+#   4. every client ISN gets the verdict the truth expects: matched with the server's answer
+#      (syn-ack, or rst for the refused port), lost attempts counted, NAT visible, and SYNs
+#      to a host the server does not own never judged.
+#   tests/netns/test_real_pair.sh SYNMATCH [--nat]
+set -euo pipefail
+synmatch=$1
+shift
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+"$here/record_pair.sh" "$@" "$out" >"$out/record.log" 2>&1 || {
+    cat "$out/record.log" >&2
+    exit 1
+}
+fail=0
+check() { # NAME COMMAND...
+    local name=$1
+    shift
+    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
+}
+
+check "stream parity (client, server, firewall)" \
+    "$root/tests/parity/stream_parity.sh" "$synmatch" "$out/client.pcap" "$out/server.pcap" "$out/firewall_in.pcap"
+
+"$synmatch" compare --missing --format csv "$out/client.pcap" "$out/server.pcap" >"$out/missing.csv" 2>"$out/compare.err" && rc=0 || rc=$?
+check "exit status 1 (missing SYNs found)" test "$rc" -eq 1
+tail -n +2 "$out/missing.csv" | awk -F, '{print $2, $1}' | sort >"$out/missing.got"
+sort "$out/dropped_counts.txt" >"$out/missing.want"
+check "missing = SYNs the firewall dropped, with attempt counts ($(wc -l <"$out/missing.want") ISNs)" \
+    diff "$out/missing.want" "$out/missing.got"
+
+mapfile -t ips <"$out/server_ips.txt"
+ipargs=()
+for ip in "${ips[@]}"; do ipargs+=(--server-ip "$ip"); done
+/usr/bin/python3 "$root/scripts/article_method.py" --map "$out/client.pcap" "$out/server.pcap" >"$out/art_map.csv" 2>/dev/null
+"$synmatch" compare --map --format csv "$out/client.pcap" "$out/server.pcap" 2>/dev/null | cut -d, -f1-4 >"$out/our_map.csv" || true
+check "map = article's method ($(($(wc -l <"$out/art_map.csv") - 1)) rows)" diff "$out/art_map.csv" "$out/our_map.csv"
+/usr/bin/python3 "$root/scripts/article_method.py" --missing "${ipargs[@]}" "$out/client.pcap" "$out/server.pcap" >"$out/art_miss.csv" 2>/dev/null
+"$synmatch" compare --missing --format csv "${ipargs[@]}" "$out/client.pcap" "$out/server.pcap" 2>/dev/null |
+    cut -d, -f1,2 | { read -r h; echo "$h"; sort -t, -k2n; } >"$out/our_miss.csv" || true
+check "missing = article's method" diff "$out/art_miss.csv" "$out/our_miss.csv"
+
+"$synmatch" compare --verdicts "$out/client.pcap" "$out/server.pcap" >"$out/verdicts.jsonl" 2>/dev/null || true
+check "verdict per ISN matches the truth" /usr/bin/python3 - "$out/expected.tsv" "$out/verdicts.jsonl" "$@" <<'PY'
+import json, sys
+expected, verdicts = sys.argv[1], sys.argv[2]
+nat = "--nat" in sys.argv[3:]
+want = {}
+for line in open(expected):
+    if line.startswith("#"):
+        continue
+    isn, fam, src, sport, dst, dport, kind, expect, answer, ca, sa = line.rstrip("\n").split("\t")
+    want[int(isn)] = dict(kind=kind, expect=expect, answer=answer, ca=int(ca), sa=int(sa), sport=int(sport))
+got = {}
+bad = 0
+for line in open(verdicts):
+    v = json.loads(line)
+    if v["seq"] in got:
+        print("  two verdicts for ISN", v["seq"]); bad += 1
+    got[v["seq"]] = v
+for isn, w in want.items():
+    v = got.get(isn)
+    if w["expect"] == "out_of_scope":
+        if v is not None:
+            print("  out-of-scope ISN", isn, "was judged:", v["verdict"]); bad += 1
+        continue
+    if v is None:
+        print("  no verdict for ISN", isn, w); bad += 1; continue
+    if v["verdict"] != w["expect"]:
+        print("  ISN", isn, w["kind"], "expected", w["expect"], "got", v["verdict"]); bad += 1; continue
+    if v["attempts"] != w["ca"]:
+        print("  ISN", isn, "attempts", v["attempts"], "want", w["ca"]); bad += 1
+    if w["expect"] == "matched":
+        if v["answer"] != w["answer"]:
+            print("  ISN", isn, "answer", v["answer"], "want", w["answer"]); bad += 1
+        if v["lost_before"] != w["ca"] - w["sa"]:
+            print("  ISN", isn, "lost_before", v["lost_before"], "want", w["ca"] - w["sa"]); bad += 1
+        if nat and v["server"]["src"] == v["client"]["src"]:
+            print("  ISN", isn, "NAT not visible: same source at both ends"); bad += 1
+        if not nat and v["server"] != v["client"]:
+            print("  ISN", isn, "tuples differ without NAT"); bad += 1
+for isn in got:
+    if isn not in want:
+        print("  unexpected verdict for ISN", isn); bad += 1
+print("  %d ISNs expected, %d verdicts, %d problems" % (len(want), len(got), bad))
+sys.exit(1 if bad else 0)
+PY
+
+echo "$fail checks failed"
+[ "$fail" -eq 0 ]
