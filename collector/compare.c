@@ -229,6 +229,29 @@ static void apply_ifstats(sm_join_t *j, const struct sm_filesrc_summary *s, enum
     }
 }
 
+/*
+ * A classic pcap tells when capturing began only by its first frame. pcapng statistics blocks
+ * carry the real start and end of the capture (isb_starttime, isb_endtime): when they reach
+ * beyond the frames, the file witnessed that much more.
+ */
+static void apply_capture_window(sm_join_t *j, const struct sm_filesrc_summary *s,
+                                 enum sm_role role)
+{
+    if (!s->have_ts)
+        return;
+    int64_t start = s->first_ns, end = s->last_ns;
+    for (size_t k = 0; k < s->nifstats; k++) {
+        if (s->ifstats[k].has_start && s->ifstats[k].start_ns < start)
+            start = s->ifstats[k].start_ns;
+        if (s->ifstats[k].has_end && s->ifstats[k].end_ns > end)
+            end = s->ifstats[k].end_ns;
+    }
+    if (start < s->first_ns)
+        sm_join_coverage_start(j, role, start);
+    if (end > s->last_ns)
+        sm_join_end(j, role, end);
+}
+
 int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -313,6 +336,8 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
         }
     }
     if (ok) {
+        for (int s = 0; s < 2; s++)
+            apply_capture_window(j, &res->side[s], (enum sm_role)s);
         apply_ifstats(j, &res->side[SM_ROLE_SERVER], SM_ROLE_SERVER, &res->server_drops);
         sm_join_finish(j);
         sm_join_get_stats(j, &res->join);

@@ -151,7 +151,7 @@ PY
     cat >"$LAB_RUN/traffic.py" <<'PY'
 # Client traffic for the synmatch lab. Prints one TSV line per connection attempt:
 #   kind family sport dst dport syncnt result
-# kind: ok | reuse | drop | refused | lossy | other | tail ; result: ok | refused | timeout | error:...
+# kind: head | ok | reuse | drop | refused | lossy | other | tail ; result: ok | refused | timeout | error:...
 import errno, os, select, socket, sys, threading, time
 
 cfg = dict(a.split("=", 1) for a in sys.argv[1:])
@@ -167,6 +167,7 @@ N_REF = int(cfg.get("n_ref", 3))
 N_LOSSY = int(cfg.get("n_lossy", 2))
 N_OTHER = int(cfg.get("n_other", 2))
 TAIL_DELAY = float(cfg.get("tail_delay", 1.0))
+HEAD_DELAY = float(cfg.get("head_delay", 1.5))
 
 out_lock = threading.Lock()
 results = []
@@ -242,6 +243,12 @@ def bg(*a, **kw):
     t.start()
     threads.append(t)
 
+# 0. Head: one exchange each way, then a pause longer than the 1 s clock-skew allowance,
+# so both captures demonstrably run before the interesting traffic starts (a classic pcap
+# has no capture-start time: its first frame is all an offline compare can go by).
+conn("head", S4, P_OK)
+conn("head", S6, P_OK)
+time.sleep(HEAD_DELAY)
 # 1. SYNs the firewall drops: all start at once and give up after their SYN retries.
 for dst in (S4, S6):
     for _ in range(N_DROP):

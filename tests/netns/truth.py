@@ -109,13 +109,13 @@ def kind_of(k):
         kind = {P_OK: "reuse" if sport == a.sport_reuse else "ok", P_DROP: "drop",
                 P_REF: "refused", P_LOSSY: "lossy"}.get(dport, "unknown")
     log = log_by_key.get((fam, sport, dst, dport))
-    if kind == "ok" and log is not None and log[0] == "tail":
-        kind = "tail"
+    if kind == "ok" and log is not None and log[0] in ("tail", "head"):
+        kind = log[0]
     return kind
 
 
 # ---- the client's own log ---------------------------------------------------------------
-want_result = dict(ok="ok", reuse="ok", lossy="ok", other="ok", tail="ok", drop="timeout", refused="refused")
+want_result = dict(ok="ok", reuse="ok", lossy="ok", other="ok", tail="ok", head="ok", drop="timeout", refused="refused")
 log_by_key = {}
 for t in traffic:
     kind, fam, sport, dst, dport, syncnt, res = t
@@ -172,7 +172,7 @@ for k, c in conns.items():
 
 # ---- totals against the traffic log and the firewall's counters ---------------------------
 log_kinds = collections.Counter(t[0] for t in traffic)
-for kind in ("ok", "reuse", "drop", "refused", "lossy", "other", "tail"):
+for kind in ("head", "ok", "reuse", "drop", "refused", "lossy", "other", "tail"):
     check(kinds[kind] == log_kinds[kind], "%s: %d ISNs in client.pcap, %d connections in traffic.tsv"
           % (kind, kinds[kind], log_kinds[kind]))
 for fam, v in (("ipv4", "v4"), ("ipv6", "v6")):
@@ -220,7 +220,7 @@ with open(os.path.join(o, "expected.tsv"), "w") as f:
 
 summary = collections.OrderedDict()
 summary["nat"] = a.nat
-for kind in ("ok", "reuse", "refused", "lossy", "drop", "other", "tail"):
+for kind in ("head", "ok", "reuse", "refused", "lossy", "drop", "other", "tail"):
     summary["conn_" + kind] = kinds[kind]
 summary["dropped_isns"] = len(dropped)
 summary["dropped_syn_packets"] = sum(dropped.values())
