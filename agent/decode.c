@@ -301,15 +301,17 @@ static void decode_tcp(struct ctx *c, const struct ipinfo *ip, struct span s)
 /* ---- ICMP errors (R10) ------------------------------------------------------------------- */
 
 /*
- * The quoted datagram of an ICMP or ICMPv6 error starts 8 bytes in. RFC 4884: when the
- * length byte is set and the message carries more than the original datagram, the quote is
- * only length*4 bytes (the rest is extension objects).
+ * The quoted datagram of an ICMP or ICMPv6 error starts 8 bytes in. For ICMPv4 types 3, 11
+ * and 12 with an RFC 4884 length L (32-bit words) set, tshark limits the quote to
+ * (inner IHL + L) * 4 bytes (observed: tests/fixtures case 73). tshark's further conditions
+ * (message longer than 8 + 4L, inner length above 4L) always hold when the limit matters,
+ * i.e. when it hides the first 16 TCP bytes. ICMPv6 ignores its length byte.
  */
 static void decode_icmp_quote(struct ctx *c, struct span s, uint32_t rfc4884_words, bool v6)
 {
     struct span q = after(&s, 8);
-    if (rfc4884_words != 0 && q.rep > rfc4884_words * 4)
-        q = limit(q, rfc4884_words * 4);
+    if (rfc4884_words != 0 && have(&q, 0, 1))
+        q = limit(q, ((uint32_t)(q.p[0] & 0x0f) + rfc4884_words) * 4);
     bool saved = c->quoted;
     c->quoted = true;
     if (v6)
@@ -352,10 +354,8 @@ static void decode_icmpv6(struct ctx *c, struct span s)
     uint8_t type = s.p[0];
     switch (type) {
     case 1: /* destination unreachable */
-    case 3: /* time exceeded */
-        decode_icmp_quote(c, s, s.p[4], true);
-        break;
     case 2: /* packet too big */
+    case 3: /* time exceeded */
     case 4: /* parameter problem */
         decode_icmp_quote(c, s, 0, true);
         break;
