@@ -52,6 +52,7 @@ enum {
     IPPROTO_V_UDP = 17,
     IPPROTO_V_IPV6 = 41,
     IPPROTO_V_GRE = 47,
+    IPPROTO_V_AH = 51,
     IPPROTO_V_ICMPV6 = 58,
 };
 
@@ -109,6 +110,7 @@ static const char *const counter_names[SM_DC_COUNT] = {
     [SM_DC_IPV6_TRUNCATED] = "ipv6_truncated",
     [SM_DC_IPV6_EXT_TRUNCATED] = "ipv6_ext_truncated",
     [SM_DC_IPV6_EXT_TOO_MANY] = "ipv6_ext_too_many",
+    [SM_DC_AH_TRUNCATED] = "ah_truncated",
     [SM_DC_FRAG_HELD] = "frag_held",
     [SM_DC_FRAG_REASSEMBLED] = "frag_reassembled",
     [SM_DC_FRAG_UNREASSEMBLED] = "frag_unreassembled",
@@ -451,6 +453,20 @@ static void decode_transport(struct ctx *c, uint8_t proto, const struct ipinfo *
     case IPPROTO_V_UDP:
         decode_udp(c, s);
         break;
+    case IPPROTO_V_AH: {
+        /* Authentication Header (over IPv4; IPv6 walks it in its chain): look through it. */
+        if (!have(&s, 0, 2) || !have(&s, 0, ((uint32_t)s.p[1] + 2) * 4)) {
+            count(c, SM_DC_AH_TRUNCATED);
+            break;
+        }
+        uint8_t next = s.p[0];
+        if (c->depth >= MAX_DEPTH || next == IPPROTO_V_AH) {
+            count(c, SM_DC_ENCAP_TOO_DEEP);
+            break;
+        }
+        decode_transport(c, next, ip, after(&s, ((uint32_t)s.p[1] + 2) * 4));
+        break;
+    }
     default:
         count(c, SM_DC_NOT_TCP);
         break;

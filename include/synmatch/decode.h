@@ -41,6 +41,7 @@ enum sm_decode_counter {
     SM_DC_IPV6_TRUNCATED,
     SM_DC_IPV6_EXT_TRUNCATED,
     SM_DC_IPV6_EXT_TOO_MANY,
+    SM_DC_AH_TRUNCATED,       /* IPv4 Authentication Header cut short */
     SM_DC_FRAG_HELD,          /* fragments held waiting for the rest of their datagram */
     SM_DC_FRAG_REASSEMBLED,   /* datagrams completed */
     SM_DC_FRAG_UNREASSEMBLED, /* first fragments decoded alone because not fully captured */
