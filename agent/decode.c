@@ -198,11 +198,16 @@ static void decode_ipv6(struct ctx *c, struct span s);
 
 /* ---- TCP -------------------------------------------------------------------------------- */
 
-static void parse_tcp_options(struct ctx *c, const uint8_t *p, uint32_t len,
-                              struct sm_tcp_opts *o)
+/*
+ * Options occupy [0, hdr_len) after the fixed header, of which only [0, cap_len) may have
+ * been captured. An option running past the header is malformed (counted); one running past
+ * the captured bytes was cut by the snapshot length, which is not an error: parsing stops.
+ */
+static void parse_tcp_options(struct ctx *c, const uint8_t *p, uint32_t hdr_len,
+                              uint32_t cap_len, struct sm_tcp_opts *o)
 {
     uint32_t i = 0;
-    while (i < len) {
+    while (i < hdr_len && i < cap_len) {
         uint8_t kind = p[i];
         if (kind == 0) /* end of list */
             return;
@@ -210,15 +215,19 @@ static void parse_tcp_options(struct ctx *c, const uint8_t *p, uint32_t len,
             i++;
             continue;
         }
-        if (i + 1 >= len) {
+        if (i + 1 >= hdr_len) {
             count(c, SM_DC_TCP_BAD_OPTION);
             return;
         }
+        if (i + 1 >= cap_len)
+            return;
         uint8_t olen = p[i + 1];
-        if (olen < 2 || olen > len - i) {
+        if (olen < 2 || olen > hdr_len - i) {
             count(c, SM_DC_TCP_BAD_OPTION);
             return;
         }
+        if (olen > cap_len - i)
+            return;
         const uint8_t *v = p + i + 2;
         switch (kind) {
         case 2:
@@ -284,11 +293,8 @@ static void decode_tcp(struct ctx *c, const struct ipinfo *ip, struct span s)
         count(c, SM_DC_TCP_BAD_OFFSET);
     if (hlen > s.cap || s.cap < 20)
         count(c, SM_DC_TCP_SHORT);
-    if (hlen > 20) {
-        uint32_t optcap = (hlen < s.cap ? hlen : s.cap);
-        if (optcap > 20)
-            parse_tcp_options(c, h + 20, optcap - 20, &r->opts);
-    }
+    if (hlen > 20 && s.cap > 20)
+        parse_tcp_options(c, h + 20, hlen - 20, s.cap - 20, &r->opts);
     /* R8: analyzable when not quoted, not a direct first fragment, and the reported TCP
      * length covers the header (a bogus offset < 5 still satisfies this). */
     v.quoted = c->quoted;

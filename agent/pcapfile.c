@@ -33,7 +33,7 @@ enum {
     PCAPNG_EPB = 6,
 };
 
-#define BUF_INITIAL (1u << 20)
+#define BUF_INITIAL (256u * 1024u) /* grows for larger blocks */
 #define MAX_INTERFACES 4096u /* per section; more is a corrupt or hostile file */
 #define MAX_IFSTATS 65536u
 

@@ -29,6 +29,9 @@ void sm_log_set_quiet(int q)
 }
 
 static void vlog(int with_errno, int saved_errno, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void vlog(int with_errno, int saved_errno, const char *fmt, va_list ap)
 {
     char buf[1024];
     vsnprintf(buf, sizeof buf, fmt, ap);

@@ -49,7 +49,8 @@ enum sm_decode_counter {
     SM_DC_FRAG_BAD,           /* fragments that cannot be right (past 64 KiB, bad length) */
     SM_DC_TCP_TRUNCATED,      /* fewer than 16 TCP header bytes: no stream (tshark does alike) */
     SM_DC_TCP_BAD_OFFSET,     /* data offset < 5 */
-    SM_DC_TCP_SHORT,          /* header or options cut by the snapshot length */
+    SM_DC_TCP_SHORT,          /* header or options not all there (snapshot length, IP
+                               * length or a short frame); decoded as far as it goes */
     SM_DC_TCP_BAD_OPTION,     /* option length 0 or 1, or an option running past the header */
     SM_DC_ICMP_TRUNCATED,
     SM_DC_UDP_TRUNCATED,
