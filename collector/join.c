@@ -530,8 +530,10 @@ static uint32_t find(const sm_join_t *j, enum ekind kind, uint32_t isn, const st
 /* How well server SYN s fits client group g: higher is better; 0 = cannot be it. */
 static int fit(const sm_join_t *j, const struct entry *g, const struct entry *s)
 {
-    /* The server cannot see a SYN (much) before the client sent it. */
-    if (s->first_ns < sat_add(g->first_ns, -j->cfg.max_skew_ns))
+    /* The server sees an attempt after it was sent, within the timeout, give or take the
+     * clock skew: outside that window an equal ISN is another connection's. */
+    if (s->first_ns < sat_add(g->first_ns, -j->cfg.max_skew_ns) ||
+        s->first_ns > sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns))
         return 0;
     int score = 1;
     if (g->tuple.dport == s->tuple.dport)

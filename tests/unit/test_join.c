@@ -356,6 +356,31 @@ static void test_port_disambiguates(void)
     sm_join_destroy(&j);
 }
 
+/* The same ISN minutes apart is two connections: the later server SYN must not rescue the
+ * earlier, held, missing group (found on the benchmark pair). */
+static void test_isn_reused_later(void)
+{
+    sm_join_t *j = engine(true, false, 0);
+    struct sm_tuple a = tup("198.18.0.1", 40030, "198.18.1.1", 443);
+    struct sm_tuple b = tup("198.18.0.2", 40031, "198.18.1.1", 443);
+    struct sm_record r = rec(a, T0, SM_TH_SYN, 3462956269u, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    both_wm(j, T0 + 170 * SEC);
+    r = rec(b, T0 + 172 * SEC, SM_TH_SYN, 3462956269u, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(b, T0 + 172 * SEC + 3 * MS, SM_TH_SYN, 3462956269u, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    sm_join_finish(j);
+    CHECK_EQ_U(ngot, 2);
+    for (size_t i = 0; i < ngot; i++) {
+        if (got[i].client.sport == 40030)
+            CHECK(got[i].kind == SM_V_MISSING);
+        else
+            CHECK(got[i].kind == SM_V_MATCHED && got[i].delay_ns == 3 * MS);
+    }
+    sm_join_destroy(&j);
+}
+
 static void test_overload(void)
 {
     sm_join_t *j = engine(false, false, 4);
@@ -468,6 +493,7 @@ int main(void)
     test_scope();
     test_ambiguous();
     test_port_disambiguates();
+    test_isn_reused_later();
     test_overload();
     test_hold_then_late_match();
     test_suspect_then_missing();
