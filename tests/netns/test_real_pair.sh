@@ -41,10 +41,11 @@ check "missing = SYNs the firewall dropped, with attempt counts ($(wc -l <"$out/
 mapfile -t ips <"$out/server_ips.txt"
 ipargs=()
 for ip in "${ips[@]}"; do ipargs+=(--server-ip "$ip"); done
-/usr/bin/python3 "$root/scripts/article_method.py" --map "$out/client.pcap" "$out/server.pcap" >"$out/art_map.csv" 2>/dev/null
+article() { /usr/bin/python3 "$root/scripts/article_method.py" "$@" 2>"$out/article.err" || { echo "article_method.py failed:" >&2; cat "$out/article.err" >&2; }; }
+article --map "$out/client.pcap" "$out/server.pcap" >"$out/art_map.csv"
 "$synmatch" compare --map --format csv "$out/client.pcap" "$out/server.pcap" 2>/dev/null | cut -d, -f1-4 >"$out/our_map.csv" || true
 check "map = article's method ($(($(wc -l <"$out/art_map.csv") - 1)) rows)" diff "$out/art_map.csv" "$out/our_map.csv"
-/usr/bin/python3 "$root/scripts/article_method.py" --missing "${ipargs[@]}" "$out/client.pcap" "$out/server.pcap" >"$out/art_miss.csv" 2>/dev/null
+article --missing "${ipargs[@]}" "$out/client.pcap" "$out/server.pcap" >"$out/art_miss.csv"
 "$synmatch" compare --missing --format csv "${ipargs[@]}" "$out/client.pcap" "$out/server.pcap" 2>/dev/null |
     cut -d, -f1,2 | { read -r h; echo "$h"; sort -t, -k2n; } >"$out/our_miss.csv" || true
 check "missing = article's method" diff "$out/art_miss.csv" "$out/our_miss.csv"
