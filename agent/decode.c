@@ -269,7 +269,6 @@ static void decode_tcp(struct ctx *c, const struct ipinfo *ip, struct span s)
     }
     const uint8_t *h = s.p;
     struct sm_tcp_view v;
-    memset(&v, 0, sizeof v);
     struct sm_record *r = &v.rec;
     r->ts_ns = c->frame->ts_ns;
     r->frame = c->frame->number;
@@ -288,12 +287,15 @@ static void decode_tcp(struct ctx *c, const struct ipinfo *ip, struct span s)
     r->vlan[0] = c->vlan[0];
     r->vlan[1] = c->vlan[1];
 
+    memset(&r->opts, 0, sizeof r->opts);
     uint32_t hlen = (uint32_t)(h[12] >> 4) * 4;
     if (hlen < 20)
         count(c, SM_DC_TCP_BAD_OFFSET);
     if (hlen > s.cap || s.cap < 20)
         count(c, SM_DC_TCP_SHORT);
-    if (hlen > 20 && s.cap > 20)
+    /* Options matter only in records (SYN, SYN/ACK, RST); skipping them for data packets
+     * saves the hot path. So option errors are counted on those headers only. */
+    if (hlen > 20 && s.cap > 20 && sm_flags_is_interesting(r->flags))
         parse_tcp_options(c, h + 20, hlen - 20, s.cap - 20, &r->opts);
     /* R8: analyzable when not quoted, not a direct first fragment, and the reported TCP
      * length covers the header (a bogus offset < 5 still satisfies this). */
@@ -549,8 +551,10 @@ static void decode_ipv4(struct ctx *c, struct span s)
     }
     struct span dg = limit(s, total);
     struct ipinfo ip;
-    memset(&ip, 0, sizeof ip);
+    ip.direct_fragment = false;
     ip.src.family = ip.dst.family = SM_AF_INET;
+    memset(ip.src.bytes + 4, 0, 12);
+    memset(ip.dst.bytes + 4, 0, 12);
     memcpy(ip.src.bytes, h + 12, 4);
     memcpy(ip.dst.bytes, h + 16, 4);
     ip.ip_id = be16(h + 4);
@@ -677,7 +681,8 @@ static void decode_ipv6(struct ctx *c, struct span s)
     }
     uint32_t plen = be16(h + 4);
     struct ipinfo ip;
-    memset(&ip, 0, sizeof ip);
+    ip.direct_fragment = false;
+    ip.ip_id = 0;
     ip.src.family = ip.dst.family = SM_AF_INET6;
     memcpy(ip.src.bytes, h + 8, 16);
     memcpy(ip.dst.bytes, h + 24, 16);
@@ -938,12 +943,7 @@ bool sm_decode_linktype_supported(uint32_t linktype)
 
 int sm_decode_frame(sm_decoder_t *d, const struct sm_frame *frame, sm_tcp_fn fn, void *arg)
 {
-    struct ctx c;
-    memset(&c, 0, sizeof c);
-    c.d = d;
-    c.frame = frame;
-    c.fn = fn;
-    c.arg = arg;
+    struct ctx c = {.d = d, .frame = frame, .fn = fn, .arg = arg};
     d->counters[SM_DC_FRAMES]++;
     struct span s = {frame->data, frame->caplen,
                      frame->wirelen > frame->caplen ? frame->wirelen : frame->caplen};

@@ -74,19 +74,19 @@ struct sm_pcapfile {
     char err[256];
 };
 
-static uint16_t rd16(const sm_pcapfile_t *f, const uint8_t *p)
+static inline uint16_t rd16(const sm_pcapfile_t *f, const uint8_t *p)
 {
     return f->swapped ? (uint16_t)(p[0] << 8 | p[1]) : (uint16_t)(p[1] << 8 | p[0]);
 }
 
-static uint32_t rd32(const sm_pcapfile_t *f, const uint8_t *p)
+static inline uint32_t rd32(const sm_pcapfile_t *f, const uint8_t *p)
 {
     if (f->swapped)
         return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
     return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-static uint64_t rd64(const sm_pcapfile_t *f, const uint8_t *p)
+static inline uint64_t rd64(const sm_pcapfile_t *f, const uint8_t *p)
 {
     uint64_t a = rd32(f, p), b = rd32(f, p + 4);
     return f->swapped ? (a << 32 | b) : (b << 32 | a);

@@ -3,8 +3,10 @@
  * endpoint pairs.
  *
  * Two open-addressing tables (linear probing, SipHash-keyed because files can be hostile):
- * one for IPv4 pairs (12-byte keys, 32-byte slots) and one for IPv6 pairs (36-byte keys),
- * so the common IPv4 case costs a third of the memory. A slot holds the newest conversation
+ * one for IPv4 pairs (12-byte keys, 40-byte slots) and one for IPv6 pairs (36-byte keys,
+ * 64-byte slots), so the common IPv4 case costs well under half the memory. Each slot keeps
+ * 32 bits of its hash: growing the table needs no SipHash, and most probes that are not
+ * the key are rejected without comparing keys. Tables stay below 2^32 slots. A slot holds the newest conversation
  * of its pair: its stream index, and the two flows' base sequence numbers (R6). R3 ("a SYN
  * with a new ISN starts a new conversation") simply overwrites the slot, since the older
  * conversation of a pair is never consulted again.
@@ -31,6 +33,7 @@ enum {
 };
 
 struct slot_hdr {
+    uint32_t hash; /* low 32 bits of the key's hash: rehash without rehashing, cheap misses */
     uint32_t stream;
     uint32_t base[2];
     uint32_t last_used;
@@ -103,13 +106,19 @@ void sm_streams_destroy(sm_streams_t **self_p)
     *self_p = NULL;
 }
 
-static inline uint64_t hash_key(const sm_streams_t *s, const uint8_t *key, size_t len)
+static inline uint32_t hash_key(const sm_streams_t *s, const uint8_t *key, size_t len)
 {
-    return sm_siphash(&s->key, key, len);
+    return (uint32_t)sm_siphash(&s->key, key, len);
+}
+
+/* Constant sizes let the compiler compare inline instead of calling memcmp. */
+static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    return len == 12 ? memcmp(a, b, 12) == 0 : memcmp(a, b, 36) == 0;
 }
 
 /* Doubles the table. Returns -1 if memory is short (the caller then evicts instead). */
-static int table_grow(const sm_streams_t *s, struct table *t)
+static int table_grow(struct table *t)
 {
     size_t n = t->nslots * 2;
     uint8_t *ns = calloc(n, t->slot_size);
@@ -119,7 +128,7 @@ static int table_grow(const sm_streams_t *s, struct table *t)
         struct slot_hdr *e = slot_at(t, i);
         if (!(e->flags & SLOT_USED))
             continue;
-        size_t j = hash_key(s, e->key, t->key_len) & (n - 1);
+        size_t j = e->hash & (n - 1);
         while (((struct slot_hdr *)(ns + j * t->slot_size))->flags & SLOT_USED)
             j = (j + 1) & (n - 1);
         memcpy(ns + j * t->slot_size, e, t->slot_size);
@@ -131,7 +140,7 @@ static int table_grow(const sm_streams_t *s, struct table *t)
 }
 
 /* Removes slot i, shifting later members of its probe run back (no tombstones). */
-static void table_delete(const sm_streams_t *s, struct table *t, size_t i)
+static void table_delete(struct table *t, size_t i)
 {
     size_t mask = t->nslots - 1;
     size_t j = i;
@@ -140,7 +149,7 @@ static void table_delete(const sm_streams_t *s, struct table *t, size_t i)
         struct slot_hdr *e = slot_at(t, j);
         if (!(e->flags & SLOT_USED))
             break;
-        size_t home = hash_key(s, e->key, t->key_len) & mask;
+        size_t home = e->hash & mask;
         /* e may move to i if its home is not in the cyclic range (i, j]. */
         bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
@@ -183,16 +192,15 @@ static void evict_one(sm_streams_t *s, struct table *t, uint64_t frame)
         }
         i = (i + 1) & mask;
     }
-    table_delete(s, t, victim);
+    table_delete(t, victim);
     if (s->evicted++ == 0)
         s->first_inexact_frame = frame;
 }
 
 /* Returns the slot of key, creating it (with a new stream index) if absent. */
 static struct slot_hdr *find_or_insert(sm_streams_t *s, struct table *t, const uint8_t *key,
-                                       uint64_t frame)
+                                       uint32_t h, uint64_t frame)
 {
-    uint64_t h = hash_key(s, key, t->key_len);
     for (;;) {
         size_t mask = t->nslots - 1, i = h & mask;
         struct slot_hdr *e;
@@ -200,7 +208,7 @@ static struct slot_hdr *find_or_insert(sm_streams_t *s, struct table *t, const u
             e = slot_at(t, i);
             if (!(e->flags & SLOT_USED))
                 break;
-            if (memcmp(e->key, key, t->key_len) == 0)
+            if (e->hash == h && key_eq(e->key, key, t->key_len))
                 return e;
             i = (i + 1) & mask;
         }
@@ -209,11 +217,12 @@ static struct slot_hdr *find_or_insert(sm_streams_t *s, struct table *t, const u
             continue; /* deletion may have moved slots: probe again */
         }
         if ((t->used + 1) * LOAD_DEN > t->nslots * LOAD_NUM) {
-            if (table_grow(s, t) == -1)
+            if (t->nslots >= ((size_t)1 << 32) || table_grow(t) == -1)
                 evict_one(s, t, frame);
             continue;
         }
         memcpy(e->key, key, t->key_len);
+        e->hash = h;
         e->flags = SLOT_USED;
         e->stream = (uint32_t)s->next_stream++;
         t->used++;
@@ -221,46 +230,80 @@ static struct slot_hdr *find_or_insert(sm_streams_t *s, struct table *t, const u
     }
 }
 
-static inline int cmp_endpoint(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb,
-                               size_t alen)
+static inline uint64_t load_be64(const uint8_t *p)
 {
-    int c = memcmp(a, b, alen);
-    if (c != 0)
-        return c;
-    return (int)pa - (int)pb;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
 }
 
-int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v)
+static inline uint32_t load_be32(const uint8_t *p)
 {
-    const struct sm_record *r = &v->rec;
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+}
+
+/* The sign of memcmp over the raw address bytes (big-endian words compare alike). */
+static inline int addr_cmp(const uint8_t *a, const uint8_t *b, bool v6)
+{
+    if (!v6) {
+        uint32_t x = load_be32(a), y = load_be32(b);
+        return (x > y) - (x < y);
+    }
+    uint64_t x = load_be64(a), y = load_be64(b);
+    if (x == y) {
+        x = load_be64(a + 8);
+        y = load_be64(b + 8);
+    }
+    return (x > y) - (x < y);
+}
+
+/* What a header's lookup needs: its canonical key, the key's hash, the sender's flow. */
+struct prepared {
+    uint8_t key[36];
+    uint32_t hash;
+    uint8_t flow; /* the sender's flow, 0 or 1 (R1) */
+    bool v6;
+};
+
+static void prepare(const sm_streams_t *s, const struct sm_record *r, struct prepared *p)
+{
     const struct sm_tuple *tp = &r->tuple;
     bool v6 = tp->src.family == SM_AF_INET6;
-    struct table *t = v6 ? &s->v6 : &s->v4;
     size_t alen = v6 ? 16 : 4;
-    s->clock++;
 
-    /* The unordered pair as a canonical key. */
-    uint8_t key[36];
-    bool src_first = cmp_endpoint(tp->src.bytes, tp->sport, tp->dst.bytes, tp->dport, alen) <= 0;
+    /* R1: the sender's flow, from the raw address order, then the ports. */
+    int d = addr_cmp(tp->src.bytes, tp->dst.bytes, v6);
+    bool src_first = d < 0 || (d == 0 && tp->sport <= tp->dport);
+    if (d == 0)
+        d = tp->sport > tp->dport ? 1 : -1;
+    p->flow = d >= 0 ? 0 : 1;
+    p->v6 = v6;
+
+    /* The unordered pair as a canonical key: the smaller endpoint first. */
     const uint8_t *a = src_first ? tp->src.bytes : tp->dst.bytes;
     const uint8_t *b = src_first ? tp->dst.bytes : tp->src.bytes;
     uint16_t pa = src_first ? tp->sport : tp->dport, pb = src_first ? tp->dport : tp->sport;
-    memcpy(key, a, alen);
-    memcpy(key + alen, b, alen);
-    key[2 * alen] = (uint8_t)(pa >> 8);
-    key[2 * alen + 1] = (uint8_t)pa;
-    key[2 * alen + 2] = (uint8_t)(pb >> 8);
-    key[2 * alen + 3] = (uint8_t)pb;
+    memcpy(p->key, a, alen);
+    memcpy(p->key + alen, b, alen);
+    p->key[2 * alen] = (uint8_t)(pa >> 8);
+    p->key[2 * alen + 1] = (uint8_t)pa;
+    p->key[2 * alen + 2] = (uint8_t)(pb >> 8);
+    p->key[2 * alen + 3] = (uint8_t)pb;
+    p->hash = hash_key(s, p->key, v6 ? 36 : 12);
+}
 
-    /* R1: the sender's flow, from the raw address order, then the ports. */
-    int d = memcmp(tp->src.bytes, tp->dst.bytes, alen);
-    if (d == 0)
-        d = tp->sport > tp->dport ? 1 : -1;
-    unsigned f = d >= 0 ? 0 : 1, rv = 1 - f;
+static int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, const struct prepared *p)
+{
+    const struct sm_record *r = &v->rec;
+    struct table *t = p->v6 ? &s->v6 : &s->v4;
+    unsigned f = p->flow, rv = 1 - f;
     uint8_t fbit = f == 0 ? SLOT_BASE0 : SLOT_BASE1, rbit = f == 0 ? SLOT_BASE1 : SLOT_BASE0;
+    s->clock++;
 
     /* R2: the pair's newest conversation, or a new one. */
-    struct slot_hdr *e = find_or_insert(s, t, key, r->frame);
+    struct slot_hdr *e = find_or_insert(s, t, p->key, p->hash, r->frame);
     e->last_used = s->clock;
 
     bool syn = (r->flags & SM_TH_SYN) != 0, ack = (r->flags & SM_TH_ACK) != 0;
@@ -288,6 +331,13 @@ int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v)
         }
     }
     return stream;
+}
+
+int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v)
+{
+    struct prepared p;
+    prepare(s, &v->rec, &p);
+    return apply(s, v, &p);
 }
 
 uint64_t sm_streams_count(const sm_streams_t *s)

@@ -72,8 +72,32 @@ uint64_t sm_siphash(const struct sm_sipkey *key, const void *data, size_t len)
     for (size_t i = 0; i < full; i += 8)
         sip_word(&s, load_le64(p + i));
     uint64_t last = (uint64_t)(len & 0xff) << 56;
-    for (size_t i = 0; i < (len & 7); i++)
-        last |= (uint64_t)p[full + i] << (8 * i);
+    const uint8_t *t = p + full;
+    switch (len & 7) {
+    case 7:
+        last |= (uint64_t)t[6] << 48;
+        /* fall through */
+    case 6:
+        last |= (uint64_t)t[5] << 40;
+        /* fall through */
+    case 5:
+        last |= (uint64_t)t[4] << 32;
+        /* fall through */
+    case 4:
+        last |= (uint64_t)t[3] << 24 | (uint64_t)t[2] << 16 | (uint64_t)t[1] << 8 | t[0];
+        break;
+    case 3:
+        last |= (uint64_t)t[2] << 16;
+        /* fall through */
+    case 2:
+        last |= (uint64_t)t[1] << 8;
+        /* fall through */
+    case 1:
+        last |= t[0];
+        break;
+    default:
+        break;
+    }
     sip_word(&s, last);
     return sip_final(&s);
 }

@@ -51,7 +51,8 @@ enum sm_decode_counter {
     SM_DC_TCP_BAD_OFFSET,     /* data offset < 5 */
     SM_DC_TCP_SHORT,          /* header or options not all there (snapshot length, IP
                                * length or a short frame); decoded as far as it goes */
-    SM_DC_TCP_BAD_OPTION,     /* option length 0 or 1, or an option running past the header */
+    SM_DC_TCP_BAD_OPTION,     /* option length 0 or 1, or one running past the header
+                               * (checked on SYN, SYN/ACK and RST headers only) */
     SM_DC_ICMP_TRUNCATED,
     SM_DC_UDP_TRUNCATED,
     SM_DC_UDP_BAD_LENGTH,
@@ -72,7 +73,11 @@ struct sm_decoder_config {
     size_t frag_max_datagrams; /* incomplete datagrams held; 0 = default (16384) */
 };
 
-/* One TCP header found in a frame. rec.stream is SM_STREAM_NONE (numbering is separate). */
+/*
+ * One TCP header found in a frame. rec.stream is SM_STREAM_NONE (numbering is separate).
+ * rec.opts is parsed only for SYN, SYN/ACK and RST headers (the ones that become records);
+ * it is all zero for other headers, whose options are not looked at.
+ */
 struct sm_tcp_view {
     struct sm_record rec;
     bool analyzable; /* may teach the numbering sequence bases (R8) */
