@@ -85,6 +85,23 @@ cmp -s "$tmp/table.out" "$tmp/stdin2.out" && ok "client from a pipe" || bad "cli
 run no_missing 0 compare --missing --format csv "$c" "$c" --server-ip 198.18.2.2
 [ "$(wc -l <"$tmp/no_missing.out")" -eq 1 ] && ok "a capture against itself: header only" || bad "self compare"
 
+# ---- capture drops declared by the server's pcapng: never "missing" ------------------------
+/usr/bin/python3 "$here/pcap_to_pcapng_isb.py" "$s" "$tmp/server_drops.pcapng" 0
+run isb_nodrops 1 compare --missing --format csv "$c" "$tmp/server_drops.pcapng"
+cmp -s "$tmp/missing_csv.out" "$tmp/isb_nodrops.out" && ok "pcapng copy, no drops: same missing list" || bad "pcapng copy differs"
+/usr/bin/python3 "$here/pcap_to_pcapng_isb.py" "$s" "$tmp/server_drops.pcapng" 5
+run isb_drops 0 compare --verdicts "$c" "$tmp/server_drops.pcapng"
+n_loss=$(grep -c '"verdict":"sensor_capture_loss"' "$tmp/isb_drops.out" || true)
+[ "$n_loss" -eq "$(wc -l <"$data/dropped_counts.txt")" ] && ! grep -q '"verdict":"missing"' "$tmp/isb_drops.out" &&
+    ok "declared drops: $n_loss unmatched SYNs are sensor_capture_loss, none missing" || bad "declared drops: $n_loss sensor_capture_loss"
+grep -q "declares 5 dropped packets" "$tmp/isb_drops.err" && ok "drops announced on stderr" || bad "drops not announced"
+
+# ---- the numbering cap says when the numbers stop being exact -------------------------------
+"$synmatch" streams --max-conversations 3 "$c" >/dev/null 2>"$tmp/cap.err" || true
+grep -Eq "numbering is not exact from frame [0-9]+" "$tmp/cap.err" && ok "--max-conversations: inexact numbering announced" || bad "--max-conversations warning"
+"$synmatch" compare --max-conversations 3 "$c" "$s" >/dev/null 2>"$tmp/cap2.err" || true
+grep -Eq "stream numbers are not exact from frame [0-9]+" "$tmp/cap2.err" && ok "compare --max-conversations: announced" || bad "compare --max-conversations warning"
+
 # ---- bad input: one clear line, a distinct status ------------------------------------------
 run usage_none 2 compare
 run usage_format 2 compare --format xml "$c" "$s"

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# compare_bench.sh - `synmatch compare` against its floor and its references, in one run.
+#
+#   bench/compare_bench.sh [--runs N] [--references] [--connections N] DATADIR
+#
+# DATADIR holds (or receives) the generated pair: DATADIR/client.pcap, DATADIR/server.pcap
+# from bench/gen_pair (defaults: ~1 GB per file, ~500k connections). Steps:
+#   1. build gen_pair and pcap_floor into DATADIR/bin; generate the pair if it is missing;
+#   2. check compare's map and missing list against the generator's ground truth;
+#   3. time the floor (libpcap reading both files in parallel, nothing else) and compare,
+#      interleaved, N runs each (default 5), files in the page cache; report medians;
+#   4. with --references, time tshark -T fields on each file and the article's method (tshark
+#      -T ek + hash join, map and missing) once each, with the nested-loop extrapolation
+#      (bench/run_reference.sh);
+#   5. count instructions per packet with callgrind on a small pair (20k connections), for
+#      compare and for the floor: stable numbers on a noisy machine.
+# Results: DATADIR/bench/summary.txt (also printed).
+set -euo pipefail
+
+runs=5
+refs=0
+conns=""
+while [ $# -gt 1 ]; do
+    case "$1" in
+        --runs) runs=$2; shift 2 ;;
+        --references) refs=1; shift ;;
+        --connections) conns=$2; shift 2 ;;
+        *) echo "usage: $0 [--runs N] [--references] [--connections N] DATADIR" >&2; exit 2 ;;
+    esac
+done
+[ $# -eq 1 ] || { echo "usage: $0 [--runs N] [--references] [--connections N] DATADIR" >&2; exit 2; }
+data=$(mkdir -p "$1" && cd "$1" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+synmatch=${SYNMATCH:-$root/build/synmatch}
+out=$data/bench
+mkdir -p "$data/bin" "$out"
+[ -x "$synmatch" ] || { echo "build synmatch first (scripts/setup.sh)" >&2; exit 1; }
+
+cflags="-O2 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
+[ -x "$data/bin/gen_pair" ] || gcc $cflags -o "$data/bin/gen_pair" "$here/gen_pair.c"
+[ -x "$data/bin/pcap_floor" ] || gcc $cflags -o "$data/bin/pcap_floor" "$here/pcap_floor.c" -lpcap -lpthread
+c=$data/client.pcap
+s=$data/server.pcap
+if [ ! -f "$c" ] || [ ! -f "$s" ]; then
+    echo "== generating the pair into $data" >&2
+    "$data/bin/gen_pair" ${conns:+--connections "$conns"} "$c" "$s" 2>"$data/gen.log"
+fi
+
+# ---- 2. correctness against the generator's truth ------------------------------------------
+"$synmatch" compare -q --map --format csv "$c" "$s" | tail -n +2 | cut -d, -f1-3 | sort >"$out/map.got" || true
+tail -n +2 "$c.truth.map" | sort >"$out/map.want"
+awk -F, '/^seq,attempts/{f=1; next} /^\[/{f=0} f && NF >= 7 {print $1, $2}' "$c.truth" | sort >"$out/missing.want"
+"$synmatch" compare -q --missing --format csv "$c" "$s" | tail -n +2 | awk -F, '{print $2, $1}' | sort >"$out/missing.got" || true
+map_ok=no; cmp -s "$out/map.want" "$out/map.got" && map_ok=yes
+miss_ok=no; cmp -s "$out/missing.want" "$out/missing.got" && miss_ok=yes
+
+# ---- 3. floor and compare, interleaved -----------------------------------------------------
+cat "$c" "$s" >/dev/null # page cache
+: >"$out/times.tsv"
+for i in $(seq "$runs"); do
+    /usr/bin/time -f "floor\t%e\t%U\t%S\t%M" -a -o "$out/times.tsv" "$data/bin/pcap_floor" "$c" "$s" >/dev/null
+    /usr/bin/time -f "compare\t%e\t%U\t%S\t%M" -a -o "$out/times.tsv" "$synmatch" compare -q "$c" "$s" >/dev/null || true
+done
+median() { # name column
+    awk -F'\t' -v n="$1" -v k="$2" '$1 == n {print $k}' "$out/times.tsv" | sort -n |
+        awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
+# ---- 4. references -------------------------------------------------------------------------
+if [ "$refs" = 1 ]; then
+    PCAP_FLOOR=$data/bin/pcap_floor "$here/run_reference.sh" "$c" "$s" "$out/ref" 200
+fi
+
+# ---- 5. callgrind instructions per packet on a small pair ----------------------------------
+small=$data/small
+if [ ! -f "$small/client.pcap" ]; then
+    mkdir -p "$small"
+    "$data/bin/gen_pair" --connections 20000 "$small/client.pcap" "$small/server.pcap" 2>/dev/null
+fi
+pk=$(( $(grep -E '^client_packets=' "$small/client.pcap.truth" | cut -d= -f2) + \
+       $(grep -E '^server_packets=' "$small/client.pcap.truth" | cut -d= -f2) ))
+ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | awk '/refs:/ {gsub(",", "", $NF); print $NF}'; }
+ir_compare=$(ir "$synmatch" compare -q "$small/client.pcap" "$small/server.pcap")
+ir_floor=$(ir "$data/bin/pcap_floor" "$small/client.pcap" "$small/server.pcap")
+
+{
+    echo "synmatch compare benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs"
+    echo "pair: $(stat -c %s "$c") + $(stat -c %s "$s") bytes"
+    echo "correct against the generator's truth: map $map_ok, missing $miss_ok"
+    echo
+    printf '%-10s %9s %9s %9s %12s   (median of %d runs)\n' step wall_s user_s sys_s max_rss_kb "$runs"
+    for n in floor compare; do
+        printf '%-10s %9s %9s %9s %12s\n' "$n" "$(median $n 2)" "$(median $n 3)" "$(median $n 4)" "$(median $n 5)"
+    done
+    awk -v a="$(median compare 2)" -v b="$(median floor 2)" 'BEGIN {printf "compare / floor wall time: %.2f\n", a / b}'
+    echo
+    echo "callgrind on the 20k-connection pair ($pk packets):"
+    awk -v c="$ir_compare" -v f="$ir_floor" -v p="$pk" 'BEGIN {
+        printf "  compare %d instructions, %.0f per packet\n", c, c / p;
+        printf "  floor   %d instructions, %.0f per packet\n", f, f / p }'
+    if [ -f "$out/ref/summary.tsv" ]; then
+        echo
+        echo "references (one run each; $out/ref):"
+        sed 's/^/  /' "$out/ref/summary.tsv"
+        grep -h "extrapolated" "$out/ref"/nested_*.err 2>/dev/null | sed 's/^/  /' || true
+    fi
+} | tee "$out/summary.txt"
