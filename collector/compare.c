@@ -223,7 +223,7 @@ static void apply_ifstats(sm_join_t *j, const struct sm_filesrc_summary *s, enum
             int64_t to = st->has_end ? st->end_ns : st->ts_ns;
             if (to < s->last_ns)
                 to = s->last_ns > to && k + 1 == s->nifstats ? s->last_ns : to;
-            sm_join_capture_loss(j, role, from, to, drops - before);
+            sm_join_blind(j, role, from, to, SM_V_SENSOR_CAPTURE_LOSS);
             *total += drops - before;
         }
     }

@@ -30,7 +30,7 @@
 #define DEFAULT_MAX_QUIET (120 * NS_PER_SEC)
 #define DEFAULT_MAX_PENDING 1000000u
 #define BACKOFF_FACTOR 3 /* wait 3x the last retransmission gap for the next one */
-#define MAX_LOSS_INTERVALS 4096u
+#define MAX_BLIND_INTERVALS 4096u /* per role; past it intervals widen */
 #define TRACKED_ATTEMPTS 8 /* attempts remembered per group to tell which one got through */
 
 enum ekind {
@@ -78,6 +78,7 @@ struct heap_item {
 
 struct interval {
     int64_t from, to;
+    enum sm_verdict_kind kind;
 };
 
 struct sm_join {
@@ -103,9 +104,8 @@ struct sm_join {
     int64_t wm[2];
     bool ended[2];
     int64_t cov_start[2], cov_end[2];
-    struct interval *loss[2];
-    size_t nloss[2];
-    uint64_t loss_count[2];
+    struct interval *blind[2];
+    size_t nblind[2], capblind[2];
 
     struct sm_join_stats st;
 };
@@ -363,12 +363,33 @@ static void emit(sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind, const cha
     j->cfg.on_verdict(j->cfg.verdict_arg, &v);
 }
 
-static bool overlaps_loss(const sm_join_t *j, enum sm_role role, int64_t from, int64_t to)
+/* The most serious kind of blind interval of role overlapping [from, to], or SM_V_COUNT. */
+static enum sm_verdict_kind blind_over(const sm_join_t *j, enum sm_role role, int64_t from,
+                                       int64_t to)
 {
-    for (size_t k = 0; k < j->nloss[role]; k++)
-        if (j->loss[role][k].from <= to && j->loss[role][k].to >= from)
-            return true;
-    return false;
+    static const enum sm_verdict_kind rank[] = {SM_V_SENSOR_DOWN, SM_V_TRANSPORT_LOSS,
+                                                SM_V_SENSOR_CAPTURE_LOSS};
+    bool seen[SM_V_COUNT] = {false};
+    for (size_t k = 0; k < j->nblind[role]; k++)
+        if (j->blind[role][k].from <= to && j->blind[role][k].to >= from)
+            seen[j->blind[role][k].kind] = true;
+    for (size_t r = 0; r < sizeof rank / sizeof rank[0]; r++)
+        if (seen[rank[r]])
+            return rank[r];
+    return SM_V_COUNT;
+}
+
+static const char *blind_reason(enum sm_role role, enum sm_verdict_kind kind)
+{
+    bool server = role == SM_ROLE_SERVER;
+    switch (kind) {
+    case SM_V_SENSOR_DOWN:
+        return server ? "server_sensor_down" : "client_sensor_down";
+    case SM_V_TRANSPORT_LOSS:
+        return server ? "server_records_lost" : "client_records_lost";
+    default:
+        return server ? "server_capture_drops" : "client_capture_drops";
+    }
 }
 
 static void free_group(sm_join_t *j, uint32_t gi)
@@ -398,11 +419,21 @@ static void decide_unmatched(sm_join_t *j, uint32_t gi)
         emit(j, gi, SM_V_UNKNOWN, "before_server_capture");
     } else if (sat_add(g->first_ns, j->cfg.timeout_ns + skew) > j->cov_end[SM_ROLE_SERVER]) {
         emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
-    } else if (overlaps_loss(j, SM_ROLE_SERVER, sat_add(g->first_ns, -skew),
-                             sat_add(g->last_ns, j->cfg.timeout_ns + skew))) {
-        emit(j, gi, SM_V_SENSOR_CAPTURE_LOSS, "server_capture_drops");
     } else {
-        emit(j, gi, SM_V_MISSING, NULL);
+        /* The server must have been watching from the first attempt (less skew) until the
+         * last could have arrived; the client, around the attempts, for a SYN/ACK. */
+        int64_t from = sat_add(g->first_ns, -skew);
+        int64_t to = sat_add(g->last_ns, j->cfg.timeout_ns + skew);
+        enum sm_verdict_kind k = blind_over(j, SM_ROLE_SERVER, from, to);
+        enum sm_role who = SM_ROLE_SERVER;
+        if (k == SM_V_COUNT) {
+            k = blind_over(j, SM_ROLE_CLIENT, from, to);
+            who = SM_ROLE_CLIENT;
+        }
+        if (k == SM_V_COUNT)
+            emit(j, gi, SM_V_MISSING, NULL);
+        else
+            emit(j, gi, k, blind_reason(who, k));
     }
     free_group(j, gi);
 }
@@ -787,8 +818,8 @@ void sm_join_destroy(sm_join_t **self_p)
     free(j->buckets);
     free(j->heap);
     free(j->held);
-    free(j->loss[0]);
-    free(j->loss[1]);
+    free(j->blind[0]);
+    free(j->blind[1]);
     free(j);
     *self_p = NULL;
 }
@@ -814,26 +845,39 @@ void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t)
     j->cov_start[role] = t;
 }
 
-void sm_join_capture_loss(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
-                          uint64_t count)
+void sm_join_blind(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
+                   enum sm_verdict_kind kind)
 {
-    j->loss_count[role] += count;
-    if (j->nloss[role] >= MAX_LOSS_INTERVALS) {
-        /* Widen the last interval rather than grow without bound. */
-        struct interval *last = &j->loss[role][j->nloss[role] - 1];
-        if (from < last->from)
-            last->from = from;
-        if (to > last->to)
-            last->to = to;
+    if (to < from)
         return;
+    /* Merge with an interval of the same kind that overlaps or touches it. */
+    for (size_t k = j->nblind[role]; k-- > 0;) {
+        struct interval *iv = &j->blind[role][k];
+        if (iv->kind == kind && from <= sat_add(iv->to, 1) && to >= sat_add(iv->from, -1)) {
+            iv->from = from < iv->from ? from : iv->from;
+            iv->to = to > iv->to ? to : iv->to;
+            return;
+        }
     }
-    struct interval *nl = realloc(j->loss[role], (j->nloss[role] + 1) * sizeof *nl);
-    if (nl == NULL)
-        return;
-    j->loss[role] = nl;
-    nl[j->nloss[role]].from = from;
-    nl[j->nloss[role]].to = to;
-    j->nloss[role]++;
+    if (j->nblind[role] == j->capblind[role]) {
+        size_t ncap = j->capblind[role] ? j->capblind[role] * 2 : 16;
+        struct interval *nb = ncap <= MAX_BLIND_INTERVALS
+                                  ? realloc(j->blind[role], ncap * sizeof *nb)
+                                  : NULL;
+        if (nb == NULL) {
+            /* At the bound (or out of memory): widen the last interval of this kind, or the
+             * last one, rather than forget the evidence. */
+            struct interval *last = &j->blind[role][j->nblind[role] - 1];
+            last->from = from < last->from ? from : last->from;
+            last->to = to > last->to ? to : last->to;
+            if (kind == SM_V_SENSOR_DOWN || last->kind == SM_V_SENSOR_CAPTURE_LOSS)
+                last->kind = kind;
+            return;
+        }
+        j->blind[role] = nb;
+        j->capblind[role] = ncap;
+    }
+    j->blind[role][j->nblind[role]++] = (struct interval){from, to, kind};
 }
 
 void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t)

@@ -132,9 +132,15 @@ void sm_join_watermark(sm_join_t *j, enum sm_role role, int64_t t);
 /* role's capture covers event time from t on. */
 void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t);
 
-/* role's capture lost count packets somewhere in [from, to] (event time). */
-void sm_join_capture_loss(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
-                          uint64_t count);
+/*
+ * role's evidence is incomplete over [from, to] (event time), for the reason kind:
+ * SM_V_SENSOR_CAPTURE_LOSS (the capture dropped packets), SM_V_TRANSPORT_LOSS (batches or
+ * records lost between agent and collector) or SM_V_SENSOR_DOWN (the sensor was silent or
+ * restarting). An unmatched client SYN whose window overlaps such an interval ends with that
+ * verdict, never `missing`. Overlapping or touching intervals of one kind are merged.
+ */
+void sm_join_blind(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
+                   enum sm_verdict_kind kind);
 
 /* role's capture ended at event time t: it will deliver nothing more. */
 void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t);

@@ -263,7 +263,7 @@ static void test_before_coverage_and_loss(void)
 {
     sm_join_t *j = engine(true, false, 0);
     sm_join_coverage_start(j, SM_ROLE_SERVER, T0 + 10 * SEC);
-    sm_join_capture_loss(j, SM_ROLE_SERVER, T0 + 30 * SEC, T0 + 31 * SEC, 5);
+    sm_join_blind(j, SM_ROLE_SERVER, T0 + 30 * SEC, T0 + 31 * SEC, SM_V_SENSOR_CAPTURE_LOSS);
     struct sm_tuple c = tup("198.18.0.1", 40008, "198.18.1.1", 80);
     struct sm_record r = rec(c, T0 + 5 * SEC, SM_TH_SYN, 11, 0); /* before the capture */
     sm_join_add(j, SM_ROLE_CLIENT, &r);
@@ -284,6 +284,43 @@ static void test_before_coverage_and_loss(void)
         } else if (got[i].isn == 22) {
             CHECK(got[i].kind == SM_V_SENSOR_CAPTURE_LOSS);
         } else {
+            CHECK(got[i].kind == SM_V_MISSING);
+        }
+    }
+    sm_join_destroy(&j);
+}
+
+/* Evidence gaps of each kind name the verdict; the most serious kind wins; a client-side
+ * capture gap also prevents `missing` (a SYN/ACK may have been lost from view). */
+static void test_blind_kinds(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    sm_join_blind(j, SM_ROLE_SERVER, T0 + 10 * SEC, T0 + 11 * SEC, SM_V_TRANSPORT_LOSS);
+    sm_join_blind(j, SM_ROLE_SERVER, T0 + 20 * SEC, T0 + 21 * SEC, SM_V_SENSOR_CAPTURE_LOSS);
+    sm_join_blind(j, SM_ROLE_SERVER, T0 + 20 * SEC + 500 * MS, T0 + 30 * SEC, SM_V_SENSOR_DOWN);
+    sm_join_blind(j, SM_ROLE_CLIENT, T0 + 40 * SEC, T0 + 40 * SEC, SM_V_SENSOR_CAPTURE_LOSS);
+    int64_t at[] = {10, 20, 40, 60};
+    for (int i = 0; i < 4; i++) {
+        struct sm_tuple c = tup("198.18.0.1", 40100 + (unsigned)i, "198.18.1.1", 80);
+        struct sm_record r = rec(c, T0 + at[i] * SEC, SM_TH_SYN, 900 + (uint32_t)i, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+    }
+    both_wm(j, T0 + 100 * SEC);
+    CHECK_EQ_U(ngot, 4);
+    for (size_t i = 0; i < ngot; i++) {
+        switch (got[i].isn) {
+        case 900:
+            CHECK(got[i].kind == SM_V_TRANSPORT_LOSS);
+            CHECK_EQ_S(got[i].reason, "server_records_lost");
+            break;
+        case 901:
+            CHECK(got[i].kind == SM_V_SENSOR_DOWN);
+            break;
+        case 902:
+            CHECK(got[i].kind == SM_V_SENSOR_CAPTURE_LOSS);
+            CHECK_EQ_S(got[i].reason, "client_capture_drops");
+            break;
+        default:
             CHECK(got[i].kind == SM_V_MISSING);
         }
     }
@@ -491,6 +528,7 @@ int main(void)
     test_no_server_watermark_no_verdict();
     test_before_coverage_and_loss();
     test_scope();
+    test_blind_kinds();
     test_ambiguous();
     test_port_disambiguates();
     test_isn_reused_later();

@@ -1,0 +1,89 @@
+/*
+ * wire.h - the batch on the wire (proto/synmatch.proto): encoding for agents, decoding and
+ * validation for the collector.
+ *
+ * Decoding treats every byte as hostile: a size limit, protobuf-c unpack through an
+ * allocator with a hard budget, then semantic validation of every field. A rejected message
+ * says why with one enum sm_wire_reject value; the collector counts them by name.
+ */
+#ifndef SYNMATCH_WIRE_H
+#define SYNMATCH_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synmatch/join.h"
+#include "synmatch/record.h"
+
+#define SM_WIRE_SCHEMA 1
+#define SM_WIRE_MAX_MESSAGE (4u * 1024u * 1024u) /* bytes in one batch message */
+#define SM_WIRE_MAX_RECORDS 16384u              /* records in one batch */
+#define SM_WIRE_MAX_SCOPE 256u                  /* scope entries in one batch */
+#define SM_SENSOR_ID_MAX 64                     /* bytes, without the NUL */
+
+struct sm_wire_counters {
+    uint64_t pcap_received, pcap_dropped, pcap_ifdropped;
+    uint64_t records_emitted, records_unsent, batches_unsent;
+    uint64_t decode_errors;
+};
+
+/* A scope entry: destinations addr/prefix_len, on port (0 = any). */
+struct sm_scope_entry {
+    struct sm_addr addr;
+    uint8_t prefix_len;
+    uint16_t port;
+};
+
+/* Everything in a batch but its records. */
+struct sm_wire_header {
+    char sensor_id[SM_SENSOR_ID_MAX + 1];
+    enum sm_role role;
+    uint64_t boot_epoch;
+    uint64_t seq;
+    int64_t watermark_ns;
+    struct sm_wire_counters counters;
+    bool end_of_stream;
+    int64_t unsent_from_ns, unsent_to_ns; /* both 0 when nothing was dropped */
+    size_t nscope;
+    struct sm_scope_entry scope[SM_WIRE_MAX_SCOPE];
+};
+
+enum sm_wire_reject {
+    SM_WIRE_OK = 0,
+    SM_WIRE_TOO_BIG,          /* over SM_WIRE_MAX_MESSAGE */
+    SM_WIRE_UNPACK,           /* not a valid protobuf Batch (or over the unpack budget) */
+    SM_WIRE_SCHEMA_VERSION,   /* schema is not one this collector reads */
+    SM_WIRE_BAD_SENSOR_ID,    /* empty, too long, or not printable ASCII */
+    SM_WIRE_BAD_ROLE,
+    SM_WIRE_BAD_COLUMNS,      /* record columns of different lengths, or too many records */
+    SM_WIRE_BAD_FAMILY,       /* a family other than 4 or 6 */
+    SM_WIRE_BAD_ADDRS,        /* the address blob does not match the families */
+    SM_WIRE_BAD_PORT,         /* port 0 */
+    SM_WIRE_BAD_FLAGS,        /* neither SYN nor RST set, or bits beyond the 12 TCP flags */
+    SM_WIRE_BAD_TIME,         /* a record after the batch's own watermark, or before 1970 */
+    SM_WIRE_BAD_SCOPE,        /* scope address length or prefix out of range, too many */
+    SM_WIRE_REJECT_COUNT
+};
+
+const char *sm_wire_reject_name(enum sm_wire_reject r);
+
+/*
+ * Encodes a batch. Returns a malloc'd buffer (caller frees) and its length in *len, or NULL
+ * when out of memory. frame/stream columns are written only when with_files is true.
+ */
+uint8_t *sm_wire_encode(const struct sm_wire_header *h, const struct sm_record *recs, size_t n,
+                        bool with_files, size_t *len);
+
+/*
+ * Decodes and validates one message. On SM_WIRE_OK fills *h and *recs (malloc'd array of
+ * *n records, caller frees; NULL when n == 0). On rejection nothing is allocated.
+ */
+enum sm_wire_reject sm_wire_decode(const uint8_t *buf, size_t len, struct sm_wire_header *h,
+                                   struct sm_record **recs, size_t *n);
+
+/* True when addr (destination) and port fall in the scope entry. */
+bool sm_scope_entry_covers(const struct sm_scope_entry *e, const struct sm_addr *addr,
+                           uint16_t port);
+
+#endif
