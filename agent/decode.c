@@ -574,7 +574,7 @@ static void decode_ipv4(struct ctx *c, struct span s)
          * error almost never has them); otherwise only a first fragment is decoded,
          * directly, and may not teach sequence bases. */
         uint32_t fraglen = total - ihl;
-        if (pl.cap >= fraglen) {
+        if (fraglen > 0 && pl.cap >= fraglen) { /* tshark: ip_len > hlen, all captured */
             struct sm_frag_key key;
             memset(&key, 0, sizeof key);
             key.src = ip.src;

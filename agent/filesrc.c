@@ -20,14 +20,19 @@ struct reader {
     struct sm_record *recs;
     size_t n, cap;
     uint64_t total;
+    uint64_t overflow;
 };
 
 static void on_tcp(void *arg, const struct sm_tcp_view *v)
 {
     struct reader *rd = arg;
     int64_t stream = sm_streams_assign(rd->streams, v);
-    if (v->quoted || !sm_flags_is_interesting(v->rec.flags) || rd->n == rd->cap)
+    if (v->quoted || !sm_flags_is_interesting(v->rec.flags))
         return;
+    if (rd->n == rd->cap) { /* cannot happen: a batch is cut after every frame past the size */
+        rd->overflow++;
+        return;
+    }
     struct sm_record *r = &rd->recs[rd->n++];
     *r = v->rec;
     r->stream = stream;
@@ -60,9 +65,9 @@ int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batc
         return -1;
     }
 
-    sum->opened = true;
     struct reader rd = {0};
-    rd.cap = batch_records + 8; /* one frame can add a few records past the threshold */
+    /* A frame carries at most a few TCP headers (tunnels, quotes): room past the threshold. */
+    rd.cap = batch_records + 64;
     rd.recs = malloc(rd.cap * sizeof *rd.recs);
     rd.streams = sm_streams_new(opts ? opts->max_conversations : 0);
     sm_decoder_t *dec = sm_decoder_new(NULL);
@@ -75,6 +80,7 @@ int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batc
         sm_pcapfile_close(&pf);
         return -1;
     }
+    sum->opened = true;
 
     struct sm_batch b = {.wm = INT64_MIN};
     size_t frames_in_batch = 0;
@@ -135,6 +141,11 @@ int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batc
         if (sum->ifstats) {
             memcpy(sum->ifstats, ifs, nifs * sizeof *ifs);
             sum->nifstats = nifs;
+        } else if (sum->err == SM_PCAP_ERR_NONE) {
+            /* The capture's declared drops would be lost: that must not pass silently. */
+            sum->err = SM_PCAP_ERR_OPEN;
+            snprintf(sum->errmsg, sizeof sum->errmsg, "%s: out of memory for statistics",
+                     path);
         }
     }
     free(rd.recs);

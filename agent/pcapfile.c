@@ -64,6 +64,7 @@ struct sm_pcapfile {
     /* pcapng section state */
     struct iface *ifaces;
     uint32_t n_ifaces, cap_ifaces;
+    uint32_t sections; /* section headers read */
     int64_t last_ts;
 
     struct sm_ifstats *ifstats;
@@ -310,6 +311,7 @@ static int read_shb(sm_pcapfile_t *f)
                     "pcapng section header at byte %" PRIu64 " has mismatched lengths",
                     f->consumed);
     f->n_ifaces = 0; /* interface ids are per section */
+    f->sections++;
     consume(f, blen);
     return 0;
 }
@@ -359,6 +361,7 @@ static int add_ifstats(sm_pcapfile_t *f, const uint8_t *body, uint32_t body_len)
     }
     struct sm_ifstats *st = &f->ifstats[f->n_ifstats++];
     memset(st, 0, sizeof *st);
+    st->section = f->sections - 1;
     st->interface = ifid;
     st->ts_ns = ts_to_ns(&f->ifaces[ifid], (uint64_t)rd32(f, body + 4) << 32 | rd32(f, body + 8));
     walk_options(f, body + 12, body + body_len, isb_option, st);

@@ -83,14 +83,14 @@ static void *reader_main(void *arg)
 {
     struct side *sd = arg;
     sm_filesrc_run(sd->path, &sd->fopts, produce, sd, sd->summary);
-    if (!sd->sent_eof) { /* the file never opened: end the stream for the consumer */
+    if (!sd->sent_eof) { /* never opened, or stopped by the consumer: end the stream */
         struct sm_batch b = {.wm = INT64_MIN, .eof = true};
         produce(sd, &b);
     }
     return NULL;
 }
 
-/* Waits for the next batch of sd; NULL if none can come (the reader ended without eof). */
+/* Waits for the next batch of sd (every reader ends its stream with an eof batch). */
 static struct slot *take(struct side *sd)
 {
     pthread_mutex_lock(&sd->mu);
@@ -199,34 +199,54 @@ static int cmp_missing(const void *pa, const void *pb)
     return c;
 }
 
+static int cmp_ifstats(const void *pa, const void *pb)
+{
+    const struct sm_ifstats *a = *(const struct sm_ifstats *const *)pa;
+    const struct sm_ifstats *b = *(const struct sm_ifstats *const *)pb;
+    if (a->section != b->section)
+        return a->section < b->section ? -1 : 1;
+    if (a->interface != b->interface)
+        return a->interface < b->interface ? -1 : 1;
+    return a < b ? -1 : a > b; /* file order within one interface */
+}
+
 /*
  * Capture drops declared by pcapng Interface Statistics Blocks. Counters are cumulative per
- * interface: each increase is a loss somewhere between the previous statistics (or the start
- * of the capture) and these.
+ * interface (of a section): each increase is a loss somewhere between the previous
+ * statistics of that interface (or the start of the capture) and these. Sorting by
+ * (section, interface, file order) makes that one pass.
  */
 static void apply_ifstats(sm_join_t *j, const struct sm_filesrc_summary *s, enum sm_role role,
                           uint64_t *total)
 {
-    for (size_t k = 0; k < s->nifstats; k++) {
-        const struct sm_ifstats *st = &s->ifstats[k];
-        uint64_t drops = (st->has_ifdrop ? st->ifdrop : 0) + (st->has_osdrop ? st->osdrop : 0);
-        uint64_t before = 0;
-        int64_t from = st->has_start ? st->start_ns : s->first_ns;
-        for (size_t p = 0; p < k; p++) {
-            const struct sm_ifstats *pv = &s->ifstats[p];
-            if (pv->interface != st->interface)
-                continue;
-            before = (pv->has_ifdrop ? pv->ifdrop : 0) + (pv->has_osdrop ? pv->osdrop : 0);
-            from = pv->has_end ? pv->end_ns : pv->ts_ns;
-        }
-        if (drops > before) {
-            int64_t to = st->has_end ? st->end_ns : st->ts_ns;
-            if (to < s->last_ns)
-                to = s->last_ns > to && k + 1 == s->nifstats ? s->last_ns : to;
-            sm_join_blind(j, role, from, to, SM_V_SENSOR_CAPTURE_LOSS);
-            *total += drops - before;
-        }
+    if (s->nifstats == 0)
+        return;
+    const struct sm_ifstats **v = malloc(s->nifstats * sizeof *v);
+    if (v == NULL) {
+        /* Without order, assume the worst: the whole capture is blind. */
+        sm_join_blind(j, role, s->first_ns, s->last_ns, SM_V_SENSOR_CAPTURE_LOSS);
+        return;
     }
+    for (size_t k = 0; k < s->nifstats; k++)
+        v[k] = &s->ifstats[k];
+    qsort(v, s->nifstats, sizeof *v, cmp_ifstats);
+    for (size_t k = 0; k < s->nifstats; k++) {
+        const struct sm_ifstats *st = v[k], *pv = k > 0 ? v[k - 1] : NULL;
+        if (pv && (pv->section != st->section || pv->interface != st->interface))
+            pv = NULL;
+        uint64_t drops = (st->has_ifdrop ? st->ifdrop : 0) + (st->has_osdrop ? st->osdrop : 0);
+        uint64_t before = pv ? (pv->has_ifdrop ? pv->ifdrop : 0) +
+                                   (pv->has_osdrop ? pv->osdrop : 0)
+                             : 0;
+        if (drops <= before)
+            continue;
+        int64_t from = pv ? (pv->has_end ? pv->end_ns : pv->ts_ns)
+                          : (st->has_start ? st->start_ns : s->first_ns);
+        int64_t to = st->has_end ? st->end_ns : st->ts_ns;
+        sm_join_blind(j, role, from, to, SM_V_SENSOR_CAPTURE_LOSS);
+        *total += drops - before;
+    }
+    free(v);
 }
 
 /*

@@ -29,6 +29,9 @@
 #define DEFAULT_SKEW (1 * NS_PER_SEC)
 #define DEFAULT_MAX_QUIET (120 * NS_PER_SEC)
 #define DEFAULT_MAX_PENDING 1000000u
+/* Event times are clamped to [1933, 2116]: any difference of two stays below 2^63. */
+#define TS_MAX (INT64_C(1) << 62)
+#define TS_MIN (-(INT64_C(1) << 60))
 #define BACKOFF_FACTOR 3 /* wait 3x the last retransmission gap for the next one */
 #define MAX_BLIND_INTERVALS 4096u /* per role; past it intervals widen */
 #define TRACKED_ATTEMPTS 8 /* attempts remembered per group to tell which one got through */
@@ -55,6 +58,7 @@ struct entry {
     uint32_t isn;
     uint8_t kind;
     bool held;          /* decided unmatched, waiting for sm_join_finish() */
+    bool queued;        /* has a live heap item */
     bool suspect_sent;
     uint8_t answer;     /* group: what the client received; server: what the server sent */
     uint32_t attempts;
@@ -107,6 +111,7 @@ struct sm_join {
     struct interval *blind[2];
     size_t nblind[2], capblind[2];
 
+    bool degraded; /* evidence could not be recorded (out of memory): nothing is missing */
     struct sm_join_stats st;
 };
 
@@ -238,8 +243,42 @@ static inline bool item_before(const struct heap_item *a, const struct heap_item
     return a->due < b->due || (a->due == b->due && a->order < b->order);
 }
 
+static void heap_sift_up(sm_join_t *j, size_t k, struct heap_item it)
+{
+    while (k > 0) {
+        size_t parent = (k - 1) / 2;
+        if (!item_before(&it, &j->heap[parent]))
+            break;
+        j->heap[k] = j->heap[parent];
+        k = parent;
+    }
+    j->heap[k] = it;
+}
+
+/*
+ * Drops stale items (of freed, held or rescheduled entries) and rebuilds the heap, so that
+ * its size follows the live entries even when the horizon stands still for a long time.
+ */
+static void heap_compact(sm_join_t *j)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < j->heap_len; k++) {
+        const struct heap_item *it = &j->heap[k];
+        const struct entry *e = &j->pool[it->idx];
+        if (e->gen == it->gen && e->kind != E_FREE && !e->held)
+            j->heap[n++] = *it;
+    }
+    j->heap_len = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct heap_item it = j->heap[k];
+        heap_sift_up(j, j->heap_len++, it);
+    }
+}
+
 static void heap_push(sm_join_t *j, uint32_t idx, int64_t due)
 {
+    if (j->heap_len >= 2 * j->live + 1024)
+        heap_compact(j);
     if (j->heap_len == j->heap_cap) {
         size_t ncap = j->heap_cap ? j->heap_cap * 2 : 1024;
         struct heap_item *nh = realloc(j->heap, ncap * sizeof *nh);
@@ -250,16 +289,9 @@ static void heap_push(sm_join_t *j, uint32_t idx, int64_t due)
     }
     struct entry *e = &j->pool[idx];
     e->gen++;
+    e->queued = true;
     struct heap_item it = {due, j->heap_order++, idx, e->gen};
-    size_t k = j->heap_len++;
-    while (k > 0) {
-        size_t parent = (k - 1) / 2;
-        if (!item_before(&it, &j->heap[parent]))
-            break;
-        j->heap[k] = j->heap[parent];
-        k = parent;
-    }
-    j->heap[k] = it;
+    heap_sift_up(j, j->heap_len++, it);
 }
 
 static struct heap_item heap_pop(sm_join_t *j)
@@ -355,6 +387,26 @@ static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind k
     }
 }
 
+/* A verdict for a client SYN that could not be given an entry. */
+static void emit_record(sm_join_t *j, const struct sm_record *r, enum sm_verdict_kind kind,
+                        const char *reason)
+{
+    struct sm_verdict v;
+    memset(&v, 0, sizeof v);
+    v.kind = kind;
+    v.reason = reason;
+    v.isn = r->seq;
+    v.attempts = 1;
+    v.client = r->tuple;
+    v.client_stream = r->stream;
+    v.client_frame = r->frame;
+    v.first_ns = v.last_ns = r->ts_ns;
+    v.server_stream = SM_STREAM_NONE;
+    j->st.client_groups++;
+    j->st.verdicts[kind]++;
+    j->cfg.on_verdict(j->cfg.verdict_arg, &v);
+}
+
 static void emit(sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind, const char *reason)
 {
     struct sm_verdict v;
@@ -412,34 +464,46 @@ static void decide_unmatched(sm_join_t *j, uint32_t gi)
         free_group(j, gi);
         return;
     }
+    /* Evidence first, in order: could the server capture have seen it at all (it ran from
+     * before the last attempt until the last attempt could have arrived), did it declare
+     * gaps around it; only then does an answer the client got mean a middlebox answered;
+     * and a gap in the client's view might hide such an answer. */
     int64_t skew = j->cfg.max_skew_ns;
-    if (g->answer != SM_ANSWER_NONE) {
-        emit(j, gi, SM_V_ANSWERED_BY_MIDDLEBOX, NULL);
+    int64_t from = sat_add(g->first_ns, -skew);
+    int64_t to = sat_add(g->last_ns, j->cfg.timeout_ns + skew);
+    enum sm_verdict_kind k;
+    if (j->degraded) {
+        emit(j, gi, SM_V_UNKNOWN, "collector_out_of_memory");
     } else if (g->last_ns < sat_add(j->cov_start[SM_ROLE_SERVER], skew)) {
         emit(j, gi, SM_V_UNKNOWN, "before_server_capture");
-    } else if (sat_add(g->first_ns, j->cfg.timeout_ns + skew) > j->cov_end[SM_ROLE_SERVER]) {
+    } else if (to > j->cov_end[SM_ROLE_SERVER]) {
         emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
+    } else if ((k = blind_over(j, SM_ROLE_SERVER, from, to)) != SM_V_COUNT) {
+        emit(j, gi, k, blind_reason(SM_ROLE_SERVER, k));
+    } else if (g->answer != SM_ANSWER_NONE) {
+        emit(j, gi, SM_V_ANSWERED_BY_MIDDLEBOX, NULL);
+    } else if ((k = blind_over(j, SM_ROLE_CLIENT, from, to)) != SM_V_COUNT) {
+        emit(j, gi, k, blind_reason(SM_ROLE_CLIENT, k));
+    } else if (g->candidates > 1) {
+        emit(j, gi, SM_V_AMBIGUOUS, NULL); /* lost a tie for a server SYN: not missing */
     } else {
-        /* The server must have been watching from the first attempt (less skew) until the
-         * last could have arrived; the client, around the attempts, for a SYN/ACK. */
-        int64_t from = sat_add(g->first_ns, -skew);
-        int64_t to = sat_add(g->last_ns, j->cfg.timeout_ns + skew);
-        enum sm_verdict_kind k = blind_over(j, SM_ROLE_SERVER, from, to);
-        enum sm_role who = SM_ROLE_SERVER;
-        if (k == SM_V_COUNT) {
-            k = blind_over(j, SM_ROLE_CLIENT, from, to);
-            who = SM_ROLE_CLIENT;
-        }
-        if (k == SM_V_COUNT)
-            emit(j, gi, SM_V_MISSING, NULL);
-        else
-            emit(j, gi, k, blind_reason(who, k));
+        emit(j, gi, SM_V_MISSING, NULL);
     }
     free_group(j, gi);
 }
 
 static void hold(sm_join_t *j, uint32_t gi)
 {
+    if (j->held_len >= 2 * j->live + 256) {
+        /* Forget indices of held groups evicted since (their slots may be reused). */
+        size_t n = 0;
+        for (size_t k = 0; k < j->held_len; k++) {
+            uint32_t h = j->held[k];
+            if (j->pool[h].kind == E_GROUP && j->pool[h].held)
+                j->held[n++] = h;
+        }
+        j->held_len = n;
+    }
     if (j->held_len == j->held_cap) {
         size_t ncap = j->held_cap ? j->held_cap * 2 : 256;
         uint32_t *nh = realloc(j->held, ncap * sizeof *nh);
@@ -512,6 +576,7 @@ static void run(sm_join_t *j)
         struct entry *e = &j->pool[it.idx];
         if (e->gen != it.gen || e->kind == E_FREE || e->held)
             continue;
+        e->queued = false;
         if (e->kind == E_SERVER) {
             if (e->peer == 0) {
                 j->st.server_only++;
@@ -605,70 +670,109 @@ static void resolve_delivery(sm_join_t *j, struct entry *g)
     g->delay_ns = s->first_ns - g->tried[k].ts;
 }
 
+static void contest(struct entry *e, uint32_t n)
+{
+    if (e->candidates < n)
+        e->candidates = n;
+}
+
 static void link_pair(sm_join_t *j, uint32_t gi, uint32_t si, uint32_t candidates)
 {
     struct entry *g = &j->pool[gi], *s = &j->pool[si];
     g->peer = si;
     s->peer = gi;
-    g->candidates = candidates;
+    contest(g, candidates);
     resolve_delivery(j, g);
     s->gen++; /* the server entry's own expiry no longer applies */
 }
 
-/* Links group gi to the best unlinked server SYN with its ISN, if any. */
+/*
+ * Matching is order-independent about ambiguity: whichever side arrives first, a client group
+ * that more than one server SYN fits equally well (or that ties with another group for one
+ * server SYN) ends `ambiguous`, never `matched` by luck or `missing` for losing the tie.
+ */
+
+/* Links the new group gi to the best-fitting unlinked server SYN with its ISN, if any. */
 static void match_group(sm_join_t *j, uint32_t gi)
 {
     struct entry *g = &j->pool[gi];
-    uint32_t best = 0, candidates = 0;
-    int best_score = 0, ties = 0;
+    uint32_t pick = 0, count = 0;
+    int best = 0;
     for (uint32_t i = j->buckets[bucket_of(j, g->isn)]; i; i = j->pool[i].hnext) {
         const struct entry *s = &j->pool[i];
-        if (s->kind != E_SERVER || s->isn != g->isn || s->peer)
+        if (s->kind != E_SERVER || s->isn != g->isn)
             continue;
         int sc = fit(j, g, s);
-        if (sc == 0)
+        if (sc == 0 || sc < best)
             continue;
-        candidates++;
-        if (sc > best_score) {
-            best = i;
-            best_score = sc;
-            ties = 1;
-        } else if (sc == best_score) {
-            ties++;
+        /* A server SYN that fits its own group better is not a candidate for this one. */
+        if (s->peer && fit(j, &j->pool[s->peer], s) > sc)
+            continue;
+        if (sc > best) {
+            best = sc;
+            count = 0;
+            pick = 0;
         }
+        count++;
+        if (!s->peer && !pick)
+            pick = i;
     }
-    if (best)
-        link_pair(j, gi, best, ties > 1 ? (uint32_t)ties : 1);
+    if (count == 0)
+        return;
+    for (uint32_t i = j->buckets[bucket_of(j, g->isn)]; i; i = j->pool[i].hnext) {
+        const struct entry *s = &j->pool[i];
+        if (s->kind == E_SERVER && s->isn == g->isn && s->peer && fit(j, g, s) == best &&
+            fit(j, &j->pool[s->peer], s) <= best)
+            contest(&j->pool[s->peer], 2);
+    }
+    if (pick)
+        link_pair(j, gi, pick, count);
+    else
+        contest(g, count + 1); /* every fitting server SYN is taken: a tie lost */
 }
 
-/* Links server SYN si to the best open client group with its ISN, if any. */
+/* Links the new server SYN si to the best-fitting unlinked client group, if any. */
 static void match_server(sm_join_t *j, uint32_t si)
 {
     const struct entry *s = &j->pool[si];
-    uint32_t best = 0;
-    int best_score = 0, ties = 0;
+    uint32_t pick = 0, count = 0;
+    int best = 0;
     for (uint32_t i = j->buckets[bucket_of(j, s->isn)]; i; i = j->pool[i].hnext) {
         const struct entry *g = &j->pool[i];
-        if (g->kind != E_GROUP || g->isn != s->isn || g->peer)
+        if (g->kind != E_GROUP || g->isn != s->isn)
             continue;
         int sc = fit(j, g, s);
-        if (sc > best_score) {
-            best = i;
-            best_score = sc;
-            ties = 1;
-        } else if (sc == best_score && sc > 0) {
-            ties++;
+        if (sc == 0 || sc < best)
+            continue;
+        if (sc > best) {
+            best = sc;
+            count = 0;
+            pick = 0;
         }
+        count++;
+        if (!g->peer && !pick)
+            pick = i;
     }
-    if (best == 0)
+    if (count == 0)
         return;
-    bool was_held = j->pool[best].held;
-    link_pair(j, best, si, ties > 1 ? (uint32_t)ties : 1);
-    if (was_held) {
-        j->st.late_records++;
-    } else {
-        schedule_group(j, best);
+    for (uint32_t i = j->buckets[bucket_of(j, s->isn)]; i; i = j->pool[i].hnext) {
+        struct entry *g = &j->pool[i];
+        if (g->kind != E_GROUP || g->isn != s->isn || fit(j, g, s) != best)
+            continue;
+        if (count > 1)
+            contest(g, count);
+        /* A linked group that this SYN fits as well as its own peer: two server SYNs. */
+        if (g->peer && fit(j, g, &j->pool[g->peer]) <= best)
+            contest(g, 2);
     }
+    if (pick == 0)
+        return;
+    bool was_held = j->pool[pick].held;
+    link_pair(j, pick, si, j->pool[pick].candidates ? j->pool[pick].candidates : 1);
+    if (was_held)
+        j->st.late_records++;
+    else if (!j->pool[pick].queued)
+        schedule_group(j, pick);
 }
 
 static void record_attempt(struct entry *g, uint32_t i, const struct sm_record *r)
@@ -693,14 +797,18 @@ static void add_client(sm_join_t *j, const struct sm_record *r)
             g->attempts++;
             if (g->peer)
                 resolve_delivery(j, g);
-            schedule_group(j, gi);
+            /* Its due time only moves later: the queued item, when it pops, reschedules. */
+            if (!g->queued)
+                schedule_group(j, gi);
             return;
         }
         if (r->ts_ns < horizon(j))
             j->st.late_records++;
         gi = entry_alloc(j, E_GROUP, r->seq);
-        if (gi == 0)
+        if (gi == 0) {
+            emit_record(j, r, SM_V_UNKNOWN, "collector_out_of_memory");
             return;
+        }
         struct entry *g = &j->pool[gi];
         g->tuple = r->tuple;
         g->first_ns = g->last_ns = r->ts_ns;
@@ -827,6 +935,13 @@ void sm_join_destroy(sm_join_t **self_p)
 void sm_join_add(sm_join_t *j, enum sm_role role, const struct sm_record *r)
 {
     j->st.records[role]++;
+    /* Keep every time difference the engine computes far from int64 overflow. */
+    struct sm_record clamped;
+    if (r->ts_ns > TS_MAX || r->ts_ns < TS_MIN) {
+        clamped = *r;
+        clamped.ts_ns = r->ts_ns > 0 ? TS_MAX : TS_MIN;
+        r = &clamped;
+    }
     if (role == SM_ROLE_CLIENT)
         add_client(j, r);
     else
@@ -864,6 +979,10 @@ void sm_join_blind(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
         struct interval *nb = ncap <= MAX_BLIND_INTERVALS
                                   ? realloc(j->blind[role], ncap * sizeof *nb)
                                   : NULL;
+        if (nb == NULL && j->nblind[role] == 0) {
+            j->degraded = true; /* no way to remember it: no SYN may be called missing */
+            return;
+        }
         if (nb == NULL) {
             /* At the bound (or out of memory): widen the last interval of this kind, or the
              * last one, rather than forget the evidence. */
@@ -916,4 +1035,9 @@ void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out)
 {
     *out = j->st;
     out->pending = j->live;
+}
+
+size_t sm_join_heap_size(const sm_join_t *j)
+{
+    return j->heap_len;
 }

@@ -61,9 +61,9 @@ struct sm_filesrc_summary {
 };
 
 /*
- * Reads path ("-" = standard input) to its end, calling fn for each batch. Always calls fn a
- * last time with eof set, unless the file could not be opened. Returns 0 when the whole file
- * was read, -1 otherwise (summary->err and errmsg say why).
+ * Reads path ("-" = standard input) to its end, calling fn for each batch, and a last time
+ * with eof set, unless the file could not be opened or fn returned -1 (which stops reading).
+ * Returns 0 when the whole file was read, -1 otherwise (summary->err and errmsg say why).
  */
 int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batch_fn fn,
                    void *arg, struct sm_filesrc_summary *summary);

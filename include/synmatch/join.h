@@ -150,4 +150,7 @@ void sm_join_finish(sm_join_t *j);
 
 void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out);
 
+/* Items in the deadline heap (live and stale): for tests of the memory bound. */
+size_t sm_join_heap_size(const sm_join_t *j);
+
 #endif

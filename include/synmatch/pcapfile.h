@@ -42,6 +42,7 @@ struct sm_frame {
 
 /* A pcapng Interface Statistics Block, as read. Absent fields have has_* false. */
 struct sm_ifstats {
+    uint32_t section; /* pcapng section, counted from 0: interface ids restart per section */
     uint32_t interface;
     int64_t ts_ns; /* when the statistics were taken */
     int64_t start_ns, end_ns;

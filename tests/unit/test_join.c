@@ -373,6 +373,108 @@ static void test_ambiguous(void)
     sm_join_destroy(&j);
 }
 
+/* Ambiguity does not depend on which side arrives first (review finding). */
+static void test_ambiguous_any_order(void)
+{
+    for (int order = 0; order < 3; order++) {
+        sm_join_t *j = engine(false, false, 0);
+        struct sm_tuple c = tup("198.18.0.1", 40040, "198.18.1.1", 80);
+        struct sm_tuple s1 = tup("198.19.0.1", 1000, "198.18.1.1", 80);
+        struct sm_tuple s2 = tup("198.19.0.2", 2000, "198.18.1.1", 80);
+        struct sm_record rc = rec(c, T0, SM_TH_SYN, 57, 0);
+        struct sm_record r1 = rec(s1, T0 + 10 * MS, SM_TH_SYN, 57, 0);
+        struct sm_record r2 = rec(s2, T0 + 20 * MS, SM_TH_SYN, 57, 0);
+        const struct sm_record *seq3[3][3] = {{&rc, &r1, &r2}, {&r1, &rc, &r2}, {&r1, &r2, &rc}};
+        for (int k = 0; k < 3; k++)
+            sm_join_add(j, seq3[order][k] == &rc ? SM_ROLE_CLIENT : SM_ROLE_SERVER,
+                        seq3[order][k]);
+        both_wm(j, T0 + 20 * SEC);
+        CHECK_EQ_U(ngot, 1);
+        CHECK(got[0].kind == SM_V_AMBIGUOUS);
+        sm_join_destroy(&j);
+    }
+    /* Two client groups, one server SYN: both ambiguous, neither missing. */
+    for (int order = 0; order < 2; order++) {
+        sm_join_t *j = engine(false, false, 0);
+        struct sm_tuple c1 = tup("198.18.0.1", 40041, "198.18.1.1", 80);
+        struct sm_tuple c2 = tup("198.18.0.2", 40042, "198.18.1.1", 80);
+        struct sm_tuple sv = tup("198.19.0.1", 1000, "198.18.1.1", 80);
+        struct sm_record a = rec(c1, T0, SM_TH_SYN, 58, 0), b = rec(c2, T0, SM_TH_SYN, 58, 0);
+        struct sm_record r = rec(sv, T0 + MS, SM_TH_SYN, 58, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &a);
+        if (order == 0) {
+            sm_join_add(j, SM_ROLE_CLIENT, &b);
+            sm_join_add(j, SM_ROLE_SERVER, &r);
+        } else {
+            sm_join_add(j, SM_ROLE_SERVER, &r);
+            sm_join_add(j, SM_ROLE_CLIENT, &b);
+        }
+        both_wm(j, T0 + 20 * SEC);
+        CHECK_EQ_U(ngot, 2);
+        CHECK_EQ_U(count_kind(SM_V_AMBIGUOUS), 2);
+        sm_join_destroy(&j);
+    }
+}
+
+/* Coverage is judged before an answer: a SYN the server capture could not have seen is
+ * unknown even when the client got a SYN/ACK; the last attempt decides the end. */
+static void test_coverage_before_answer(void)
+{
+    sm_join_t *j = engine(true, false, 0);
+    sm_join_coverage_start(j, SM_ROLE_SERVER, T0 + 60 * SEC);
+    struct sm_tuple c = tup("198.18.0.1", 40050, "198.18.1.1", 80);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 71, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(rev(c), T0 + MS, SM_TH_SYN | SM_TH_ACK, 5, 72);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    struct sm_tuple c2 = tup("198.18.0.1", 40051, "198.18.1.1", 80);
+    int64_t at[] = {61, 62, 64, 68};
+    for (int i = 0; i < 4; i++) {
+        r = rec(c2, T0 + at[i] * SEC, SM_TH_SYN, 72, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+    }
+    sm_join_end(j, SM_ROLE_CLIENT, T0 + 100 * SEC);
+    sm_join_end(j, SM_ROLE_SERVER, T0 + 70 * SEC); /* before the last attempt + 4 s */
+    sm_join_finish(j);
+    CHECK_EQ_U(ngot, 2);
+    for (size_t i = 0; i < ngot; i++) {
+        CHECK(got[i].kind == SM_V_UNKNOWN);
+        CHECK_EQ_S(got[i].reason, got[i].isn == 71 ? "before_server_capture" : "after_server_capture");
+    }
+    sm_join_destroy(&j);
+}
+
+/* Hostile timestamps far apart do not overflow (UBSan checks this test). */
+static void test_extreme_timestamps(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40060, "198.18.1.1", 80);
+    struct sm_record r = rec(c, INT64_MIN + 5, SM_TH_SYN, 81, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(c, INT64_MAX - 5, SM_TH_SYN, 81, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    sm_join_finish(j);
+    CHECK(ngot >= 1);
+    sm_join_destroy(&j);
+}
+
+/* The heap follows the live entries even when the horizon never moves (review finding). */
+static void test_heap_bounded_without_watermark(void)
+{
+    sm_join_t *j = engine(false, false, 100);
+    struct sm_tuple c = tup("198.18.0.1", 40070, "198.18.1.1", 80);
+    for (int i = 0; i < 200000; i++) {
+        struct sm_record r = rec(c, T0, SM_TH_SYN, (uint32_t)(i % 5000), 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+    }
+    struct sm_join_stats st;
+    sm_join_get_stats(j, &st);
+    CHECK(st.pending <= 100);
+    CHECK(sm_join_heap_size(j) <= 2 * 100 + 1024 + 1);
+    sm_join_destroy(&j);
+}
+
 /* A destination port that survives NAT breaks the tie between two ISN-equal server SYNs. */
 static void test_port_disambiguates(void)
 {
@@ -533,6 +635,10 @@ int main(void)
     test_port_disambiguates();
     test_isn_reused_later();
     test_overload();
+    test_ambiguous_any_order();
+    test_coverage_before_answer();
+    test_extreme_timestamps();
+    test_heap_bounded_without_watermark();
     test_hold_then_late_match();
     test_suspect_then_missing();
     test_invariant_random();

@@ -1,0 +1,111 @@
+/*
+ * sensors.h - the collector's books on each sensor (private to the collector).
+ *
+ * Batches arrive validated but in any order, duplicated, with gaps, from agents that restart.
+ * The books turn them into what the join engine needs: each sensor's records in seq order,
+ * a watermark per role, and blind intervals (DESIGN.md, "Verdicts") wherever the evidence is
+ * incomplete: seq gaps (transport loss), declared unsent records, capture drops, silence
+ * and restarts (sensor down). Processing time (monotonic ns, passed in as `now`) is used only
+ * to decide when to stop waiting: for a missing seq, for a silent sensor.
+ */
+#ifndef SYNMATCH_SENSORS_H
+#define SYNMATCH_SENSORS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "synmatch/join.h"
+#include "synmatch/wire.h"
+
+typedef struct sm_sensors sm_sensors_t;
+
+enum sm_sensor_event_kind {
+    SM_SENSOR_UP,      /* first batch of an epoch (a new sensor, or a restart) */
+    SM_SENSOR_DOWN,    /* silent for longer than the down timeout */
+    SM_SENSOR_BACK,    /* heard from again after being down, same epoch */
+    SM_SENSOR_END,     /* end_of_stream processed */
+    SM_SENSOR_GAP,     /* batches declared lost: seq first..last */
+};
+
+struct sm_sensor_event {
+    enum sm_sensor_event_kind kind;
+    const char *sensor_id;
+    enum sm_role role;
+    uint64_t epoch;
+    uint64_t first_seq, last_seq; /* UP: the first seq seen; GAP: the lost range */
+    int64_t watermark_ns;
+};
+
+struct sm_sensors_sink {
+    void (*records)(void *arg, enum sm_role role, const struct sm_record *recs, size_t n);
+    void (*blind)(void *arg, enum sm_role role, int64_t from, int64_t to,
+                  enum sm_verdict_kind kind);
+    void (*event)(void *arg, const struct sm_sensor_event *ev);
+    void *arg;
+};
+
+struct sm_sensors_config {
+    unsigned reorder_window; /* batches held per sensor waiting for a missing seq; 0 = 64 */
+    int64_t gap_wait_ns;     /* how long to wait for a missing seq; 0 = 500 ms */
+    int64_t down_after_ns;   /* silence that makes a sensor down; 0 = 1 s */
+    size_t max_sensors;      /* 0 = 256 */
+};
+
+/* Per-sensor accounting, for the stats line and the books' invariant. */
+struct sm_sensor_stats {
+    char sensor_id[SM_SENSOR_ID_MAX + 1];
+    enum sm_role role;
+    bool up, ended;
+    uint64_t epoch, epochs;
+    uint64_t batches, duplicates, stale, gaps, lost_batches;
+    uint64_t records_received;
+    /* From the agent's cumulative counters (latest epoch): */
+    uint64_t records_emitted, records_unsent, pcap_dropped;
+    int64_t watermark_ns;
+};
+
+struct sm_sensors_totals {
+    uint64_t batches, duplicates, stale, gaps, lost_batches, rejected_sensors;
+    size_t sensors, up;
+};
+
+sm_sensors_t *sm_sensors_new(const struct sm_sensors_config *cfg,
+                             const struct sm_sensors_sink *sink);
+void sm_sensors_destroy(sm_sensors_t **self_p);
+
+/*
+ * One validated batch, received at processing time now. Takes ownership of recs (malloc'd,
+ * may be NULL when n == 0). Returns false when it is refused (too many sensors, or an epoch
+ * older than the one in use): then recs is freed and nothing else happens.
+ */
+bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm_record *recs,
+                      size_t n, int64_t now);
+
+/* Time passes: gives up on missing seqs, marks silent sensors down. */
+void sm_sensors_tick(sm_sensors_t *s, int64_t now);
+
+/*
+ * The event time up to which role has delivered everything: the smallest watermark of its
+ * live sensors. When no sensor of the role is live (none yet, all down), the other role's
+ * watermark stands in, and the books declare the role blind over that time (sensor down),
+ * so decisions keep moving without ever calling a SYN missing. INT64_MIN: nothing yet.
+ */
+int64_t sm_sensors_watermark(sm_sensors_t *s, enum sm_role role, int64_t now);
+
+/* True when at least one sensor was seen and every sensor has ended (end_of_stream). */
+bool sm_sensors_all_ended(const sm_sensors_t *s);
+
+/* The largest watermark a sensor of role reached (for the end of coverage). */
+int64_t sm_sensors_last_watermark(const sm_sensors_t *s, enum sm_role role);
+
+/* True when a server sensor announced a scope covering the client tuple's destination. */
+bool sm_sensors_in_scope(const sm_sensors_t *s, const struct sm_tuple *client);
+
+/* True once any server sensor announced a scope (without one, nothing is in scope). */
+bool sm_sensors_have_scope(const sm_sensors_t *s);
+
+void sm_sensors_totals(const sm_sensors_t *s, struct sm_sensors_totals *out);
+size_t sm_sensors_stats(const sm_sensors_t *s, struct sm_sensor_stats *out, size_t max);
+
+#endif
