@@ -1031,6 +1031,33 @@ void sm_join_finish(sm_join_t *j)
     j->heap_len = 0;
 }
 
+void sm_join_stop(sm_join_t *j, const char *reason)
+{
+    run(j);
+    while (j->oldest) {
+        uint32_t i = j->oldest;
+        const struct entry *e = &j->pool[i];
+        if (e->kind == E_SERVER && e->peer == 0) {
+            j->st.server_only++;
+            entry_free(j, i);
+            continue;
+        }
+        uint32_t gi = e->kind == E_SERVER ? e->peer : i;
+        struct entry *g = &j->pool[gi];
+        g->held = false;
+        if (g->peer) {
+            emit(j, gi, g->candidates > 1 ? SM_V_AMBIGUOUS : SM_V_MATCHED, NULL);
+        } else if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)) {
+            j->st.out_of_scope++;
+        } else {
+            emit(j, gi, SM_V_UNKNOWN, reason);
+        }
+        free_group(j, gi);
+    }
+    j->held_len = 0;
+    j->heap_len = 0;
+}
+
 void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out)
 {
     *out = j->st;

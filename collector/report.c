@@ -324,7 +324,12 @@ static char *endpoint_obj(char *p, const struct sm_tuple *t)
 
 void sm_report_verdict_json(FILE *out, const struct sm_verdict *v)
 {
-    char line[LINE];
+    char line[SM_REPORT_LINE_MAX];
+    fwrite(line, 1, sm_report_verdict_line(line, v), out);
+}
+
+size_t sm_report_verdict_line(char *line, const struct sm_verdict *v)
+{
     char *p = sm_fmt_str(line, "{\"schema\":");
     p = sm_fmt_u64(p, SM_VERDICT_SCHEMA);
     p = sm_fmt_str(p, ",\"verdict\":\"");
@@ -375,5 +380,5 @@ void sm_report_verdict_json(FILE *out, const struct sm_verdict *v)
         *p++ = '"';
     }
     p = sm_fmt_str(p, "}\n");
-    put(out, line, p);
+    return (size_t)(p - line);
 }

@@ -19,6 +19,7 @@ static void usage(FILE *out)
             "commands:\n"
             "  compare CLIENT SERVER  map tcp.stream between two captures, list missing SYNs\n"
             "  streams FILE           print the Wireshark tcp.stream of every frame\n"
+            "  tail ENDPOINT          follow a collector's alerts, readably\n"
             "\n"
             "`synmatch COMMAND --help` describes each command.\n");
 }
@@ -91,6 +92,8 @@ int main(int argc, char **argv)
         return sm_cmd_streams(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0)
         return sm_cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "tail") == 0)
+        return sm_cmd_tail(argc - 1, argv + 1);
     sm_log_warnx("unknown command '%s'", cmd);
     usage(stderr);
     return SM_EXIT_USAGE;

@@ -148,6 +148,12 @@ void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t);
 /* Decides everything still held or pending. Call once both roles have ended. */
 void sm_join_finish(sm_join_t *j);
 
+/*
+ * Stops early (the collector is shutting down): decides what is due, then ends every other
+ * group now: matched ones as matched, the rest `unknown` with reason (a static string).
+ */
+void sm_join_stop(sm_join_t *j, const char *reason);
+
 void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out);
 
 /* Items in the deadline heap (live and stale): for tests of the memory bound. */

@@ -27,7 +27,13 @@ void sm_report_map(FILE *out, enum sm_format fmt, const struct sm_map_row *rows,
 void sm_report_missing(FILE *out, enum sm_format fmt, const struct sm_missing_row *rows,
                        size_t n);
 
+/* Longest line sm_report_verdict_line() writes, with the newline. */
+#define SM_REPORT_LINE_MAX 1024
+
 /* Writes one verdict as a JSON object and a newline. */
 void sm_report_verdict_json(FILE *out, const struct sm_verdict *v);
+
+/* The same line into buf (at least SM_REPORT_LINE_MAX bytes). Returns its length. */
+size_t sm_report_verdict_line(char *buf, const struct sm_verdict *v);
 
 #endif

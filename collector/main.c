@@ -1,0 +1,161 @@
+/*
+ * main.c - `synmatch-collector`: options, signals, output file; the work is in collector.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "synmatch/collector.h"
+#include "synmatch/log.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"usage: synmatch-collector --listen ENDPOINT [options]\n"
+"\n"
+"Receives SYN records from synmatch-agent processes (ZeroMQ PULL, bound on ENDPOINT),\n"
+"joins each client SYN to the server's by ISN on event time, and writes one JSON line per\n"
+"verdict (docs/VERDICTS.md) and per sensor event: `suspect` early, then exactly one final\n"
+"verdict per client SYN (matched, missing, answered_by_middlebox, sensor_capture_loss,\n"
+"transport_loss, sensor_down, collector_overload, unknown, ambiguous).\n"
+"\n"
+"options:\n"
+"  --listen ENDPOINT     tcp://ADDR:PORT or ipc:///path (required)\n"
+"  --output FILE         verdict lines to FILE (appended) instead of standard output\n"
+"  --alerts-pub ENDPOINT also publish the lines on a ZeroMQ PUB socket (synmatch tail)\n"
+"  --timeout SECONDS     time for a SYN to reach the server and for the next\n"
+"                        retransmission, in event time (default 3)\n"
+"  --max-skew SECONDS    clock difference allowed between the hosts (default 1)\n"
+"  --sensor-timeout SECONDS  silence after which a sensor is down (default 1)\n"
+"  --max-pending N       SYN entries held at once (default 1000000); past it the oldest\n"
+"                        end as collector_overload\n"
+"  --stats SECONDS       stats line on stderr every SECONDS (default 10, 0 = never)\n"
+"  --exit-when-done      exit when every sensor has sent end-of-stream\n"
+"  -h, --help            this text\n"
+"\n"
+"examples:\n"
+"  synmatch-collector --listen tcp://0.0.0.0:7400 --alerts-pub tcp://127.0.0.1:7401\n"
+"  synmatch-collector --listen ipc:///run/synmatch.sock --output /var/log/synmatch.jsonl\n");
+}
+
+static int parse_seconds(const char *s, int64_t *ns)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0) || v > 1e6)
+        return -1;
+    *ns = (int64_t)(v * 1e9 + 0.5);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    sm_log_init("synmatch-collector");
+    struct sm_collector_config cfg = {.out = stdout, .stop = &stop};
+    const char *output = NULL;
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"output", required_argument, NULL, 'o'},
+        {"alerts-pub", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 't'},
+        {"max-skew", required_argument, NULL, 'k'},
+        {"sensor-timeout", required_argument, NULL, 'd'},
+        {"max-pending", required_argument, NULL, 'm'},
+        {"stats", required_argument, NULL, 's'},
+        {"exit-when-done", no_argument, NULL, 'x'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int64_t ns;
+        switch (ch) {
+        case 'l':
+            cfg.listen = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'p':
+            cfg.alerts_pub = optarg;
+            break;
+        case 't':
+            if (parse_seconds(optarg, &cfg.timeout_ns) == -1 || cfg.timeout_ns == 0)
+                sm_fatalx(2, "--timeout: not a positive number of seconds: '%s'", optarg);
+            break;
+        case 'k':
+            if (parse_seconds(optarg, &cfg.max_skew_ns) == -1)
+                sm_fatalx(2, "--max-skew: not a number of seconds: '%s'", optarg);
+            if (cfg.max_skew_ns == 0)
+                cfg.max_skew_ns = -1; /* exactly zero */
+            break;
+        case 'd':
+            if (parse_seconds(optarg, &cfg.down_after_ns) == -1 || cfg.down_after_ns == 0)
+                sm_fatalx(2, "--sensor-timeout: not a positive number of seconds: '%s'",
+                          optarg);
+            break;
+        case 'm': {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || *end || v == 0 || optarg[0] == '-')
+                sm_fatalx(2, "--max-pending: not a positive number: '%s'", optarg);
+            cfg.max_pending = (size_t)v;
+            break;
+        }
+        case 's':
+            if (parse_seconds(optarg, &ns) == -1)
+                sm_fatalx(2, "--stats: not a number of seconds: '%s'", optarg);
+            cfg.stats_every_ns = ns == 0 ? -1 : ns;
+            break;
+        case 'x':
+            cfg.exit_when_done = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (cfg.listen == NULL) {
+        sm_log_warnx("--listen ENDPOINT is required");
+        usage(stderr);
+        return 2;
+    }
+    if (optind != argc) {
+        sm_log_warnx("unexpected argument '%s'", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (output) {
+        cfg.out = fopen(output, "a");
+        if (cfg.out == NULL)
+            sm_fatal(3, "%s", output);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int status = sm_collector_run(&cfg);
+    if (output && fclose(cfg.out) == EOF && status == 0) {
+        sm_log_warn("%s", output);
+        status = 3;
+    }
+    return status;
+}
