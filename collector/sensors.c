@@ -64,6 +64,7 @@ struct sm_sensors {
     int64_t role_down_from[2]; /* event time from which a role with no live sensor is blind */
     bool role_blind[2];
     int64_t started;           /* processing time of the first call */
+    bool have_started;
     struct sm_sensors_totals tot;
 };
 
@@ -266,8 +267,10 @@ static void skip_gap(sm_sensors_t *s, struct sensor *se)
 bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm_record *recs,
                       size_t n, int64_t now)
 {
-    if (s->started == 0)
+    if (!s->have_started) {
+        s->have_started = true;
         s->started = now;
+    }
     struct sensor *se = find(s, h->sensor_id);
     if (se == NULL) {
         if (s->n == s->cfg.max_sensors) {
@@ -362,8 +365,10 @@ bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm
 
 void sm_sensors_tick(sm_sensors_t *s, int64_t now)
 {
-    if (s->started == 0)
+    if (!s->have_started) {
+        s->have_started = true;
         s->started = now;
+    }
     for (size_t i = 0; i < s->n; i++) {
         struct sensor *se = s->v[i];
         if (se->npending > 0 && se->gap_since != 0 && now - se->gap_since >= s->cfg.gap_wait_ns)
@@ -418,7 +423,7 @@ int64_t sm_sensors_watermark(sm_sensors_t *s, enum sm_role role, int64_t now)
         return sm_sensors_last_watermark(s, role); /* finished: no further evidence */
     /* No live sensor of this role: down, or none yet (after the down timeout). Time moves
      * with the other role, and everything from the role's last evidence is blind. */
-    bool waited = s->started != 0 && now - s->started >= s->cfg.down_after_ns;
+    bool waited = s->have_started && now - s->started >= s->cfg.down_after_ns;
     if (!olive || (down_from == INT64_MAX && !waited))
         return INT64_MIN;
     int64_t from = down_from != INT64_MAX ? down_from : INT64_MIN;

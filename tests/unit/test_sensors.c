@@ -1,0 +1,253 @@
+/*
+ * test_sensors.c - the collector's per-sensor books with processing time injected: order,
+ * duplicates, gaps (waited for, then declared), window overruns, restarts, silence, declared
+ * drops, role watermarks, scope.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "sensors.h"
+#include "synmatch/addr.h"
+
+#define MS INT64_C(1000000)
+#define SEC INT64_C(1000000000)
+
+static uint32_t got_seq[1024];
+static size_t ngot;
+static struct {
+    enum sm_role role;
+    int64_t from, to;
+    enum sm_verdict_kind kind;
+} blinds[64];
+static size_t nblind;
+static struct sm_sensor_event events[64];
+static size_t nevents;
+
+static void on_records(void *arg, enum sm_role role, const struct sm_record *recs, size_t n)
+{
+    (void)arg;
+    (void)role;
+    for (size_t i = 0; i < n && ngot < 1024; i++)
+        got_seq[ngot++] = recs[i].seq;
+}
+
+static void on_blind(void *arg, enum sm_role role, int64_t from, int64_t to,
+                     enum sm_verdict_kind kind)
+{
+    (void)arg;
+    if (nblind < 64) {
+        blinds[nblind].role = role;
+        blinds[nblind].from = from;
+        blinds[nblind].to = to;
+        blinds[nblind].kind = kind;
+        nblind++;
+    }
+}
+
+static void on_event(void *arg, const struct sm_sensor_event *ev)
+{
+    (void)arg;
+    if (nevents < 64)
+        events[nevents++] = *ev;
+}
+
+static sm_sensors_t *books(void)
+{
+    ngot = nblind = nevents = 0;
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, NULL};
+    struct sm_sensors_config cfg = {.reorder_window = 8};
+    return sm_sensors_new(&cfg, &sink);
+}
+
+/* Sends batch seq of sensor id (epoch) with one record whose TCP seq is the batch seq. */
+static void send(sm_sensors_t *s, const char *id, enum sm_role role, uint64_t epoch,
+                 uint64_t seq, int64_t wm, int64_t now)
+{
+    struct sm_wire_header h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.sensor_id, id);
+    h.role = role;
+    h.boot_epoch = epoch;
+    h.seq = seq;
+    h.watermark_ns = wm;
+    struct sm_record *r = calloc(1, sizeof *r);
+    r->seq = (uint32_t)seq;
+    r->ts_ns = wm;
+    sm_sensors_batch(s, &h, r, 1, now);
+}
+
+static size_t count_events(enum sm_sensor_event_kind k)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nevents; i++)
+        n += events[i].kind == k;
+    return n;
+}
+
+static void test_order_dup_reorder(void)
+{
+    sm_sensors_t *s = books();
+    send(s, "c1", SM_ROLE_CLIENT, 1, 0, 100, 0);
+    send(s, "c1", SM_ROLE_CLIENT, 1, 2, 300, 1);
+    send(s, "c1", SM_ROLE_CLIENT, 1, 1, 200, 2);
+    send(s, "c1", SM_ROLE_CLIENT, 1, 1, 200, 3); /* duplicate */
+    send(s, "c1", SM_ROLE_CLIENT, 1, 3, 400, 4);
+    CHECK_EQ_U(ngot, 4);
+    for (uint32_t i = 0; i < 4; i++)
+        CHECK_EQ_U(got_seq[i], i);
+    struct sm_sensors_totals t;
+    sm_sensors_totals(s, &t);
+    CHECK_EQ_U(t.duplicates, 1);
+    CHECK_EQ_U(t.gaps, 0);
+    CHECK_EQ_U(count_events(SM_SENSOR_UP), 1);
+    CHECK_EQ_U(events[0].first_seq, 0);
+    CHECK_EQ_U(nblind, 0);
+    sm_sensors_destroy(&s);
+    CHECK(s == NULL);
+}
+
+static void test_gap_waited_then_declared(void)
+{
+    sm_sensors_t *s = books();
+    send(s, "c1", SM_ROLE_CLIENT, 1, 0, 100, 0);
+    send(s, "c1", SM_ROLE_CLIENT, 1, 2, 300, 10 * MS);
+    sm_sensors_tick(s, 400 * MS);
+    CHECK_EQ_U(ngot, 1); /* still waiting for seq 1 */
+    sm_sensors_tick(s, 600 * MS);
+    CHECK_EQ_U(ngot, 2);
+    CHECK_EQ_U(got_seq[1], 2);
+    CHECK_EQ_U(count_events(SM_SENSOR_GAP), 1);
+    CHECK_EQ_U(nblind, 1);
+    CHECK(blinds[0].kind == SM_V_TRANSPORT_LOSS && blinds[0].from == 100 && blinds[0].to == 300);
+    /* A late copy of the lost seq is not processed. */
+    send(s, "c1", SM_ROLE_CLIENT, 1, 1, 200, 700 * MS);
+    CHECK_EQ_U(ngot, 2);
+    sm_sensors_destroy(&s);
+}
+
+static void test_window_overrun(void)
+{
+    sm_sensors_t *s = books();
+    send(s, "c1", SM_ROLE_CLIENT, 1, 0, 100, 0);
+    send(s, "c1", SM_ROLE_CLIENT, 1, 50, 5000, 1); /* far beyond the 8-batch window */
+    CHECK_EQ_U(ngot, 2);
+    struct sm_sensors_totals t;
+    sm_sensors_totals(s, &t);
+    CHECK_EQ_U(t.lost_batches, 49);
+    CHECK(nblind == 1 && blinds[0].to == 5000);
+    /* With some waiting: 51..52 missing, 53 and 60 wait; 70 overruns, holes given up. */
+    send(s, "c1", SM_ROLE_CLIENT, 1, 53, 5300, 2);
+    send(s, "c1", SM_ROLE_CLIENT, 1, 56, 5600, 3);
+    send(s, "c1", SM_ROLE_CLIENT, 1, 70, 7000, 4);
+    CHECK_EQ_U(ngot, 5);
+    CHECK_EQ_U(got_seq[2], 53);
+    CHECK_EQ_U(got_seq[3], 56);
+    CHECK_EQ_U(got_seq[4], 70);
+    sm_sensors_destroy(&s);
+}
+
+static void test_restart_and_stale(void)
+{
+    sm_sensors_t *s = books();
+    send(s, "s1", SM_ROLE_SERVER, 10, 0, 100, 0);
+    send(s, "s1", SM_ROLE_SERVER, 10, 1, 200, 1);
+    send(s, "s1", SM_ROLE_SERVER, 20, 0, 900, 2); /* restarted */
+    CHECK_EQ_U(count_events(SM_SENSOR_UP), 2);
+    CHECK(nblind == 1 && blinds[0].kind == SM_V_SENSOR_DOWN && blinds[0].from == 200 &&
+          blinds[0].to == 900);
+    send(s, "s1", SM_ROLE_SERVER, 10, 2, 300, 3); /* from before the restart */
+    CHECK_EQ_U(ngot, 3);
+    struct sm_sensors_totals t;
+    sm_sensors_totals(s, &t);
+    CHECK_EQ_U(t.stale, 1);
+    sm_sensors_destroy(&s);
+}
+
+static void test_down_and_back(void)
+{
+    sm_sensors_t *s = books();
+    send(s, "c1", SM_ROLE_CLIENT, 1, 0, 1 * SEC, 0);
+    send(s, "s1", SM_ROLE_SERVER, 1, 0, 1 * SEC, 0);
+    CHECK(sm_sensors_watermark(s, SM_ROLE_SERVER, 0) == 1 * SEC);
+    send(s, "c1", SM_ROLE_CLIENT, 1, 1, 3 * SEC, 1500 * MS);
+    sm_sensors_tick(s, 1500 * MS);
+    CHECK_EQ_U(count_events(SM_SENSOR_DOWN), 1);
+    /* The server is down: its watermark follows the client's, and that time is blind. */
+    CHECK(sm_sensors_watermark(s, SM_ROLE_SERVER, 1500 * MS) == 3 * SEC);
+    CHECK(nblind >= 1 && blinds[nblind - 1].kind == SM_V_SENSOR_DOWN &&
+          blinds[nblind - 1].role == SM_ROLE_SERVER && blinds[nblind - 1].from == 1 * SEC &&
+          blinds[nblind - 1].to == 3 * SEC);
+    send(s, "s1", SM_ROLE_SERVER, 1, 1, 4 * SEC, 1600 * MS);
+    CHECK_EQ_U(count_events(SM_SENSOR_BACK), 1);
+    CHECK(blinds[nblind - 1].kind == SM_V_SENSOR_DOWN && blinds[nblind - 1].to == 4 * SEC);
+    CHECK(sm_sensors_watermark(s, SM_ROLE_SERVER, 1600 * MS) == 4 * SEC);
+    sm_sensors_destroy(&s);
+}
+
+static void test_no_server_yet(void)
+{
+    sm_sensors_t *s = books();
+    send(s, "c1", SM_ROLE_CLIENT, 1, 0, 5 * SEC, 0);
+    CHECK(sm_sensors_watermark(s, SM_ROLE_SERVER, 100 * MS) == INT64_MIN);
+    CHECK_EQ_U(nblind, 0);
+    /* After the down timeout with no server sensor at all, time moves on, blind. */
+    CHECK(sm_sensors_watermark(s, SM_ROLE_SERVER, 1200 * MS) == 5 * SEC);
+    CHECK(nblind == 1 && blinds[0].from == INT64_MIN && blinds[0].kind == SM_V_SENSOR_DOWN);
+    sm_sensors_destroy(&s);
+}
+
+static void test_declared_drops_scope_end(void)
+{
+    sm_sensors_t *s = books();
+    struct sm_wire_header h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.sensor_id, "s1");
+    h.role = SM_ROLE_SERVER;
+    h.boot_epoch = 5;
+    h.watermark_ns = 1000;
+    h.nscope = 1;
+    sm_addr_parse("198.18.2.2", &h.scope[0].addr);
+    h.scope[0].prefix_len = 32;
+    sm_sensors_batch(s, &h, NULL, 0, 0);
+    h.seq = 1;
+    h.watermark_ns = 2000;
+    h.counters.pcap_dropped = 3;
+    sm_sensors_batch(s, &h, NULL, 0, 1);
+    CHECK(nblind == 1 && blinds[0].kind == SM_V_SENSOR_CAPTURE_LOSS && blinds[0].from == 1000 &&
+          blinds[0].to == 2000);
+    h.seq = 2;
+    h.watermark_ns = 3000;
+    h.counters.records_unsent = 10;
+    h.unsent_from_ns = 2100;
+    h.unsent_to_ns = 2900;
+    sm_sensors_batch(s, &h, NULL, 0, 2);
+    CHECK(nblind == 2 && blinds[1].kind == SM_V_TRANSPORT_LOSS && blinds[1].from == 2100 &&
+          blinds[1].to == 2900);
+    struct sm_tuple t;
+    memset(&t, 0, sizeof t);
+    sm_addr_parse("198.18.2.2", &t.dst);
+    t.dport = 8080;
+    CHECK(sm_sensors_in_scope(s, &t));
+    sm_addr_parse("198.18.2.3", &t.dst);
+    CHECK(!sm_sensors_in_scope(s, &t));
+    CHECK(!sm_sensors_all_ended(s));
+    h.seq = 3;
+    h.end_of_stream = true;
+    sm_sensors_batch(s, &h, NULL, 0, 3);
+    CHECK(sm_sensors_all_ended(s));
+    CHECK_EQ_U(count_events(SM_SENSOR_END), 1);
+    sm_sensors_destroy(&s);
+}
+
+int main(void)
+{
+    test_order_dup_reorder();
+    test_gap_waited_then_declared();
+    test_window_overrun();
+    test_restart_and_stale();
+    test_down_and_back();
+    test_no_server_yet();
+    test_declared_drops_scope_end();
+    return check_done();
+}
