@@ -54,6 +54,7 @@ LAB_PORT_OTHER=9090     # listener in the "other" namespace (out of scope for th
 LAB_SPORT_REUSE=61080   # fixed client source port reused for several connections to 8080
 LAB_SPORT_REUSE_RST=61082 # fixed client source port reused for the refused connections (v4)
 
+LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LAB_NFT_TABLE=synmatch_lab
 LAB_NFT_NAT_TABLE=synmatch_nat
 
@@ -629,6 +630,24 @@ lab_traffic() {
     pid=$!
     echo "$pid" >>"$LAB_RUN/pids"
     wait "$pid"
+}
+
+# lab_truth DIR NAT: from DIR/{client,server,firewall_in}.pcap, DIR/traffic.tsv and
+# DIR/nft_counters.txt, writes the truth files (expected.tsv, dropped_*.txt, summary.txt...)
+# and cross-checks them (tests/netns/truth.py). Fails if a check fails.
+lab_truth() {
+    local dir=$1 nat=${2:-0} f
+    for f in client server firewall_in; do
+        lab_pcap_syns "$dir/$f.pcap" >"$LAB_RUN/$f.syns"
+    done
+    "$LAB_PY" "$LAB_ROOT/tests/netns/truth.py" \
+        --client "$LAB_RUN/client.syns" --server "$LAB_RUN/server.syns" --fw "$LAB_RUN/firewall_in.syns" \
+        --traffic "$dir/traffic.tsv" --counters "$dir/nft_counters.txt" --outdir "$dir" \
+        --nat "$nat" --syn-retries "$LAB_SYN_RETRIES" \
+        --client-ips "$LAB_C4,$LAB_C6" --server-ips "$LAB_S4,$LAB_S6" --other-ips "$LAB_O4,$LAB_O6" \
+        --nat-ips "$LAB_FWS4,$LAB_FWS6" \
+        --ports "$LAB_PORT_OK,$LAB_PORT_DROP,$LAB_PORT_REFUSED,$LAB_PORT_LOSSY,$LAB_PORT_OTHER" \
+        --sport-reuse "$LAB_SPORT_REUSE" --sport-reuse-rst "$LAB_SPORT_REUSE_RST"
 }
 
 # lab_pcap_syns FILE...: every SYN/RST packet as TSV

@@ -47,17 +47,7 @@ lab_traffic "$outdir/traffic.tsv"
 lab_capture_stop >/dev/null
 lab_counters >"$outdir/nft_counters.txt"
 
-for f in client server firewall_in; do
-    lab_pcap_syns "$outdir/$f.pcap" >"$LAB_RUN/$f.syns"
-done
-"$LAB_PY" "$here/truth.py" \
-    --client "$LAB_RUN/client.syns" --server "$LAB_RUN/server.syns" --fw "$LAB_RUN/firewall_in.syns" \
-    --traffic "$outdir/traffic.tsv" --counters "$outdir/nft_counters.txt" --outdir "$outdir" \
-    --nat "$nat" --syn-retries "$LAB_SYN_RETRIES" \
-    --client-ips "$LAB_C4,$LAB_C6" --server-ips "$LAB_S4,$LAB_S6" --other-ips "$LAB_O4,$LAB_O6" \
-    --nat-ips "$LAB_FWS4,$LAB_FWS6" \
-    --ports "$LAB_PORT_OK,$LAB_PORT_DROP,$LAB_PORT_REFUSED,$LAB_PORT_LOSSY,$LAB_PORT_OTHER" \
-    --sport-reuse "$LAB_SPORT_REUSE" --sport-reuse-rst "$LAB_SPORT_REUSE_RST"
+lab_truth "$outdir" "$nat"
 
 lab_down
 trap - EXIT INT TERM
