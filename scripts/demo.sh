@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
-# The built-in demo: sets everything up, records real Linux TCP traffic through a firewall
-# that drops some SYNs (client, firewall and server network namespaces, tcpdump at both
-# ends), then runs `synmatch compare` on the two captures.
+# The built-in live demo: sets everything up, then runs the whole pipeline on real traffic.
 #
-#   sudo scripts/demo.sh [--nat] [OUTDIR]
+#   sudo scripts/demo.sh [--nat]
 #
-# The captures stay in OUTDIR (default: a new directory under /tmp) for you to open in
-# Wireshark. Everything the demo creates in the network is removed on exit, also on Ctrl-C.
+# Three network namespaces: client, firewall (nftables drops SYNs to port 8081), server.
+# synmatch-agent captures live on the client's and the server's interface and sends its
+# records to synmatch-collector over ZeroMQ; `synmatch tail` shows the collector's alerts as
+# they happen while the client makes real connections (IPv4 and IPv6; some to the dropped
+# port, some refused, some with data). Every MISSING line is a SYN the firewall dropped.
+# Everything is removed on exit, also on Ctrl-C; the verdicts stay in a directory under /tmp.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-nat=()
-out=""
+nat=0
 for a in "$@"; do
     case "$a" in
-        --nat) nat=(--nat) ;;
-        -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
-        *) out=$a ;;
+        --nat) nat=1 ;;
+        -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) echo "usage: $0 [--nat]" >&2; exit 2 ;;
     esac
 done
 if [ "$(id -u)" != 0 ]; then
@@ -23,21 +24,63 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 "$root/scripts/setup.sh" "$root/build"
-out=${out:-$(mktemp -d /tmp/synmatch-demo.XXXXXX)}
-
-echo
-echo "== Recording real traffic: client -> firewall (drops SYNs to port 8081) -> server ${nat[*]}"
-"$root/tests/netns/record_pair.sh" "${nat[@]}" "$out" >"$out/record.log" 2>&1 || {
-    cat "$out/record.log" >&2
-    exit 1
+bin=$root/build
+LAB=smdemo$$
+# shellcheck source=lab.sh
+. "$root/scripts/lab.sh"
+out=$(mktemp -d /tmp/synmatch-demo.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    lab_down
 }
-sed -n 's/^\(conn_[a-z]*\|dropped_[a-z_]*\) /  \1 = /p' "$out/summary.txt"
+trap cleanup EXIT
+trap 'echo; echo "interrupted"; exit 130' INT
+trap 'exit 143' TERM
+
+echo "== network: client $LAB_C4 / $LAB_C6 -> firewall (drops SYNs to port $LAB_PORT_DROP) -> server $LAB_S4 / $LAB_S6"
+LAB_NO_TRAP=1 lab_up 2>/dev/null
+[ "$nat" = 1 ] && { lab_nat_on; echo "== the firewall masquerades: the server sees $LAB_FWS4 / $LAB_FWS6"; }
+
+"$bin/synmatch-collector" --listen "ipc://$out/collector.sock" --alerts-pub "ipc://$out/alerts.sock" \
+    --exit-when-done --stats 0 --output "$out/verdicts.jsonl" 2>"$out/collector.log" &
+pids+=($!)
+cpid=$!
+sleep 0.3
+"$bin/synmatch" tail "ipc://$out/alerts.sock" &
+pids+=($!)
+sleep 0.3
+ip netns exec "$LAB_NS_S" "$bin/synmatch-agent" -i s-fw --role server --sensor-id server \
+    --collector "ipc://$out/collector.sock" 2>"$out/agent-server.log" &
+pids+=($!)
+spid=$!
+ip netns exec "$LAB_NS_C" "$bin/synmatch-agent" -i c-fw --role client --sensor-id client \
+    --collector "ipc://$out/collector.sock" 2>"$out/agent-client.log" &
+pids+=($!)
+apid=$!
+sleep 1
+echo "== making connections from the client (about 10 s); alerts as they happen:"
+lab_traffic "$out/traffic.tsv" >/dev/null
+echo "== waiting for the last retransmissions to be decided (7 s)"
+sleep 7
+kill -TERM "$spid" "$apid"
+wait "$spid" "$apid" 2>/dev/null || true
+for _ in $(seq 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+sleep 0.3
 echo
-echo "== synmatch compare $out/client.pcap $out/server.pcap"
-echo
-rc=0
-"$root/build/synmatch" compare "$out/client.pcap" "$out/server.pcap" || rc=$?
-echo
-echo "== exit status $rc (1 = missing SYNs found). The firewall's own count of dropped SYNs:"
-sed 's/^/  /' "$out/nft_counters.txt"
-echo "Captures kept in $out"
+echo "== final verdicts ($out/verdicts.jsonl):"
+/usr/bin/python3 - "$out/verdicts.jsonl" <<'PY'
+import collections, json, sys
+c = collections.Counter()
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if "verdict" in o and o["verdict"] != "suspect":
+        c[o["verdict"]] += 1
+for k, n in sorted(c.items()):
+    print("  %-22s %d" % (k, n))
+PY
+echo "== the firewall's own counters (dropped SYNs, packets bytes):"
+lab_counters | grep '^drop_' | sed 's/^/  /'
+echo "== agents:"
+tail -n 1 "$out/agent-client.log" | sed 's/^/  /'
+tail -n 1 "$out/agent-server.log" | sed 's/^/  /'

@@ -1,0 +1,306 @@
+/*
+ * main.c - `synmatch-agent`: the command line over sm_agent (include/synmatch/agent.h).
+ *
+ * Parses and checks options, creates the agent (everything privileged happens there), installs
+ * SIGINT/SIGTERM handlers that ask the loop to finish, runs it, and prints one summary line.
+ * Exit statuses are documented in docs/AGENT.md and in --help.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "synmatch/agent.h"
+#include "synmatch/log.h"
+
+enum {
+    EXIT_RUNTIME = 1,    /* the capture failed while running (end of stream was sent) */
+    EXIT_USAGE = 2,      /* bad command line */
+    EXIT_CAPTURE = 3,    /* the interface cannot be opened: missing, permission, down */
+    EXIT_FILTER = 4,     /* the expression does not compile or is not allowed */
+    EXIT_COLLECTOR = 5,  /* malformed collector endpoint or ZeroMQ failure */
+    EXIT_FILE = 6,       /* -r: cannot open, or not a supported capture file */
+    EXIT_TRUNCATED = 7,  /* -r: the file ends early or is corrupt inside */
+    EXIT_INTERNAL = 9,   /* out of memory */
+};
+
+static sm_agent_t *running;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (running != NULL)
+        sm_agent_stop(running);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: synmatch-agent (-i IFACE | -r FILE) --role client|server --sensor-id NAME\n"
+            "                      --collector ENDPOINT [--serve ADDR[/PREFIX][:PORT]]...\n"
+            "                      [--realtime] [--batch-records N] [--heartbeat-ms N]\n"
+            "                      [--buffer-size MiB] [--snaplen N] [--no-promisc] [--queue N]\n"
+            "                      [--linger-ms N] [--quiet] [EXPRESSION]\n"
+            "\n"
+            "Captures TCP SYN, SYN/ACK and RST headers and sends them in batches to a\n"
+            "synmatch collector (ZeroMQ PUSH; the agent connects). An idle agent still sends a\n"
+            "batch every heartbeat. See docs/AGENT.md.\n"
+            "\n"
+            "  -i IFACE             capture live on IFACE (needs root or CAP_NET_RAW)\n"
+            "  -r FILE              replay a pcap/pcapng file (- = standard input), with frame\n"
+            "                       numbers and Wireshark tcp.stream; ends with end of stream\n"
+            "  --role client|server which end of the connections this sensor watches\n"
+            "  --sensor-id NAME     1-64 characters of A-Z a-z 0-9 - _ . : @\n"
+            "  --collector ENDPOINT tcp://HOST:PORT or ipc://PATH\n"
+            "  --serve SPEC         server: also announce SPEC as served, beyond the\n"
+            "                       interface's addresses (virtual IPs, DNAT front ends):\n"
+            "                       198.18.0.10, 198.18.0.0/24:443, [2001:db8::1]:443,\n"
+            "                       2001:db8::/48; repeatable\n"
+            "  --realtime           -r: replay at the capture's pace (default: as fast as possible)\n"
+            "  --batch-records N    records per batch at most (default %d, max %u)\n"
+            "  --heartbeat-ms N     a batch at least this often (default %d)\n"
+            "  --buffer-size MiB    kernel capture buffer (default 32)\n"
+            "  --snaplen N          bytes kept per packet (default 262: headers only)\n"
+            "  --no-promisc         do not put the interface in promiscuous mode\n"
+            "  --queue N            batches held while the collector is away (default 1000);\n"
+            "                       beyond it the oldest are dropped and declared\n"
+            "  --linger-ms N        at the end, wait at most this long for delivery (default 2000)\n"
+            "  --quiet              no start-up line\n"
+            "  EXPRESSION           tcpdump filter narrowing the live capture, e.g. 'port 443'\n"
+            "                       (it applies to the packet inside any VLAN tags; vlan, mpls,\n"
+            "                       pppoes and geneve are not allowed in it)\n"
+            "\n"
+            "examples:\n"
+            "  synmatch-agent -i eth0 --role client --sensor-id web1 \\\n"
+            "      --collector tcp://198.18.0.100:7011 'dst port 443 or src port 443'\n"
+            "  synmatch-agent -i eth0 --role server --sensor-id db1 \\\n"
+            "      --collector tcp://198.18.0.100:7011 --serve 198.18.10.5:5432\n"
+            "  synmatch-agent -r client.pcap --role client --sensor-id lab-client \\\n"
+            "      --collector ipc:///run/synmatch/collector.sock --realtime\n"
+            "\n"
+            "exit status: 0 done (signal or end of file), 1 capture failed while running,\n"
+            "2 usage, 3 interface cannot be opened, 4 bad expression, 5 bad collector endpoint,\n"
+            "6 file cannot be read, 7 file truncated or corrupt, 9 out of memory\n",
+            SM_AGENT_DEFAULT_BATCH_RECORDS, SM_WIRE_MAX_RECORDS, SM_AGENT_DEFAULT_HEARTBEAT_MS);
+}
+
+/* A decimal number in [min, max], or a usage error naming the option. */
+static unsigned long long number(const char *opt, const char *s, unsigned long long min,
+                                 unsigned long long max)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v < min || v > max)
+        sm_fatalx(EXIT_USAGE, "%s: not a number from %llu to %llu: %s", opt, min, max, s);
+    return v;
+}
+
+static int exit_for(enum sm_agent_err e)
+{
+    switch (e) {
+    case SM_AGENT_OK:
+        return 0;
+    case SM_AGENT_ERR_USAGE:
+        return EXIT_USAGE;
+    case SM_AGENT_ERR_CAPTURE:
+        return EXIT_CAPTURE;
+    case SM_AGENT_ERR_FILTER:
+        return EXIT_FILTER;
+    case SM_AGENT_ERR_COLLECTOR:
+        return EXIT_COLLECTOR;
+    case SM_AGENT_ERR_FILE:
+        return EXIT_FILE;
+    case SM_AGENT_ERR_TRUNCATED:
+        return EXIT_TRUNCATED;
+    case SM_AGENT_ERR_RUNTIME:
+        return EXIT_RUNTIME;
+    case SM_AGENT_ERR_NOMEM:
+        return EXIT_INTERNAL;
+    }
+    return EXIT_INTERNAL;
+}
+
+/* The remaining arguments joined by spaces, as tcpdump takes its expression. */
+static char *join_args(int argc, char **argv)
+{
+    size_t len = 1;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    char *s = calloc(1, len);
+    if (s == NULL)
+        sm_fatalx(EXIT_INTERNAL, "out of memory");
+    for (int i = 0; i < argc; i++) {
+        if (i > 0)
+            strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    sm_log_init(argv[0]);
+    struct sm_agent_opts o = {.role = SM_ROLE_CLIENT};
+    static struct sm_scope_entry serve[SM_AGENT_MAX_SERVE];
+    bool have_role = false, quiet = false;
+    enum {
+        OPT_ROLE = 256,
+        OPT_SENSOR,
+        OPT_COLLECTOR,
+        OPT_SERVE,
+        OPT_REALTIME,
+        OPT_BATCH,
+        OPT_HEARTBEAT,
+        OPT_BUFFER,
+        OPT_SNAPLEN,
+        OPT_NOPROMISC,
+        OPT_QUEUE,
+        OPT_LINGER,
+        OPT_QUIET,
+    };
+    static const struct option longopts[] = {
+        {"role", required_argument, NULL, OPT_ROLE},
+        {"sensor-id", required_argument, NULL, OPT_SENSOR},
+        {"collector", required_argument, NULL, OPT_COLLECTOR},
+        {"serve", required_argument, NULL, OPT_SERVE},
+        {"realtime", no_argument, NULL, OPT_REALTIME},
+        {"batch-records", required_argument, NULL, OPT_BATCH},
+        {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+        {"buffer-size", required_argument, NULL, OPT_BUFFER},
+        {"snaplen", required_argument, NULL, OPT_SNAPLEN},
+        {"no-promisc", no_argument, NULL, OPT_NOPROMISC},
+        {"queue", required_argument, NULL, OPT_QUEUE},
+        {"linger-ms", required_argument, NULL, OPT_LINGER},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    char err[512];
+    /* '+': stop at the first non-option, so an EXPRESSION like "not port 22" stays whole. */
+    while ((ch = getopt_long(argc, argv, "+i:r:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'i':
+            o.iface = optarg;
+            break;
+        case 'r':
+            o.file = optarg;
+            break;
+        case OPT_ROLE:
+            if (strcmp(optarg, "client") == 0)
+                o.role = SM_ROLE_CLIENT;
+            else if (strcmp(optarg, "server") == 0)
+                o.role = SM_ROLE_SERVER;
+            else
+                sm_fatalx(EXIT_USAGE, "--role: client or server, not %s", optarg);
+            have_role = true;
+            break;
+        case OPT_SENSOR:
+            o.sensor_id = optarg;
+            break;
+        case OPT_COLLECTOR:
+            o.collector = optarg;
+            break;
+        case OPT_SERVE:
+            if (o.nserve == SM_AGENT_MAX_SERVE)
+                sm_fatalx(EXIT_USAGE, "--serve: at most %d of them", SM_AGENT_MAX_SERVE);
+            if (sm_agent_parse_serve(optarg, &serve[o.nserve], err, sizeof err) == -1)
+                sm_fatalx(EXIT_USAGE, "%s", err);
+            o.nserve++;
+            break;
+        case OPT_REALTIME:
+            o.realtime = true;
+            break;
+        case OPT_BATCH:
+            o.batch_records = number("--batch-records", optarg, 1, SM_WIRE_MAX_RECORDS);
+            break;
+        case OPT_HEARTBEAT:
+            o.heartbeat_ms = (unsigned)number("--heartbeat-ms", optarg, 1, 60000);
+            break;
+        case OPT_BUFFER:
+            o.buffer_mib = (unsigned)number("--buffer-size", optarg, 1, 2047);
+            break;
+        case OPT_SNAPLEN:
+            o.snaplen = (unsigned)number("--snaplen", optarg, 64, 262144);
+            break;
+        case OPT_NOPROMISC:
+            o.no_promisc = true;
+            break;
+        case OPT_QUEUE:
+            o.queue = number("--queue", optarg, 1, 1000000);
+            break;
+        case OPT_LINGER:
+            o.linger_ms = (unsigned)number("--linger-ms", optarg, 1, 600000);
+            break;
+        case OPT_QUIET:
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!have_role || o.sensor_id == NULL || o.collector == NULL ||
+        (o.iface == NULL) == (o.file == NULL)) {
+        sm_log_warnx("needs (-i IFACE | -r FILE), --role, --sensor-id and --collector");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    o.serve = serve;
+    char *expression = NULL;
+    if (optind < argc) {
+        expression = join_args(argc - optind, argv + optind);
+        o.expression = expression;
+    }
+    if (o.file != NULL && (o.buffer_mib || o.snaplen || o.no_promisc))
+        sm_fatalx(EXIT_USAGE, "--buffer-size, --snaplen and --no-promisc apply to -i only");
+
+    enum sm_agent_err why;
+    sm_agent_t *agent = sm_agent_new(&o, &why, err, sizeof err);
+    if (agent == NULL) {
+        sm_log_warnx("%s", err);
+        free(expression);
+        return exit_for(why);
+    }
+    sm_log_set_quiet(quiet);
+    if (o.iface != NULL)
+        sm_log_info("sensor %s (%s) capturing on %s, sending to %s", o.sensor_id,
+                    o.role == SM_ROLE_SERVER ? "server" : "client", o.iface, o.collector);
+    else
+        sm_log_info("sensor %s (%s) replaying %s%s, sending to %s", o.sensor_id,
+                    o.role == SM_ROLE_SERVER ? "server" : "client", o.file,
+                    o.realtime ? " in real time" : "", o.collector);
+
+    running = agent;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: poll() returns at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    enum sm_agent_err rc = sm_agent_run(agent);
+
+    struct sm_agent_summary s;
+    sm_agent_summary(agent, &s);
+    fprintf(stderr,
+            "%s: sensor %s: packets received %llu, dropped by kernel %llu, by interface %llu; "
+            "records sent %llu, unsent %llu; batches %llu, unsent %llu; decode errors %llu%s\n",
+            sm_log_progname(), o.sensor_id, (unsigned long long)s.pcap_received,
+            (unsigned long long)s.pcap_dropped, (unsigned long long)s.pcap_ifdropped,
+            (unsigned long long)s.records_sent, (unsigned long long)s.records_unsent,
+            (unsigned long long)s.batches, (unsigned long long)s.batches_unsent,
+            (unsigned long long)s.decode_errors, s.drained ? "" : " (collector not reachable)");
+    running = NULL;
+    sm_agent_destroy(&agent);
+    free(expression);
+    return exit_for(rc);
+}

@@ -1,0 +1,100 @@
+/*
+ * sender.h - the agent's side of the transport: a ZeroMQ PUSH socket that connects to the
+ * collector, plus a bounded queue of encoded batches of its own (private to the agent).
+ *
+ * The capture loop must never block on the network. Sends are non-blocking; while the
+ * collector is away ZeroMQ holds up to SM_SENDER_HWM messages, then this queue holds up to
+ * queue_max more, retried on every sm_sender_pump(). When both are full the OLDEST queued
+ * batch is dropped: its record count and capture-time span are counted, and the agent
+ * declares them in the next batch it builds (sm_sender_take_unsent()). A dropped batch keeps
+ * its seq, so the collector also sees the gap.
+ */
+#ifndef SYNMATCH_AGENT_SENDER_H
+#define SYNMATCH_AGENT_SENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sm_sender sm_sender_t;
+
+#define SM_SENDER_HWM 100            /* messages ZeroMQ itself may hold (ZMQ_SNDHWM) */
+#define SM_SENDER_DEFAULT_QUEUE 1000 /* batches in the sender's own queue */
+#define SM_SENDER_DEFAULT_LINGER_MS 2000
+
+struct sm_sender_opts {
+    const char *endpoint; /* tcp://HOST:PORT or ipc://PATH */
+    size_t queue_max;     /* 0 = SM_SENDER_DEFAULT_QUEUE */
+};
+
+/* Cumulative since sm_sender_new(). */
+struct sm_sender_stats {
+    uint64_t batches_sent, records_sent;     /* handed to ZeroMQ */
+    uint64_t batches_unsent, records_unsent; /* dropped from the queue (or left at the end) */
+    size_t queued;                           /* in the sender's own queue now */
+};
+
+/*
+ * Creates the context and socket and connects. Returns NULL with one line in errbuf naming
+ * the endpoint when it is malformed or its transport is not tcp:// or ipc://. A collector
+ * that is not there yet is not an error: messages queue until it appears.
+ */
+sm_sender_t *sm_sender_new(const struct sm_sender_opts *opts, char *errbuf, size_t errlen);
+
+/*
+ * Closes the socket without waiting and frees everything, queued batches included (not
+ * counted). Use sm_sender_finish() first for an orderly end. NULL-safe.
+ */
+void sm_sender_destroy(sm_sender_t **self_p);
+
+/*
+ * Retries the queue, oldest first, until ZeroMQ refuses one. Never blocks. Returns 0, or -1
+ * on an error other than "would block" (logged once; the batches stay queued).
+ */
+int sm_sender_pump(sm_sender_t *s);
+
+/*
+ * Makes room for one more batch: pumps, and if the queue is still full drops the oldest
+ * batch and counts it. Call it before building a batch, so that a drop it causes is declared
+ * in that very batch.
+ */
+void sm_sender_make_room(sm_sender_t *s);
+
+/*
+ * If records were dropped since the last call, returns true with the capture-time span of
+ * those records (*from_ns <= *to_ns) and starts a new span. A dropped batch without records
+ * leaves no span: its seq gap and batches_unsent tell of it. A dropped batch that itself
+ * carried a declaration hands that span on, so a span is only forgotten once a batch carrying
+ * it has been handed to ZeroMQ.
+ */
+bool sm_sender_take_unsent(sm_sender_t *s, int64_t *from_ns, int64_t *to_ns);
+
+/* What the sender must know about a batch to account for it if it is dropped. */
+struct sm_sender_batch {
+    size_t nrecs;            /* records in it */
+    int64_t min_ts, max_ts;  /* their capture-time span (ignored when nrecs is 0) */
+    bool declares;           /* it carries an unsent span from sm_sender_take_unsent() */
+    int64_t unsent_from, unsent_to;
+};
+
+/*
+ * Sends an encoded batch, or queues it behind earlier ones. Takes ownership of *buf_p (a
+ * malloc'd buffer of len bytes) and NULLs it. Call sm_sender_make_room() first; without room
+ * the oldest batch is dropped here.
+ */
+void sm_sender_push(sm_sender_t *s, uint8_t **buf_p, size_t len, const struct sm_sender_batch *b);
+
+/* Counts a batch that could not even be queued (its encoding failed) as unsent. */
+void sm_sender_discard(sm_sender_t *s, const struct sm_sender_batch *b);
+
+/*
+ * Orderly end: pumps the queue until it is empty or timeout_ms have passed, then closes the
+ * socket with ZMQ_LINGER set to the time left, so ZeroMQ's own buffer drains within the same
+ * bound. What is still queued at the deadline is counted as unsent. Returns 0 if the queue
+ * emptied in time, -1 otherwise. The sender can only be destroyed afterwards.
+ */
+int sm_sender_finish(sm_sender_t *s, unsigned timeout_ms);
+
+void sm_sender_stats(const sm_sender_t *s, struct sm_sender_stats *out);
+
+#endif

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The live pipeline on real traffic: client, firewall and server namespaces (nftables drops
+# SYNs to one port), synmatch-agent capturing live on the client's and the server's veth,
+# synmatch-collector joining them. Real connections: IPv4 and IPv6, dropped, refused, with
+# data, reused ports, and to a host the server does not serve. Then, per ISN, against the
+# truth taken from tcpdump at both ends and the firewall's counters:
+#   - every ISN whose SYNs the firewall dropped: exactly one final `missing`, right attempts;
+#   - every other ISN to the server: exactly one `matched`, with the server's answer (rst for
+#     the refused port), lost attempts counted, and with --nat the translation visible;
+#   - nothing out of scope judged, no other verdict, no `suspect` but for dropped ISNs.
+#   tests/netns/test_live.sh BUILD_DIR [--nat]
+set -euo pipefail
+build=$(cd "$1" && pwd)
+shift
+nat=0
+[ "${1:-}" = --nat ] && nat=1
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+LAB=${LAB:-sml$$}
+# shellcheck source=../../scripts/lab.sh
+. "$root/scripts/lab.sh"
+out=$(mktemp -d)
+sock=ipc://$out/collector.sock
+cleanup() {
+    [ -n "${cpid:-}" ] && kill "$cpid" 2>/dev/null
+    lab_down
+    rm -rf "$out"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+LAB_NO_TRAP=1 lab_up
+[ "$nat" = 1 ] && lab_nat_on
+
+"$build/synmatch-collector" --listen "$sock" --exit-when-done --stats 0 \
+    --output "$out/verdicts.jsonl" 2>"$out/collector.err" &
+cpid=$!
+lab_capture_start "$out"
+ip netns exec "$LAB_NS_S" setpriv --pdeathsig TERM "$build/synmatch-agent" -i s-fw --role server \
+    --sensor-id server --collector "$sock" 2>"$out/agent_server.err" &
+apid_s=$!
+ip netns exec "$LAB_NS_C" setpriv --pdeathsig TERM "$build/synmatch-agent" -i c-fw --role client \
+    --sensor-id client --collector "$sock" 2>"$out/agent_client.err" &
+apid_c=$!
+echo "$apid_s $apid_c" >>"$LAB_RUN/pids"
+sleep 1 # agents up and heard by the collector
+lab_traffic "$out/traffic.tsv"
+# The last dropped SYN goes out ~4 s before lab_traffic returns; its group is decided
+# 3 x 2 s (backoff) + 1 s (skew) after it. Wait past that before stopping the agents.
+sleep 6
+kill -TERM "$apid_s" "$apid_c"
+wait "$apid_s" "$apid_c" || true
+for _ in $(seq 100); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$cpid" 2>/dev/null; then
+    echo "FAIL collector did not exit after both agents ended" >&2
+    exit 1
+fi
+wait "$cpid" && crc=0 || crc=$?
+cpid=""
+lab_capture_stop >/dev/null
+lab_counters >"$out/nft_counters.txt"
+lab_truth "$out" "$nat" >"$out/truth.log" 2>&1 || {
+    cat "$out/truth.log" >&2
+    exit 1
+}
+
+fail=0
+[ "$crc" -eq 0 ] && echo "ok   collector exit 0" || { echo "FAIL collector exit $crc"; cat "$out/collector.err"; fail=1; }
+for a in server client; do
+    grep -q "records" "$out/agent_$a.err" && echo "ok   $a agent summary line" || { echo "FAIL $a agent summary"; cat "$out/agent_$a.err"; fail=1; }
+done
+/usr/bin/python3 - "$out/expected.tsv" "$out/verdicts.jsonl" "$nat" <<'PY' || fail=1
+import json, sys
+expected, verdicts, nat = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+want = {}
+for line in open(expected):
+    if line.startswith("#"):
+        continue
+    isn, fam, src, sport, dst, dport, kind, expect, answer, ca, sa = line.rstrip("\n").split("\t")
+    want[int(isn)] = dict(kind=kind, expect=expect, answer=answer, ca=int(ca), sa=int(sa))
+final, suspects, events, bad = {}, set(), [], 0
+for line in open(verdicts):
+    o = json.loads(line)
+    if "event" in o:
+        events.append(o["event"])
+        continue
+    if o["verdict"] == "suspect":
+        suspects.add(o["seq"])
+        continue
+    if o["seq"] in final:
+        print("FAIL two final verdicts for ISN", o["seq"]); bad += 1
+    final[o["seq"]] = o
+if events.count("collector_start") != 1 or events.count("sensor_up") != 2:
+    print("FAIL events", events); bad += 1
+for isn, w in want.items():
+    v = final.get(isn)
+    if w["expect"] == "out_of_scope":
+        if v is not None or isn in suspects:
+            print("FAIL out-of-scope ISN judged", isn, v and v["verdict"]); bad += 1
+        continue
+    if v is None:
+        print("FAIL no verdict for", isn, w); bad += 1; continue
+    if v["verdict"] != w["expect"]:
+        print("FAIL ISN", isn, w["kind"], "expected", w["expect"], "got", v["verdict"], v.get("reason")); bad += 1; continue
+    if v["attempts"] != w["ca"]:
+        print("FAIL ISN", isn, "attempts", v["attempts"], "want", w["ca"]); bad += 1
+    if w["expect"] == "matched":
+        if v["answer"] != w["answer"]:
+            print("FAIL ISN", isn, "answer", v["answer"], "want", w["answer"]); bad += 1
+        if v["lost_before"] != w["ca"] - w["sa"]:
+            print("FAIL ISN", isn, "lost_before", v["lost_before"], "want", w["ca"] - w["sa"]); bad += 1
+        if nat and v["server"]["src"] == v["client"]["src"]:
+            print("FAIL ISN", isn, "NAT not visible"); bad += 1
+    if isn in suspects and w["expect"] != "missing":
+        print("FAIL suspect for", w["kind"], "ISN", isn); bad += 1
+for isn in final:
+    if isn not in want:
+        print("FAIL verdict for an ISN not in the captures", isn); bad += 1
+n_missing = sum(1 for w in want.values() if w["expect"] == "missing")
+print("%s %d ISNs: %d missing, %d matched, %d out of scope; %d final verdicts, %d suspects; %d problems"
+      % ("ok  " if not bad else "FAIL", len(want), n_missing,
+         sum(1 for w in want.values() if w["expect"] == "matched"),
+         sum(1 for w in want.values() if w["expect"] == "out_of_scope"), len(final), len(suspects), bad))
+sys.exit(1 if bad else 0)
+PY
+# Cross-check with the firewall: dropped SYN packets = attempts of the missing verdicts.
+drops=$(awk '$1 ~ /^drop_/ {s += $2} END {print s}' "$out/nft_counters.txt")
+attempts=$(/usr/bin/python3 -c 'import json,sys; print(sum(o["attempts"] for o in map(json.loads, open(sys.argv[1])) if o.get("verdict") == "missing"))' "$out/verdicts.jsonl")
+[ "$drops" = "$attempts" ] && echo "ok   firewall dropped $drops SYNs = attempts of the missing verdicts" ||
+    { echo "FAIL firewall dropped $drops SYNs, missing verdicts count $attempts"; fail=1; }
+[ "$fail" -eq 0 ] || { echo "--- collector stderr"; tail -5 "$out/collector.err"; }
+exit "$fail"
