@@ -350,6 +350,7 @@ static void send_batch(sm_agent_t *a, int64_t wm, bool eos)
     h->seq = a->seq++;
     h->watermark_ns = wm;
     h->end_of_stream = eos;
+    h->capture_start_ns = a->live ? (int64_t)h->boot_epoch : a->have_first ? a->first_ns : 0;
     a->records_emitted += a->n;
     fill_counters(a, &h->counters);
     struct sm_sender_batch meta = {.nrecs = a->n, .min_ts = a->min_ts, .max_ts = a->max_ts};

@@ -35,6 +35,7 @@ struct collector {
     uint64_t rejected[SM_WIRE_REJECT_COUNT];
     uint64_t messages, records;
     uint64_t out_errors;
+    int64_t server_capture_start;
 };
 
 static int64_t mono_ns(void)
@@ -189,6 +190,12 @@ static void drain_socket(struct collector *c)
 static void advance(struct collector *c, int64_t now)
 {
     sm_sensors_tick(c->sensors, now);
+    /* Nothing a server sensor could have seen happened before its capture began. */
+    int64_t start = sm_sensors_capture_start(c->sensors, SM_ROLE_SERVER);
+    if (start != c->server_capture_start) {
+        c->server_capture_start = start;
+        sm_join_coverage_start(c->join, SM_ROLE_SERVER, start);
+    }
     for (int r = 0; r < 2; r++) {
         int64_t wm = sm_sensors_watermark(c->sensors, (enum sm_role)r, now);
         if (wm != INT64_MIN)
@@ -222,7 +229,7 @@ static void *open_socket(struct collector *c, int type, const char *endpoint)
 
 int sm_collector_run(const struct sm_collector_config *cfg)
 {
-    struct collector c = {.cfg = cfg};
+    struct collector c = {.cfg = cfg, .server_capture_start = INT64_MIN};
     int status = 0;
     struct sm_join_config jc = {
         .timeout_ns = cfg->timeout_ns,

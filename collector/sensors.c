@@ -47,6 +47,7 @@ struct sensor {
     int64_t last_heard;  /* processing time of the last batch received */
     int64_t gap_since;   /* processing time since a batch waits for a missing seq; 0 = none */
     int64_t down_from;   /* event time from which a down sensor is blind */
+    int64_t capture_start; /* the first epoch's declared capture start; INT64_MIN unknown */
     struct sm_wire_counters last; /* counters of the last processed batch */
     bool have_last;
     struct pending *win; /* reorder_window slots, indexed by seq % window */
@@ -290,6 +291,7 @@ bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm
         memcpy(se->id, h->sensor_id, sizeof se->id);
         memcpy(se->st.sensor_id, h->sensor_id, sizeof se->st.sensor_id);
         se->watermark = INT64_MIN;
+        se->capture_start = INT64_MIN;
         s->v[s->n++] = se;
         start_epoch(se, h, s->cfg.reorder_window);
     } else if (h->boot_epoch > se->epoch) {
@@ -307,6 +309,8 @@ bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm
         return true;
     }
     se->last_heard = now;
+    if (se->capture_start == INT64_MIN && h->capture_start_ns > 0)
+        se->capture_start = h->capture_start_ns;
     if (!se->up) {
         se->up = true;
         se->st.up = true;
@@ -452,6 +456,16 @@ int64_t sm_sensors_last_watermark(const sm_sensors_t *s, enum sm_role role)
         if (s->v[i]->role == role && s->v[i]->watermark > wm)
             wm = s->v[i]->watermark;
     return wm;
+}
+
+int64_t sm_sensors_capture_start(const sm_sensors_t *s, enum sm_role role)
+{
+    int64_t start = INT64_MAX;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i]->role == role && s->v[i]->capture_start != INT64_MIN &&
+            s->v[i]->capture_start < start)
+            start = s->v[i]->capture_start;
+    return start == INT64_MAX ? INT64_MIN : start;
 }
 
 bool sm_sensors_in_scope(const sm_sensors_t *s, const struct sm_tuple *client)

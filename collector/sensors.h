@@ -99,6 +99,9 @@ bool sm_sensors_all_ended(const sm_sensors_t *s);
 /* The largest watermark a sensor of role reached (for the end of coverage). */
 int64_t sm_sensors_last_watermark(const sm_sensors_t *s, enum sm_role role);
 
+/* The earliest capture start a sensor of role declared, or INT64_MIN when none did. */
+int64_t sm_sensors_capture_start(const sm_sensors_t *s, enum sm_role role);
+
 /* True when a server sensor announced a scope covering the client tuple's destination. */
 bool sm_sensors_in_scope(const sm_sensors_t *s, const struct sm_tuple *client);
 

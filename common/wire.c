@@ -62,6 +62,7 @@ uint8_t *sm_wire_encode(const struct sm_wire_header *h, const struct sm_record *
     b.end_of_stream = h->end_of_stream;
     b.unsent_from_ns = h->unsent_from_ns;
     b.unsent_to_ns = h->unsent_to_ns;
+    b.capture_start_ns = h->capture_start_ns;
 
     uint8_t *mem = NULL, *out = NULL;
     ProtobufCBinaryData scope_addr[SM_WIRE_MAX_SCOPE];
@@ -243,7 +244,7 @@ static enum sm_wire_reject check_and_copy(const Synmatch__Batch *b, struct sm_wi
         b->n_opts != n || b->n_tsval != n || b->n_tsecr != n || b->n_vlan != n ||
         (b->n_frame != 0 && b->n_frame != n) || (b->n_stream != 0 && b->n_stream != n))
         return SM_WIRE_BAD_COLUMNS;
-    if (b->watermark_ns < 0)
+    if (b->watermark_ns < 0 || b->capture_start_ns < 0)
         return SM_WIRE_BAD_TIME;
 
     memset(h, 0, sizeof *h);
@@ -264,6 +265,7 @@ static enum sm_wire_reject check_and_copy(const Synmatch__Batch *b, struct sm_wi
     h->end_of_stream = b->end_of_stream;
     h->unsent_from_ns = b->unsent_from_ns;
     h->unsent_to_ns = b->unsent_to_ns;
+    h->capture_start_ns = b->capture_start_ns;
     enum sm_wire_reject why = copy_scope(b->scope, h);
     if (why != SM_WIRE_OK)
         return why;

@@ -45,6 +45,7 @@ struct sm_wire_header {
     struct sm_wire_counters counters;
     bool end_of_stream;
     int64_t unsent_from_ns, unsent_to_ns; /* both 0 when nothing was dropped */
+    int64_t capture_start_ns;             /* 0 = not known yet */
     size_t nscope;
     struct sm_scope_entry scope[SM_WIRE_MAX_SCOPE];
 };

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# A server agent killed with SIGKILL: the collector reports the sensor down and gives no
+# `missing` (and no `matched`) for client SYNs sent while it was silent, even SYNs the
+# firewall dropped; restarted (a new epoch), matching resumes.
+#   tests/netns/test_sensor_down.sh BUILD_DIR
+set -euo pipefail
+build=$(cd "$1" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+LAB=${LAB:-smk$$}
+# shellcheck source=../../scripts/lab.sh
+. "$root/scripts/lab.sh"
+out=$(mktemp -d)
+sock=ipc://$out/collector.sock
+cleanup() {
+    kill $(jobs -p) 2>/dev/null || true
+    lab_down
+    rm -rf "$out"
+}
+trap cleanup EXIT
+LAB_NO_TRAP=1 lab_up 2>/dev/null
+
+agent() { # role iface -> pid on stdout is not usable from $(...); use globals
+    ip netns exec "$(lab_ns "$1")" "$build/synmatch-agent" -i "$2" --role "$1" --sensor-id "$1" \
+        --collector "$sock" 2>>"$out/agent_$1.err" &
+}
+# connect PHASE PORT N: N connections from the client; prints "PHASE sport" per attempt
+connect() {
+    lab_exec client "$LAB_PY" - "$1" "$2" "$3" "$LAB_S4" <<'PY' >>"$out/conns.txt"
+import socket, sys
+phase, port, n, dst = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+for _ in range(n):
+    s = socket.socket()
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 1)   # 2 SYNs, gives up in ~3 s
+    s.settimeout(5)
+    s.bind(("0.0.0.0", 0))
+    print(phase, s.getsockname()[1], flush=True)
+    try:
+        s.connect((dst, port)); s.sendall(b"hi\n"); s.recv(100)
+    except OSError:
+        pass
+    s.close()
+PY
+}
+
+"$build/synmatch-collector" --listen "$sock" --exit-when-done --stats 0 --sensor-timeout 1 \
+    --output "$out/verdicts.jsonl" 2>"$out/collector.err" &
+cpid=$!
+agent server s-fw; spid=$!
+agent client c-fw; apid=$!
+sleep 1
+connect before 8080 3
+sleep 0.5 # a heartbeat carries the last records (SYNs still in a batch die with the agent)
+kill -KILL "$spid"
+sleep 2 # the collector notices the silence (1 s)
+connect during 8080 3 &
+c1=$!
+connect during 8081 2
+wait "$c1"
+sleep 1
+agent server s-fw; spid=$!
+sleep 1.5
+connect after 8080 3 &
+c2=$!
+connect after 8081 2
+wait "$c2"
+sleep 8 # let the last dropped SYNs be decided (backoff 1 s: quiet 3 s, + skew)
+kill -TERM "$spid" "$apid"
+wait "$spid" "$apid" 2>/dev/null || true
+for _ in $(seq 100); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$cpid" 2>/dev/null; then echo "FAIL collector still running"; exit 1; fi
+
+/usr/bin/python3 - "$out/conns.txt" "$out/verdicts.jsonl" <<'PY'
+import json, sys
+phase_of = {}
+for line in open(sys.argv[1]):
+    ph, sport = line.split()
+    phase_of[int(sport)] = ph
+final, events, bad = {}, [], 0
+for line in open(sys.argv[2]):
+    o = json.loads(line)
+    if "event" in o:
+        events.append((o["event"], o.get("sensor")))
+    elif o["verdict"] != "suspect" and o["client"]["sport"] in phase_of:
+        final.setdefault(o["client"]["sport"], []).append(o)
+want = {"before": {8080: "matched"}, "during": {8080: "sensor_down", 8081: "sensor_down"},
+        "after": {8080: "matched", 8081: "missing"}}
+for sport, ph in phase_of.items():
+    vs = final.get(sport, [])
+    if len(vs) != 1:
+        print("FAIL", ph, "port", sport, "has", len(vs), "final verdicts"); bad += 1; continue
+    v = vs[0]
+    w = want[ph][v["client"]["dport"]]
+    if v["verdict"] != w:
+        print("FAIL", ph, v["client"]["dport"], "sport", sport, "expected", w, "got", v["verdict"], v.get("reason")); bad += 1
+ev = [e for e in events if e[1] == "server"]
+for need in [("sensor_up", "server"), ("sensor_down", "server")]:
+    if need not in ev:
+        print("FAIL event missing", need); bad += 1
+if sum(1 for e in ev if e[0] == "sensor_up") != 2:
+    print("FAIL expected two sensor_up for the server (two epochs)", ev); bad += 1
+print("%s %d connections in 3 phases; server events %s; %d problems" % ("ok  " if not bad else "FAIL", len(phase_of), [e[0] for e in ev], bad))
+sys.exit(1 if bad else 0)
+PY
