@@ -441,12 +441,13 @@ int64_t sm_sensors_watermark(sm_sensors_t *s, enum sm_role role, int64_t now)
 
 bool sm_sensors_all_ended(const sm_sensors_t *s)
 {
-    if (s->n == 0)
-        return false;
-    for (size_t i = 0; i < s->n; i++)
+    bool seen[2] = {false, false};
+    for (size_t i = 0; i < s->n; i++) {
         if (!s->v[i]->ended)
             return false;
-    return true;
+        seen[s->v[i]->role] = true;
+    }
+    return seen[SM_ROLE_CLIENT] && seen[SM_ROLE_SERVER];
 }
 
 int64_t sm_sensors_last_watermark(const sm_sensors_t *s, enum sm_role role)

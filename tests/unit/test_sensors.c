@@ -235,8 +235,15 @@ static void test_declared_drops_scope_end(void)
     h.seq = 3;
     h.end_of_stream = true;
     sm_sensors_batch(s, &h, NULL, 0, 3);
+    CHECK(!sm_sensors_all_ended(s)); /* no client sensor seen yet: not the end */
+    struct sm_wire_header hc = h;
+    strcpy(hc.sensor_id, "c1");
+    hc.role = SM_ROLE_CLIENT;
+    hc.seq = 0;
+    hc.nscope = 0;
+    sm_sensors_batch(s, &hc, NULL, 0, 4);
     CHECK(sm_sensors_all_ended(s));
-    CHECK_EQ_U(count_events(SM_SENSOR_END), 1);
+    CHECK_EQ_U(count_events(SM_SENSOR_END), 2);
     sm_sensors_destroy(&s);
 }
 
