@@ -8,7 +8,7 @@ build=$(cd "$1" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 data=$here/../data/lab-nat
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 sock=ipc://$tmp/c.sock
 serve=()
 while read -r ip; do serve+=(--serve "$ip"); done <"$data/server_ips.txt"

@@ -140,6 +140,8 @@ static void test_roundtrip(void)
     free(buf);
 }
 
+static uint8_t *saved_scope_data; /* restored before free_unpacked, which would free ours */
+
 /* Decodes an encoded valid batch after `mutate` changed its unpacked form. */
 static enum sm_wire_reject mutated(void (*mutate)(Synmatch__Batch *b))
 {
@@ -154,6 +156,11 @@ static enum sm_wire_reject mutated(void (*mutate)(Synmatch__Batch *b))
     free(buf);
     mutate(b);
     enum sm_wire_reject why = roundtrip_batch(b);
+    if (saved_scope_data) {
+        b->scope->addr[0].data = saved_scope_data;
+        b->scope->addr[0].len = 4;
+        saved_scope_data = NULL;
+    }
     synmatch__batch__free_unpacked(b, NULL);
     return why;
 }
@@ -171,7 +178,13 @@ static void m_flags_high(Synmatch__Batch *b) { b->flags[0] = 0x1002; }
 static void m_time_future(Synmatch__Batch *b) { b->ts_ns[1] = b->watermark_ns + 1; }
 static void m_time_negative(Synmatch__Batch *b) { b->ts_ns[0] = -1; }
 static void m_scope_prefix(Synmatch__Batch *b) { b->scope->prefix_len[0] = 33; }
-static void m_scope_len(Synmatch__Batch *b) { b->scope->addr[0].len = 7; }
+static uint8_t seven_bytes[7] = {198, 18, 2, 0, 0, 0, 1};
+static void m_scope_len(Synmatch__Batch *b)
+{
+    saved_scope_data = b->scope->addr[0].data;
+    b->scope->addr[0].data = seven_bytes; /* 7 real bytes: the unpacked buffer has 4 */
+    b->scope->addr[0].len = sizeof seven_bytes;
+}
 
 static void test_rejections(void)
 {
