@@ -25,6 +25,7 @@
 
 #define POLL_MS 50
 #define MAX_MSGS_PER_TURN 512
+#define MAX_DECISIONS_PER_TURN 20000 /* bounded expiry work: a backlog never stalls the socket */
 #define NS_PER_SEC INT64_C(1000000000)
 
 struct collector {
@@ -152,14 +153,14 @@ static void stats_line(struct collector *c)
                 " | matched %" PRIu64 " missing %" PRIu64 " suspect %" PRIu64
                 " middlebox %" PRIu64 " capture_loss %" PRIu64 " transport_loss %" PRIu64
                 " sensor_down %" PRIu64 " overload %" PRIu64 " unknown %" PRIu64
-                " out_of_scope %" PRIu64,
+                " out_of_scope %" PRIu64 " | clock offset %.3f s (%" PRIu32 " pairs)",
                 t.up, t.sensors, c->messages, rej, detail, t.batches, t.duplicates, t.stale,
                 t.gaps, t.lost_batches, c->records, js.pending, js.verdicts[SM_V_MATCHED],
                 js.verdicts[SM_V_MISSING], js.verdicts[SM_V_SUSPECT],
                 js.verdicts[SM_V_ANSWERED_BY_MIDDLEBOX], js.verdicts[SM_V_SENSOR_CAPTURE_LOSS],
                 js.verdicts[SM_V_TRANSPORT_LOSS], js.verdicts[SM_V_SENSOR_DOWN],
                 js.verdicts[SM_V_COLLECTOR_OVERLOAD], js.verdicts[SM_V_UNKNOWN],
-                js.out_of_scope);
+                js.out_of_scope, (double)js.offset_ns / 1e9, js.offset_samples);
 }
 
 /* Receives and processes up to MAX_MSGS_PER_TURN waiting messages. */
@@ -236,6 +237,7 @@ int sm_collector_run(const struct sm_collector_config *cfg)
         .max_skew_ns = cfg->max_skew_ns,
         .max_pending = cfg->max_pending,
         .emit_suspect = true,
+        .max_work = MAX_DECISIONS_PER_TURN,
         .on_verdict = on_verdict,
         .verdict_arg = &c,
         .in_scope = in_scope,
@@ -278,10 +280,10 @@ int sm_collector_run(const struct sm_collector_config *cfg)
 
     int64_t every = cfg->stats_every_ns ? cfg->stats_every_ns : 10 * NS_PER_SEC;
     int64_t next_stats = mono_ns() + every;
-    bool done = false;
+    bool done = false, backlog = false;
     while (!done && !(cfg->stop && *cfg->stop)) {
         zmq_pollitem_t item = {c.pull, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, POLL_MS) == -1 && zmq_errno() != EINTR) {
+        if (zmq_poll(&item, 1, backlog ? 0 : POLL_MS) == -1 && zmq_errno() != EINTR) {
             sm_log_warnx("poll: %s", zmq_strerror(zmq_errno()));
             status = 9;
             break;
@@ -289,6 +291,7 @@ int sm_collector_run(const struct sm_collector_config *cfg)
         drain_socket(&c);
         int64_t now = mono_ns();
         advance(&c, now);
+        backlog = sm_join_tick(c.join);
         if (cfg->exit_when_done && sm_sensors_all_ended(c.sensors)) {
             for (int r = 0; r < 2; r++)
                 sm_join_end(c.join, (enum sm_role)r,

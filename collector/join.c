@@ -33,6 +33,12 @@
 #define TS_MAX (INT64_C(1) << 62)
 #define TS_MIN (-(INT64_C(1) << 60))
 #define BACKOFF_FACTOR 3 /* wait 3x the last retransmission gap for the next one */
+/* A server SYN may be a client attempt seen up to this much beyond the skew allowance, so
+ * that a clock offset larger than the allowance still shows in matched pairs (and turns the
+ * verdicts that depend on it into `unknown`) instead of hiding every match. */
+#define MATCH_SLACK (30 * NS_PER_SEC)
+#define OFFSET_SAMPLES 64 /* recent matched delays behind the clock offset estimate */
+#define OFFSET_MIN_SAMPLES 8
 #define MAX_BLIND_INTERVALS 4096u /* per role; past it intervals widen */
 #define TRACKED_ATTEMPTS 8 /* attempts remembered per group to tell which one got through */
 
@@ -112,6 +118,10 @@ struct sm_join {
     size_t nblind[2], capblind[2];
 
     bool degraded; /* evidence could not be recorded (out of memory): nothing is missing */
+    bool backlog;  /* run() stopped at max_work with due entries left */
+    int64_t delays[OFFSET_SAMPLES]; /* ring of recent matched delays */
+    uint32_t ndelays, delay_next, delays_since_median;
+    int64_t offset_median;
     struct sm_join_stats st;
 };
 
@@ -407,10 +417,44 @@ static void emit_record(sm_join_t *j, const struct sm_record *r, enum sm_verdict
     j->cfg.on_verdict(j->cfg.verdict_arg, &v);
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of the recent matched delays (server time minus client time), recomputed every
+ * few samples: one-way delay plus the clock offset between the two sensors. */
+static void note_delay(sm_join_t *j, int64_t delay)
+{
+    j->delays[j->delay_next] = delay;
+    j->delay_next = (j->delay_next + 1) % OFFSET_SAMPLES;
+    if (j->ndelays < OFFSET_SAMPLES)
+        j->ndelays++;
+    if (++j->delays_since_median >= 8 || j->ndelays <= OFFSET_MIN_SAMPLES) {
+        int64_t tmp[OFFSET_SAMPLES];
+        memcpy(tmp, j->delays, j->ndelays * sizeof tmp[0]);
+        qsort(tmp, j->ndelays, sizeof tmp[0], cmp_i64);
+        j->offset_median = tmp[j->ndelays / 2];
+        j->delays_since_median = 0;
+    }
+}
+
+/* True when matched pairs show the clocks further apart than the skew allowance. */
+static bool offset_exceeds_skew(const sm_join_t *j)
+{
+    if (j->ndelays < OFFSET_MIN_SAMPLES)
+        return false;
+    int64_t m = j->offset_median;
+    return m > j->cfg.max_skew_ns || m < -j->cfg.max_skew_ns;
+}
+
 static void emit(sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind, const char *reason)
 {
     struct sm_verdict v;
     fill_verdict(j, gi, kind, reason, &v);
+    if (kind == SM_V_MATCHED)
+        note_delay(j, v.delay_ns);
     j->st.verdicts[kind]++;
     j->cfg.on_verdict(j->cfg.verdict_arg, &v);
 }
@@ -486,6 +530,10 @@ static void decide_unmatched(sm_join_t *j, uint32_t gi)
         emit(j, gi, k, blind_reason(SM_ROLE_CLIENT, k));
     } else if (g->candidates > 1) {
         emit(j, gi, SM_V_AMBIGUOUS, NULL); /* lost a tie for a server SYN: not missing */
+    } else if (offset_exceeds_skew(j)) {
+        /* The server's view of this time is shifted beyond what the deadline allowed for:
+         * its SYN may simply not have been waited for. */
+        emit(j, gi, SM_V_UNKNOWN, "clock_offset_exceeds_skew");
     } else {
         emit(j, gi, SM_V_MISSING, NULL);
     }
@@ -568,10 +616,17 @@ static void evict_oldest(sm_join_t *j)
 }
 
 /* Decides everything due at or before the horizon. */
-static void run(sm_join_t *j)
+/* Decides what is due at or before the horizon: everything, or max_work entries when limit. */
+static void run_limited(sm_join_t *j, bool limit)
 {
     int64_t h = horizon(j);
+    size_t work = 0;
+    j->backlog = false;
     while (j->heap_len > 0 && j->heap[0].due <= h) {
+        if (limit && j->cfg.max_work && work++ >= j->cfg.max_work) {
+            j->backlog = true;
+            return;
+        }
         struct heap_item it = heap_pop(j);
         struct entry *e = &j->pool[it.idx];
         if (e->gen != it.gen || e->kind == E_FREE || e->held)
@@ -595,6 +650,11 @@ static void run(sm_join_t *j)
         else
             schedule_group(j, it.idx);
     }
+}
+
+static void run(sm_join_t *j)
+{
+    run_limited(j, true);
 }
 
 /* ---- matching ------------------------------------------------------------------------------ */
@@ -627,9 +687,10 @@ static uint32_t find(const sm_join_t *j, enum ekind kind, uint32_t isn, const st
 static int fit(const sm_join_t *j, const struct entry *g, const struct entry *s)
 {
     /* The server sees an attempt after it was sent, within the timeout, give or take the
-     * clock skew: outside that window an equal ISN is another connection's. */
-    if (s->first_ns < sat_add(g->first_ns, -j->cfg.max_skew_ns) ||
-        s->first_ns > sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns))
+     * clock skew (and a slack to measure offsets beyond it): outside that window an equal ISN
+     * is another connection's. */
+    if (s->first_ns < sat_add(g->first_ns, -(j->cfg.max_skew_ns + MATCH_SLACK)) ||
+        s->first_ns > sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns + MATCH_SLACK))
         return 0;
     int score = 1;
     if (g->tuple.dport == s->tuple.dport)
@@ -1009,7 +1070,7 @@ void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t)
 void sm_join_finish(sm_join_t *j)
 {
     j->ended[SM_ROLE_CLIENT] = j->ended[SM_ROLE_SERVER] = true;
-    run(j);
+    run_limited(j, false);
     for (size_t k = 0; k < j->held_len; k++) {
         uint32_t gi = j->held[k];
         /* A slot evicted and reused since it was held is skipped (no longer held). */
@@ -1033,7 +1094,7 @@ void sm_join_finish(sm_join_t *j)
 
 void sm_join_stop(sm_join_t *j, const char *reason)
 {
-    run(j);
+    run_limited(j, false);
     while (j->oldest) {
         uint32_t i = j->oldest;
         const struct entry *e = &j->pool[i];
@@ -1058,10 +1119,19 @@ void sm_join_stop(sm_join_t *j, const char *reason)
     j->heap_len = 0;
 }
 
+bool sm_join_tick(sm_join_t *j)
+{
+    run(j);
+    return j->backlog;
+}
+
 void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out)
 {
     *out = j->st;
     out->pending = j->live;
+    out->backlog = j->backlog;
+    out->offset_samples = j->ndelays;
+    out->offset_ns = j->ndelays ? j->offset_median : 0;
 }
 
 size_t sm_join_heap_size(const sm_join_t *j)

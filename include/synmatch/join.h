@@ -98,6 +98,7 @@ struct sm_join_config {
      * inferred scope is only known then, so unmatched groups are decided in sm_join_finish(). */
     bool hold_unmatched;
     bool emit_suspect;
+    size_t max_work; /* entries decided per call at most (0 = no limit); see sm_join_tick() */
     sm_verdict_fn on_verdict; /* required */
     void *verdict_arg;
     sm_scope_fn in_scope; /* NULL = every destination is expected */
@@ -116,6 +117,9 @@ struct sm_join_stats {
     uint64_t verdicts[SM_V_COUNT];
     size_t pending;             /* entries held now */
     size_t peak_pending;
+    bool backlog;               /* due entries wait for the next sm_join_tick() */
+    uint32_t offset_samples;    /* matched pairs behind the clock offset estimate */
+    int64_t offset_ns;          /* median server-minus-client delay of recent matches */
 };
 
 /* Returns NULL when out of memory. */
@@ -126,8 +130,12 @@ void sm_join_destroy(sm_join_t **self_p);
  * and ignored. The record is copied. */
 void sm_join_add(sm_join_t *j, enum sm_role role, const struct sm_record *r);
 
-/* role has delivered everything it captured up to event time t. Emits what became decided. */
+/* role has delivered everything it captured up to event time t. Emits what became decided
+ * (at most max_work entries: the rest waits for sm_join_tick()). */
 void sm_join_watermark(sm_join_t *j, enum sm_role role, int64_t t);
+
+/* Decides up to max_work more entries that are due. Returns true while a backlog remains. */
+bool sm_join_tick(sm_join_t *j);
 
 /* role's capture covers event time from t on. */
 void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t);

@@ -475,6 +475,78 @@ static void test_heap_bounded_without_watermark(void)
     sm_join_destroy(&j);
 }
 
+/* Decisions per call are bounded; sm_join_tick() works through the backlog. */
+static void test_bounded_work(void)
+{
+    ngot = 0;
+    struct sm_join_config cfg = {.on_verdict = collect, .max_work = 100};
+    sm_join_t *j = sm_join_new(&cfg);
+    for (unsigned i = 0; i < 1000; i++) {
+        struct sm_tuple c = tup("198.18.0.1", 20000 + i, "198.18.1.1", 80);
+        struct sm_record r = rec(c, T0 + i * MS, SM_TH_SYN, 3000 + i, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+    }
+    both_wm(j, T0 + 60 * SEC);
+    CHECK(ngot <= 200); /* two watermark calls, 100 each at most */
+    int ticks = 0;
+    while (sm_join_tick(j) && ticks < 100)
+        ticks++;
+    CHECK_EQ_U(ngot, 1000);
+    CHECK(ticks >= 7);
+    sm_join_destroy(&j);
+}
+
+/* Clocks further apart than the allowance: matches still found (and measured); SYNs that
+ * depend on the offset become unknown, never missing. */
+static void test_clock_offset(void)
+{
+    for (int sign = -1; sign <= 1; sign += 2) {
+        sm_join_t *j = engine(false, false, 0);
+        int64_t off = sign * 3 * SEC;
+        for (unsigned i = 0; i < 20; i++) {
+            struct sm_tuple c = tup("198.18.0.1", 21000 + i, "198.18.1.1", 80);
+            struct sm_record r = rec(c, T0 + i * SEC, SM_TH_SYN, 4000 + i, 0);
+            sm_join_add(j, SM_ROLE_CLIENT, &r);
+            r.ts_ns += off + MS;
+            sm_join_add(j, SM_ROLE_SERVER, &r);
+            sm_join_watermark(j, SM_ROLE_CLIENT, T0 + i * SEC);
+            sm_join_watermark(j, SM_ROLE_SERVER, T0 + i * SEC + off);
+        }
+        struct sm_tuple lost = tup("198.18.0.1", 22000, "198.18.1.1", 80);
+        struct sm_record r = rec(lost, T0 + 30 * SEC, SM_TH_SYN, 5000, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+        both_wm(j, T0 + 100 * SEC);
+        CHECK_EQ_U(count_kind(SM_V_MATCHED), 20);
+        CHECK_EQ_U(count_kind(SM_V_MISSING), 0);
+        CHECK_EQ_U(count_kind(SM_V_UNKNOWN), 1);
+        struct sm_join_stats st;
+        sm_join_get_stats(j, &st);
+        CHECK(st.offset_samples >= 8);
+        CHECK(st.offset_ns > off - 10 * MS && st.offset_ns < off + 10 * MS);
+        sm_join_destroy(&j);
+    }
+    /* Within the allowance nothing changes: 400 ms either way still calls a lost SYN missing. */
+    for (int sign = -1; sign <= 1; sign += 2) {
+        sm_join_t *j = engine(false, false, 0);
+        int64_t off = sign * 400 * MS;
+        for (unsigned i = 0; i < 20; i++) {
+            struct sm_tuple c = tup("198.18.0.1", 23000 + i, "198.18.1.1", 80);
+            struct sm_record r = rec(c, T0 + i * SEC, SM_TH_SYN, 6000 + i, 0);
+            sm_join_add(j, SM_ROLE_CLIENT, &r);
+            r.ts_ns += off + MS;
+            sm_join_add(j, SM_ROLE_SERVER, &r);
+        }
+        struct sm_tuple lost = tup("198.18.0.1", 24000, "198.18.1.1", 80);
+        struct sm_record r = rec(lost, T0 + 30 * SEC, SM_TH_SYN, 7000, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+        sm_join_watermark(j, SM_ROLE_CLIENT, T0 + 100 * SEC);
+        sm_join_watermark(j, SM_ROLE_SERVER, T0 + 100 * SEC + off);
+        CHECK_EQ_U(count_kind(SM_V_MATCHED), 20);
+        CHECK_EQ_U(count_kind(SM_V_MISSING), 1);
+        sm_join_destroy(&j);
+    }
+}
+
 /* A destination port that survives NAT breaks the tie between two ISN-equal server SYNs. */
 static void test_port_disambiguates(void)
 {
@@ -635,6 +707,8 @@ int main(void)
     test_port_disambiguates();
     test_isn_reused_later();
     test_overload();
+    test_bounded_work();
+    test_clock_offset();
     test_ambiguous_any_order();
     test_coverage_before_answer();
     test_extreme_timestamps();
