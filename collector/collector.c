@@ -79,7 +79,7 @@ static void on_event(void *arg, const struct sm_sensor_event *ev)
     static const char *const names[] = {
         [SM_SENSOR_UP] = "sensor_up",     [SM_SENSOR_DOWN] = "sensor_down",
         [SM_SENSOR_BACK] = "sensor_back", [SM_SENSOR_END] = "sensor_end",
-        [SM_SENSOR_GAP] = "transport_gap",
+        [SM_SENSOR_GAP] = "transport_gap", [SM_SENSOR_CLOSED] = "sensor_closed",
     };
     struct collector *c = arg;
     char line[SM_REPORT_LINE_MAX], *p = line;
@@ -106,6 +106,24 @@ static void on_event(void *arg, const struct sm_sensor_event *ev)
         p = sm_fmt_str(p, ",\"watermark\":\"");
         p = sm_fmt_rfc3339(p, ev->watermark_ns);
         *p++ = '"';
+    }
+    if (ev->reason) {
+        p = sm_fmt_str(p, ",\"reason\":\"");
+        p = sm_fmt_str(p, ev->reason);
+        *p++ = '"';
+    }
+    if (ev->books) {
+        const struct sm_sensor_books *b = ev->books;
+        static const char *const keys[] = {",\"books\":{\"emitted\":", ",\"received\":",
+                                           ",\"unsent\":", ",\"lost\":", ",\"gaps\":",
+                                           ",\"lost_batches\":"};
+        const uint64_t vals[] = {b->emitted, b->received, b->unsent, b->lost, b->gaps,
+                                 b->lost_batches};
+        for (int k = 0; k < 6; k++) {
+            p = sm_fmt_str(p, keys[k]);
+            p = sm_fmt_u64(p, vals[k]);
+        }
+        *p++ = '}';
     }
     p = sm_fmt_str(p, "}\n");
     emit_line(c, line, (size_t)(p - line));

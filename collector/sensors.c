@@ -23,6 +23,7 @@
 #define DEFAULT_GAP_WAIT (500 * NS_PER_MS)
 #define DEFAULT_DOWN_AFTER (1000 * NS_PER_MS)
 #define DEFAULT_MAX_SENSORS 256u
+#define DEFAULT_EXPIRE (600 * INT64_C(1000000000))
 
 /* A batch waiting in the reorder window: what processing needs of its header, and records. */
 struct pending {
@@ -43,6 +44,8 @@ struct sensor {
     uint64_t next_seq;   /* the seq processed next */
     bool in_order_yet;   /* a batch of this epoch was processed */
     bool up, ended;
+    bool expired;        /* closed after a long silence: a tombstone keeping id and scope */
+    uint64_t epoch_received, epoch_gaps, epoch_lost_batches; /* this epoch's books */
     int64_t watermark;   /* of the last processed batch (never decreases) */
     int64_t last_heard;  /* processing time of the last batch received */
     int64_t gap_since;   /* processing time since a batch waits for a missing seq; 0 = none */
@@ -85,6 +88,8 @@ sm_sensors_t *sm_sensors_new(const struct sm_sensors_config *cfg,
         s->cfg.down_after_ns = DEFAULT_DOWN_AFTER;
     if (s->cfg.max_sensors == 0)
         s->cfg.max_sensors = DEFAULT_MAX_SENSORS;
+    if (s->cfg.expire_after_ns <= 0)
+        s->cfg.expire_after_ns = DEFAULT_EXPIRE;
     s->sink = *sink;
     s->v = calloc(s->cfg.max_sensors, sizeof *s->v);
     if (s->v == NULL) {
@@ -122,12 +127,35 @@ void sm_sensors_destroy(sm_sensors_t **self_p)
     *self_p = NULL;
 }
 
+static void books_of(const struct sensor *se, struct sm_sensor_books *b)
+{
+    b->emitted = se->last.records_emitted;
+    b->received = se->epoch_received;
+    b->unsent = se->last.records_unsent;
+    uint64_t accounted = b->received + b->unsent;
+    b->lost = b->emitted > accounted ? b->emitted - accounted : 0;
+    b->gaps = se->epoch_gaps;
+    b->lost_batches = se->epoch_lost_batches;
+}
+
+static void event_full(sm_sensors_t *s, const struct sensor *se, enum sm_sensor_event_kind kind,
+                       uint64_t a, uint64_t b, const char *reason)
+{
+    struct sm_sensor_books books;
+    struct sm_sensor_event ev = {kind, se->id, se->role, se->epoch, a, b, se->watermark,
+                                 NULL, reason};
+    if (kind == SM_SENSOR_END || kind == SM_SENSOR_CLOSED) {
+        books_of(se, &books);
+        ev.books = &books;
+    }
+    if (s->sink.event)
+        s->sink.event(s->sink.arg, &ev);
+}
+
 static void event(sm_sensors_t *s, const struct sensor *se, enum sm_sensor_event_kind kind,
                   uint64_t a, uint64_t b)
 {
-    struct sm_sensor_event ev = {kind, se->id, se->role, se->epoch, a, b, se->watermark};
-    if (s->sink.event)
-        s->sink.event(s->sink.arg, &ev);
+    event_full(s, se, kind, a, b, NULL);
 }
 
 static void blind(sm_sensors_t *s, enum sm_role role, int64_t from, int64_t to,
@@ -155,7 +183,10 @@ static void start_epoch(struct sensor *se, const struct sm_wire_header *h, unsig
     se->in_order_yet = false;
     se->ended = false;
     se->have_last = false;
+    memset(&se->last, 0, sizeof se->last);
     se->gap_since = 0;
+    se->expired = false;
+    se->epoch_received = se->epoch_gaps = se->epoch_lost_batches = 0;
     se->st.epoch = h->boot_epoch;
     se->st.epochs++;
     se->st.role = h->role;
@@ -174,6 +205,7 @@ static void process(sm_sensors_t *s, struct sensor *se, const struct pending *b)
         s->sink.records(s->sink.arg, role, b->recs, b->n);
     free(b->recs);
     se->st.records_received += b->n;
+    se->epoch_received += b->n;
     se->st.batches++;
     s->tot.batches++;
 
@@ -237,6 +269,8 @@ static void declare_lost(sm_sensors_t *s, struct sensor *se, uint64_t upto, int6
     blind(s, se->role, se->watermark, to, SM_V_TRANSPORT_LOSS);
     se->st.gaps++;
     se->st.lost_batches += n;
+    se->epoch_gaps++;
+    se->epoch_lost_batches += n;
     s->tot.gaps++;
     s->tot.lost_batches += n;
     event(s, se, SM_SENSOR_GAP, se->next_seq, upto - 1);
@@ -273,12 +307,27 @@ bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm
         s->started = now;
     }
     struct sensor *se = find(s, h->sensor_id);
-    if (se == NULL) {
-        if (s->n == s->cfg.max_sensors) {
+    if (se == NULL && s->n == s->cfg.max_sensors) {
+        /* Full: the slot of the sensor expired longest ago, if any, is reused. */
+        struct sensor *old = NULL;
+        size_t at = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            if (s->v[i]->expired && (old == NULL || s->v[i]->last_heard < old->last_heard)) {
+                old = s->v[i];
+                at = i;
+            }
+        }
+        if (old == NULL) {
             s->tot.rejected_sensors++;
             free(recs);
             return false;
         }
+        drop_pending(old, s->cfg.reorder_window);
+        free(old->win);
+        free(old);
+        s->v[at] = s->v[--s->n];
+    }
+    if (se == NULL) {
         se = calloc(1, sizeof *se);
         struct pending *win = calloc(s->cfg.reorder_window, sizeof *win);
         if (se == NULL || win == NULL) {
@@ -299,8 +348,10 @@ bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm
         if (se->npending > 0)
             skip_gap(s, se);
         drop_pending(se, s->cfg.reorder_window);
-        if (se->in_order_yet && !se->ended)
+        if (se->in_order_yet && !se->ended) {
             blind(s, se->role, se->watermark, h->watermark_ns, SM_V_SENSOR_DOWN);
+            event_full(s, se, SM_SENSOR_CLOSED, se->next_seq, 0, "restart");
+        }
         start_epoch(se, h, s->cfg.reorder_window);
     } else if (h->boot_epoch < se->epoch || h->role != se->role) {
         se->st.stale++;
@@ -325,6 +376,7 @@ bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm
         memcpy(se->scope, h->scope, h->nscope * sizeof h->scope[0]);
     }
 
+    se->expired = false;
     if (h->seq < se->next_seq || se->ended) {
         se->st.duplicates++;
         s->tot.duplicates++;
@@ -382,6 +434,14 @@ void sm_sensors_tick(sm_sensors_t *s, int64_t now)
             se->st.up = false;
             se->down_from = se->watermark;
             event(s, se, SM_SENSOR_DOWN, se->next_seq, 0);
+        }
+        if (!se->up && !se->ended && !se->expired &&
+            now - se->last_heard >= s->cfg.expire_after_ns) {
+            /* Gone for good, as far as we know: close its books and free what waits. Its id
+             * and scope stay, so SYNs to what it served keep saying sensor_down. */
+            drop_pending(se, s->cfg.reorder_window);
+            se->expired = true;
+            event_full(s, se, SM_SENSOR_CLOSED, se->next_seq, 0, "expired");
         }
     }
 }

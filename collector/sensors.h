@@ -26,6 +26,16 @@ enum sm_sensor_event_kind {
     SM_SENSOR_BACK,    /* heard from again after being down, same epoch */
     SM_SENSOR_END,     /* end_of_stream processed */
     SM_SENSOR_GAP,     /* batches declared lost: seq first..last */
+    SM_SENSOR_CLOSED,  /* an epoch ended without end_of_stream: a restart, or expired */
+};
+
+/*
+ * The books of one epoch: the agent's own counts against what arrived. They balance as
+ * emitted = received + unsent (declared by the agent) + lost (in seq gaps, detected here).
+ */
+struct sm_sensor_books {
+    uint64_t emitted, received, unsent, lost;
+    uint64_t gaps, lost_batches;
 };
 
 struct sm_sensor_event {
@@ -35,6 +45,8 @@ struct sm_sensor_event {
     uint64_t epoch;
     uint64_t first_seq, last_seq; /* UP: the first seq seen; GAP: the lost range */
     int64_t watermark_ns;
+    const struct sm_sensor_books *books; /* END and CLOSED: the epoch's books */
+    const char *reason;                  /* CLOSED: "restart" or "expired" */
 };
 
 struct sm_sensors_sink {
@@ -50,6 +62,8 @@ struct sm_sensors_config {
     int64_t gap_wait_ns;     /* how long to wait for a missing seq; 0 = 500 ms */
     int64_t down_after_ns;   /* silence that makes a sensor down; 0 = 1 s */
     size_t max_sensors;      /* 0 = 256 */
+    int64_t expire_after_ns; /* a sensor down this long is closed and its slot reusable;
+                              * 0 = 10 minutes */
 };
 
 /* Per-sensor accounting, for the stats line and the books' invariant. */

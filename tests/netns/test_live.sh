@@ -83,6 +83,10 @@ for line in open(verdicts):
     o = json.loads(line)
     if "event" in o:
         events.append(o["event"])
+        b = o.get("books")
+        if o["event"] == "sensor_end" and (b is None or b["lost"] or b["gaps"] or b["unsent"]
+                                           or b["emitted"] != b["received"]):
+            print("FAIL books do not balance without loss:", o); bad += 1
         continue
     if o["verdict"] == "suspect":
         suspects.add(o["seq"])

@@ -45,11 +45,17 @@ static void on_blind(void *arg, enum sm_role role, int64_t from, int64_t to,
     }
 }
 
+static struct sm_sensor_books last_books;
+static const char *last_reason;
+
 static void on_event(void *arg, const struct sm_sensor_event *ev)
 {
     (void)arg;
     if (nevents < 64)
         events[nevents++] = *ev;
+    if (ev->books)
+        last_books = *ev->books;
+    last_reason = ev->reason;
 }
 
 static sm_sensors_t *books(void)
@@ -247,6 +253,63 @@ static void test_declared_drops_scope_end(void)
     sm_sensors_destroy(&s);
 }
 
+/* The books of an epoch: emitted = received + unsent + lost (in gaps). */
+static void test_books_balance(void)
+{
+    sm_sensors_t *s = books();
+    struct sm_wire_header h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.sensor_id, "c1");
+    h.role = SM_ROLE_CLIENT;
+    h.boot_epoch = 9;
+    uint64_t emitted = 0;
+    for (uint64_t seq = 0; seq < 6; seq++) {
+        h.seq = seq;
+        h.watermark_ns = 1000 * (int64_t)(seq + 1);
+        emitted += 2;
+        h.counters.records_emitted = emitted;
+        h.counters.records_unsent = seq >= 4 ? 2 : 0; /* batch 3's two records declared */
+        h.end_of_stream = seq == 5;
+        if (seq == 2 || seq == 3)
+            continue; /* batch 2 lost in transit; batch 3 dropped by the agent (declared) */
+        struct sm_record *r = calloc(2, sizeof *r);
+        r[0].ts_ns = r[1].ts_ns = h.watermark_ns;
+        sm_sensors_batch(s, &h, r, 2, (int64_t)seq);
+        sm_sensors_tick(s, (int64_t)seq * SEC);
+    }
+    CHECK_EQ_U(count_events(SM_SENSOR_END), 1);
+    CHECK_EQ_U(last_books.emitted, 12);
+    CHECK_EQ_U(last_books.received, 8);
+    CHECK_EQ_U(last_books.unsent, 2);
+    CHECK_EQ_U(last_books.lost, 2);
+    CHECK_EQ_U(last_books.gaps, 1);
+    CHECK_EQ_U(last_books.lost_batches, 2);
+    sm_sensors_destroy(&s);
+}
+
+/* A sensor gone for good is closed; when the table is full its slot is reused. */
+static void test_expiry(void)
+{
+    ngot = nblind = nevents = 0;
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, NULL};
+    struct sm_sensors_config cfg = {.max_sensors = 2, .expire_after_ns = 60 * SEC};
+    sm_sensors_t *s = sm_sensors_new(&cfg, &sink);
+    send(s, "a", SM_ROLE_CLIENT, 1, 0, 100, 0);
+    send(s, "b", SM_ROLE_SERVER, 1, 0, 100, 0);
+    send(s, "c", SM_ROLE_CLIENT, 1, 0, 100, 1); /* full, nobody expired: refused */
+    struct sm_sensors_totals t;
+    sm_sensors_totals(s, &t);
+    CHECK_EQ_U(t.rejected_sensors, 1);
+    sm_sensors_tick(s, 61 * SEC);
+    CHECK_EQ_U(count_events(SM_SENSOR_CLOSED), 2);
+    CHECK_EQ_S(last_reason, "expired");
+    send(s, "c", SM_ROLE_CLIENT, 1, 0, 200, 62 * SEC); /* takes an expired slot */
+    sm_sensors_totals(s, &t);
+    CHECK_EQ_U(t.sensors, 2);
+    CHECK_EQ_U(t.rejected_sensors, 1);
+    sm_sensors_destroy(&s);
+}
+
 int main(void)
 {
     test_order_dup_reorder();
@@ -256,5 +319,7 @@ int main(void)
     test_down_and_back();
     test_no_server_yet();
     test_declared_drops_scope_end();
+    test_books_balance();
+    test_expiry();
     return check_done();
 }
