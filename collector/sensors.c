@@ -173,13 +173,18 @@ static struct sensor *find(const sm_sensors_t *s, const char *id)
     return NULL;
 }
 
-/* Starts a new epoch for se at the header's values (a new sensor or a restart). */
+/*
+ * Starts a new epoch for se at the header's values (a new sensor or a restart). An epoch
+ * starts at seq 0: a first seq heard within the reorder window means the earlier ones may be
+ * still on their way (they are waited for like any gap); a later one means this collector
+ * joined mid-epoch (it restarted), and what came before is not ours to account for.
+ */
 static void start_epoch(struct sensor *se, const struct sm_wire_header *h, unsigned window)
 {
     drop_pending(se, window);
     se->role = h->role;
     se->epoch = h->boot_epoch;
-    se->next_seq = h->seq; /* the first seq heard; earlier ones of this epoch count as lost */
+    se->next_seq = h->seq < window ? 0 : h->seq;
     se->in_order_yet = false;
     se->ended = false;
     se->have_last = false;

@@ -113,6 +113,24 @@ static void test_order_dup_reorder(void)
     CHECK(s == NULL);
 }
 
+/* The first batch heard is not the first sent: earlier seqs of the epoch are waited for. */
+static void test_first_heard_out_of_order(void)
+{
+    sm_sensors_t *s = books();
+    send(s, "c1", SM_ROLE_CLIENT, 1, 2, 300, 0);
+    send(s, "c1", SM_ROLE_CLIENT, 1, 0, 100, 1);
+    send(s, "c1", SM_ROLE_CLIENT, 1, 1, 200, 2);
+    CHECK_EQ_U(ngot, 3);
+    for (uint32_t i = 0; i < 3; i++)
+        CHECK_EQ_U(got_seq[i], i);
+    /* A collector that joins mid-epoch starts where it joined. */
+    send(s, "c2", SM_ROLE_CLIENT, 1, 1000, 9000, 3);
+    send(s, "c2", SM_ROLE_CLIENT, 1, 999, 8900, 4);
+    CHECK_EQ_U(ngot, 4);
+    CHECK_EQ_U(got_seq[3], 1000);
+    sm_sensors_destroy(&s);
+}
+
 static void test_gap_waited_then_declared(void)
 {
     sm_sensors_t *s = books();
@@ -313,6 +331,7 @@ static void test_expiry(void)
 int main(void)
 {
     test_order_dup_reorder();
+    test_first_heard_out_of_order();
     test_gap_waited_then_declared();
     test_window_overrun();
     test_restart_and_stale();
