@@ -18,6 +18,7 @@
  * monotonic clock, watermarks on event time.
  */
 #include "synmatch/agent.h"
+#include "synmatch/keys.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -751,6 +752,24 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
     }
 
     struct sm_sender_opts so = {.endpoint = o->collector, .queue_max = o->queue};
+    /* Key files are read here, at start-up, with whatever privilege the agent started with. */
+    struct sm_keypair kp;
+    char server_key[SM_KEY_Z85_LEN + 1];
+    if ((o->key_file == NULL) != (o->server_key == NULL)) {
+        *why = SM_AGENT_ERR_USAGE;
+        failf(errbuf, errlen, "--key and --server-key go together");
+        goto fail;
+    }
+    if (o->key_file) {
+        if (sm_keys_load_secret(o->key_file, &kp, errbuf, errlen) == -1 ||
+            sm_keys_load_public(o->server_key, server_key, errbuf, errlen) == -1) {
+            *why = SM_AGENT_ERR_USAGE;
+            goto fail;
+        }
+        so.server_key = server_key;
+        so.public_key = kp.public_z85;
+        so.secret_key = kp.secret_z85;
+    }
     a->snd = sm_sender_new(&so, errbuf, errlen);
     if (a->snd == NULL) {
         *why = SM_AGENT_ERR_COLLECTOR;

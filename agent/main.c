@@ -67,6 +67,10 @@ static void usage(FILE *out)
             "  --queue N            batches held while the collector is away (default 1000);\n"
             "                       beyond it the oldest are dropped and declared\n"
             "  --linger-ms N        at the end, wait at most this long for delivery (default 2000)\n"
+            "  --key FILE           CURVE: this agent's secret key file (synmatch keygen)\n"
+            "  --server-key KEY     CURVE: the collector's public key (a .pub file or its 40\n"
+            "                       characters); with --key, the transport is encrypted and\n"
+            "                       the collector knows this agent by its key\n"
             "  --quiet              no start-up line\n"
             "  EXPRESSION           tcpdump filter narrowing the live capture, e.g. 'port 443'\n"
             "                       (it applies to the packet inside any VLAN tags; vlan, mpls,\n"
@@ -159,6 +163,8 @@ int main(int argc, char **argv)
         OPT_NOPROMISC,
         OPT_QUEUE,
         OPT_LINGER,
+        OPT_KEY,
+        OPT_SERVER_KEY,
         OPT_QUIET,
     };
     static const struct option longopts[] = {
@@ -174,6 +180,8 @@ int main(int argc, char **argv)
         {"no-promisc", no_argument, NULL, OPT_NOPROMISC},
         {"queue", required_argument, NULL, OPT_QUEUE},
         {"linger-ms", required_argument, NULL, OPT_LINGER},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"server-key", required_argument, NULL, OPT_SERVER_KEY},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -234,6 +242,12 @@ int main(int argc, char **argv)
             break;
         case OPT_LINGER:
             o.linger_ms = (unsigned)number("--linger-ms", optarg, 1, 600000);
+            break;
+        case OPT_KEY:
+            o.key_file = optarg;
+            break;
+        case OPT_SERVER_KEY:
+            o.server_key = optarg;
             break;
         case OPT_QUIET:
             quiet = true;

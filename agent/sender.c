@@ -94,6 +94,15 @@ sm_sender_t *sm_sender_new(const struct sm_sender_opts *o, char *errbuf, size_t 
         sm_sender_destroy(&s);
         return NULL;
     }
+    if (o->server_key &&
+        (zmq_setsockopt(s->sock, ZMQ_CURVE_SERVERKEY, o->server_key, 41) == -1 ||
+         zmq_setsockopt(s->sock, ZMQ_CURVE_PUBLICKEY, o->public_key, 41) == -1 ||
+         zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, o->secret_key, 41) == -1)) {
+        snprintf(errbuf, errlen, "collector %s: cannot set CURVE keys: %s", o->endpoint,
+                 zmq_strerror(errno));
+        sm_sender_destroy(&s);
+        return NULL;
+    }
     if (zmq_connect(s->sock, o->endpoint) == -1) {
         int e = errno;
         snprintf(errbuf, errlen, "collector %s: %s", o->endpoint,

@@ -25,6 +25,8 @@ typedef struct sm_sender sm_sender_t;
 struct sm_sender_opts {
     const char *endpoint; /* tcp://HOST:PORT or ipc://PATH */
     size_t queue_max;     /* 0 = SM_SENDER_DEFAULT_QUEUE */
+    /* CURVE, all three or none (Z85 text): the collector's public key and this agent's pair. */
+    const char *server_key, *public_key, *secret_key;
 };
 
 /* Cumulative since sm_sender_new(). */

@@ -8,6 +8,7 @@
  */
 #include "synmatch/collector.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -19,9 +20,18 @@
 #include "fmt.h"
 #include "sensors.h"
 #include "synmatch/join.h"
+#include "synmatch/keys.h"
 #include "synmatch/log.h"
 #include "synmatch/report.h"
 #include "synmatch/wire.h"
+
+/* Debian's zmq.h declares this only with the draft API; libzmq 4.3.4 implements it. With it,
+ * a CURVE handshake fails when no ZAP handler answers: fail closed, not open. */
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_DOMAIN "synmatch"
 
 #define POLL_MS 50
 #define MAX_MSGS_PER_TURN 512
@@ -37,6 +47,11 @@ struct collector {
     uint64_t messages, records;
     uint64_t out_errors;
     int64_t server_capture_start;
+    bool curve;
+    void *zap, *mon;
+    uint64_t hs_failed_protocol, hs_failed_auth, hs_failed_other, hs_ok;
+    struct sm_allow allow;
+    uint64_t zap_allowed, zap_denied, identity_mismatch;
 };
 
 static int64_t mono_ns(void)
@@ -165,6 +180,11 @@ static void stats_line(struct collector *c)
             len += (size_t)snprintf(detail + len, sizeof detail - len, " %s=%" PRIu64,
                                     sm_wire_reject_name((enum sm_wire_reject)k), c->rejected[k]);
     }
+    sm_log_info("stats: handshakes ok %" PRIu64 ", failed: protocol %" PRIu64 " auth %" PRIu64
+                " other %" PRIu64 " | allow-list: allowed %" PRIu64 " denied %" PRIu64
+                " | batches claiming another sensor's id %" PRIu64,
+                c->hs_ok, c->hs_failed_protocol, c->hs_failed_auth, c->hs_failed_other,
+                c->zap_allowed, c->zap_denied, c->identity_mismatch);
     sm_log_info("stats: sensors %zu up of %zu | messages %" PRIu64 " rejected %" PRIu64 "%s"
                 " | batches %" PRIu64 " dup %" PRIu64 " stale %" PRIu64 " gaps %" PRIu64
                 " (%" PRIu64 " batches lost) | records %" PRIu64 " | pending %zu"
@@ -197,13 +217,121 @@ static void drain_socket(struct collector *c)
         size_t n;
         enum sm_wire_reject why =
             sm_wire_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &h, &recs, &n);
+        /* With keys, a sensor is who its key says (the ZAP User-Id), not what it writes. */
+        const char *uid = c->curve ? zmq_msg_gets(&msg, "User-Id") : NULL;
+        bool impostor = why == SM_WIRE_OK && c->curve && (uid == NULL || strcmp(uid, h.sensor_id) != 0);
         zmq_msg_close(&msg);
         if (why != SM_WIRE_OK) {
             c->rejected[why]++;
             continue;
         }
+        if (impostor) {
+            c->identity_mismatch++;
+            free(recs);
+            continue;
+        }
         sm_sensors_batch(c->sensors, &h, recs, n, mono_ns());
     }
+}
+
+/*
+ * One ZAP request (RFC 27): version, request id, domain, address, identity, mechanism,
+ * credentials. Only CURVE clients whose public key is on the allow-list pass; their User-Id
+ * is the sensor id the list gives them.
+ */
+static void handle_zap(struct collector *c)
+{
+    char frames[8][64];
+    size_t sizes[8] = {0};
+    uint8_t key[32];
+    size_t nkey = 0;
+    int nf = 0, more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->zap, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close(&m);
+            return;
+        }
+        if (nf < 8) {
+            size_t len = zmq_msg_size(&m);
+            sizes[nf] = len < sizeof frames[0] ? len : sizeof frames[0] - 1;
+            memcpy(frames[nf], zmq_msg_data(&m), sizes[nf]);
+            frames[nf][sizes[nf]] = '\0';
+            if (nf == 6 && len == 32) {
+                memcpy(key, zmq_msg_data(&m), 32);
+                nkey = 32;
+            }
+        }
+        nf++;
+        more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+    }
+    const char *id = NULL;
+    if (nf >= 7 && strcmp(frames[0], "1.0") == 0 && strcmp(frames[5], "CURVE") == 0 &&
+        nkey == 32) {
+        char z85[SM_KEY_Z85_LEN + 1];
+        zmq_z85_encode(z85, key, 32);
+        id = sm_allow_lookup(&c->allow, z85);
+    }
+    if (id)
+        c->zap_allowed++;
+    else
+        c->zap_denied++;
+    const char *status = id ? "200" : "400";
+    const char *text = id ? "OK" : "not allowed";
+    zmq_send(c->zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(c->zap, frames[1], nf > 1 ? sizes[1] : 0, ZMQ_SNDMORE);
+    zmq_send(c->zap, status, 3, ZMQ_SNDMORE);
+    zmq_send(c->zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(c->zap, id ? id : "", id ? strlen(id) : 0, ZMQ_SNDMORE);
+    zmq_send(c->zap, "", 0, 0);
+}
+
+/* One event from the PULL socket's monitor: handshakes that failed are counted by kind. */
+static void handle_monitor(struct collector *c)
+{
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close(&m);
+            return;
+        }
+        uint16_t ev = 0;
+        if (zmq_msg_size(&m) >= 2)
+            memcpy(&ev, zmq_msg_data(&m), 2);
+        bool more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        while (more) { /* the second frame: the peer's address */
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, c->mon, 0) == -1)
+                more = false;
+            else
+                more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+        if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            c->hs_failed_protocol++;
+        else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            c->hs_failed_auth++;
+        else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            c->hs_failed_other++;
+        else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            c->hs_ok++;
+    }
+}
+
+/* Without keys, only loopback and ipc:// endpoints: nothing unauthenticated on a network. */
+static bool endpoint_is_local(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
+        return true;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return false;
+    const char *h = ep + 6;
+    return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost:", 10) == 0 ||
+           strncmp(h, "[::1]:", 6) == 0;
 }
 
 static void advance(struct collector *c, int64_t now)
@@ -222,11 +350,24 @@ static void advance(struct collector *c, int64_t now)
     }
 }
 
-static void *open_socket(struct collector *c, int type, const char *endpoint)
+static void *open_socket(struct collector *c, int type, const char *endpoint,
+                         const struct sm_keypair *kp)
 {
     void *sock = zmq_socket(c->zctx, type);
     if (sock == NULL)
         return NULL;
+    if (kp) {
+        int one = 1;
+        if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) == -1 ||
+            zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, kp->secret_z85, 41) == -1 ||
+            zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) == -1 ||
+            zmq_setsockopt(sock, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one) == -1) {
+            sm_log_warnx("%s: cannot enable CURVE with an enforced ZAP domain: %s", endpoint,
+                         zmq_strerror(zmq_errno()));
+            zmq_close(sock);
+            return NULL;
+        }
+    }
     int linger = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     if (type == ZMQ_PULL) {
@@ -271,13 +412,54 @@ int sm_collector_run(const struct sm_collector_config *cfg)
         status = 9;
         goto out;
     }
-    c.pull = open_socket(&c, ZMQ_PULL, cfg->listen);
+    struct sm_keypair kp;
+    char err[512];
+    if ((cfg->key_file == NULL) != (cfg->allow_file == NULL)) {
+        sm_log_warnx("--key and --allow go together");
+        status = 2;
+        goto out;
+    }
+    if (cfg->key_file) {
+        if (sm_keys_load_secret(cfg->key_file, &kp, err, sizeof err) == -1 ||
+            sm_allow_load(cfg->allow_file, &c.allow, err, sizeof err) == -1) {
+            sm_log_warnx("%s", err);
+            status = 3;
+            goto out;
+        }
+        c.curve = true;
+        /* The handler exists before any socket can ask it. */
+        c.zap = zmq_socket(c.zctx, ZMQ_REP);
+        if (c.zap == NULL || zmq_bind(c.zap, ZAP_ENDPOINT) == -1) {
+            sm_log_warnx("cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
+            status = 9;
+            goto out;
+        }
+    } else if (!cfg->insecure && (!endpoint_is_local(cfg->listen) ||
+                                  (cfg->alerts_pub && !endpoint_is_local(cfg->alerts_pub)))) {
+        sm_log_warnx("refusing to listen on %s without keys: anyone could send records; use "
+                     "--key and --allow, or --insecure on a trusted network",
+                     endpoint_is_local(cfg->listen) ? cfg->alerts_pub : cfg->listen);
+        status = 2;
+        goto out;
+    }
+    c.pull = open_socket(&c, ZMQ_PULL, cfg->listen, c.curve ? &kp : NULL);
     if (c.pull == NULL) {
         status = 3;
         goto out;
     }
+    if (zmq_socket_monitor(c.pull, "inproc://synmatch-monitor",
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) ==
+        0) {
+        c.mon = zmq_socket(c.zctx, ZMQ_PAIR);
+        if (c.mon && zmq_connect(c.mon, "inproc://synmatch-monitor") == -1) {
+            zmq_close(c.mon);
+            c.mon = NULL;
+        }
+    }
     if (cfg->alerts_pub) {
-        c.pub = open_socket(&c, ZMQ_PUB, cfg->alerts_pub);
+        c.pub = open_socket(&c, ZMQ_PUB, cfg->alerts_pub, NULL);
         if (c.pub == NULL) {
             status = 3;
             goto out;
@@ -293,18 +475,35 @@ int sm_collector_run(const struct sm_collector_config *cfg)
         emit_line(&c, line, (size_t)(p - line));
         fflush(cfg->out);
     }
-    sm_log_info("listening on %s%s%s", cfg->listen, cfg->alerts_pub ? ", alerts on " : "",
-                cfg->alerts_pub ? cfg->alerts_pub : "");
+    sm_log_info("listening on %s%s%s%s", cfg->listen, cfg->alerts_pub ? ", alerts on " : "",
+                cfg->alerts_pub ? cfg->alerts_pub : "",
+                c.curve ? " (CURVE, allow-list)" : " (no keys: not authenticated)");
 
     int64_t every = cfg->stats_every_ns ? cfg->stats_every_ns : 10 * NS_PER_SEC;
     int64_t next_stats = mono_ns() + every;
     bool done = false, backlog = false;
     while (!done && !(cfg->stop && *cfg->stop)) {
-        zmq_pollitem_t item = {c.pull, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, backlog ? 0 : POLL_MS) == -1 && zmq_errno() != EINTR) {
+        zmq_pollitem_t items[3] = {{c.pull, 0, ZMQ_POLLIN, 0},
+                                   {c.mon, 0, ZMQ_POLLIN, 0},
+                                   {c.zap, 0, ZMQ_POLLIN, 0}};
+        int nitems = c.zap ? 3 : c.mon ? 2 : 1;
+        if (!c.mon && c.zap) /* keep the ZAP socket at index 2: poll a harmless null slot */
+            items[1].socket = c.pull;
+        if (zmq_poll(items, nitems, backlog ? 0 : POLL_MS) == -1 && zmq_errno() != EINTR) {
             sm_log_warnx("poll: %s", zmq_strerror(zmq_errno()));
             status = 9;
             break;
+        }
+        if (c.zap && (items[2].revents & ZMQ_POLLIN))
+            handle_zap(&c);
+        if (c.mon && (items[1].revents & ZMQ_POLLIN))
+            handle_monitor(&c);
+        if (c.curve && cfg->reload && *cfg->reload) {
+            *cfg->reload = 0;
+            if (sm_allow_load(cfg->allow_file, &c.allow, err, sizeof err) == -1)
+                sm_log_warnx("allow-list not reloaded, the previous one stays: %s", err);
+            else
+                sm_log_info("allow-list reloaded: %zu sensors", c.allow.n);
         }
         drain_socket(&c);
         int64_t now = mono_ns();
@@ -332,6 +531,13 @@ int sm_collector_run(const struct sm_collector_config *cfg)
     }
 
 out:
+    if (c.mon) {
+        zmq_socket_monitor(c.pull, NULL, 0);
+        zmq_close(c.mon);
+    }
+    if (c.zap)
+        zmq_close(c.zap);
+    sm_allow_free(&c.allow);
     if (c.pub)
         zmq_close(c.pub);
     if (c.pull)

@@ -11,12 +11,14 @@
 #include "synmatch/collector.h"
 #include "synmatch/log.h"
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, reload;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop = 1;
+    if (sig == SIGHUP)
+        reload = 1;
+    else
+        stop = 1;
 }
 
 static void usage(FILE *out)
@@ -41,12 +43,18 @@ static void usage(FILE *out)
 "  --max-pending N       SYN entries held at once (default 1000000); past it the oldest\n"
 "                        end as collector_overload\n"
 "  --stats SECONDS       stats line on stderr every SECONDS (default 10, 0 = never)\n"
+"  --key FILE            CURVE: the collector's secret key file (synmatch keygen)\n"
+"  --allow FILE          CURVE: the agents allowed, one 'SENSOR-ID PUBLIC-KEY' per line;\n"
+"                        a batch must come from the key of the sensor it names. SIGHUP\n"
+"                        reloads it. Without --key, only loopback and ipc:// endpoints\n"
+"  --insecure            without keys, listen on any endpoint anyway (trusted networks)\n"
 "  --exit-when-done      exit once client and server sensors have been seen and every\n"
 "                        sensor has sent end-of-stream\n"
 "  -h, --help            this text\n"
 "\n"
 "examples:\n"
-"  synmatch-collector --listen tcp://0.0.0.0:7400 --alerts-pub tcp://127.0.0.1:7401\n"
+"  synmatch-collector --listen tcp://0.0.0.0:7400 --key collector.key --allow agents.allow \\\n"
+"      --alerts-pub tcp://127.0.0.1:7401\n"
 "  synmatch-collector --listen ipc:///run/synmatch.sock --output /var/log/synmatch.jsonl\n");
 }
 
@@ -64,7 +72,7 @@ static int parse_seconds(const char *s, int64_t *ns)
 int main(int argc, char **argv)
 {
     sm_log_init("synmatch-collector");
-    struct sm_collector_config cfg = {.out = stdout, .stop = &stop};
+    struct sm_collector_config cfg = {.out = stdout, .stop = &stop, .reload = &reload};
     const char *output = NULL;
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -76,6 +84,9 @@ int main(int argc, char **argv)
         {"max-pending", required_argument, NULL, 'm'},
         {"stats", required_argument, NULL, 's'},
         {"exit-when-done", no_argument, NULL, 'x'},
+        {"key", required_argument, NULL, 'K'},
+        {"allow", required_argument, NULL, 'A'},
+        {"insecure", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -124,6 +135,15 @@ int main(int argc, char **argv)
         case 'x':
             cfg.exit_when_done = true;
             break;
+        case 'K':
+            cfg.key_file = optarg;
+            break;
+        case 'A':
+            cfg.allow_file = optarg;
+            break;
+        case 'I':
+            cfg.insecure = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -152,6 +172,7 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     int status = sm_collector_run(&cfg);
     if (output && fclose(cfg.out) == EOF && status == 0) {

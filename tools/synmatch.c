@@ -20,6 +20,7 @@ static void usage(FILE *out)
             "  compare CLIENT SERVER  map tcp.stream between two captures, list missing SYNs\n"
             "  streams FILE           print the Wireshark tcp.stream of every frame\n"
             "  tail ENDPOINT          follow a collector's alerts, readably\n"
+            "  keygen PREFIX          write a CURVE key pair for an agent or the collector\n"
             "\n"
             "`synmatch COMMAND --help` describes each command.\n");
 }
@@ -94,6 +95,8 @@ int main(int argc, char **argv)
         return sm_cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "tail") == 0)
         return sm_cmd_tail(argc - 1, argv + 1);
+    if (strcmp(cmd, "keygen") == 0)
+        return sm_cmd_keygen(argc - 1, argv + 1);
     sm_log_warnx("unknown command '%s'", cmd);
     usage(stderr);
     return SM_EXIT_USAGE;

@@ -43,6 +43,8 @@ struct sm_agent_opts {
     size_t queue;           /* batches the sender queues; 0 = 1000 */
     unsigned linger_ms;     /* bound on the drain at the end; 0 = 2000 */
     const char *expression; /* live: tcpdump expression narrowing the kernel filter, or NULL */
+    const char *key_file;   /* CURVE: this agent's secret key file (synmatch keygen), or NULL */
+    const char *server_key; /* CURVE: the collector's public key (file or Z85), or NULL */
 };
 
 /* Why sm_agent_new() or sm_agent_run() failed; the CLI maps these to exit statuses. */

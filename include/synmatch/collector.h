@@ -25,7 +25,11 @@ struct sm_collector_config {
     size_t max_pending;     /* join entries; 0 = 1,000,000 */
     int64_t stats_every_ns; /* stats line on stderr; 0 = 10 s, negative = never */
     bool exit_when_done;    /* exit once every sensor sent end-of-stream */
-    volatile sig_atomic_t *stop; /* set by a signal handler to stop */
+    const char *key_file;   /* CURVE: the collector's secret key file; NULL = no keys */
+    const char *allow_file; /* CURVE: "SENSOR-ID PUBLIC-KEY" lines; required with key_file */
+    bool insecure;          /* without keys, allow endpoints other than loopback and ipc:// */
+    volatile sig_atomic_t *stop;   /* set by a signal handler to stop */
+    volatile sig_atomic_t *reload; /* set by SIGHUP: reload the allow-list */
 };
 
 /* Runs until stopped or done. Returns an exit status (0, or 2 and above with a message). */
