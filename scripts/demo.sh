@@ -42,7 +42,12 @@ echo "== network: client $LAB_C4 / $LAB_C6 -> firewall (drops SYNs to port $LAB_
 LAB_NO_TRAP=1 lab_up 2>/dev/null
 [ "$nat" = 1 ] && { lab_nat_on; echo "== the firewall masquerades: the server sees $LAB_FWS4 / $LAB_FWS6"; }
 
+# Keys: one pair for the collector, one per agent, and the collector's allow-list.
+for k in collector client server; do "$bin/synmatch" keygen "$out/$k" >/dev/null; done
+printf 'client %s\nserver %s\n' "$(cat "$out/client.pub")" "$(cat "$out/server.pub")" >"$out/agents.allow"
+echo "== keys in $out: the collector accepts only the two agents' keys (CURVE, allow-list)"
 "$bin/synmatch-collector" --listen "ipc://$out/collector.sock" --alerts-pub "ipc://$out/alerts.sock" \
+    --key "$out/collector.key" --allow "$out/agents.allow" \
     --exit-when-done --stats 0 --output "$out/verdicts.jsonl" 2>"$out/collector.log" &
 pids+=($!)
 cpid=$!
@@ -51,10 +56,12 @@ sleep 0.3
 pids+=($!)
 sleep 0.3
 ip netns exec "$LAB_NS_S" "$bin/synmatch-agent" -i s-fw --role server --sensor-id server \
+    --key "$out/server.key" --server-key "$out/collector.pub" \
     --collector "ipc://$out/collector.sock" 2>"$out/agent-server.log" &
 pids+=($!)
 spid=$!
 ip netns exec "$LAB_NS_C" "$bin/synmatch-agent" -i c-fw --role client --sensor-id client \
+    --key "$out/client.key" --server-key "$out/collector.pub" \
     --collector "ipc://$out/collector.sock" 2>"$out/agent-client.log" &
 pids+=($!)
 apid=$!
