@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "privdrop.h"
 #include "synmatch/agent.h"
 #include "synmatch/log.h"
 
@@ -71,6 +72,9 @@ static void usage(FILE *out)
             "  --server-key KEY     CURVE: the collector's public key (a .pub file or its 40\n"
             "                       characters); with --key, the transport is encrypted and\n"
             "                       the collector knows this agent by its key\n"
+            "  --user NAME          -i: once the capture is open, run as NAME (default nobody)\n"
+            "                       with no capabilities; an ipc:// collector socket must be\n"
+            "                       reachable for that user (docs/DEPLOY.md)\n"
             "  --quiet              no start-up line\n"
             "  EXPRESSION           tcpdump filter narrowing the live capture, e.g. 'port 443'\n"
             "                       (it applies to the packet inside any VLAN tags; vlan, mpls,\n"
@@ -150,6 +154,7 @@ int main(int argc, char **argv)
     struct sm_agent_opts o = {.role = SM_ROLE_CLIENT};
     static struct sm_scope_entry serve[SM_AGENT_MAX_SERVE];
     bool have_role = false, quiet = false;
+    const char *user = "nobody";
     enum {
         OPT_ROLE = 256,
         OPT_SENSOR,
@@ -164,6 +169,7 @@ int main(int argc, char **argv)
         OPT_QUEUE,
         OPT_LINGER,
         OPT_KEY,
+        OPT_USER,
         OPT_SERVER_KEY,
         OPT_QUIET,
     };
@@ -181,6 +187,7 @@ int main(int argc, char **argv)
         {"queue", required_argument, NULL, OPT_QUEUE},
         {"linger-ms", required_argument, NULL, OPT_LINGER},
         {"key", required_argument, NULL, OPT_KEY},
+        {"user", required_argument, NULL, OPT_USER},
         {"server-key", required_argument, NULL, OPT_SERVER_KEY},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, 'h'},
@@ -246,6 +253,9 @@ int main(int argc, char **argv)
         case OPT_KEY:
             o.key_file = optarg;
             break;
+        case OPT_USER:
+            user = optarg;
+            break;
         case OPT_SERVER_KEY:
             o.server_key = optarg;
             break;
@@ -283,6 +293,14 @@ int main(int argc, char **argv)
         return exit_for(why);
     }
     sm_log_set_quiet(quiet);
+    /* Everything privileged is done (capture open, filter set, keys read): give it all up
+     * before the first packet. A replayed file needs no privilege in the first place. */
+    if (o.iface != NULL && sm_privdrop(user, err, sizeof err) == -1) {
+        sm_log_warnx("%s", err);
+        sm_agent_destroy(&agent);
+        free(expression);
+        return EXIT_USAGE;
+    }
     if (o.iface != NULL)
         sm_log_info("sensor %s (%s) capturing on %s, sending to %s", o.sensor_id,
                     o.role == SM_ROLE_SERVER ? "server" : "client", o.iface, o.collector);

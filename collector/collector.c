@@ -9,6 +9,7 @@
 #include "synmatch/collector.h"
 
 #include <ctype.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -384,6 +385,11 @@ static void *open_socket(struct collector *c, int type, const char *endpoint,
         zmq_close(sock);
         return NULL;
     }
+    /* Agents drop to an unprivileged user (--user) after start-up and reconnect as that user:
+     * the socket file must be connectable by anyone who can reach it. Who can reach it is
+     * decided by the permissions of its directory (and, with keys, by CURVE). */
+    if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' && chmod(endpoint + 6, 0666) == -1)
+        sm_log_warn("%s: cannot make the socket connectable for unprivileged agents", endpoint);
     return sock;
 }
 

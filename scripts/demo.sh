@@ -29,6 +29,7 @@ LAB=smdemo$$
 # shellcheck source=lab.sh
 . "$root/scripts/lab.sh"
 out=$(mktemp -d /tmp/synmatch-demo.XXXXXX)
+chmod 711 "$out" # the agents run as nobody once capturing: they must reach the socket
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

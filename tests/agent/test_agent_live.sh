@@ -31,6 +31,7 @@ tag=smag$$
 nsa=$tag-a
 nsb=$tag-b
 out=$(mktemp -d)
+chmod 711 "$out" # the agent runs as nobody once capturing: it must reach the socket
 chmod 755 "$out"
 pids=()
 cleanup() { # keeps the logs when the test failed

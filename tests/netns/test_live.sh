@@ -20,6 +20,7 @@ LAB=${LAB:-sml$$}
 # shellcheck source=../../scripts/lab.sh
 . "$root/scripts/lab.sh"
 out=$(mktemp -d)
+chmod 711 "$out" # the agents run as nobody once capturing: they must reach the socket
 sock=ipc://$out/collector.sock
 cleanup() {
     [ -n "${cpid:-}" ] && kill "$cpid" 2>/dev/null

@@ -11,6 +11,7 @@ LAB=${LAB:-smk$$}
 # shellcheck source=../../scripts/lab.sh
 . "$root/scripts/lab.sh"
 out=$(mktemp -d)
+chmod 711 "$out" # the agents run as nobody once capturing: they must reach the socket
 sock=ipc://$out/collector.sock
 cleanup() {
     kill $(jobs -p) 2>/dev/null || true

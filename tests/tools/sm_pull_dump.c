@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -130,6 +131,10 @@ int main(int argc, char **argv)
         zmq_ctx_term(ctx);
         return 2;
     }
+    /* Live agents drop to nobody after start-up: like the collector, make the socket
+     * connectable (the test's directory decides who can reach it). */
+    if (strncmp(endpoint, "ipc://", 6) == 0)
+        chmod(endpoint + 6, 0666);
     printf("L %s\n", endpoint);
     fflush(stdout);
 
