@@ -20,6 +20,7 @@ static const char *const reject_names[SM_WIRE_REJECT_COUNT] = {
     [SM_WIRE_OK] = "ok",
     [SM_WIRE_TOO_BIG] = "too_big",
     [SM_WIRE_UNPACK] = "unpack",
+    [SM_WIRE_UNKNOWN_FIELDS] = "unknown_fields",
     [SM_WIRE_SCHEMA_VERSION] = "schema_version",
     [SM_WIRE_BAD_SENSOR_ID] = "bad_sensor_id",
     [SM_WIRE_BAD_ROLE] = "bad_role",
@@ -233,7 +234,7 @@ static enum sm_wire_reject check_and_copy(const Synmatch__Batch *b, struct sm_wi
     if (b->schema != SM_WIRE_SCHEMA)
         return SM_WIRE_SCHEMA_VERSION;
     if (b->base.n_unknown_fields > MAX_UNKNOWN_FIELDS)
-        return SM_WIRE_UNPACK;
+        return SM_WIRE_UNKNOWN_FIELDS;
     if (!sensor_id_ok(b->sensor_id))
         return SM_WIRE_BAD_SENSOR_ID;
     if (b->role != SYNMATCH__ROLE__ROLE_CLIENT && b->role != SYNMATCH__ROLE__ROLE_SERVER)
@@ -328,6 +329,65 @@ static enum sm_wire_reject check_and_copy(const Synmatch__Batch *b, struct sm_wi
     return SM_WIRE_OK;
 }
 
+/* Reads a varint at *p (bounded by end). Returns false if it runs past end or 10 bytes. */
+static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+static bool known_field(uint64_t f)
+{
+    return (f >= 1 && f <= 12) || (f >= 20 && f <= 34);
+}
+
+/*
+ * Walks the top-level fields without allocating: a message with more unknown fields than
+ * any newer agent would send is refused before protobuf-c builds a list of them.
+ */
+static enum sm_wire_reject prescan(const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+    size_t unknown = 0;
+    while (p < end) {
+        uint64_t key, v;
+        if (!varint(&p, end, &key))
+            return SM_WIRE_UNPACK;
+        switch (key & 7) {
+        case 0:
+            if (!varint(&p, end, &v))
+                return SM_WIRE_UNPACK;
+            break;
+        case 1:
+            if (end - p < 8)
+                return SM_WIRE_UNPACK;
+            p += 8;
+            break;
+        case 2:
+            if (!varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return SM_WIRE_UNPACK;
+            p += v;
+            break;
+        case 5:
+            if (end - p < 4)
+                return SM_WIRE_UNPACK;
+            p += 4;
+            break;
+        default:
+            return SM_WIRE_UNPACK; /* groups and reserved wire types */
+        }
+        if (!known_field(key >> 3) && ++unknown > MAX_UNKNOWN_FIELDS)
+            return SM_WIRE_UNKNOWN_FIELDS;
+    }
+    return SM_WIRE_OK;
+}
+
 enum sm_wire_reject sm_wire_decode(const uint8_t *buf, size_t len, struct sm_wire_header *h,
                                    struct sm_record **recs, size_t *n)
 {
@@ -335,6 +395,9 @@ enum sm_wire_reject sm_wire_decode(const uint8_t *buf, size_t len, struct sm_wir
     *n = 0;
     if (len > SM_WIRE_MAX_MESSAGE)
         return SM_WIRE_TOO_BIG;
+    enum sm_wire_reject pre = prescan(buf, len);
+    if (pre != SM_WIRE_OK)
+        return pre;
     struct budget bud = {UNPACK_BUDGET(len)};
     ProtobufCAllocator alloc = {budget_alloc, budget_free, &bud};
     Synmatch__Batch *b = synmatch__batch__unpack(&alloc, len, buf);

@@ -54,6 +54,7 @@ enum sm_wire_reject {
     SM_WIRE_OK = 0,
     SM_WIRE_TOO_BIG,          /* over SM_WIRE_MAX_MESSAGE */
     SM_WIRE_UNPACK,           /* not a valid protobuf Batch (or over the unpack budget) */
+    SM_WIRE_UNKNOWN_FIELDS,   /* more unknown fields than a newer agent could send */
     SM_WIRE_SCHEMA_VERSION,   /* schema is not one this collector reads */
     SM_WIRE_BAD_SENSOR_ID,    /* empty, too long, or not printable ASCII */
     SM_WIRE_BAD_ROLE,
