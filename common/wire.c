@@ -357,7 +357,9 @@ static enum sm_wire_reject prescan(const uint8_t *p, size_t len)
     size_t unknown = 0;
     while (p < end) {
         uint64_t key, v;
-        if (!varint(&p, end, &key))
+        /* Field numbers past 2^20 are not ours, nor any later schema's; refusing them also
+         * keeps protobuf-c away from its shift overflow on huge tags (upstream issue 506). */
+        if (!varint(&p, end, &key) || (key >> 3) > (UINT64_C(1) << 20))
             return SM_WIRE_UNPACK;
         switch (key & 7) {
         case 0:
