@@ -131,6 +131,8 @@ int main(int argc, char **argv)
         struct side *sd = &sides[k];
         sd->batch = batch;
         sd->pend = calloc(batch + 4096, sizeof *sd->pend);
+        if (sd->pend == NULL)
+            return 9;
         strcpy(sd->h.sensor_id, ids[k]);
         sd->h.role = k ? SM_ROLE_SERVER : SM_ROLE_CLIENT;
         sd->h.boot_epoch = 1000 + (uint64_t)k;
@@ -154,7 +156,9 @@ int main(int argc, char **argv)
 
     /* Interleave the two sensors' batches in send order, then shuffle within windows. */
     size_t total = sides[0].nmsgs + sides[1].nmsgs, n = 0, i0 = 0, i1 = 0;
-    struct msg *order = calloc(total + total, sizeof *order);
+    struct msg *order = calloc(total + 1, sizeof *order);
+    if (order == NULL)
+        return 9;
     while (i0 < sides[0].nmsgs || i1 < sides[1].nmsgs) {
         bool take0 = i1 >= sides[1].nmsgs || (i0 < sides[0].nmsgs && (next_rand() & 1));
         order[n++] = take0 ? sides[0].msgs[i0++] : sides[1].msgs[i1++];
@@ -191,5 +195,12 @@ int main(int argc, char **argv)
             sent, sides[0].nmsgs, sides[1].nmsgs, dups);
     zmq_close(push);
     zmq_ctx_term(ctx);
+    free(order);
+    for (int k = 0; k < 2; k++) {
+        for (size_t m = 0; m < sides[k].nmsgs; m++)
+            free(sides[k].msgs[m].buf);
+        free(sides[k].msgs);
+        free(sides[k].pend);
+    }
     return 0;
 }
