@@ -130,12 +130,13 @@ static void on_event(void *arg, const struct sm_sensor_event *ev)
     }
     if (ev->books) {
         const struct sm_sensor_books *b = ev->books;
-        static const char *const keys[] = {",\"books\":{\"emitted\":", ",\"received\":",
-                                           ",\"unsent\":", ",\"lost\":", ",\"gaps\":",
+        static const char *const keys[] = {",\"books\":{\"emitted\":", ",\"before\":",
+                                           ",\"received\":",          ",\"unsent\":",
+                                           ",\"lost\":",              ",\"gaps\":",
                                            ",\"lost_batches\":"};
-        const uint64_t vals[] = {b->emitted, b->received, b->unsent, b->lost, b->gaps,
+        const uint64_t vals[] = {b->emitted, b->before, b->received, b->unsent, b->lost, b->gaps,
                                  b->lost_batches};
-        for (int k = 0; k < 6; k++) {
+        for (int k = 0; k < 7; k++) {
             p = sm_fmt_str(p, keys[k]);
             p = sm_fmt_u64(p, vals[k]);
         }

@@ -43,9 +43,11 @@ struct sensor {
     uint64_t epoch;
     uint64_t next_seq;   /* the seq processed next */
     bool in_order_yet;   /* a batch of this epoch was processed */
+    bool joined_late;    /* this collector first heard the epoch past its start (it restarted) */
     bool up, ended;
     bool expired;        /* closed after a long silence: a tombstone keeping id and scope */
     uint64_t epoch_received, epoch_gaps, epoch_lost_batches; /* this epoch's books */
+    uint64_t epoch_before; /* joined late: records sent before the first batch we processed */
     int64_t watermark;   /* of the last processed batch (never decreases) */
     int64_t last_heard;  /* processing time of the last batch received */
     int64_t gap_since;   /* processing time since a batch waits for a missing seq; 0 = none */
@@ -130,9 +132,10 @@ void sm_sensors_destroy(sm_sensors_t **self_p)
 static void books_of(const struct sensor *se, struct sm_sensor_books *b)
 {
     b->emitted = se->last.records_emitted;
+    b->before = se->epoch_before;
     b->received = se->epoch_received;
     b->unsent = se->last.records_unsent;
-    uint64_t accounted = b->received + b->unsent;
+    uint64_t accounted = b->before + b->received + b->unsent;
     b->lost = b->emitted > accounted ? b->emitted - accounted : 0;
     b->gaps = se->epoch_gaps;
     b->lost_batches = se->epoch_lost_batches;
@@ -185,13 +188,14 @@ static void start_epoch(struct sensor *se, const struct sm_wire_header *h, unsig
     se->role = h->role;
     se->epoch = h->boot_epoch;
     se->next_seq = h->seq < window ? 0 : h->seq;
+    se->joined_late = h->seq >= window;
     se->in_order_yet = false;
     se->ended = false;
     se->have_last = false;
     memset(&se->last, 0, sizeof se->last);
     se->gap_since = 0;
     se->expired = false;
-    se->epoch_received = se->epoch_gaps = se->epoch_lost_batches = 0;
+    se->epoch_received = se->epoch_gaps = se->epoch_lost_batches = se->epoch_before = 0;
     se->st.epoch = h->boot_epoch;
     se->st.epochs++;
     se->st.role = h->role;
@@ -206,6 +210,10 @@ static void process(sm_sensors_t *s, struct sensor *se, const struct pending *b)
         se->in_order_yet = true;
         event(s, se, SM_SENSOR_UP, b->seq, 0);
     }
+    int64_t edge = b->watermark_ns; /* joined late: just before this batch's earliest record */
+    for (size_t i = 0; se->joined_late && !se->have_last && i < b->n; i++)
+        if (b->recs[i].ts_ns <= edge)
+            edge = b->recs[i].ts_ns - 1;
     if (b->n > 0 && s->sink.records)
         s->sink.records(s->sink.arg, role, b->recs, b->n);
     free(b->recs);
@@ -225,9 +233,21 @@ static void process(sm_sensors_t *s, struct sensor *se, const struct pending *b)
             int64_t to = b->unsent_to_ns ? b->unsent_to_ns : b->watermark_ns;
             blind(s, role, from, to, SM_V_TRANSPORT_LOSS);
         }
-    } else if (b->counters.pcap_dropped + b->counters.pcap_ifdropped > 0) {
-        /* Drops before the first batch we have: somewhere before this watermark. */
-        blind(s, role, INT64_MIN, b->watermark_ns, SM_V_SENSOR_CAPTURE_LOSS);
+    } else {
+        if (b->counters.pcap_dropped + b->counters.pcap_ifdropped > 0)
+            /* Drops before the first batch we have: somewhere before this watermark. */
+            blind(s, role, INT64_MIN, b->watermark_ns, SM_V_SENSOR_CAPTURE_LOSS);
+        if (se->joined_late) {
+            /* This collector restarted mid-epoch: the batches before this one went to its
+             * predecessor or were lost with it, so everything the sensor saw before this
+             * batch's first record is unknown here (the batches are in capture order). */
+            blind(s, role, INT64_MIN, edge, SM_V_TRANSPORT_LOSS);
+            const struct sm_wire_counters *k = &b->counters;
+            uint64_t sent = k->records_emitted > k->records_unsent
+                                ? k->records_emitted - k->records_unsent
+                                : 0;
+            se->epoch_before = sent > b->n ? sent - b->n : 0;
+        }
     }
     se->last = b->counters;
     se->have_last = true;

@@ -31,10 +31,12 @@ enum sm_sensor_event_kind {
 
 /*
  * The books of one epoch: the agent's own counts against what arrived. They balance as
- * emitted = received + unsent (declared by the agent) + lost (in seq gaps, detected here).
+ * emitted = before + received + unsent (declared by the agent) + lost (in seq gaps, detected
+ * here). before is nonzero only when this collector joined the epoch late (it restarted): the
+ * records the agent had sent before the first batch it processed.
  */
 struct sm_sensor_books {
-    uint64_t emitted, received, unsent, lost;
+    uint64_t emitted, before, received, unsent, lost;
     uint64_t gaps, lost_batches;
 };
 

@@ -123,11 +123,38 @@ static void test_first_heard_out_of_order(void)
     CHECK_EQ_U(ngot, 3);
     for (uint32_t i = 0; i < 3; i++)
         CHECK_EQ_U(got_seq[i], i);
-    /* A collector that joins mid-epoch starts where it joined. */
-    send(s, "c2", SM_ROLE_CLIENT, 1, 1000, 9000, 3);
-    send(s, "c2", SM_ROLE_CLIENT, 1, 999, 8900, 4);
-    CHECK_EQ_U(ngot, 4);
-    CHECK_EQ_U(got_seq[3], 1000);
+    CHECK_EQ_U(nblind, 0);
+    /* A collector that joins mid-epoch (it restarted) starts where it joined; what the sensor
+     * saw before that batch's first record is blind (transport loss), and the books count
+     * the records the agent sent before it as `before`. */
+    struct sm_wire_header h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.sensor_id, "s2");
+    h.role = SM_ROLE_SERVER;
+    h.boot_epoch = 1;
+    h.seq = 1000;
+    h.watermark_ns = 9000;
+    h.counters.records_emitted = 5000;
+    h.counters.records_unsent = 100;
+    struct sm_record *r = calloc(2, sizeof *r);
+    r[0].ts_ns = 8500;
+    r[1].ts_ns = 8700;
+    sm_sensors_batch(s, &h, r, 2, 3);
+    send(s, "s2", SM_ROLE_SERVER, 1, 999, 8900, 4); /* from before: a duplicate now */
+    CHECK_EQ_U(ngot, 5);
+    CHECK_EQ_U(nblind, 1);
+    CHECK(blinds[0].role == SM_ROLE_SERVER && blinds[0].kind == SM_V_TRANSPORT_LOSS);
+    CHECK(blinds[0].from == INT64_MIN && blinds[0].to == 8499);
+    h.seq = 1001;
+    h.end_of_stream = true;
+    h.counters.records_emitted = 5003;
+    r = calloc(3, sizeof *r);
+    sm_sensors_batch(s, &h, r, 3, 5);
+    CHECK_EQ_U(last_books.emitted, 5003);
+    CHECK_EQ_U(last_books.before, 4898);
+    CHECK_EQ_U(last_books.received, 5);
+    CHECK_EQ_U(last_books.unsent, 100);
+    CHECK_EQ_U(last_books.lost, 0);
     sm_sensors_destroy(&s);
 }
 
