@@ -335,11 +335,32 @@ static void fill_counters(sm_agent_t *a, struct sm_wire_counters *c)
 }
 
 /*
+ * A file replayed as fast as possible goes at the collector's pace: nothing in a file is
+ * urgent, so instead of dropping batches while ZeroMQ's buffer is full, wait for it (until a
+ * signal stops the agent, or a send error that waiting cannot cure).
+ */
+static void wait_for_room(sm_agent_t *a)
+{
+    struct sm_sender_stats ss;
+    for (;;) {
+        if (sm_sender_pump(a->snd) == -1 || a->stop)
+            return;
+        sm_sender_stats(a->snd, &ss);
+        if (ss.queued == 0)
+            return;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/*
  * Builds the next batch from the pending records with watermark wm (raised to keep it
  * monotonic and at least every record's time) and hands it to the sender.
  */
 static void send_batch(sm_agent_t *a, int64_t wm, bool eos)
 {
+    if (!a->live && !a->o.realtime)
+        wait_for_room(a);
     sm_sender_make_room(a->snd);
     if (wm < a->wm_ns)
         wm = a->wm_ns;

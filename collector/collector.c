@@ -36,6 +36,7 @@
 
 #define POLL_MS 50
 #define MAX_MSGS_PER_TURN 512
+#define RCV_HWM 64
 #define MAX_DECISIONS_PER_TURN 20000 /* bounded expiry work: a backlog never stalls the socket */
 #define NS_PER_SEC INT64_C(1000000000)
 
@@ -373,8 +374,11 @@ static void *open_socket(struct collector *c, int type, const char *endpoint,
     int linger = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     if (type == ZMQ_PULL) {
+        /* Per connected agent, ZeroMQ holds at most this many received messages: beyond
+         * it TCP pushes back and the agent queues, drops and declares. Memory per agent is
+         * bounded by RCV_HWM x the message size, not by its send rate. */
         int64_t max = SM_WIRE_MAX_MESSAGE;
-        int hwm = 10000;
+        int hwm = RCV_HWM;
         zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
         zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     } else {

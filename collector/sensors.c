@@ -556,15 +556,17 @@ int64_t sm_sensors_capture_start(const sm_sensors_t *s, enum sm_role role)
 
 bool sm_sensors_in_scope(const sm_sensors_t *s, const struct sm_tuple *client)
 {
+    bool any_server = false;
     for (size_t i = 0; i < s->n; i++) {
         const struct sensor *se = s->v[i];
         if (se->role != SM_ROLE_SERVER)
             continue;
+        any_server = true;
         for (size_t k = 0; k < se->nscope; k++)
             if (sm_scope_entry_covers(&se->scope[k], &client->dst, client->dport))
                 return true;
     }
-    return false;
+    return !any_server;
 }
 
 bool sm_sensors_have_scope(const sm_sensors_t *s)

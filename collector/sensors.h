@@ -119,7 +119,11 @@ int64_t sm_sensors_last_watermark(const sm_sensors_t *s, enum sm_role role);
 /* The earliest capture start a sensor of role declared, or INT64_MIN when none did. */
 int64_t sm_sensors_capture_start(const sm_sensors_t *s, enum sm_role role);
 
-/* True when a server sensor announced a scope covering the client tuple's destination. */
+/*
+ * True when a server sensor announced a scope covering the client tuple's destination, and
+ * also while no server sensor has been heard at all: what the server serves is unknown then,
+ * so the SYN is judged (a non-network verdict: the server role is blind) rather than ignored.
+ */
 bool sm_sensors_in_scope(const sm_sensors_t *s, const struct sm_tuple *client);
 
 /* True once any server sensor announced a scope (without one, nothing is in scope). */

@@ -260,6 +260,10 @@ static void test_declared_drops_scope_end(void)
     h.nscope = 1;
     sm_addr_parse("198.18.2.2", &h.scope[0].addr);
     h.scope[0].prefix_len = 32;
+    struct sm_tuple t;
+    memset(&t, 0, sizeof t);
+    sm_addr_parse("198.18.2.3", &t.dst);
+    CHECK(sm_sensors_in_scope(s, &t)); /* no server heard yet: unknown scope, judged */
     sm_sensors_batch(s, &h, NULL, 0, 0);
     h.seq = 1;
     h.watermark_ns = 2000;
@@ -275,8 +279,6 @@ static void test_declared_drops_scope_end(void)
     sm_sensors_batch(s, &h, NULL, 0, 2);
     CHECK(nblind == 2 && blinds[1].kind == SM_V_TRANSPORT_LOSS && blinds[1].from == 2100 &&
           blinds[1].to == 2900);
-    struct sm_tuple t;
-    memset(&t, 0, sizeof t);
     sm_addr_parse("198.18.2.2", &t.dst);
     t.dport = 8080;
     CHECK(sm_sensors_in_scope(s, &t));

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""gen_syn_pair.py - a client and a server capture of bare SYNs, for load and fault tests.
+
+    gen_syn_pair.py CLIENT.pcap SERVER.pcap --count N [--rate R] [--lost-every K]
+                    [--flood-every F --flood-seen-every S]
+
+SYN i leaves the client at T0 + i/R (nanosecond pcap, Ethernet, IPv4) from 198.18.x.y to
+198.19.0.10:443 with ISN (i * 2654435761 + 12345) mod 2^32 (unique per i). The server
+capture has it 1 ms later with its SYN/ACK 50 us after that, except:
+  --lost-every K    real SYN r (counting real ones) with r % K == 37 % K never reaches the
+                    server (a true `missing`);
+  --flood-every F   all but every F-th SYN are spoofed flood SYNs (to port 80 instead of 443),
+                    of which the server sees every S-th (--flood-seen-every, 0 = none); the
+                    F-th ones are the real connections (port 443), seen unless lost.
+Prints the truth on stdout: `real N`, `lost N`, `flood N`, `flood_seen N`; with --truth FILE,
+also the ISN of every real SYN and whether the server saw it (`ISN 1|0` per line).
+"""
+import argparse
+import struct
+
+T0 = 1767225600 * 10**9  # 2026-01-01T00:00:00Z
+SERVER = bytes([198, 19, 0, 10])
+ETH = b"\x02\0\0\0\0\x02" + b"\x02\0\0\0\0\x01" + b"\x08\x00"
+
+
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def frame(ts, src, dst, sport, dport, seq, ack, flags):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 64240, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 1, 0, 64, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    pseudo = src + dst + struct.pack("!BBH", 0, 6, 20)
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    pkt = ETH + ip + tcp
+    return struct.pack("<IIII", ts // 10**9, ts % 10**9, len(pkt), len(pkt)) + pkt
+
+
+def isn_of(i):
+    return (i * 2654435761 + 12345) & 0xffffffff
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("client")
+    ap.add_argument("server")
+    ap.add_argument("--count", type=int, required=True)
+    ap.add_argument("--rate", type=int, default=50000)
+    ap.add_argument("--lost-every", type=int, default=100)
+    ap.add_argument("--flood-every", type=int, default=1)
+    ap.add_argument("--flood-seen-every", type=int, default=0)
+    ap.add_argument("--truth")
+    a = ap.parse_args()
+    hdr = struct.pack("<IHHiIII", 0xa1b23c4d, 2, 4, 0, 0, 262144, 1)
+    n = {"real": 0, "lost": 0, "flood": 0, "flood_seen": 0}
+    truth = open(a.truth, "w") if a.truth else None
+    with open(a.client, "wb") as c, open(a.server, "wb") as s:
+        c.write(hdr)
+        s.write(hdr)
+        for i in range(a.count):
+            t = T0 + i * 10**9 // a.rate
+            src = bytes([198, 18, (i >> 8) & 0xff, i & 0xff])
+            sport = 1024 + (i * 7) % 60000
+            isn = isn_of(i)
+            real = a.flood_every <= 1 or i % a.flood_every == 0
+            if real:
+                n["real"] += 1
+                r = i // a.flood_every if a.flood_every > 1 else i  # index among the real ones
+                seen = a.lost_every <= 0 or r % a.lost_every != 37 % a.lost_every
+                n["lost"] += not seen
+                if truth:
+                    truth.write("%d %d\n" % (isn, seen))
+            else:
+                n["flood"] += 1
+                seen = a.flood_seen_every > 0 and i % a.flood_seen_every == 1
+                n["flood_seen"] += seen
+            dport = 443 if real else 80
+            c.write(frame(t, src, SERVER, sport, dport, isn, 0, 0x02))
+            if seen:
+                s.write(frame(t + 1000000, src, SERVER, sport, dport, isn, 0, 0x02))
+                s.write(frame(t + 1050000, SERVER, src, dport, sport, 0x5eed, isn + 1, 0x12))
+    if truth:
+        truth.close()
+    for k, v in n.items():
+        print(k, v)
+
+
+if __name__ == "__main__":
+    main()
