@@ -9,8 +9,8 @@
 #      heartbeats keep coming in between;
 #   3. the collector absent for 2 s at start: nothing is lost (a fast replay waits for the
 #      collector; more batches than ZeroMQ's own buffer holds);
-#   4. --realtime (which cannot wait, like a live capture) with --queue 2 and 5 ms heartbeats: the loss is declared: a seq gap, batches_unsent equal to the
-#      gap, records_unsent equal to the records that did not arrive, and unsent_from/to spans
+#   4. --realtime (it cannot wait, like a live capture) with --queue 2 and 5 ms heartbeats:
+#      the loss is declared: a seq gap, batches_unsent equal to the gap, records_unsent equal to the records that did not arrive, and unsent_from/to spans
 #      that cover every one of them;
 #   5. bad input: missing file, not a capture, truncated file, bad --serve, bad sensor id,
 #      options that do not go together: documented exit statuses and one line naming them.
