@@ -62,6 +62,7 @@ struct entry {
     uint32_t peer;         /* linked counterpart */
     uint32_t gen;          /* invalidates stale heap items */
     uint32_t isn;
+    uint32_t bucket;       /* bucket_of(isn), kept so that the hash runs once per entry */
     uint8_t kind;
     bool held;          /* decided unmatched, waiting for sm_join_finish() */
     bool queued;        /* has a live heap item */
@@ -178,7 +179,7 @@ static void age_unlink(sm_join_t *j, uint32_t i)
 
 static void hash_unlink(sm_join_t *j, uint32_t i)
 {
-    uint32_t *pp = &j->buckets[bucket_of(j, j->pool[i].isn)];
+    uint32_t *pp = &j->buckets[j->pool[i].bucket];
     while (*pp != i) {
         assert(*pp != 0);
         pp = &j->pool[*pp].hnext;
@@ -232,6 +233,7 @@ static uint32_t entry_alloc(sm_join_t *j, enum ekind kind, uint32_t isn)
     e->isn = isn;
     e->stream = SM_STREAM_NONE;
     uint32_t b = bucket_of(j, isn);
+    e->bucket = b;
     e->hnext = j->buckets[b];
     j->buckets[b] = i;
     e->older = j->newest;
@@ -417,10 +419,36 @@ static void emit_record(sm_join_t *j, const struct sm_record *r, enum sm_verdict
     j->cfg.on_verdict(j->cfg.verdict_arg, &v);
 }
 
-static int cmp_i64(const void *a, const void *b)
+/* The k-th smallest of v[0..n-1] (Hoare's selection; reorders v): expected linear time. */
+static int64_t select_kth(int64_t *v, size_t n, size_t k)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int64_t pivot = v[lo + (hi - lo) / 2];
+        size_t a = lo, b = hi;
+        while (a <= b) {
+            while (v[a] < pivot)
+                a++;
+            while (v[b] > pivot)
+                b--;
+            if (a <= b) {
+                int64_t t = v[a];
+                v[a] = v[b];
+                v[b] = t;
+                a++;
+                if (b == 0)
+                    break;
+                b--;
+            }
+        }
+        if (k <= b)
+            hi = b;
+        else if (k >= a)
+            lo = a;
+        else
+            return v[k];
+    }
+    return v[k];
 }
 
 /* The median of the recent matched delays (server time minus client time), recomputed every
@@ -434,8 +462,7 @@ static void note_delay(sm_join_t *j, int64_t delay)
     if (++j->delays_since_median >= 8 || j->ndelays <= OFFSET_MIN_SAMPLES) {
         int64_t tmp[OFFSET_SAMPLES];
         memcpy(tmp, j->delays, j->ndelays * sizeof tmp[0]);
-        qsort(tmp, j->ndelays, sizeof tmp[0], cmp_i64);
-        j->offset_median = tmp[j->ndelays / 2];
+        j->offset_median = select_kth(tmp, j->ndelays, j->ndelays / 2);
         j->delays_since_median = 0;
     }
 }
@@ -759,7 +786,7 @@ static void match_group(sm_join_t *j, uint32_t gi)
     struct entry *g = &j->pool[gi];
     uint32_t pick = 0, count = 0;
     int best = 0;
-    for (uint32_t i = j->buckets[bucket_of(j, g->isn)]; i; i = j->pool[i].hnext) {
+    for (uint32_t i = j->buckets[g->bucket]; i; i = j->pool[i].hnext) {
         const struct entry *s = &j->pool[i];
         if (s->kind != E_SERVER || s->isn != g->isn)
             continue;
@@ -780,7 +807,7 @@ static void match_group(sm_join_t *j, uint32_t gi)
     }
     if (count == 0)
         return;
-    for (uint32_t i = j->buckets[bucket_of(j, g->isn)]; i; i = j->pool[i].hnext) {
+    for (uint32_t i = j->buckets[g->bucket]; i; i = j->pool[i].hnext) {
         const struct entry *s = &j->pool[i];
         if (s->kind == E_SERVER && s->isn == g->isn && s->peer && fit(j, g, s) == best &&
             fit(j, &j->pool[s->peer], s) <= best)
@@ -798,7 +825,7 @@ static void match_server(sm_join_t *j, uint32_t si)
     const struct entry *s = &j->pool[si];
     uint32_t pick = 0, count = 0;
     int best = 0;
-    for (uint32_t i = j->buckets[bucket_of(j, s->isn)]; i; i = j->pool[i].hnext) {
+    for (uint32_t i = j->buckets[s->bucket]; i; i = j->pool[i].hnext) {
         const struct entry *g = &j->pool[i];
         if (g->kind != E_GROUP || g->isn != s->isn)
             continue;
@@ -816,7 +843,7 @@ static void match_server(sm_join_t *j, uint32_t si)
     }
     if (count == 0)
         return;
-    for (uint32_t i = j->buckets[bucket_of(j, s->isn)]; i; i = j->pool[i].hnext) {
+    for (uint32_t i = j->buckets[s->bucket]; i; i = j->pool[i].hnext) {
         struct entry *g = &j->pool[i];
         if (g->kind != E_GROUP || g->isn != s->isn || fit(j, g, s) != best)
             continue;
