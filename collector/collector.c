@@ -204,7 +204,13 @@ static void stats_line(struct collector *c)
                 js.out_of_scope, (double)js.offset_ns / 1e9, js.offset_samples);
 }
 
-/* Receives and processes up to MAX_MSGS_PER_TURN waiting messages. */
+static void advance(struct collector *c, int64_t now);
+
+/*
+ * Receives and processes up to MAX_MSGS_PER_TURN waiting messages. The watermarks advance
+ * after every batch, so the join decides as it goes and holds only what is still undecided,
+ * not a whole drain's worth of records.
+ */
 static void drain_socket(struct collector *c)
 {
     for (int k = 0; k < MAX_MSGS_PER_TURN; k++) {
@@ -233,7 +239,9 @@ static void drain_socket(struct collector *c)
             free(recs);
             continue;
         }
-        sm_sensors_batch(c->sensors, &h, recs, n, mono_ns());
+        int64_t now = mono_ns();
+        sm_sensors_batch(c->sensors, &h, recs, n, now);
+        advance(c, now);
     }
 }
 
