@@ -189,14 +189,15 @@ static void stats_line(struct collector *c)
                 c->hs_ok, c->hs_failed_protocol, c->hs_failed_auth, c->hs_failed_other,
                 c->zap_allowed, c->zap_denied, c->identity_mismatch);
     sm_log_info("stats: sensors %zu up of %zu | messages %" PRIu64 " rejected %" PRIu64 "%s"
-                " | batches %" PRIu64 " dup %" PRIu64 " stale %" PRIu64 " gaps %" PRIu64
+                " | batches %" PRIu64 " dup %" PRIu64 " stale %" PRIu64 " time_regressed %" PRIu64
+                " gaps %" PRIu64
                 " (%" PRIu64 " batches lost) | records %" PRIu64 " | pending %zu"
                 " | matched %" PRIu64 " missing %" PRIu64 " suspect %" PRIu64
                 " middlebox %" PRIu64 " capture_loss %" PRIu64 " transport_loss %" PRIu64
                 " sensor_down %" PRIu64 " overload %" PRIu64 " unknown %" PRIu64
                 " out_of_scope %" PRIu64 " | clock offset %.3f s (%" PRIu32 " pairs)",
                 t.up, t.sensors, c->messages, rej, detail, t.batches, t.duplicates, t.stale,
-                t.gaps, t.lost_batches, c->records, js.pending, js.verdicts[SM_V_MATCHED],
+                t.time_regressed, t.gaps, t.lost_batches, c->records, js.pending, js.verdicts[SM_V_MATCHED],
                 js.verdicts[SM_V_MISSING], js.verdicts[SM_V_SUSPECT],
                 js.verdicts[SM_V_ANSWERED_BY_MIDDLEBOX], js.verdicts[SM_V_SENSOR_CAPTURE_LOSS],
                 js.verdicts[SM_V_TRANSPORT_LOSS], js.verdicts[SM_V_SENSOR_DOWN],

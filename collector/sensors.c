@@ -206,6 +206,19 @@ static void process(sm_sensors_t *s, struct sensor *se, const struct pending *b)
 {
     enum sm_role role = se->role;
     int64_t prev_wm = se->watermark;
+    if (se->have_last && b->watermark_ns < prev_wm) {
+        /* An agent's watermark never goes back within an epoch (a replayed old capture is a
+         * new epoch, so it stays valid): this batch lies about time. Its records are
+         * dropped and counted as lost in the books; nothing it says is believed. */
+        free(b->recs);
+        se->st.time_regressed++;
+        s->tot.time_regressed++;
+        se->st.lost_batches++;
+        se->epoch_lost_batches++;
+        s->tot.lost_batches++;
+        se->next_seq = b->seq + 1;
+        return;
+    }
     if (!se->in_order_yet) {
         se->in_order_yet = true;
         event(s, se, SM_SENSOR_UP, b->seq, 0);

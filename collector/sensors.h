@@ -75,6 +75,7 @@ struct sm_sensor_stats {
     bool up, ended;
     uint64_t epoch, epochs;
     uint64_t batches, duplicates, stale, gaps, lost_batches;
+    uint64_t time_regressed; /* batches whose watermark went back: refused, records dropped */
     uint64_t records_received;
     /* From the agent's cumulative counters (latest epoch): */
     uint64_t records_emitted, records_unsent, pcap_dropped;
@@ -82,7 +83,7 @@ struct sm_sensor_stats {
 };
 
 struct sm_sensors_totals {
-    uint64_t batches, duplicates, stale, gaps, lost_batches, rejected_sensors;
+    uint64_t batches, duplicates, stale, gaps, lost_batches, rejected_sensors, time_regressed;
     size_t sensors, up;
 };
 

@@ -158,6 +158,28 @@ static void test_first_heard_out_of_order(void)
     sm_sensors_destroy(&s);
 }
 
+/* A watermark that goes back within an epoch is a lie: the batch is refused and counted. */
+static void test_time_regressed(void)
+{
+    sm_sensors_t *s = books();
+    send(s, "c1", SM_ROLE_CLIENT, 1, 0, 5000, 0);
+    send(s, "c1", SM_ROLE_CLIENT, 1, 1, 4000, 1); /* back in time */
+    send(s, "c1", SM_ROLE_CLIENT, 1, 2, 6000, 2);
+    CHECK_EQ_U(ngot, 2);
+    CHECK_EQ_U(got_seq[1], 2);
+    struct sm_sensors_totals t;
+    sm_sensors_totals(s, &t);
+    CHECK_EQ_U(t.time_regressed, 1);
+    CHECK_EQ_U(t.gaps, 0);
+    CHECK(sm_sensors_watermark(s, SM_ROLE_CLIENT, 3) == 6000);
+    /* A new epoch (a restart, or an old capture replayed) may start anywhere in time. */
+    send(s, "c1", SM_ROLE_CLIENT, 2, 0, 100, 4);
+    sm_sensors_totals(s, &t);
+    CHECK_EQ_U(t.time_regressed, 1);
+    CHECK_EQ_U(ngot, 3);
+    sm_sensors_destroy(&s);
+}
+
 static void test_gap_waited_then_declared(void)
 {
     sm_sensors_t *s = books();
@@ -362,6 +384,7 @@ int main(void)
     test_order_dup_reorder();
     test_first_heard_out_of_order();
     test_gap_waited_then_declared();
+    test_time_regressed();
     test_window_overrun();
     test_restart_and_stale();
     test_down_and_back();
