@@ -7,8 +7,10 @@
  * lookup whichever side arrives first. When a server SYN and a client group agree, they are
  * linked and decided together.
  *
- * Time: every entry has a due time in event time, kept in a binary min-heap with lazy
- * deletion (an entry's generation number invalidates its older heap items). The horizon
+ * Time: every entry has a due time in event time, kept in a timer queue with lazy deletion
+ * (an entry's generation number invalidates its older items): a FIFO for the items that come
+ * in due order, which is nearly all of them since each sensor's records come in time order,
+ * and a binary min-heap for the others; the earlier of the two heads is next. The horizon
  * H = min(client watermark, server watermark - max_skew) only moves forward; everything due
  * at or before H is decided. Work per call is proportional to what became due.
  *
@@ -104,10 +106,14 @@ struct sm_join {
 
     uint32_t *buckets;
     uint32_t nbuckets;
+    uint32_t memo_isn, memo_bucket; /* the last ISN hashed: a lookup and an insert follow */
+    bool memo_valid;
 
     struct heap_item *heap;
     size_t heap_len, heap_cap;
     uint64_t heap_order;
+    struct heap_item *fifo; /* ring: items pushed in due order */
+    size_t fifo_head, fifo_len, fifo_cap;
 
     uint32_t *held;
     size_t held_len, held_cap;
@@ -158,9 +164,14 @@ const char *sm_answer_name(enum sm_answer a)
 
 /* ---- pool, hash, age list ------------------------------------------------------------------ */
 
-static inline uint32_t bucket_of(const sm_join_t *j, uint32_t isn)
+static inline uint32_t bucket_of(sm_join_t *j, uint32_t isn)
 {
-    return (uint32_t)sm_siphash_u64(&j->key, isn) & (j->nbuckets - 1);
+    if (!j->memo_valid || j->memo_isn != isn) {
+        j->memo_isn = isn;
+        j->memo_bucket = (uint32_t)sm_siphash_u64(&j->key, isn) & (j->nbuckets - 1);
+        j->memo_valid = true;
+    }
+    return j->memo_bucket;
 }
 
 static void age_unlink(sm_join_t *j, uint32_t i)
@@ -219,11 +230,11 @@ static uint32_t entry_alloc(sm_join_t *j, enum ekind kind, uint32_t isn)
             struct entry *np = realloc(j->pool, (size_t)ncap * sizeof *np);
             if (np == NULL)
                 return 0;
-            memset(np + j->pool_cap, 0, (size_t)(ncap - j->pool_cap) * sizeof *np);
-            j->pool = np;
+            j->pool = np; /* new slots are initialised when first used, below */
             j->pool_cap = ncap;
         }
         i = j->pool_used++;
+        j->pool[i].gen = 0;
     }
     struct entry *e = &j->pool[i];
     uint32_t gen = e->gen;
@@ -267,43 +278,51 @@ static void heap_sift_up(sm_join_t *j, size_t k, struct heap_item it)
     j->heap[k] = it;
 }
 
+static inline bool item_live(const sm_join_t *j, const struct heap_item *it)
+{
+    const struct entry *e = &j->pool[it->idx];
+    return e->gen == it->gen && e->kind != E_FREE && !e->held;
+}
+
+static inline struct heap_item *fifo_at(const sm_join_t *j, size_t k)
+{
+    return &j->fifo[(j->fifo_head + k) % j->fifo_cap];
+}
+
 /*
- * Drops stale items (of freed, held or rescheduled entries) and rebuilds the heap, so that
- * its size follows the live entries even when the horizon stands still for a long time.
+ * Drops stale items (of freed, held or rescheduled entries) from both parts and rebuilds the
+ * heap, so that the queue's size follows the live entries even when the horizon stands still
+ * for a long time.
  */
-static void heap_compact(sm_join_t *j)
+static void queue_compact(sm_join_t *j)
 {
     size_t n = 0;
-    for (size_t k = 0; k < j->heap_len; k++) {
-        const struct heap_item *it = &j->heap[k];
-        const struct entry *e = &j->pool[it->idx];
-        if (e->gen == it->gen && e->kind != E_FREE && !e->held)
-            j->heap[n++] = *it;
-    }
+    for (size_t k = 0; k < j->heap_len; k++)
+        if (item_live(j, &j->heap[k]))
+            j->heap[n++] = j->heap[k];
     j->heap_len = 0;
     for (size_t k = 0; k < n; k++) {
         struct heap_item it = j->heap[k];
         heap_sift_up(j, j->heap_len++, it);
     }
+    n = 0;
+    for (size_t k = 0; k < j->fifo_len; k++) { /* in place, order kept */
+        struct heap_item it = *fifo_at(j, k);
+        if (item_live(j, &it))
+            *fifo_at(j, n++) = it;
+    }
+    j->fifo_len = n;
 }
 
-static void heap_push(sm_join_t *j, uint32_t idx, int64_t due)
+static bool heap_grow(sm_join_t *j)
 {
-    if (j->heap_len >= 2 * j->live + 1024)
-        heap_compact(j);
-    if (j->heap_len == j->heap_cap) {
-        size_t ncap = j->heap_cap ? j->heap_cap * 2 : 1024;
-        struct heap_item *nh = realloc(j->heap, ncap * sizeof *nh);
-        if (nh == NULL)
-            return; /* the entry is still bounded by the age list and decided at the end */
-        j->heap = nh;
-        j->heap_cap = ncap;
-    }
-    struct entry *e = &j->pool[idx];
-    e->gen++;
-    e->queued = true;
-    struct heap_item it = {due, j->heap_order++, idx, e->gen};
-    heap_sift_up(j, j->heap_len++, it);
+    size_t ncap = j->heap_cap ? j->heap_cap * 2 : 1024;
+    struct heap_item *nh = realloc(j->heap, ncap * sizeof *nh);
+    if (nh == NULL)
+        return false;
+    j->heap = nh;
+    j->heap_cap = ncap;
+    return true;
 }
 
 static struct heap_item heap_pop(sm_join_t *j)
@@ -325,6 +344,63 @@ static struct heap_item heap_pop(sm_join_t *j)
     if (n > 0)
         j->heap[k] = last;
     return top;
+}
+
+static void queue_push(sm_join_t *j, uint32_t idx, int64_t due)
+{
+    if (j->heap_len + j->fifo_len >= 2 * j->live + 1024)
+        queue_compact(j);
+    struct entry *e = &j->pool[idx];
+    struct heap_item it = {due, j->heap_order, idx, e->gen + 1};
+    bool in_order = j->fifo_len == 0 || fifo_at(j, j->fifo_len - 1)->due <= due;
+    if (in_order) {
+        if (j->fifo_len == j->fifo_cap) {
+            size_t ncap = j->fifo_cap ? j->fifo_cap * 2 : 1024;
+            struct heap_item *nf = malloc(ncap * sizeof *nf);
+            if (nf == NULL)
+                return; /* the entry is still bounded by the age list and decided at the end */
+            for (size_t k = 0; k < j->fifo_len; k++)
+                nf[k] = *fifo_at(j, k);
+            free(j->fifo);
+            j->fifo = nf;
+            j->fifo_cap = ncap;
+            j->fifo_head = 0;
+        }
+        *fifo_at(j, j->fifo_len++) = it;
+    } else {
+        if (j->heap_len == j->heap_cap && !heap_grow(j))
+            return;
+        heap_sift_up(j, j->heap_len++, it);
+    }
+    j->heap_order++;
+    e->gen++;
+    e->queued = true;
+}
+
+/* The next item, or NULL when the queue is empty. */
+static inline const struct heap_item *queue_peek(const sm_join_t *j)
+{
+    const struct heap_item *f = j->fifo_len ? &j->fifo[j->fifo_head] : NULL;
+    const struct heap_item *h = j->heap_len ? &j->heap[0] : NULL;
+    if (f && h)
+        return item_before(h, f) ? h : f;
+    return f ? f : h;
+}
+
+static struct heap_item queue_pop(sm_join_t *j)
+{
+    if (j->heap_len == 0 || queue_peek(j) != &j->heap[0]) {
+        struct heap_item it = j->fifo[j->fifo_head];
+        j->fifo_head = (j->fifo_head + 1) % j->fifo_cap;
+        j->fifo_len--;
+        return it;
+    }
+    return heap_pop(j);
+}
+
+static size_t queue_len(const sm_join_t *j)
+{
+    return j->heap_len + j->fifo_len;
 }
 
 /* ---- time ---------------------------------------------------------------------------------- */
@@ -362,7 +438,7 @@ static void schedule_group(sm_join_t *j, uint32_t i)
         if (sdue < due)
             due = sdue;
     }
-    heap_push(j, i, due);
+    queue_push(j, i, due);
 }
 
 /* ---- verdicts ------------------------------------------------------------------------------ */
@@ -649,12 +725,13 @@ static void run_limited(sm_join_t *j, bool limit)
     int64_t h = horizon(j);
     size_t work = 0;
     j->backlog = false;
-    while (j->heap_len > 0 && j->heap[0].due <= h) {
+    const struct heap_item *next;
+    while ((next = queue_peek(j)) != NULL && next->due <= h) {
         if (limit && j->cfg.max_work && work++ >= j->cfg.max_work) {
             j->backlog = true;
             return;
         }
-        struct heap_item it = heap_pop(j);
+        struct heap_item it = queue_pop(j);
         struct entry *e = &j->pool[it.idx];
         if (e->gen != it.gen || e->kind == E_FREE || e->held)
             continue;
@@ -698,7 +775,7 @@ static bool tuple_is_reverse(const struct sm_tuple *a, const struct sm_tuple *b)
            sm_addr_eq(&a->dst, &b->src);
 }
 
-static uint32_t find(const sm_join_t *j, enum ekind kind, uint32_t isn, const struct sm_tuple *t,
+static uint32_t find(sm_join_t *j, enum ekind kind, uint32_t isn, const struct sm_tuple *t,
                      bool reverse)
 {
     for (uint32_t i = j->buckets[bucket_of(j, isn)]; i; i = j->pool[i].hnext) {
@@ -944,7 +1021,7 @@ static void add_server(sm_join_t *j, const struct sm_record *r)
         s->frame = r->frame;
         s->opts = r->opts;
         j->st.server_syns++;
-        heap_push(j, si, sat_add(r->ts_ns, j->cfg.max_skew_ns));
+        queue_push(j, si, sat_add(r->ts_ns, j->cfg.max_skew_ns));
         match_server(j, si);
         return;
     }
@@ -1013,6 +1090,7 @@ void sm_join_destroy(sm_join_t **self_p)
     free(j->pool);
     free(j->buckets);
     free(j->heap);
+    free(j->fifo);
     free(j->held);
     free(j->blind[0]);
     free(j->blind[1]);
@@ -1116,7 +1194,7 @@ void sm_join_finish(sm_join_t *j)
         }
         decide_final(j, e->kind == E_SERVER ? e->peer : i);
     }
-    j->heap_len = 0;
+    j->heap_len = j->fifo_len = 0;
 }
 
 void sm_join_stop(sm_join_t *j, const char *reason)
@@ -1143,7 +1221,7 @@ void sm_join_stop(sm_join_t *j, const char *reason)
         free_group(j, gi);
     }
     j->held_len = 0;
-    j->heap_len = 0;
+    j->heap_len = j->fifo_len = 0;
 }
 
 bool sm_join_tick(sm_join_t *j)
@@ -1163,5 +1241,5 @@ void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out)
 
 size_t sm_join_heap_size(const sm_join_t *j)
 {
-    return j->heap_len;
+    return queue_len(j);
 }

@@ -164,7 +164,7 @@ void sm_join_stop(sm_join_t *j, const char *reason);
 
 void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out);
 
-/* Items in the deadline heap (live and stale): for tests of the memory bound. */
+/* Items in the deadline queue (live and stale): for tests of the memory bound. */
 size_t sm_join_heap_size(const sm_join_t *j);
 
 #endif
