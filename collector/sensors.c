@@ -22,6 +22,7 @@
 #define DEFAULT_WINDOW 64u
 #define DEFAULT_GAP_WAIT (500 * NS_PER_MS)
 #define DEFAULT_DOWN_AFTER (1000 * NS_PER_MS)
+#define DEFAULT_START_GRACE (3000 * NS_PER_MS)
 #define DEFAULT_MAX_SENSORS 256u
 #define DEFAULT_EXPIRE (600 * INT64_C(1000000000))
 
@@ -92,6 +93,10 @@ sm_sensors_t *sm_sensors_new(const struct sm_sensors_config *cfg,
         s->cfg.max_sensors = DEFAULT_MAX_SENSORS;
     if (s->cfg.expire_after_ns <= 0)
         s->cfg.expire_after_ns = DEFAULT_EXPIRE;
+    if (s->cfg.start_grace_ns <= 0)
+        s->cfg.start_grace_ns = DEFAULT_START_GRACE;
+    if (s->cfg.start_grace_ns < s->cfg.down_after_ns)
+        s->cfg.start_grace_ns = s->cfg.down_after_ns;
     s->sink = *sink;
     s->v = calloc(s->cfg.max_sensors, sizeof *s->v);
     if (s->v == NULL) {
@@ -523,9 +528,9 @@ int64_t sm_sensors_watermark(sm_sensors_t *s, enum sm_role role, int64_t now)
     }
     if (ended && down_from == INT64_MAX)
         return sm_sensors_last_watermark(s, role); /* finished: no further evidence */
-    /* No live sensor of this role: down, or none yet (after the down timeout). Time moves
+    /* No live sensor of this role: down, or none yet (after the start grace). Time moves
      * with the other role, and everything from the role's last evidence is blind. */
-    bool waited = s->have_started && now - s->started >= s->cfg.down_after_ns;
+    bool waited = s->have_started && now - s->started >= s->cfg.start_grace_ns;
     if (!olive || (down_from == INT64_MAX && !waited))
         return INT64_MIN;
     int64_t from = down_from != INT64_MAX ? down_from : INT64_MIN;

@@ -66,6 +66,10 @@ struct sm_sensors_config {
     size_t max_sensors;      /* 0 = 256 */
     int64_t expire_after_ns; /* a sensor down this long is closed and its slot reusable;
                               * 0 = 10 minutes */
+    int64_t start_grace_ns;  /* after start, how long a role may have no sensor before its
+                              * time is blind: agents reconnect to a restarted collector with
+                              * a backoff of up to 1 s, then send their backlog; 0 = 3 s, and
+                              * never less than down_after_ns */
 };
 
 /* Per-sensor accounting, for the stats line and the books' invariant. */
