@@ -20,8 +20,17 @@ for seed in 1 2 3; do
     cpid=$!
     "$build/tests/sm_shuffle_send" --seed "$seed" --window 16 --dup 10 --batch 4 \
         "$data/client.pcap" "$data/server.pcap" "$sock" "${ips[@]}" 2>"$tmp/send$seed.err"
-    for _ in $(seq 100); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
-    wait "$cpid" || { echo "FAIL seed $seed: collector did not finish"; fail=1; continue; }
+    for _ in $(seq 300); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$cpid" 2>/dev/null; then # never hang: say what the collector had
+        kill -TERM "$cpid"
+        wait "$cpid" || true
+        echo "FAIL seed $seed: collector did not finish in 30 s; sender: $(cat "$tmp/send$seed.err")"
+        grep "stats: sensors" "$tmp/collector$seed.err" | tail -1
+        grep '"event"' "$tmp/live$seed.jsonl" | cut -c1-200
+        fail=1
+        continue
+    fi
+    wait "$cpid" || { echo "FAIL seed $seed: collector exit status"; fail=1; continue; }
     /usr/bin/python3 - "$tmp/live$seed.jsonl" "$tmp/offline.jsonl" "$seed" "$tmp/collector$seed.err" <<'PY' || fail=1
 import json, re, sys
 def finals(path):

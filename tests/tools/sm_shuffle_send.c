@@ -174,7 +174,7 @@ int main(int argc, char **argv)
     }
     void *ctx = zmq_ctx_new();
     void *push = zmq_socket(ctx, ZMQ_PUSH);
-    int linger = 5000;
+    int linger = 30000; /* everything must arrive, even on a loaded machine */
     zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
     if (zmq_connect(push, endpoint) == -1) {
         fprintf(stderr, "connect %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
@@ -193,6 +193,9 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "sm_shuffle_send: %zu batches (%zu client, %zu server), %zu duplicates\n",
             sent, sides[0].nmsgs, sides[1].nmsgs, dups);
+    /* Stay connected a moment: with libzmq 4.3.4, a PUSH that disconnects while the PULL is
+     * throttled at its receive HWM was seen to lose what sat in the socket buffers. */
+    sleep(1);
     zmq_close(push);
     zmq_ctx_term(ctx);
     free(order);
