@@ -228,18 +228,6 @@ static void process(sm_sensors_t *s, struct sensor *se, const struct pending *b)
         se->in_order_yet = true;
         event(s, se, SM_SENSOR_UP, b->seq, 0);
     }
-    int64_t edge = b->watermark_ns; /* joined late: just before this batch's earliest record */
-    for (size_t i = 0; se->joined_late && !se->have_last && i < b->n; i++)
-        if (b->recs[i].ts_ns <= edge)
-            edge = b->recs[i].ts_ns - 1;
-    if (b->n > 0 && s->sink.records)
-        s->sink.records(s->sink.arg, role, b->recs, b->n);
-    free(b->recs);
-    se->st.records_received += b->n;
-    se->epoch_received += b->n;
-    se->st.batches++;
-    s->tot.batches++;
-
     /* Declared losses since the previous processed batch. */
     if (se->have_last) {
         uint64_t drops = b->counters.pcap_dropped + b->counters.pcap_ifdropped;
@@ -259,6 +247,10 @@ static void process(sm_sensors_t *s, struct sensor *se, const struct pending *b)
             /* This collector restarted mid-epoch: the batches before this one went to its
              * predecessor or were lost with it, so everything the sensor saw before this
              * batch's first record is unknown here (the batches are in capture order). */
+            int64_t edge = b->watermark_ns; /* just before this batch's earliest record */
+            for (size_t i = 0; i < b->n; i++)
+                if (b->recs[i].ts_ns <= edge)
+                    edge = b->recs[i].ts_ns - 1;
             blind(s, role, INT64_MIN, edge, SM_V_TRANSPORT_LOSS);
             const struct sm_wire_counters *k = &b->counters;
             uint64_t sent = k->records_emitted > k->records_unsent
@@ -267,6 +259,14 @@ static void process(sm_sensors_t *s, struct sensor *se, const struct pending *b)
             se->epoch_before = sent > b->n ? sent - b->n : 0;
         }
     }
+    /* The join decides on watermarks only, so records may follow what they are blind to. */
+    if (b->n > 0 && s->sink.records)
+        s->sink.records(s->sink.arg, role, b->recs, b->n);
+    free(b->recs);
+    se->st.records_received += b->n;
+    se->epoch_received += b->n;
+    se->st.batches++;
+    s->tot.batches++;
     se->last = b->counters;
     se->have_last = true;
     se->st.records_emitted = b->counters.records_emitted;

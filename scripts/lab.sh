@@ -672,6 +672,30 @@ _lab_kill_ns_procs() { # ns: kill what runs inside our namespace (processes we s
     for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
 }
 
+# lab_test_begin: the common start of a test script. Makes $out (a temporary directory the
+# agents can traverse once they run as nobody; kept when KEEP is set), installs traps that
+# stop the caller's collector ($cpid, even when SIGSTOPped), its background jobs and the lab,
+# then brings the lab up.
+lab_test_begin() {
+    out=$(mktemp -d)
+    chmod 711 "$out"
+    [ -n "${KEEP:-}" ] && echo "keeping $out"
+    trap _lab_test_end EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    LAB_NO_TRAP=1 lab_up 2>/dev/null
+}
+
+_lab_test_end() {
+    if [ -n "${cpid:-}" ]; then
+        kill -CONT "$cpid" 2>/dev/null || true
+        kill "$cpid" 2>/dev/null || true
+    fi
+    kill $(jobs -p) 2>/dev/null || true
+    lab_down
+    [ -n "${KEEP:-}" ] || rm -rf "$out"
+}
+
 lab_down() {
     local p ns
     lab_names

@@ -19,19 +19,8 @@ root=$(cd "$here/../.." && pwd)
 LAB=${LAB:-sms$$}
 # shellcheck source=../../scripts/lab.sh
 . "$root/scripts/lab.sh"
-out=$(mktemp -d)
-chmod 711 "$out" # the agents run as nobody once capturing: they must reach the socket
+lab_test_begin
 sock=ipc://$out/collector.sock
-cleanup() {
-    [ -n "${cpid:-}" ] && kill -CONT "$cpid" 2>/dev/null && kill "$cpid" 2>/dev/null
-    lab_down
-    [ -n "${KEEP:-}" ] || rm -rf "$out"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-[ -n "${KEEP:-}" ] && echo "keeping $out"
-LAB_NO_TRAP=1 lab_up 2>/dev/null
 
 if [ "$mode" = starve ]; then count=300000; else count=700000; fi
 rate=50000

@@ -22,18 +22,8 @@ LAB=${LAB:-smr$$}
 LAB_SYN_RETRIES=1
 # shellcheck source=../../scripts/lab.sh
 . "$root/scripts/lab.sh"
-out=$(mktemp -d)
-chmod 711 "$out" # the agents run as nobody once capturing: they must reach the socket
+lab_test_begin
 sock=ipc://$out/collector.sock
-cleanup() {
-    [ -n "${cpid:-}" ] && kill "$cpid" 2>/dev/null
-    lab_down
-    rm -rf "$out"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-LAB_NO_TRAP=1 lab_up 2>/dev/null
 
 # 1% of every SYN forwarded to the server, before the lab's own rules (lower priority value).
 lab_exec fw nft -f - <<EOF

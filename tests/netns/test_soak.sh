@@ -23,19 +23,8 @@ LAB=${LAB:-smk$$}
 LAB_SYN_RETRIES=1
 # shellcheck source=../../scripts/lab.sh
 . "$root/scripts/lab.sh"
-out=$(mktemp -d)
-chmod 711 "$out" # the agents run as nobody once capturing: they must reach the socket
+lab_test_begin
 sock=ipc://$out/collector.sock
-cleanup() {
-    kill $(jobs -p) 2>/dev/null || true
-    lab_down
-    [ -n "${KEEP:-}" ] || rm -rf "$out"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-[ -n "${KEEP:-}" ] && echo "keeping $out"
-LAB_NO_TRAP=1 lab_up 2>/dev/null
 lab_capture_start "$out" 2>/dev/null
 
 ncol=0

@@ -24,18 +24,8 @@ LAB=${LAB:-smf$$}
 LAB_SYN_RETRIES=1
 # shellcheck source=../../scripts/lab.sh
 . "$root/scripts/lab.sh"
-out=$(mktemp -d)
+lab_test_begin
 port=7400
-cleanup() {
-    [ -n "${cpid:-}" ] && kill "$cpid" 2>/dev/null
-    lab_down
-    [ -n "${KEEP:-}" ] || rm -rf "$out"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-[ -n "${KEEP:-}" ] && echo "keeping $out"
-LAB_NO_TRAP=1 lab_up 2>/dev/null
 
 # The collector's own table in the firewall namespace: rules for its port are added later.
 lab_exec fw nft -f - <<EOF
