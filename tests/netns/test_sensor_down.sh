@@ -25,16 +25,17 @@ agent() { # role iface -> pid on stdout is not usable from $(...); use globals
     ip netns exec "$(lab_ns "$1")" "$build/synmatch-agent" -i "$2" --role "$1" --sensor-id "$1" \
         --collector "$sock" 2>>"$out/agent_$1.err" &
 }
-# connect PHASE PORT N: N connections from the client; prints "PHASE sport" per attempt
+# connect PHASE PORT N SPORT: N connections from the client from source ports SPORT, SPORT+1..
+# (distinct in every call: verdicts are told apart by source port); prints "PHASE sport" each
 connect() {
-    lab_exec client "$LAB_PY" - "$1" "$2" "$3" "$LAB_S4" <<'PY' >>"$out/conns.txt"
+    lab_exec client "$LAB_PY" - "$1" "$2" "$3" "$LAB_S4" "$4" <<'PY' >>"$out/conns.txt"
 import os, socket, sys
-phase, port, n, dst = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-for _ in range(n):
+phase, port, n, dst, sport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+for i in range(n):
     s = socket.socket()
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 1)   # 2 SYNs, gives up in ~3 s
     s.settimeout(5)
-    s.bind(("0.0.0.0", 0))
+    s.bind(("0.0.0.0", sport + i))
     os.write(1, ("%s %d\n" % (phase, s.getsockname()[1])).encode())  # one write: runs overlap
     try:
         s.connect((dst, port)); s.sendall(b"hi\n"); s.recv(100)
@@ -50,20 +51,20 @@ cpid=$!
 agent server s-fw; spid=$!
 agent client c-fw; apid=$!
 sleep 1
-connect before 8080 3
+connect before 8080 3 41000
 sleep 0.5 # a heartbeat carries the last records (SYNs still in a batch die with the agent)
 kill -KILL "$spid"
 sleep 2 # the collector notices the silence (1 s)
-connect during 8080 3 &
+connect during 8080 3 42000 &
 c1=$!
-connect during 8081 2
+connect during 8081 2 42100
 wait "$c1"
 sleep 1
 agent server s-fw; spid=$!
 sleep 1.5
-connect after 8080 3 &
+connect after 8080 3 43000 &
 c2=$!
-connect after 8081 2
+connect after 8081 2 43100
 wait "$c2"
 sleep 8 # let the last dropped SYNs be decided (backoff 1 s: quiet 3 s, + skew)
 kill -TERM "$spid" "$apid"
@@ -89,7 +90,10 @@ want = {"before": {8080: "matched"}, "during": {8080: "sensor_down", 8081: "sens
 for sport, ph in phase_of.items():
     vs = final.get(sport, [])
     if len(vs) != 1:
-        print("FAIL", ph, "port", sport, "has", len(vs), "final verdicts"); bad += 1; continue
+        print("FAIL", ph, "port", sport, "has", len(vs), "final verdicts:")
+        for v in vs:
+            print("    ", json.dumps(v, sort_keys=True))
+        bad += 1; continue
     v = vs[0]
     w = want[ph][v["client"]["dport"]]
     if v["verdict"] != w:
