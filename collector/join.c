@@ -3,9 +3,17 @@
  *
  * Entries live in one pool (indices, 0 = none) and are of two kinds: a client SYN group, or a
  * server SYN (one ISN and tuple as the server saw it, with its retransmissions). Both kinds
- * hang off one chained hash keyed by SipHash(ISN), so a record finds its counterpart with one
- * lookup whichever side arrives first. When a server SYN and a client group agree, they are
- * linked and decided together.
+ * hang off one index keyed by ISN, so a record finds its counterpart with one lookup whichever
+ * side arrives first. When a server SYN and a client group agree, they are linked and decided
+ * together.
+ *
+ * The index is an open-addressing table of (ISN, first entry) slots, one slot per distinct
+ * ISN, linear probing from SipHash(ISN), at most half full; the entries sharing an ISN are
+ * chained through the pool. A lookup reads 8-byte slots until the ISN or an empty slot, and
+ * touches pool entries only of its own ISN: entries of other ISNs, cold in memory, are never
+ * walked past (a chained hash of entries made every lookup miss the cache once per
+ * neighbour). Many entries of one ISN (a flood tool's constant ISN) make one long chain that
+ * only that ISN's lookups walk; they do not lengthen the probes of other ISNs.
  *
  * Time: every entry has a due time in event time, kept in a timer queue with lazy deletion
  * (an entry's generation number invalidates its older items): a FIFO for the items that come
@@ -20,6 +28,7 @@
 #include "synmatch/join.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +52,9 @@
 #define OFFSET_MIN_SAMPLES 8
 #define MAX_BLIND_INTERVALS 4096u /* per role; past it intervals widen */
 #define TRACKED_ATTEMPTS 8 /* attempts remembered per group to tell which one got through */
+/* Timer lanes: items of one kind arrive in due order (groups at first SYN + timeout, lone
+ * server SYNs at SYN + skew), each kind in its lane; what fits no lane goes to the heap. */
+#define NLANES 4
 
 enum ekind {
     E_FREE = 0,
@@ -58,28 +70,42 @@ struct attempt {
     bool has_tsval;
 };
 
+/*
+ * 152 bytes, in the order they are needed: a lookup reads the first 64 (kind, ISN, tuple), a
+ * decision the first 128. The entries being decided were written seconds ago and are cold,
+ * so every cache line an entry spans costs a miss: the attempts after the first, which few
+ * groups have, live out of line (the first is first_ns and opts).
+ */
 struct entry {
-    uint32_t hnext;        /* hash chain, or free list */
-    uint32_t older, newer; /* age list */
-    uint32_t peer;         /* linked counterpart */
-    uint32_t gen;          /* invalidates stale heap items */
+    uint32_t hnext; /* next entry with this ISN, or the free list */
     uint32_t isn;
-    uint32_t bucket;       /* bucket_of(isn), kept so that the hash runs once per entry */
+    uint32_t peer; /* linked counterpart */
+    uint32_t gen;  /* invalidates stale heap items */
     uint8_t kind;
-    bool held;          /* decided unmatched, waiting for sm_join_finish() */
-    bool queued;        /* has a live heap item */
+    bool held;      /* decided unmatched, waiting for sm_join_finish() */
+    bool queued;    /* has a live heap item */
     bool suspect_sent;
-    uint8_t answer;     /* group: what the client received; server: what the server sent */
+    uint8_t answer; /* group: what the client received; server: what the server sent */
+    struct sm_tuple tuple;
     uint32_t attempts;
+    /* 64 */
+    uint32_t older, newer; /* age list */
     uint32_t lost_before;
     uint32_t candidates; /* server SYNs that could have matched this group */
     int64_t first_ns, last_ns, gap_ns;
     int64_t delay_ns;
+    struct sm_tcp_opts opts;
+    /* 124 */
     int64_t stream;
     uint64_t frame;
-    struct sm_tuple tuple;
-    struct sm_tcp_opts opts;
-    struct attempt tried[TRACKED_ATTEMPTS]; /* groups: the first attempts, in order */
+    struct attempt *more; /* groups: attempts 2..TRACKED_ATTEMPTS, from the second on */
+};
+_Static_assert(offsetof(struct entry, older) == 64 && sizeof(struct entry) <= 152,
+               "struct entry: the lookup fields fill the first cache line, the whole stays small");
+
+struct slot {
+    uint32_t isn;
+    uint32_t head; /* first entry with this ISN; 0 = empty slot */
 };
 
 struct heap_item {
@@ -87,6 +113,12 @@ struct heap_item {
     uint64_t order; /* insertion order: makes ties deterministic */
     uint32_t idx;
     uint32_t gen;
+};
+
+/* A ring of timer items whose due times never decrease; cap is a power of two. */
+struct lane {
+    struct heap_item *buf;
+    size_t head, len, cap;
 };
 
 struct interval {
@@ -104,16 +136,15 @@ struct sm_join {
     size_t live;
     uint32_t oldest, newest;
 
-    uint32_t *buckets;
-    uint32_t nbuckets;
-    uint32_t memo_isn, memo_bucket; /* the last ISN hashed: a lookup and an insert follow */
+    struct slot *tab; /* the ISN index: tab_mask + 1 slots, a power of two */
+    uint32_t tab_mask, tab_used;
+    uint32_t memo_isn, memo_hash; /* the last ISN hashed: a lookup and an insert follow */
     bool memo_valid;
 
     struct heap_item *heap;
     size_t heap_len, heap_cap;
     uint64_t heap_order;
-    struct heap_item *fifo; /* ring: items pushed in due order */
-    size_t fifo_head, fifo_len, fifo_cap;
+    struct lane lanes[NLANES]; /* rings of items pushed in due order */
 
     uint32_t *held;
     size_t held_len, held_cap;
@@ -164,14 +195,65 @@ const char *sm_answer_name(enum sm_answer a)
 
 /* ---- pool, hash, age list ------------------------------------------------------------------ */
 
-static inline uint32_t bucket_of(sm_join_t *j, uint32_t isn)
+static inline uint32_t hash_of(sm_join_t *j, uint32_t isn)
 {
     if (!j->memo_valid || j->memo_isn != isn) {
         j->memo_isn = isn;
-        j->memo_bucket = (uint32_t)sm_siphash_u64(&j->key, isn) & (j->nbuckets - 1);
+        j->memo_hash = (uint32_t)sm_siphash_u64(&j->key, isn);
         j->memo_valid = true;
     }
-    return j->memo_bucket;
+    return j->memo_hash;
+}
+
+/* The slot of isn, or the empty slot where it would go. */
+static inline struct slot *slot_of(sm_join_t *j, uint32_t isn)
+{
+    uint32_t k = hash_of(j, isn) & j->tab_mask;
+    while (j->tab[k].head != 0 && j->tab[k].isn != isn)
+        k = (k + 1) & j->tab_mask;
+    return &j->tab[k];
+}
+
+/* The first entry with isn, 0 if none. */
+static inline uint32_t head_of(sm_join_t *j, uint32_t isn)
+{
+    return slot_of(j, isn)->head;
+}
+
+/* Doubles the index; false (and nothing changed) when memory is short. */
+static bool tab_grow(sm_join_t *j)
+{
+    uint32_t ncap = (j->tab_mask + 1) * 2;
+    if (ncap == 0)
+        return false;
+    struct slot *nt = calloc(ncap, sizeof *nt);
+    if (nt == NULL)
+        return false;
+    struct slot *old = j->tab;
+    uint32_t oldn = j->tab_mask + 1;
+    j->tab = nt;
+    j->tab_mask = ncap - 1;
+    for (uint32_t k = 0; k < oldn; k++)
+        if (old[k].head != 0)
+            *slot_of(j, old[k].isn) = old[k];
+    free(old);
+    return true;
+}
+
+/* Empties slot k, moving later slots of its probe run back so that no lookup stops short. */
+static void slot_delete(sm_join_t *j, uint32_t k)
+{
+    uint32_t m = j->tab_mask;
+    for (uint32_t n = (k + 1) & m; j->tab[n].head != 0; n = (n + 1) & m) {
+        uint32_t home = hash_of(j, j->tab[n].isn) & m;
+        /* n may move to k if its home is not in (k, n], cyclically */
+        if (((n - home) & m) >= ((n - k) & m)) {
+            j->tab[k] = j->tab[n];
+            k = n;
+        }
+    }
+    j->tab[k].head = 0;
+    j->tab_used--;
 }
 
 static void age_unlink(sm_join_t *j, uint32_t i)
@@ -190,12 +272,16 @@ static void age_unlink(sm_join_t *j, uint32_t i)
 
 static void hash_unlink(sm_join_t *j, uint32_t i)
 {
-    uint32_t *pp = &j->buckets[j->pool[i].bucket];
-    while (*pp != i) {
-        assert(*pp != 0);
+    struct slot *sl = slot_of(j, j->pool[i].isn);
+    uint32_t *pp = &sl->head;
+    while (*pp != i && *pp != 0)
         pp = &j->pool[*pp].hnext;
-    }
+    assert(*pp == i);
+    if (*pp != i)
+        return; /* not indexed: cannot happen */
     *pp = j->pool[i].hnext;
+    if (sl->head == 0)
+        slot_delete(j, (uint32_t)(sl - j->tab));
 }
 
 static void entry_free(sm_join_t *j, uint32_t i)
@@ -204,9 +290,15 @@ static void entry_free(sm_join_t *j, uint32_t i)
     assert(e->kind != E_FREE);
     hash_unlink(j, i);
     age_unlink(j, i);
-    uint32_t gen = e->gen + 1;
-    memset(e, 0, sizeof *e);
-    e->gen = gen;
+    /* Not cleared whole: that would touch every cache line of an entry that is usually cold
+     * by now; entry_alloc() clears it when it is reused (warm: the free list is LIFO). */
+    e->kind = E_FREE;
+    free(e->more);
+    e->more = NULL;
+    e->held = false;
+    e->queued = false;
+    e->peer = 0;
+    e->gen++;
     e->hnext = j->free_head;
     j->free_head = i;
     j->live--;
@@ -219,6 +311,13 @@ static uint32_t entry_alloc(sm_join_t *j, enum ekind kind, uint32_t isn)
 {
     while (j->live >= j->cfg.max_pending && j->oldest)
         evict_oldest(j);
+    struct slot *sl = slot_of(j, isn);
+    if (sl->head == 0 && 2 * (j->tab_used + 1) > j->tab_mask + 1) {
+        /* at most half full; past that only if memory is short, never full */
+        if (!tab_grow(j) && j->tab_used + 2 > j->tab_mask)
+            return 0;
+        sl = slot_of(j, isn);
+    }
     uint32_t i = j->free_head;
     if (i) {
         j->free_head = j->pool[i].hnext;
@@ -243,10 +342,12 @@ static uint32_t entry_alloc(sm_join_t *j, enum ekind kind, uint32_t isn)
     e->kind = (uint8_t)kind;
     e->isn = isn;
     e->stream = SM_STREAM_NONE;
-    uint32_t b = bucket_of(j, isn);
-    e->bucket = b;
-    e->hnext = j->buckets[b];
-    j->buckets[b] = i;
+    if (sl->head == 0) {
+        sl->isn = isn;
+        j->tab_used++;
+    }
+    e->hnext = sl->head;
+    sl->head = i;
     e->older = j->newest;
     if (j->newest)
         j->pool[j->newest].newer = i;
@@ -284,13 +385,13 @@ static inline bool item_live(const sm_join_t *j, const struct heap_item *it)
     return e->gen == it->gen && e->kind != E_FREE && !e->held;
 }
 
-static inline struct heap_item *fifo_at(const sm_join_t *j, size_t k)
+static inline struct heap_item *lane_at(const struct lane *l, size_t k)
 {
-    return &j->fifo[(j->fifo_head + k) % j->fifo_cap];
+    return &l->buf[(l->head + k) & (l->cap - 1)];
 }
 
 /*
- * Drops stale items (of freed, held or rescheduled entries) from both parts and rebuilds the
+ * Drops stale items (of freed, held or rescheduled entries) from every part and rebuilds the
  * heap, so that the queue's size follows the live entries even when the horizon stands still
  * for a long time.
  */
@@ -305,13 +406,34 @@ static void queue_compact(sm_join_t *j)
         struct heap_item it = j->heap[k];
         heap_sift_up(j, j->heap_len++, it);
     }
-    n = 0;
-    for (size_t k = 0; k < j->fifo_len; k++) { /* in place, order kept */
-        struct heap_item it = *fifo_at(j, k);
-        if (item_live(j, &it))
-            *fifo_at(j, n++) = it;
+    for (int l = 0; l < NLANES; l++) {
+        struct lane *ln = &j->lanes[l];
+        n = 0;
+        for (size_t k = 0; k < ln->len; k++) { /* in place, order kept */
+            struct heap_item it = *lane_at(ln, k);
+            if (item_live(j, &it))
+                *lane_at(ln, n++) = it;
+        }
+        ln->len = n;
     }
-    j->fifo_len = n;
+}
+
+static bool lane_push(struct lane *l, struct heap_item it)
+{
+    if (l->len == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 1024;
+        struct heap_item *nb = malloc(ncap * sizeof *nb);
+        if (nb == NULL)
+            return false;
+        for (size_t k = 0; k < l->len; k++)
+            nb[k] = *lane_at(l, k);
+        free(l->buf);
+        l->buf = nb;
+        l->cap = ncap;
+        l->head = 0;
+    }
+    *lane_at(l, l->len++) = it;
+    return true;
 }
 
 static bool heap_grow(sm_join_t *j)
@@ -346,27 +468,31 @@ static struct heap_item heap_pop(sm_join_t *j)
     return top;
 }
 
+static size_t queue_len(const sm_join_t *j)
+{
+    size_t n = j->heap_len;
+    for (int l = 0; l < NLANES; l++)
+        n += j->lanes[l].len;
+    return n;
+}
+
 static void queue_push(sm_join_t *j, uint32_t idx, int64_t due)
 {
-    if (j->heap_len + j->fifo_len >= 2 * j->live + 1024)
+    if (queue_len(j) >= 2 * j->live + 1024)
         queue_compact(j);
     struct entry *e = &j->pool[idx];
     struct heap_item it = {due, j->heap_order, idx, e->gen + 1};
-    bool in_order = j->fifo_len == 0 || fifo_at(j, j->fifo_len - 1)->due <= due;
-    if (in_order) {
-        if (j->fifo_len == j->fifo_cap) {
-            size_t ncap = j->fifo_cap ? j->fifo_cap * 2 : 1024;
-            struct heap_item *nf = malloc(ncap * sizeof *nf);
-            if (nf == NULL)
-                return; /* the entry is still bounded by the age list and decided at the end */
-            for (size_t k = 0; k < j->fifo_len; k++)
-                nf[k] = *fifo_at(j, k);
-            free(j->fifo);
-            j->fifo = nf;
-            j->fifo_cap = ncap;
-            j->fifo_head = 0;
-        }
-        *fifo_at(j, j->fifo_len++) = it;
+    /* The first lane it extends in order, else the first empty one, else the heap. */
+    struct lane *to = NULL;
+    for (int l = 0; l < NLANES && to == NULL; l++)
+        if (j->lanes[l].len && lane_at(&j->lanes[l], j->lanes[l].len - 1)->due <= due)
+            to = &j->lanes[l];
+    for (int l = 0; l < NLANES && to == NULL; l++)
+        if (j->lanes[l].len == 0)
+            to = &j->lanes[l];
+    if (to != NULL) {
+        if (!lane_push(to, it))
+            return; /* the entry is still bounded by the age list and decided at the end */
     } else {
         if (j->heap_len == j->heap_cap && !heap_grow(j))
             return;
@@ -377,30 +503,59 @@ static void queue_push(sm_join_t *j, uint32_t idx, int64_t due)
     e->queued = true;
 }
 
-/* The next item, or NULL when the queue is empty. */
-static inline const struct heap_item *queue_peek(const sm_join_t *j)
+/* Where the next item is: a lane's index, NLANES for the heap, -1 when the queue is empty. */
+static inline int queue_next(const sm_join_t *j)
 {
-    const struct heap_item *f = j->fifo_len ? &j->fifo[j->fifo_head] : NULL;
-    const struct heap_item *h = j->heap_len ? &j->heap[0] : NULL;
-    if (f && h)
-        return item_before(h, f) ? h : f;
-    return f ? f : h;
-}
-
-static struct heap_item queue_pop(sm_join_t *j)
-{
-    if (j->heap_len == 0 || queue_peek(j) != &j->heap[0]) {
-        struct heap_item it = j->fifo[j->fifo_head];
-        j->fifo_head = (j->fifo_head + 1) % j->fifo_cap;
-        j->fifo_len--;
-        return it;
+    const struct heap_item *best = j->heap_len ? &j->heap[0] : NULL;
+    int at = best ? NLANES : -1;
+    for (int l = 0; l < NLANES; l++) {
+        const struct lane *ln = &j->lanes[l];
+        if (ln->len && (best == NULL || item_before(&ln->buf[ln->head], best))) {
+            best = &ln->buf[ln->head];
+            at = l;
+        }
     }
-    return heap_pop(j);
+    return at;
 }
 
-static size_t queue_len(const sm_join_t *j)
+static inline const struct heap_item *queue_at(const sm_join_t *j, int at)
 {
-    return j->heap_len + j->fifo_len;
+    return at == NLANES ? &j->heap[0] : &j->lanes[at].buf[j->lanes[at].head];
+}
+
+/*
+ * The entries due next are cold (written seconds ago): ask for them ahead of time, so that
+ * their cache misses overlap instead of following one another. An entry PREFETCH_FAR places
+ * ahead in a lane is fetched, and the server entry linked to the one PREFETCH_NEAR ahead
+ * (which has arrived by then).
+ */
+#define PREFETCH_FAR 12
+#define PREFETCH_NEAR 6
+static inline void prefetch_lane(const sm_join_t *j, const struct lane *l)
+{
+    if (l->len > PREFETCH_FAR) {
+        const char *far = (const char *)&j->pool[lane_at(l, PREFETCH_FAR)->idx];
+        __builtin_prefetch(far);
+        __builtin_prefetch(far + 64);
+        uint32_t peer = j->pool[lane_at(l, PREFETCH_NEAR)->idx].peer;
+        if (peer) {
+            const char *p = (const char *)&j->pool[peer];
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + 64);
+        }
+    }
+}
+
+static struct heap_item queue_pop(sm_join_t *j, int at)
+{
+    if (at == NLANES)
+        return heap_pop(j);
+    struct lane *l = &j->lanes[at];
+    prefetch_lane(j, l);
+    struct heap_item it = l->buf[l->head];
+    l->head = (l->head + 1) & (l->cap - 1);
+    l->len--;
+    return it;
 }
 
 /* ---- time ---------------------------------------------------------------------------------- */
@@ -718,20 +873,19 @@ static void evict_oldest(sm_join_t *j)
     }
 }
 
-/* Decides everything due at or before the horizon. */
 /* Decides what is due at or before the horizon: everything, or max_work entries when limit. */
 static void run_limited(sm_join_t *j, bool limit)
 {
     int64_t h = horizon(j);
     size_t work = 0;
     j->backlog = false;
-    const struct heap_item *next;
-    while ((next = queue_peek(j)) != NULL && next->due <= h) {
+    int at;
+    while ((at = queue_next(j)) >= 0 && queue_at(j, at)->due <= h) {
         if (limit && j->cfg.max_work && work++ >= j->cfg.max_work) {
             j->backlog = true;
             return;
         }
-        struct heap_item it = queue_pop(j);
+        struct heap_item it = queue_pop(j, at);
         struct entry *e = &j->pool[it.idx];
         if (e->gen != it.gen || e->kind == E_FREE || e->held)
             continue;
@@ -778,7 +932,7 @@ static bool tuple_is_reverse(const struct sm_tuple *a, const struct sm_tuple *b)
 static uint32_t find(sm_join_t *j, enum ekind kind, uint32_t isn, const struct sm_tuple *t,
                      bool reverse)
 {
-    for (uint32_t i = j->buckets[bucket_of(j, isn)]; i; i = j->pool[i].hnext) {
+    for (uint32_t i = head_of(j, isn); i; i = j->pool[i].hnext) {
         const struct entry *e = &j->pool[i];
         if (e->kind == kind && e->isn == isn &&
             (reverse ? tuple_is_reverse(&e->tuple, t) : tuple_eq(&e->tuple, t)))
@@ -807,6 +961,38 @@ static int fit(const sm_join_t *j, const struct entry *g, const struct entry *s)
     return score;
 }
 
+/* Remembers retransmission r as attempt i (1-based count of earlier ones) of group g. */
+static void record_attempt(struct entry *g, uint32_t i, const struct sm_record *r)
+{
+    if (i == 0 || i >= TRACKED_ATTEMPTS)
+        return;
+    if (g->more == NULL) {
+        g->more = malloc((TRACKED_ATTEMPTS - 1) * sizeof *g->more);
+        if (g->more == NULL)
+            return; /* only the first attempt is known: delivery is judged on it */
+    }
+    struct attempt *a = &g->more[i - 1];
+    a->ts = r->ts_ns;
+    a->has_tsval = (r->opts.present & SM_OPT_TS) != 0;
+    a->tsval = r->opts.tsval;
+}
+
+/* Attempt i of group g (i < tracked_attempts(g)). */
+static struct attempt attempt_at(const struct entry *g, uint32_t i)
+{
+    if (i > 0)
+        return g->more[i - 1];
+    struct attempt a = {g->first_ns, g->opts.tsval, (g->opts.present & SM_OPT_TS) != 0};
+    return a;
+}
+
+static uint32_t tracked_attempts(const struct entry *g)
+{
+    if (g->more == NULL)
+        return 1;
+    return g->attempts < TRACKED_ATTEMPTS ? g->attempts : TRACKED_ATTEMPTS;
+}
+
 /*
  * Which client attempt did the server see first? The one whose TSval equals the server's;
  * without timestamps, the last attempt sent no later than the server saw it (clocks assumed
@@ -815,12 +1001,13 @@ static int fit(const sm_join_t *j, const struct entry *g, const struct entry *s)
 static void resolve_delivery(sm_join_t *j, struct entry *g)
 {
     const struct entry *s = &j->pool[g->peer];
-    uint32_t n = g->attempts < TRACKED_ATTEMPTS ? g->attempts : TRACKED_ATTEMPTS;
+    uint32_t n = tracked_attempts(g);
     uint32_t k = 0;
     bool found = false;
     if (s->opts.present & SM_OPT_TS) {
         for (uint32_t i = 0; i < n && !found; i++) {
-            if (g->tried[i].has_tsval && g->tried[i].tsval == s->opts.tsval) {
+            struct attempt a = attempt_at(g, i);
+            if (a.has_tsval && a.tsval == s->opts.tsval) {
                 k = i;
                 found = true;
             }
@@ -828,11 +1015,11 @@ static void resolve_delivery(sm_join_t *j, struct entry *g)
     }
     if (!found) {
         for (uint32_t i = 0; i < n; i++)
-            if (g->tried[i].ts <= s->first_ns)
+            if (attempt_at(g, i).ts <= s->first_ns)
                 k = i;
     }
     g->lost_before = k;
-    g->delay_ns = s->first_ns - g->tried[k].ts;
+    g->delay_ns = s->first_ns - attempt_at(g, k).ts;
 }
 
 static void contest(struct entry *e, uint32_t n)
@@ -863,7 +1050,7 @@ static void match_group(sm_join_t *j, uint32_t gi)
     struct entry *g = &j->pool[gi];
     uint32_t pick = 0, count = 0;
     int best = 0;
-    for (uint32_t i = j->buckets[g->bucket]; i; i = j->pool[i].hnext) {
+    for (uint32_t i = head_of(j, g->isn); i; i = j->pool[i].hnext) {
         const struct entry *s = &j->pool[i];
         if (s->kind != E_SERVER || s->isn != g->isn)
             continue;
@@ -884,7 +1071,7 @@ static void match_group(sm_join_t *j, uint32_t gi)
     }
     if (count == 0)
         return;
-    for (uint32_t i = j->buckets[g->bucket]; i; i = j->pool[i].hnext) {
+    for (uint32_t i = head_of(j, g->isn); i; i = j->pool[i].hnext) {
         const struct entry *s = &j->pool[i];
         if (s->kind == E_SERVER && s->isn == g->isn && s->peer && fit(j, g, s) == best &&
             fit(j, &j->pool[s->peer], s) <= best)
@@ -902,7 +1089,7 @@ static void match_server(sm_join_t *j, uint32_t si)
     const struct entry *s = &j->pool[si];
     uint32_t pick = 0, count = 0;
     int best = 0;
-    for (uint32_t i = j->buckets[s->bucket]; i; i = j->pool[i].hnext) {
+    for (uint32_t i = head_of(j, s->isn); i; i = j->pool[i].hnext) {
         const struct entry *g = &j->pool[i];
         if (g->kind != E_GROUP || g->isn != s->isn)
             continue;
@@ -920,7 +1107,7 @@ static void match_server(sm_join_t *j, uint32_t si)
     }
     if (count == 0)
         return;
-    for (uint32_t i = j->buckets[s->bucket]; i; i = j->pool[i].hnext) {
+    for (uint32_t i = head_of(j, s->isn); i; i = j->pool[i].hnext) {
         struct entry *g = &j->pool[i];
         if (g->kind != E_GROUP || g->isn != s->isn || fit(j, g, s) != best)
             continue;
@@ -940,13 +1127,6 @@ static void match_server(sm_join_t *j, uint32_t si)
         schedule_group(j, pick);
 }
 
-static void record_attempt(struct entry *g, uint32_t i, const struct sm_record *r)
-{
-    g->tried[i].ts = r->ts_ns;
-    g->tried[i].has_tsval = (r->opts.present & SM_OPT_TS) != 0;
-    g->tried[i].tsval = r->opts.tsval;
-}
-
 static void add_client(sm_join_t *j, const struct sm_record *r)
 {
     if (sm_flags_is_syn(r->flags)) {
@@ -957,8 +1137,7 @@ static void add_client(sm_join_t *j, const struct sm_record *r)
                 g->gap_ns = r->ts_ns - g->last_ns;
                 g->last_ns = r->ts_ns;
             }
-            if (g->attempts < TRACKED_ATTEMPTS)
-                record_attempt(g, g->attempts, r);
+            record_attempt(g, g->attempts, r);
             g->attempts++;
             if (g->peer)
                 resolve_delivery(j, g);
@@ -978,7 +1157,6 @@ static void add_client(sm_join_t *j, const struct sm_record *r)
         g->tuple = r->tuple;
         g->first_ns = g->last_ns = r->ts_ns;
         g->attempts = 1;
-        record_attempt(g, 0, r);
         g->stream = r->stream;
         g->frame = r->frame;
         g->opts = r->opts;
@@ -1021,8 +1199,12 @@ static void add_server(sm_join_t *j, const struct sm_record *r)
         s->frame = r->frame;
         s->opts = r->opts;
         j->st.server_syns++;
-        queue_push(j, si, sat_add(r->ts_ns, j->cfg.max_skew_ns));
         match_server(j, si);
+        /* A server SYN that found its group is decided with it; only one still alone needs
+         * its own expiry (pushing it anyway would leave a stale timer item per connection,
+         * whose pop reads the then cold entry just to learn that). */
+        if (j->pool[si].peer == 0)
+            queue_push(j, si, sat_add(r->ts_ns, j->cfg.max_skew_ns));
         return;
     }
     if ((r->flags & SM_TH_ACK) && (r->flags & (SM_TH_SYN | SM_TH_RST))) {
@@ -1063,13 +1245,11 @@ sm_join_t *sm_join_new(const struct sm_join_config *cfg)
     if (j->cfg.max_pending > UINT32_MAX - 2)
         j->cfg.max_pending = UINT32_MAX - 2;
     sm_sipkey_random(&j->key);
-    j->nbuckets = 1024;
-    while (j->nbuckets < j->cfg.max_pending && j->nbuckets < (1u << 22))
-        j->nbuckets *= 2;
-    j->buckets = calloc(j->nbuckets, sizeof *j->buckets);
+    j->tab_mask = 1023;
+    j->tab = calloc(j->tab_mask + 1, sizeof *j->tab);
     j->pool_cap = 1024 < j->cfg.max_pending + 1 ? 1024 : (uint32_t)j->cfg.max_pending + 1;
     j->pool = calloc(j->pool_cap, sizeof *j->pool);
-    if (j->buckets == NULL || j->pool == NULL) {
+    if (j->tab == NULL || j->pool == NULL) {
         sm_join_destroy(&j);
         return NULL;
     }
@@ -1087,10 +1267,13 @@ void sm_join_destroy(sm_join_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     sm_join_t *j = *self_p;
+    for (uint32_t i = 1; i < j->pool_used; i++)
+        free(j->pool[i].more);
     free(j->pool);
-    free(j->buckets);
+    free(j->tab);
     free(j->heap);
-    free(j->fifo);
+    for (int l = 0; l < NLANES; l++)
+        free(j->lanes[l].buf);
     free(j->held);
     free(j->blind[0]);
     free(j->blind[1]);
@@ -1194,7 +1377,9 @@ void sm_join_finish(sm_join_t *j)
         }
         decide_final(j, e->kind == E_SERVER ? e->peer : i);
     }
-    j->heap_len = j->fifo_len = 0;
+    j->heap_len = 0;
+    for (int l = 0; l < NLANES; l++)
+        j->lanes[l].len = 0;
 }
 
 void sm_join_stop(sm_join_t *j, const char *reason)
@@ -1221,7 +1406,9 @@ void sm_join_stop(sm_join_t *j, const char *reason)
         free_group(j, gi);
     }
     j->held_len = 0;
-    j->heap_len = j->fifo_len = 0;
+    j->heap_len = 0;
+    for (int l = 0; l < NLANES; l++)
+        j->lanes[l].len = 0;
 }
 
 bool sm_join_tick(sm_join_t *j)

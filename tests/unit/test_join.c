@@ -25,6 +25,12 @@ static void collect(void *arg, const struct sm_verdict *v)
         got[ngot++] = *v;
 }
 
+static void count_only(void *arg, const struct sm_verdict *v)
+{
+    (void)arg;
+    (void)v;
+}
+
 static size_t count_kind(enum sm_verdict_kind k)
 {
     size_t n = 0;
@@ -690,6 +696,56 @@ static void test_invariant_random(void)
     sm_join_destroy(&j);
 }
 
+/*
+ * The ISN index under churn: 60,000 connections with distinct ISNs, each server SYN arriving
+ * just before or just after its client SYN, entries decided and freed while others arrive (the
+ * index grows, and its slots are deleted and shifted back all along), plus a flood of 300
+ * client SYNs sharing one ISN threaded through. Every connection must be found: all matched.
+ */
+static void test_index_churn(void)
+{
+    ngot = 0;
+    struct sm_join_config cfg = {.on_verdict = count_only};
+    sm_join_t *j = sm_join_new(&cfg);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    int64_t t = T0;
+    const uint32_t n = 60000;
+    for (uint32_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        t += 50 * 1000; /* 20,000 connections per second */
+        uint32_t isn = i * 2654435761u; /* distinct for distinct i */
+        struct sm_tuple c = tup("198.18.0.1", 1024 + i % 60000, "198.18.1.1", 443);
+        struct sm_tuple s = tup("198.19.0.1", 1024 + (i * 7) % 60000, "198.18.1.1", 443);
+        struct sm_record rc = rec(c, t, SM_TH_SYN, isn, 0);
+        struct sm_record rs = rec(s, t + (int64_t)(x % (3 * MS)), SM_TH_SYN, isn, 0);
+        if (x & 1) {
+            sm_join_add(j, SM_ROLE_SERVER, &rs);
+            sm_join_add(j, SM_ROLE_CLIENT, &rc);
+        } else {
+            sm_join_add(j, SM_ROLE_CLIENT, &rc);
+            sm_join_add(j, SM_ROLE_SERVER, &rs);
+        }
+        if (i % 200 == 0) {
+            struct sm_tuple f = tup("198.18.0.9", 1024 + i / 200, "198.18.1.1", 80);
+            struct sm_record rf = rec(f, t, SM_TH_SYN, 0x5eed, 0);
+            sm_join_add(j, SM_ROLE_CLIENT, &rf);
+        }
+        if (i % 100 == 0)
+            both_wm(j, t - 10 * MS);
+    }
+    sm_join_finish(j);
+    struct sm_join_stats st;
+    sm_join_get_stats(j, &st);
+    CHECK_EQ_U(st.verdicts[SM_V_MATCHED], n);
+    CHECK_EQ_U(st.verdicts[SM_V_MISSING], 300);
+    CHECK_EQ_U(st.client_groups, n + 300);
+    CHECK_EQ_U(st.pending, 0);
+    CHECK(st.peak_pending < 2 * 20000 * 5); /* about (timeout + skew) x rate x 2 entries */
+    sm_join_destroy(&j);
+}
+
 int main(void)
 {
     test_matched_with_synack();
@@ -716,5 +772,6 @@ int main(void)
     test_hold_then_late_match();
     test_suspect_then_missing();
     test_invariant_random();
+    test_index_churn();
     return check_done();
 }
