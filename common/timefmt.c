@@ -5,6 +5,7 @@
 #include "synmatch/timefmt.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,14 +24,25 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = yy + (*m <= 2);
 }
 
-char *sm_time_format_rfc3339(int64_t ns, char *out, size_t outlen)
+const char sm_digits2[200] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                            "34353637383940414243444546474849505152535455565758596061626364656667"
+                            "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* The nine digits of a fraction of a second, v < 10^9. */
+static char *put_nanos(char *p, uint32_t v)
 {
-    int64_t secs = ns / SM_NS_PER_SEC;
-    int64_t frac = ns % SM_NS_PER_SEC;
-    if (frac < 0) {
-        frac += SM_NS_PER_SEC;
-        secs -= 1;
+    p[8] = (char)('0' + v % 10);
+    v /= 10;
+    for (int i = 6; i >= 0; i -= 2) {
+        memcpy(p + i, sm_digits2 + 2 * (v % 100), 2);
+        v /= 100;
     }
+    return p + 9;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" of a second since the epoch: 19 characters. */
+static void put_head(char *p, int64_t secs)
+{
     int64_t days = secs / 86400;
     int64_t rem = secs % 86400;
     if (rem < 0) {
@@ -40,34 +52,59 @@ char *sm_time_format_rfc3339(int64_t ns, char *out, size_t outlen)
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    /* Without snprintf: it is on every verdict line. int64 nanoseconds span the years 1677
-     * to 2262, always four digits. A short buffer gets the text cut, as snprintf would. */
-    char buf[sizeof "YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ"];
+    /* int64 nanoseconds span the years 1677 to 2262: always four digits */
     unsigned f[6] = {(unsigned)y, m, d, (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60),
                      (unsigned)(rem % 60)};
     static const char sep[6] = "--T::";
-    char *p = buf;
-    p[0] = (char)('0' + f[0] / 1000 % 10);
-    p[1] = (char)('0' + f[0] / 100 % 10);
-    p[2] = (char)('0' + f[0] / 10 % 10);
-    p[3] = (char)('0' + f[0] % 10);
+    memcpy(p, sm_digits2 + 2 * (f[0] / 100 % 100), 2);
+    memcpy(p + 2, sm_digits2 + 2 * (f[0] % 100), 2);
     p += 4;
     for (int i = 1; i < 6; i++) {
         *p++ = sep[i - 1];
-        *p++ = (char)('0' + f[i] / 10);
-        *p++ = (char)('0' + f[i] % 10);
+        memcpy(p, sm_digits2 + 2 * f[i], 2);
+        p += 2;
     }
+}
+
+/*
+ * Every verdict line carries two or three times, and consecutive ones nearly always fall in
+ * the same second: the date and clock part is kept per thread and only the nanoseconds are
+ * formatted again.
+ */
+static _Thread_local struct {
+    bool valid;
+    int64_t secs;
+    char head[19];
+} last_head;
+
+char *sm_time_put_rfc3339(char *p, int64_t ns)
+{
+    int64_t secs = ns / SM_NS_PER_SEC;
+    int64_t frac = ns % SM_NS_PER_SEC;
+    if (frac < 0) {
+        frac += SM_NS_PER_SEC;
+        secs -= 1;
+    }
+    if (!last_head.valid || last_head.secs != secs) {
+        put_head(last_head.head, secs);
+        last_head.secs = secs;
+        last_head.valid = true;
+    }
+    memcpy(p, last_head.head, sizeof last_head.head);
+    p += sizeof last_head.head;
     *p++ = '.';
-    uint64_t v = (uint64_t)frac;
-    for (int i = 8; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    p += 9;
+    p = put_nanos(p, (uint32_t)frac);
     *p++ = 'Z';
-    *p = '\0';
+    return p;
+}
+
+char *sm_time_format_rfc3339(int64_t ns, char *out, size_t outlen)
+{
+    /* A short buffer gets the text cut, as snprintf would. */
+    char buf[SM_TIME_RFC3339_LEN];
+    sm_time_put_rfc3339(buf, ns);
     if (outlen > 0) {
-        size_t n = outlen - 1 < sizeof buf - 1 ? outlen - 1 : sizeof buf - 1;
+        size_t n = outlen - 1 < sizeof buf ? outlen - 1 : sizeof buf;
         memcpy(out, buf, n);
         out[n] = '\0';
     }

@@ -12,6 +12,12 @@
 
 /* "2026-11-26T06:36:30.123456789Z". Returns out. */
 char *sm_time_format_rfc3339(int64_t ns, char *out, size_t outlen);
+/* Length of an RFC 3339 time as written here: "2026-11-26T06:36:30.123456789Z". */
+#define SM_TIME_RFC3339_LEN 30
+/* Writes that text at p (no NUL) and returns its end. */
+char *sm_time_put_rfc3339(char *p, int64_t ns);
+/* "00".."99": the two digits of n at sm_digits2 + 2 * n. */
+extern const char sm_digits2[200];
 
 /* A signed duration in seconds with 9 decimals: "-0.000123456". Returns out. */
 char *sm_duration_format(int64_t ns, char *out, size_t outlen);
