@@ -8,7 +8,7 @@
  * together.
  *
  * The index is an open-addressing table of (ISN, first entry) slots, one slot per distinct
- * ISN, linear probing from SipHash(ISN), at most half full; the entries sharing an ISN are
+ * ISN, linear probing from a keyed hash of the ISN, at most half full; the entries sharing an ISN are
  * chained through the pool. A lookup reads 8-byte slots until the ISN or an empty slot, and
  * touches pool entries only of its own ISN: entries of other ISNs, cold in memory, are never
  * walked past (a chained hash of entries made every lookup miss the cache once per
@@ -128,7 +128,7 @@ struct interval {
 
 struct sm_join {
     struct sm_join_config cfg;
-    struct sm_sipkey key;
+    uint64_t hmul, hadd; /* random keys of the ISN hash */
 
     struct entry *pool;
     uint32_t pool_cap, pool_used; /* slots allocated; slot 0 unused */
@@ -138,8 +138,6 @@ struct sm_join {
 
     struct slot *tab; /* the ISN index: tab_mask + 1 slots, a power of two */
     uint32_t tab_mask, tab_used;
-    uint32_t memo_isn, memo_hash; /* the last ISN hashed: a lookup and an insert follow */
-    bool memo_valid;
 
     struct heap_item *heap;
     size_t heap_len, heap_cap;
@@ -158,7 +156,8 @@ struct sm_join {
     bool degraded; /* evidence could not be recorded (out of memory): nothing is missing */
     bool backlog;  /* run() stopped at max_work with due entries left */
     int64_t delays[OFFSET_SAMPLES]; /* ring of recent matched delays */
-    uint32_t ndelays, delay_next, delays_since_median;
+    uint32_t ndelays, delay_next;
+    bool median_stale; /* samples came since offset_median was computed */
     int64_t offset_median;
     struct sm_join_stats st;
 };
@@ -195,14 +194,15 @@ const char *sm_answer_name(enum sm_answer a)
 
 /* ---- pool, hash, age list ------------------------------------------------------------------ */
 
-static inline uint32_t hash_of(sm_join_t *j, uint32_t isn)
+/*
+ * Multiply-add-shift with random 64-bit keys (Dietzfelbinger): strongly universal on 32-bit
+ * ISNs, so ISNs chosen without knowing the keys (a flood's, say) collide no more often than
+ * random ones; the keys are drawn at start and never leave the process. A few instructions
+ * where SipHash, run on every lookup, insertion and deletion, was a fifth of the join's work.
+ */
+static inline uint32_t hash_of(const sm_join_t *j, uint32_t isn)
 {
-    if (!j->memo_valid || j->memo_isn != isn) {
-        j->memo_isn = isn;
-        j->memo_hash = (uint32_t)sm_siphash_u64(&j->key, isn);
-        j->memo_valid = true;
-    }
-    return j->memo_hash;
+    return (uint32_t)((j->hmul * isn + j->hadd) >> 32);
 }
 
 /* The slot of isn, or the empty slot where it would go. */
@@ -682,20 +682,28 @@ static int64_t select_kth(int64_t *v, size_t n, size_t k)
     return v[k];
 }
 
-/* The median of the recent matched delays (server time minus client time), recomputed every
- * few samples: one-way delay plus the clock offset between the two sensors. */
 static void note_delay(sm_join_t *j, int64_t delay)
 {
     j->delays[j->delay_next] = delay;
     j->delay_next = (j->delay_next + 1) % OFFSET_SAMPLES;
     if (j->ndelays < OFFSET_SAMPLES)
         j->ndelays++;
-    if (++j->delays_since_median >= 8 || j->ndelays <= OFFSET_MIN_SAMPLES) {
+    j->median_stale = true;
+}
+
+/* The median of the recent matched delays (server time minus client time): one-way delay
+ * plus the clock offset between the two sensors. Computed when asked for (an unmatched
+ * group decided, a stats line), not on every match. */
+static int64_t offset_median(const sm_join_t *cj)
+{
+    sm_join_t *j = (sm_join_t *)cj; /* a cache: the value does not change */
+    if (j->median_stale && j->ndelays > 0) {
         int64_t tmp[OFFSET_SAMPLES];
         memcpy(tmp, j->delays, j->ndelays * sizeof tmp[0]);
         j->offset_median = select_kth(tmp, j->ndelays, j->ndelays / 2);
-        j->delays_since_median = 0;
+        j->median_stale = false;
     }
+    return j->offset_median;
 }
 
 /* True when matched pairs show the clocks further apart than the skew allowance. */
@@ -703,7 +711,7 @@ static bool offset_exceeds_skew(const sm_join_t *j)
 {
     if (j->ndelays < OFFSET_MIN_SAMPLES)
         return false;
-    int64_t m = j->offset_median;
+    int64_t m = offset_median(j);
     return m > j->cfg.max_skew_ns || m < -j->cfg.max_skew_ns;
 }
 
@@ -1244,7 +1252,10 @@ sm_join_t *sm_join_new(const struct sm_join_config *cfg)
         j->cfg.max_pending = DEFAULT_MAX_PENDING;
     if (j->cfg.max_pending > UINT32_MAX - 2)
         j->cfg.max_pending = UINT32_MAX - 2;
-    sm_sipkey_random(&j->key);
+    struct sm_sipkey seed;
+    sm_sipkey_random(&seed);
+    j->hmul = seed.k0;
+    j->hadd = seed.k1;
     j->tab_mask = 1023;
     j->tab = calloc(j->tab_mask + 1, sizeof *j->tab);
     j->pool_cap = 1024 < j->cfg.max_pending + 1 ? 1024 : (uint32_t)j->cfg.max_pending + 1;
@@ -1423,7 +1434,7 @@ void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out)
     out->pending = j->live;
     out->backlog = j->backlog;
     out->offset_samples = j->ndelays;
-    out->offset_ns = j->ndelays ? j->offset_median : 0;
+    out->offset_ns = j->ndelays ? offset_median(j) : 0;
 }
 
 size_t sm_join_heap_size(const sm_join_t *j)
