@@ -87,8 +87,7 @@ static void on_verdict(void *arg, const struct sm_verdict *v)
 static void on_records(void *arg, enum sm_role role, const struct sm_record *recs, size_t n)
 {
     struct pipe *p = arg;
-    for (size_t i = 0; i < n; i++)
-        sm_join_add(p->join, role, &recs[i]);
+    sm_join_add_batch(p->join, role, recs, n);
 }
 
 static void on_blind(void *arg, enum sm_role role, int64_t from, int64_t to,

@@ -150,8 +150,7 @@ static void on_event(void *arg, const struct sm_sensor_event *ev)
 static void on_records(void *arg, enum sm_role role, const struct sm_record *recs, size_t n)
 {
     struct collector *c = arg;
-    for (size_t i = 0; i < n; i++)
-        sm_join_add(c->join, role, &recs[i]);
+    sm_join_add_batch(c->join, role, recs, n);
     c->records += n;
 }
 

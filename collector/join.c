@@ -526,8 +526,8 @@ static inline const struct heap_item *queue_at(const sm_join_t *j, int at)
 /*
  * The entries due next are cold (written seconds ago): ask for them ahead of time, so that
  * their cache misses overlap instead of following one another. An entry PREFETCH_FAR places
- * ahead in a lane is fetched, and the server entry linked to the one PREFETCH_NEAR ahead
- * (which has arrived by then).
+ * ahead in a lane is fetched; for the one PREFETCH_NEAR ahead (which has arrived by then),
+ * its index slot and the server entry linked to it.
  */
 #define PREFETCH_FAR 12
 #define PREFETCH_NEAR 6
@@ -537,7 +537,9 @@ static inline void prefetch_lane(const sm_join_t *j, const struct lane *l)
         const char *far = (const char *)&j->pool[lane_at(l, PREFETCH_FAR)->idx];
         __builtin_prefetch(far);
         __builtin_prefetch(far + 64);
-        uint32_t peer = j->pool[lane_at(l, PREFETCH_NEAR)->idx].peer;
+        const struct entry *near = &j->pool[lane_at(l, PREFETCH_NEAR)->idx];
+        __builtin_prefetch(&j->tab[hash_of(j, near->isn) & j->tab_mask]); /* for its free */
+        uint32_t peer = near->peer;
         if (peer) {
             const char *p = (const char *)&j->pool[peer];
             __builtin_prefetch(p);
@@ -1306,6 +1308,34 @@ void sm_join_add(sm_join_t *j, enum sm_role role, const struct sm_record *r)
         add_client(j, r);
     else
         add_server(j, r);
+}
+
+/* The ISN a record is looked up by: its own for a SYN, the one it acknowledges for an answer;
+ * false for a record the join ignores. */
+static inline bool lookup_isn(const struct sm_record *r, uint32_t *isn)
+{
+    if (sm_flags_is_syn(r->flags)) {
+        *isn = r->seq;
+        return true;
+    }
+    if ((r->flags & SM_TH_ACK) && (r->flags & (SM_TH_SYN | SM_TH_RST))) {
+        *isn = r->ack - 1;
+        return true;
+    }
+    return false;
+}
+
+/* A batch's lookups go to random places of the index: each record's slot is asked for a few
+ * records ahead, so that the misses overlap. */
+#define PREFETCH_RECORDS 8
+void sm_join_add_batch(sm_join_t *j, enum sm_role role, const struct sm_record *recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t isn;
+        if (i + PREFETCH_RECORDS < n && lookup_isn(&recs[i + PREFETCH_RECORDS], &isn))
+            __builtin_prefetch(&j->tab[hash_of(j, isn) & j->tab_mask]);
+        sm_join_add(j, role, &recs[i]);
+    }
 }
 
 void sm_join_watermark(sm_join_t *j, enum sm_role role, int64_t t)

@@ -129,6 +129,8 @@ void sm_join_destroy(sm_join_t **self_p);
 /* Feeds one record seen by role. Only SYN, SYN/ACK and RST records matter; others are counted
  * and ignored. The record is copied. */
 void sm_join_add(sm_join_t *j, enum sm_role role, const struct sm_record *r);
+/* The same for n records in a row, faster (lookups are prefetched). */
+void sm_join_add_batch(sm_join_t *j, enum sm_role role, const struct sm_record *recs, size_t n);
 
 /* role has delivered everything it captured up to event time t. Emits what became decided
  * (at most max_work entries: the rest waits for sm_join_tick()). */
