@@ -862,8 +862,45 @@ static void decode_ethertype(struct ctx *c, uint16_t type, struct span s)
     }
 }
 
+/*
+ * The frame nearly every capture is made of: untagged Ethernet, IPv4 without options or
+ * fragmentation, TCP. Straight to decode_tcp() with what decode_ipv4() would have handed it;
+ * any other frame (or a short one) returns false untouched and takes the general path.
+ */
+static bool decode_ether_ipv4_tcp(struct ctx *c, struct span s)
+{
+    if (s.cap < 14 + 20)
+        return false;
+    const uint8_t *h = s.p + 14;
+    if (be16(s.p + 12) != ETH_IPV4 || h[0] != 0x45 || h[9] != IPPROTO_V_TCP ||
+        (be16(h + 6) & 0x3fff) != 0)
+        return false;
+    struct span ipspan = after(&s, 14);
+    uint32_t total = be16(h + 2);
+    if (total == 0) /* TSO: tshark takes the length from the frame */
+        total = ipspan.rep;
+    if (total < 20)
+        return false; /* the general path counts it */
+    struct ipinfo ip;
+    ip.direct_fragment = false;
+    memset(&ip.src, 0, sizeof ip.src);
+    memset(&ip.dst, 0, sizeof ip.dst);
+    ip.src.family = ip.dst.family = SM_AF_INET;
+    memcpy(ip.src.bytes, h + 12, 4);
+    memcpy(ip.dst.bytes, h + 16, 4);
+    ip.ip_id = be16(h + 4);
+    ip.ttl = h[8];
+    struct span dg = limit(ipspan, total);
+    c->depth++;
+    decode_tcp(c, &ip, after(&dg, 20));
+    c->depth--;
+    return true;
+}
+
 static void decode_ether(struct ctx *c, struct span s)
 {
+    if (decode_ether_ipv4_tcp(c, s))
+        return;
     if (!have(&s, 0, 14)) {
         count(c, SM_DC_LINK_TRUNCATED);
         return;

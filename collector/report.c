@@ -50,10 +50,12 @@ static char *tuple_fmt(char *p, const struct sm_tuple *t)
     return sm_fmt_endpoint(p, &t->dst, t->dport);
 }
 
+/* The length of tuple_fmt()'s text, counted rather than written (the table's first pass). */
 static int tuple_width(const struct sm_tuple *t)
 {
-    char buf[TUPLE_MAX];
-    return (int)(tuple_fmt(buf, t) - buf);
+    int brackets = (t->src.family == SM_AF_INET6) * 2 + (t->dst.family == SM_AF_INET6) * 2;
+    return sm_fmt_addr_len(&t->src) + sm_fmt_addr_len(&t->dst) + sm_fmt_u64_len(t->sport) +
+           sm_fmt_u64_len(t->dport) + brackets + 2 + 4; /* two ':' and " -> " */
 }
 
 /* src,sport,dst,dport (addresses never need CSV quoting) */

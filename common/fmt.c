@@ -6,22 +6,51 @@
 
 #include "synmatch/timefmt.h"
 
-char *sm_fmt_u64(char *p, uint64_t v)
+/* Decimal digits of v. */
+static inline int digits32(uint32_t v)
 {
-    int n = 1; /* digits */
-    for (uint64_t pw = 10; n < 20 && v >= pw; pw *= 10)
+    static const uint32_t pow10[] = {10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                     100000000, 1000000000};
+    int n = 1;
+    while (n < 10 && v >= pow10[n - 1])
         n++;
-    char *end = p + n, *t = end;
-    while (v >= 100) { /* two digits per division, from the right */
-        t -= 2;
-        memcpy(t, sm_digits2 + 2 * (v % 100), 2);
+    return n;
+}
+
+/* The n digits of v, written right to left ending at end. */
+static inline void put32(char *end, uint32_t v)
+{
+    while (v >= 100) { /* two digits per division */
+        end -= 2;
+        memcpy(end, sm_digits2 + 2 * (v % 100), 2);
         v /= 100;
     }
     if (v >= 10)
-        memcpy(t - 2, sm_digits2 + 2 * v, 2);
+        memcpy(end - 2, sm_digits2 + 2 * v, 2);
     else
-        t[-1] = (char)('0' + v);
-    return end;
+        end[-1] = (char)('0' + v);
+}
+
+char *sm_fmt_u64(char *p, uint64_t v)
+{
+    if (v <= UINT32_MAX) { /* ports, ISNs, counts: 32-bit arithmetic is cheaper */
+        char *end = p + digits32((uint32_t)v);
+        put32(end, (uint32_t)v);
+        return end;
+    }
+    /* the low nine digits, then the rest (at most eleven digits, v < 2^64) */
+    uint32_t low = (uint32_t)(v % 1000000000u);
+    p = sm_fmt_u64(p, v / 1000000000u);
+    memset(p, '0', 9);
+    put32(p + 9, low);
+    return p + 9;
+}
+
+int sm_fmt_u64_len(uint64_t v)
+{
+    if (v <= UINT32_MAX)
+        return digits32((uint32_t)v);
+    return sm_fmt_u64_len(v / 1000000000u) + 9;
 }
 
 /* 0..255 */
@@ -115,6 +144,18 @@ char *sm_fmt_addr(char *p, const struct sm_addr *a)
         return fmt_ip6(p, a->bytes);
     *p++ = '-';
     return p;
+}
+
+int sm_fmt_addr_len(const struct sm_addr *a)
+{
+    if (a->family == SM_AF_INET) {
+        int n = 3;
+        for (int i = 0; i < 4; i++)
+            n += a->bytes[i] >= 100 ? 3 : a->bytes[i] >= 10 ? 2 : 1;
+        return n;
+    }
+    char buf[SM_FMT_ENDPOINT_MAX];
+    return (int)(sm_fmt_addr(buf, a) - buf);
 }
 
 char *sm_fmt_endpoint(char *p, const struct sm_addr *a, unsigned port)

@@ -17,8 +17,10 @@
 #define SM_FMT_ENDPOINT_MAX 56 /* "[ffff:...:ffff]:65535" */
 
 char *sm_fmt_u64(char *p, uint64_t v);
+int sm_fmt_u64_len(uint64_t v); /* what sm_fmt_u64() would write, in characters */
 char *sm_fmt_i64(char *p, int64_t v);
 char *sm_fmt_addr(char *p, const struct sm_addr *a);
+int sm_fmt_addr_len(const struct sm_addr *a);
 char *sm_fmt_endpoint(char *p, const struct sm_addr *a, unsigned port);
 char *sm_fmt_duration(char *p, int64_t ns);  /* "-0.000123456" */
 char *sm_fmt_rfc3339(char *p, int64_t ns);   /* "2026-11-26T06:36:30.123456789Z" */

@@ -27,7 +27,7 @@ static int check_u64(uint64_t v)
     char got[32], want[32];
     *sm_fmt_u64(got, v) = '\0';
     snprintf(want, sizeof want, "%" PRIu64, v);
-    return strcmp(got, want) != 0;
+    return strcmp(got, want) != 0 || sm_fmt_u64_len(v) != (int)strlen(want);
 }
 
 static int check_ip6(const uint8_t b[16])
@@ -37,7 +37,7 @@ static int check_ip6(const uint8_t b[16])
     char got[64], want[INET6_ADDRSTRLEN];
     *sm_fmt_addr(got, &a) = '\0';
     inet_ntop(AF_INET6, b, want, sizeof want);
-    if (strcmp(got, want) != 0) {
+    if (strcmp(got, want) != 0 || sm_fmt_addr_len(&a) != (int)strlen(want)) {
         fprintf(stderr, "ip6: got %s want %s\n", got, want);
         return 1;
     }
@@ -63,6 +63,16 @@ int main(void)
     struct sm_addr v4z = {.family = SM_AF_INET, .bytes = {0, 9, 10, 100}};
     *sm_fmt_addr(line, &v4z) = '\0';
     CHECK_EQ_S(line, "0.9.10.100");
+    bad = 0;
+    for (int i = 0; i < 100000; i++) {
+        uint64_t r = next();
+        struct sm_addr a = {.family = SM_AF_INET};
+        for (int k = 0; k < 4; k++)
+            a.bytes[k] = (uint8_t)(r >> (8 * k + (r & 7))) % (k == 3 ? 256 : 120);
+        char *e = sm_fmt_addr(line, &a);
+        bad += (int)(e - line) != sm_fmt_addr_len(&a);
+    }
+    CHECK_EQ_U(bad, 0);
 
     /* Every subset of zero groups, the others small or large values. */
     bad = 0;
