@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hugemem.h"
 #include "siphash.h"
 
 #define LOAD_NUM 7 /* grow past 70% full */
@@ -141,6 +142,7 @@ static int table_grow(struct table *t)
     uint8_t *ns = calloc(n, t->slot_size);
     if (ns == NULL)
         return -1;
+    sm_advise_huge(ns, n * t->slot_size);
     for (size_t i = 0; i < t->nslots; i++) {
         struct slot_hdr *e = slot_at(t, i);
         if (!(e->flags & SLOT_USED))
