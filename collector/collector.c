@@ -194,14 +194,15 @@ static void stats_line(struct collector *c)
                 " | matched %" PRIu64 " missing %" PRIu64 " suspect %" PRIu64
                 " middlebox %" PRIu64 " capture_loss %" PRIu64 " transport_loss %" PRIu64
                 " sensor_down %" PRIu64 " overload %" PRIu64 " unknown %" PRIu64
-                " out_of_scope %" PRIu64 " | clock offset %.3f s (%" PRIu32 " pairs)",
+                " out_of_scope %" PRIu64 " isn_flood %" PRIu64
+                " | clock offset %.3f s (%" PRIu32 " pairs)",
                 t.up, t.sensors, c->messages, rej, detail, t.batches, t.duplicates, t.stale,
                 t.time_regressed, t.gaps, t.lost_batches, c->records, js.pending, js.verdicts[SM_V_MATCHED],
                 js.verdicts[SM_V_MISSING], js.verdicts[SM_V_SUSPECT],
                 js.verdicts[SM_V_ANSWERED_BY_MIDDLEBOX], js.verdicts[SM_V_SENSOR_CAPTURE_LOSS],
                 js.verdicts[SM_V_TRANSPORT_LOSS], js.verdicts[SM_V_SENSOR_DOWN],
                 js.verdicts[SM_V_COLLECTOR_OVERLOAD], js.verdicts[SM_V_UNKNOWN],
-                js.out_of_scope, (double)js.offset_ns / 1e9, js.offset_samples);
+                js.out_of_scope, js.isn_flood, (double)js.offset_ns / 1e9, js.offset_samples);
 }
 
 static void advance(struct collector *c, int64_t now);

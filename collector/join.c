@@ -55,6 +55,10 @@
 /* Timer lanes: items of one kind arrive in due order (groups at first SYN + timeout, lone
  * server SYNs at SYN + skew), each kind in its lane; what fits no lane goes to the heap. */
 #define NLANES 4
+/* Entries pending with one ISN at most. Random ISNs almost never share one; a flood tool's
+ * constant ISN would otherwise make one chain that every SYN of the flood walks (quadratic),
+ * and matching by ISN cannot tell such SYNs apart anyway. */
+#define MAX_SAME_ISN 64
 
 enum ekind {
     E_FREE = 0,
@@ -1137,6 +1141,18 @@ static void match_server(sm_join_t *j, uint32_t si)
         schedule_group(j, pick);
 }
 
+/* True when isn already has MAX_SAME_ISN entries pending (counted once per record refused). */
+static bool isn_flooded(sm_join_t *j, uint32_t isn)
+{
+    uint32_t n = 0;
+    for (uint32_t i = head_of(j, isn); i; i = j->pool[i].hnext)
+        if (++n >= MAX_SAME_ISN) {
+            j->st.isn_flood++;
+            return true;
+        }
+    return false;
+}
+
 static void add_client(sm_join_t *j, const struct sm_record *r)
 {
     if (sm_flags_is_syn(r->flags)) {
@@ -1158,6 +1174,14 @@ static void add_client(sm_join_t *j, const struct sm_record *r)
         }
         if (r->ts_ns < horizon(j))
             j->st.late_records++;
+        if (isn_flooded(j, r->seq)) {
+            /* Decided now, on what is known: nothing can say which server SYN is its. */
+            if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &r->tuple))
+                j->st.out_of_scope++;
+            else
+                emit_record(j, r, SM_V_UNKNOWN, "isn_flood");
+            return;
+        }
         gi = entry_alloc(j, E_GROUP, r->seq);
         if (gi == 0) {
             emit_record(j, r, SM_V_UNKNOWN, "collector_out_of_memory");
@@ -1196,6 +1220,14 @@ static void add_server(sm_join_t *j, const struct sm_record *r)
         uint32_t si = find(j, E_SERVER, r->seq, &r->tuple, false);
         if (si) {
             j->pool[si].attempts++;
+            return;
+        }
+        if (isn_flooded(j, r->seq)) {
+            /* Refused, so every pending group of this ISN might have been it: none may end
+             * `missing` for want of it (ambiguous instead). */
+            for (uint32_t i = head_of(j, r->seq); i; i = j->pool[i].hnext)
+                if (j->pool[i].kind == E_GROUP)
+                    contest(&j->pool[i], 2);
             return;
         }
         si = entry_alloc(j, E_SERVER, r->seq);

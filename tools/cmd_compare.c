@@ -319,6 +319,11 @@ int sm_cmd_compare(int argc, char **argv)
         sm_log_warnx("%" PRIu64 " client SYNs could not be judged: more than --max-pending "
                      "were open at once",
                      js->verdicts[SM_V_COLLECTOR_OVERLOAD]);
+    if (js->isn_flood)
+        sm_log_warnx("%" PRIu64 " SYNs were not matched: their ISN already had 64 SYNs open "
+                     "(a flood tool's constant ISN); the client's among them count as "
+                     "unknown (isn_flood), none as missing",
+                     js->isn_flood);
 
     if (fflush(stdout) == EOF)
         sm_fatal(SM_EXIT_OPEN, "writing the output");

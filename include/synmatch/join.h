@@ -114,6 +114,7 @@ struct sm_join_stats {
     uint64_t out_of_scope;      /* unmatched client groups whose destination is not expected */
     uint64_t late_records;      /* records older than what was already decided */
     uint64_t evicted;           /* entries evicted at max_pending */
+    uint64_t isn_flood;         /* SYNs refused: their ISN already had 64 entries pending */
     uint64_t verdicts[SM_V_COUNT];
     size_t pending;             /* entries held now */
     size_t peak_pending;
