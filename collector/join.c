@@ -12,8 +12,8 @@
  * chained through the pool. A lookup reads 8-byte slots until the ISN or an empty slot, and
  * touches pool entries only of its own ISN: entries of other ISNs, cold in memory, are never
  * walked past (a chained hash of entries made every lookup miss the cache once per
- * neighbour). Many entries of one ISN (a flood tool's constant ISN) make one long chain that
- * only that ISN's lookups walk; they do not lengthen the probes of other ISNs.
+ * neighbour). Entries of one ISN never lengthen the probes of other ISNs, and there are at
+ * most MAX_SAME_ISN of them.
  *
  * Time: every entry has a due time in event time, kept in a timer queue with lazy deletion
  * (an entry's generation number invalidates its older items): a FIFO for the items that come
