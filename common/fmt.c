@@ -177,14 +177,7 @@ char *sm_fmt_duration(char *p, int64_t ns)
         *p++ = '-';
     p = sm_fmt_u64(p, mag / 1000000000u);
     *p++ = '.';
-    uint32_t frac = (uint32_t)(mag % 1000000000u);
-    p[8] = (char)('0' + frac % 10);
-    frac /= 10;
-    for (int i = 6; i >= 0; i -= 2) {
-        memcpy(p + i, sm_digits2 + 2 * (frac % 100), 2);
-        frac /= 100;
-    }
-    return p + 9;
+    return sm_time_put_nanos(p, (uint32_t)(mag % 1000000000u));
 }
 
 char *sm_fmt_rfc3339(char *p, int64_t ns)

@@ -28,8 +28,7 @@ const char sm_digits2[200] = "00010203040506070809101112131415161718192021222324
                             "34353637383940414243444546474849505152535455565758596061626364656667"
                             "6869707172737475767778798081828384858687888990919293949596979899";
 
-/* The nine digits of a fraction of a second, v < 10^9. */
-static char *put_nanos(char *p, uint32_t v)
+char *sm_time_put_nanos(char *p, uint32_t v)
 {
     p[8] = (char)('0' + v % 10);
     v /= 10;
@@ -93,7 +92,7 @@ char *sm_time_put_rfc3339(char *p, int64_t ns)
     memcpy(p, last_head.head, sizeof last_head.head);
     p += sizeof last_head.head;
     *p++ = '.';
-    p = put_nanos(p, (uint32_t)frac);
+    p = sm_time_put_nanos(p, (uint32_t)frac);
     *p++ = 'Z';
     return p;
 }

@@ -16,6 +16,8 @@ char *sm_time_format_rfc3339(int64_t ns, char *out, size_t outlen);
 #define SM_TIME_RFC3339_LEN 30
 /* Writes that text at p (no NUL) and returns its end. */
 char *sm_time_put_rfc3339(char *p, int64_t ns);
+/* The nine digits of a fraction of a second, v < 10^9, at p (no NUL); returns their end. */
+char *sm_time_put_nanos(char *p, uint32_t v);
 /* "00".."99": the two digits of n at sm_digits2 + 2 * n. */
 extern const char sm_digits2[200];
 
