@@ -8,17 +8,18 @@
  * together.
  *
  * The index is an open-addressing table of (ISN, first entry) slots, one slot per distinct
- * ISN, linear probing from a keyed hash of the ISN, at most half full; the entries sharing an ISN are
- * chained through the pool. A lookup reads 8-byte slots until the ISN or an empty slot, and
+ * ISN, linear probing from a keyed hash of the ISN, at most half full; the entries sharing an
+ * ISN are chained through the pool. A lookup reads 8-byte slots until the ISN or an empty slot, and
  * touches pool entries only of its own ISN: entries of other ISNs, cold in memory, are never
  * walked past (a chained hash of entries made every lookup miss the cache once per
  * neighbour). Entries of one ISN never lengthen the probes of other ISNs, and there are at
  * most MAX_SAME_ISN of them.
  *
  * Time: every entry has a due time in event time, kept in a timer queue with lazy deletion
- * (an entry's generation number invalidates its older items): a FIFO for the items that come
- * in due order, which is nearly all of them since each sensor's records come in time order,
- * and a binary min-heap for the others; the earlier of the two heads is next. The horizon
+ * (an entry's generation number invalidates its older items): NLANES rings ("lanes") for the
+ * items that come in due order, which is nearly all of them since each sensor's records come
+ * in time order (one lane per kind of due time), and a binary min-heap for the others; the
+ * earliest of the heads is next. The horizon
  * H = min(client watermark, server watermark - max_skew) only moves forward; everything due
  * at or before H is decided. Work per call is proportional to what became due.
  *
