@@ -869,7 +869,7 @@ static void decode_ethertype(struct ctx *c, uint16_t type, struct span s)
  */
 static bool decode_ether_ipv4_tcp(struct ctx *c, struct span s)
 {
-    if (s.cap < 14 + 20)
+    if (s.cap < 14 + 20 || c->depth >= MAX_DEPTH) /* (inside tunnels too: VXLAN, GRE) */
         return false;
     const uint8_t *h = s.p + 14;
     if (be16(s.p + 12) != ETH_IPV4 || h[0] != 0x45 || h[9] != IPPROTO_V_TCP ||

@@ -94,6 +94,7 @@ struct entry {
     bool queued;    /* has a live heap item */
     bool suspect_sent;
     uint8_t answer; /* group: what the client received; server: what the server sent */
+    bool flood;     /* server kind: the marker of refused server SYNs of a flooded ISN */
     struct sm_tuple tuple;
     uint32_t attempts;
     /* 64 */
@@ -867,7 +868,7 @@ static void evict_oldest(sm_join_t *j)
         if (e->peer) {
             i = e->peer; /* evict the group it belongs to, with it */
         } else {
-            j->st.server_only++;
+            j->st.server_only += !e->flood;
             entry_free(j, i);
             return;
         }
@@ -902,8 +903,10 @@ static void run_limited(sm_join_t *j, bool limit)
             continue;
         e->queued = false;
         if (e->kind == E_SERVER) {
-            if (e->peer == 0) {
-                j->st.server_only++;
+            if (e->flood && sat_add(e->last_ns, j->cfg.max_skew_ns) > h) {
+                queue_push(j, it.idx, sat_add(e->last_ns, j->cfg.max_skew_ns));
+            } else if (e->peer == 0) {
+                j->st.server_only += !e->flood;
                 entry_free(j, it.idx);
             }
             continue;
@@ -945,7 +948,7 @@ static uint32_t find(sm_join_t *j, enum ekind kind, uint32_t isn, const struct s
 {
     for (uint32_t i = head_of(j, isn); i; i = j->pool[i].hnext) {
         const struct entry *e = &j->pool[i];
-        if (e->kind == kind && e->isn == isn &&
+        if (e->kind == kind && e->isn == isn && !e->flood &&
             (reverse ? tuple_is_reverse(&e->tuple, t) : tuple_eq(&e->tuple, t)))
             return i;
     }
@@ -977,11 +980,10 @@ static void record_attempt(struct entry *g, uint32_t i, const struct sm_record *
 {
     if (i == 0 || i >= TRACKED_ATTEMPTS)
         return;
-    if (g->more == NULL) {
+    if (i == 1)
         g->more = malloc((TRACKED_ATTEMPTS - 1) * sizeof *g->more);
-        if (g->more == NULL)
-            return; /* only the first attempt is known: delivery is judged on it */
-    }
+    if (g->more == NULL)
+        return; /* out of memory: only the first attempt is known, delivery is judged on it */
     struct attempt *a = &g->more[i - 1];
     a->ts = r->ts_ns;
     a->has_tsval = (r->opts.present & SM_OPT_TS) != 0;
@@ -1055,6 +1057,15 @@ static void link_pair(sm_join_t *j, uint32_t gi, uint32_t si, uint32_t candidate
  * server SYN) ends `ambiguous`, never `matched` by luck or `missing` for losing the tie.
  */
 
+/* Could one of the server SYNs refused under marker s have been an attempt of group g? The
+ * window of fit(), over the marker's span of refusals. */
+static bool flood_fits(const sm_join_t *j, const struct entry *g, const struct entry *s)
+{
+    return s->last_ns >= sat_add(g->first_ns, -(j->cfg.max_skew_ns + MATCH_SLACK)) &&
+           s->first_ns <=
+               sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns + MATCH_SLACK);
+}
+
 /* Links the new group gi to the best-fitting unlinked server SYN with its ISN, if any. */
 static void match_group(sm_join_t *j, uint32_t gi)
 {
@@ -1065,6 +1076,11 @@ static void match_group(sm_join_t *j, uint32_t gi)
         const struct entry *s = &j->pool[i];
         if (s->kind != E_SERVER || s->isn != g->isn)
             continue;
+        if (s->flood) {
+            if (flood_fits(j, g, s))
+                contest(g, 2); /* a refused server SYN may have been this one */
+            continue;
+        }
         int sc = fit(j, g, s);
         if (sc == 0 || sc < best)
             continue;
@@ -1084,7 +1100,8 @@ static void match_group(sm_join_t *j, uint32_t gi)
         return;
     for (uint32_t i = head_of(j, g->isn); i; i = j->pool[i].hnext) {
         const struct entry *s = &j->pool[i];
-        if (s->kind == E_SERVER && s->isn == g->isn && s->peer && fit(j, g, s) == best &&
+        if (s->kind == E_SERVER && !s->flood && s->isn == g->isn && s->peer &&
+            fit(j, g, s) == best &&
             fit(j, &j->pool[s->peer], s) <= best)
             contest(&j->pool[s->peer], 2);
     }
@@ -1211,6 +1228,41 @@ static void add_client(sm_join_t *j, const struct sm_record *r)
     j->st.ignored[SM_ROLE_CLIENT]++;
 }
 
+/*
+ * Server SYN r of a flooded ISN is refused. Every open group of the ISN might have been its
+ * client: none may end `missing` for want of it (ambiguous instead); nor may a group that
+ * comes later (a client's records can arrive after the server's): one marker entry per ISN
+ * keeps the span of refused SYNs until, like a server SYN, the horizon passes it by the skew.
+ */
+static void note_refused(sm_join_t *j, const struct sm_record *r)
+{
+    uint32_t marker = 0;
+    for (uint32_t i = head_of(j, r->seq); i; i = j->pool[i].hnext) {
+        struct entry *e = &j->pool[i];
+        if (e->kind == E_GROUP)
+            contest(e, 2);
+        else if (e->flood)
+            marker = i;
+    }
+    if (marker == 0) {
+        marker = entry_alloc(j, E_SERVER, r->seq);
+        if (marker == 0) {
+            j->degraded = true; /* the refusal cannot be remembered: nothing is missing */
+            return;
+        }
+        struct entry *m = &j->pool[marker];
+        m->flood = true;
+        m->first_ns = m->last_ns = r->ts_ns;
+        queue_push(j, marker, sat_add(r->ts_ns, j->cfg.max_skew_ns));
+        return;
+    }
+    struct entry *m = &j->pool[marker];
+    if (r->ts_ns < m->first_ns)
+        m->first_ns = r->ts_ns;
+    if (r->ts_ns > m->last_ns)
+        m->last_ns = r->ts_ns; /* its timer item, when it pops, reschedules */
+}
+
 static void add_server(sm_join_t *j, const struct sm_record *r)
 {
     if (sm_flags_is_syn(r->flags)) {
@@ -1220,11 +1272,7 @@ static void add_server(sm_join_t *j, const struct sm_record *r)
             return;
         }
         if (isn_flooded(j, r->seq)) {
-            /* Refused, so every pending group of this ISN might have been it: none may end
-             * `missing` for want of it (ambiguous instead). */
-            for (uint32_t i = head_of(j, r->seq); i; i = j->pool[i].hnext)
-                if (j->pool[i].kind == E_GROUP)
-                    contest(&j->pool[i], 2);
+            note_refused(j, r);
             return;
         }
         si = entry_alloc(j, E_SERVER, r->seq);
@@ -1451,7 +1499,7 @@ void sm_join_finish(sm_join_t *j)
         uint32_t i = j->oldest;
         const struct entry *e = &j->pool[i];
         if (e->kind == E_SERVER && e->peer == 0) {
-            j->st.server_only++;
+            j->st.server_only += !e->flood;
             entry_free(j, i);
             continue;
         }
@@ -1469,7 +1517,7 @@ void sm_join_stop(sm_join_t *j, const char *reason)
         uint32_t i = j->oldest;
         const struct entry *e = &j->pool[i];
         if (e->kind == E_SERVER && e->peer == 0) {
-            j->st.server_only++;
+            j->st.server_only += !e->flood;
             entry_free(j, i);
             continue;
         }

@@ -1494,6 +1494,32 @@ static void test_tunnels(sm_decoder_t *d)
                 &a);
         run_case(d, "9 nested ip", LT_RAW, &b, FULL(&b), 0, SM_DC_ENCAP_TOO_DEEP, 1, END);
     }
+    /* The same bound through VXLAN, whose inner frames are plain Ethernet/IPv4/TCP (the
+     * decoder's fast path): seven wraps make eight IP layers, eight make nine. */
+    {
+        struct pkt e, u, ip;
+        mk_eth(&e, ET_IPV4, &syn);
+        for (int wraps = 1; wraps <= 8; wraps++) {
+            u.n = 0;
+            pk_be16(&u, 49152);
+            pk_be16(&u, 4789);
+            pk_be16(&u, (uint16_t)(8 + 8 + e.n));
+            pk_be16(&u, 0);
+            pk_be32(&u, 0x08000000);
+            pk_be32(&u, 0x00006400);
+            pk_all(&u, &e);
+            mk_ipv4(&ip,
+                    &(struct v4spec){
+                        .src = "198.51.100.1", .dst = "198.51.100.2", .proto = P_UDP, .total = -1},
+                    &u);
+            mk_eth(&e, ET_IPV4, &ip);
+            if (wraps == 7) {
+                run_case(d, "7 nested vxlan", LT_ETHERNET, &e, FULL(&e), 1, END);
+                check_syn4("7 nested vxlan", true, false);
+            }
+        }
+        run_case(d, "8 nested vxlan", LT_ETHERNET, &e, FULL(&e), 0, SM_DC_ENCAP_TOO_DEEP, 1, END);
+    }
 }
 
 /* ---- never crash ------------------------------------------------------------------------ */

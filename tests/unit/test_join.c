@@ -789,6 +789,38 @@ static void test_isn_flood(void)
     sm_join_destroy(&j);
 }
 
+/*
+ * A refused server SYN is remembered for client SYNs that arrive after it (a server's records
+ * often come first): 64 flood SYNs fill the ISN at the server, the real server SYN at 1.5 s is
+ * refused, the flood entries expire, then the client's SYN of 1.49 s arrives. Not `missing`.
+ */
+static void test_isn_flood_refusal_remembered(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    for (unsigned i = 0; i < 64; i++) {
+        struct sm_record f = rec(tup("198.18.9.9", 1024 + i, "198.18.1.1", 80), T0 + i * MS,
+                                 SM_TH_SYN, 0x7777, 0);
+        sm_join_add(j, SM_ROLE_SERVER, &f);
+    }
+    struct sm_tuple c = tup("198.18.0.1", 40000, "198.18.1.1", 80);
+    struct sm_record rs = rec(c, T0 + 1500 * MS, SM_TH_SYN, 0x7777, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &rs);
+    sm_join_watermark(j, SM_ROLE_SERVER, T0 + 2500 * MS);
+    sm_join_watermark(j, SM_ROLE_CLIENT, T0 + 1300 * MS);
+    struct sm_record rc = rec(c, T0 + 1490 * MS, SM_TH_SYN, 0x7777, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &rc);
+    both_wm(j, T0 + 30 * SEC);
+    sm_join_finish(j);
+    CHECK_EQ_U(count_final(), 1);
+    CHECK_EQ_U(count_kind(SM_V_MISSING), 0);
+    CHECK_EQ_U(count_kind(SM_V_AMBIGUOUS), 1);
+    struct sm_join_stats st;
+    sm_join_get_stats(j, &st);
+    CHECK_EQ_U(st.isn_flood, 1);
+    CHECK_EQ_U(st.pending, 0);
+    sm_join_destroy(&j);
+}
+
 int main(void)
 {
     test_matched_with_synack();
@@ -817,5 +849,6 @@ int main(void)
     test_invariant_random();
     test_index_churn();
     test_isn_flood();
+    test_isn_flood_refusal_remembered();
     return check_done();
 }
