@@ -427,7 +427,15 @@ int sm_collector_run(const struct sm_collector_config *cfg)
     c.join = sm_join_new(&jc);
     c.sensors = sm_sensors_new(&sc, &sink);
     c.zctx = zmq_ctx_new();
-    if (c.join == NULL || c.sensors == NULL || c.zctx == NULL) {
+    if (c.join == NULL) {
+        sm_log_warnx("cannot reserve the join table: --max-pending %zu needs %zu MB of address "
+                     "space (lower it, or allow overcommit)",
+                     jc.max_pending ? jc.max_pending : (size_t)1000000,
+                     (jc.max_pending ? jc.max_pending : (size_t)1000000) / 1000000 * 152 + 1);
+        status = 9;
+        goto out;
+    }
+    if (c.sensors == NULL || c.zctx == NULL) {
         sm_log_warnx("out of memory");
         status = 9;
         goto out;
