@@ -17,7 +17,7 @@
  * (CLOCK_MONOTONIC, variables *_mono) are kept apart: heartbeats and pacing run on the
  * monotonic clock, watermarks on event time.
  */
-#include "synmatch/agent.h"
+#include "agent.h"
 #include "synmatch/keys.h"
 
 #include <arpa/inet.h>
@@ -35,10 +35,10 @@
 
 #include "capture.h"
 #include "sender.h"
-#include "synmatch/addr.h"
+#include "addr.h"
 #include "synmatch/decode.h"
 #include "synmatch/filesrc.h"
-#include "synmatch/log.h"
+#include "log.h"
 #include "synmatch/pcapfile.h"
 
 #define NS_PER_MS INT64_C(1000000)

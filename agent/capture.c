@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "synmatch/decode.h"
-#include "synmatch/log.h"
+#include "log.h"
 
 struct sm_capture {
     pcap_t *pcap;

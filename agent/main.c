@@ -1,5 +1,5 @@
 /*
- * main.c - `synmatch-agent`: the command line over sm_agent (include/synmatch/agent.h).
+ * main.c - `synmatch-agent`: the command line over sm_agent (agent/agent.h).
  *
  * Parses and checks options, creates the agent (everything privileged happens there), installs
  * SIGINT/SIGTERM handlers that ask the loop to finish, runs it, and prints one summary line.
@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "privdrop.h"
-#include "synmatch/agent.h"
-#include "synmatch/log.h"
+#include "agent.h"
+#include "log.h"
 
 enum {
     EXIT_RUNTIME = 1,    /* the capture failed while running (end of stream was sent) */

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#include "synmatch/log.h"
+#include "log.h"
 
 #define RECONNECT_IVL_MS 100
 #define RECONNECT_IVL_MAX_MS 1000

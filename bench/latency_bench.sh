@@ -4,7 +4,7 @@
 #
 #   bench/latency_bench.sh [--runs N] [--rate R] [--seconds S] OUTDIR
 #
-# The lab of scripts/lab.sh (client, firewall and server namespaces; nftables in the firewall
+# The lab of tests/lib/lab.sh (client, firewall and server namespaces; nftables in the firewall
 # drops every SYN to port 8081), with the client's net.ipv4.tcp_syn_retries = 1: a dropped
 # connect() sends 2 SYNs (t, t + 1 s) and gives up. synmatch-agent captures live on the
 # client's and the server's veth and sends to synmatch-collector over ipc://; the collector's
@@ -59,8 +59,8 @@ md5sum "$root"/common/*.c "$root"/agent/*.c "$root"/collector/*.c "$root"/includ
     "$root"/proto/*.proto >"$out/sources.md5"
 
 export LAB="smlat$$" LAB_SYN_RETRIES=1 LAB_NO_TRAP=1
-# shellcheck source=../scripts/lab.sh
-. "$root/scripts/lab.sh"
+# shellcheck source=../tests/lib/lab.sh
+. "$root/tests/lib/lab.sh"
 tmp=$(mktemp -d /tmp/sm-latency-bench.XXXXXX)
 chmod 711 "$tmp" # live agents send as `nobody` once capturing: they must reach the sockets
 pids=()
@@ -268,7 +268,7 @@ lab_exec fw nft list counters table inet "$LAB_NFT_TABLE" >"$out/nft_counters.tx
 python3 - "$out" "$runs" <<'PY' | tee "$out/summary.txt"
 import json, statistics, sys, time
 out, runs = sys.argv[1], int(sys.argv[2])
-print("synmatch live alert latency, %s, lab of scripts/lab.sh, tcp_syn_retries=1" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+print("synmatch live alert latency, %s, lab of tests/lib/lab.sh, tcp_syn_retries=1" % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 for r in range(1, runs + 1):
     print("direct%d traffic: %s" % (r, open("%s/direct%d.traffic" % (out, r)).read().strip()))
 print()

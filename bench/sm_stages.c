@@ -10,7 +10,7 @@
  *            validation of every field and the copy into struct sm_record (what the
  *            collector calls per message). decode - unpack = validation + copy.
  *   join     the sensor books (collector/sensors.c: order, duplicates, gaps, watermarks,
- *            scope) and the join engine (collector/join.c), fed with already decoded
+ *            scope) and the join engine (engine/join.c), fed with already decoded
  *            batches, advancing the watermarks after every batch as the collector does after
  *            every drain; the verdict callback only counts. Ends like --exit-when-done
  *            (sm_join_end + sm_join_finish).

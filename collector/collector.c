@@ -6,7 +6,7 @@
  * the join engine advance, flush the output. Nothing is logged per message: rejections are
  * counted by reason and appear in the periodic stats line.
  */
-#include "synmatch/collector.h"
+#include "collector.h"
 
 #include <ctype.h>
 #include <sys/stat.h>
@@ -22,7 +22,7 @@
 #include "sensors.h"
 #include "synmatch/join.h"
 #include "synmatch/keys.h"
-#include "synmatch/log.h"
+#include "log.h"
 #include "synmatch/report.h"
 #include "synmatch/wire.h"
 

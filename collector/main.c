@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "synmatch/collector.h"
-#include "synmatch/log.h"
+#include "collector.h"
+#include "log.h"
 
 static volatile sig_atomic_t stop, reload;
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "synmatch/addr.h"
+#include "addr.h"
 
 #define NS_PER_MS INT64_C(1000000)
 #define DEFAULT_WINDOW 64u

@@ -1,7 +1,7 @@
 /*
  * addr.c - address equality, parsing and printing (inet_pton/inet_ntop underneath).
  */
-#include "synmatch/addr.h"
+#include "addr.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

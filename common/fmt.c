@@ -4,7 +4,7 @@
  */
 #include "fmt.h"
 
-#include "synmatch/timefmt.h"
+#include "timefmt.h"
 
 /* Decimal digits of v. */
 static inline int digits32(uint32_t v)

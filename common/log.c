@@ -1,7 +1,7 @@
 /*
  * log.c - stderr logging with one shape for every message: "prog: text[: strerror]".
  */
-#include "synmatch/log.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdarg.h>

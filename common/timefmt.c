@@ -2,7 +2,7 @@
  * timefmt.c - RFC 3339 UTC with nanoseconds, computed without gmtime() so that any int64
  * (including times before 1970 from a broken capture clock) prints without failing.
  */
-#include "synmatch/timefmt.h"
+#include "timefmt.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

@@ -26,8 +26,8 @@ fi
 "$root/scripts/setup.sh" "$root/build"
 bin=$root/build
 LAB=smdemo$$
-# shellcheck source=lab.sh
-. "$root/scripts/lab.sh"
+# shellcheck source=../tests/lib/lab.sh
+. "$root/tests/lib/lab.sh"
 out=$(mktemp -d /tmp/synmatch-demo.XXXXXX)
 chmod 711 "$out" # the agents run as nobody once capturing: they must reach the socket
 pids=()

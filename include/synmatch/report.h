@@ -8,13 +8,32 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "synmatch/compare.h"
 #include "synmatch/join.h"
+#include "synmatch/record.h"
 
 enum sm_format {
     SM_FORMAT_TABLE,
     SM_FORMAT_CSV,
     SM_FORMAT_JSONL,
+};
+
+/* One row of the stream map: a client SYN group the server saw. */
+struct sm_map_row {
+    int64_t client_stream, server_stream;
+    uint32_t client_seq, server_seq;
+    struct sm_tuple client, server;
+    int64_t client_first_ns;
+    int64_t delta_ns; /* when the server saw it minus when the client sent that attempt */
+    uint32_t attempts, lost_before;
+};
+
+/* One row of the missing list: a client SYN group never seen at the server. */
+struct sm_missing_row {
+    uint32_t count; /* attempts */
+    uint32_t seq;
+    struct sm_tuple client;
+    int64_t client_stream;
+    int64_t first_ns, last_ns;
 };
 
 /* Version of the verdict JSON schema; bumped only for incompatible changes. */

@@ -28,8 +28,8 @@ done
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 LAB=${LAB:-smt$$}
-# shellcheck source-path=SCRIPTDIR source=../../scripts/lab.sh
-. "$root/scripts/lab.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/lab.sh
+. "$root/tests/lib/lab.sh"
 
 t0=$(date +%s%N)
 mkdir -p "$outdir"

@@ -17,15 +17,15 @@ mode=${2:-starve}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 LAB=${LAB:-sms$$}
-# shellcheck source=../../scripts/lab.sh
-. "$root/scripts/lab.sh"
+# shellcheck source=../lib/lab.sh
+. "$root/tests/lib/lab.sh"
 lab_test_begin
 sock=ipc://$out/collector.sock
 
 if [ "$mode" = starve ]; then count=300000; else count=700000; fi
 rate=50000
 mac() { ip -n "$(lab_ns "$1")" -o link show "$2" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2; }
-/usr/bin/python3 "$here/../tools/gen_syn_pair.py" "$out/flood.pcap" "$out/unused.pcap" --count "$count" \
+/usr/bin/python3 "$here/../lib/gen_syn_pair.py" "$out/flood.pcap" "$out/unused.pcap" --count "$count" \
     --rate "$rate" --lost-every 0 --src-net 198.18.1 --dst "$LAB_S4" \
     --dst-mac "$(mac fw fw-c)" --src-mac "$(mac client c-fw)" >/dev/null
 rm -f "$out/unused.pcap"

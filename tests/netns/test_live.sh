@@ -17,8 +17,8 @@ nat=0
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 LAB=${LAB:-sml$$}
-# shellcheck source=../../scripts/lab.sh
-. "$root/scripts/lab.sh"
+# shellcheck source=../lib/lab.sh
+. "$root/tests/lib/lab.sh"
 out=$(mktemp -d)
 chmod 711 "$out" # the agents run as nobody once capturing: they must reach the socket
 sock=ipc://$out/collector.sock

@@ -20,8 +20,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 LAB=${LAB:-smr$$}
 LAB_SYN_RETRIES=1
-# shellcheck source=../../scripts/lab.sh
-. "$root/scripts/lab.sh"
+# shellcheck source=../lib/lab.sh
+. "$root/tests/lib/lab.sh"
 lab_test_begin
 sock=ipc://$out/collector.sock
 

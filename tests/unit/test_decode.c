@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "synmatch/addr.h"
+#include "addr.h"
 #include "synmatch/decode.h"
 #include "synmatch/record.h"
 

@@ -11,7 +11,7 @@
 
 #include "check.h"
 #include "fmt.h"
-#include "synmatch/timefmt.h"
+#include "timefmt.h"
 
 static uint64_t x = 0x2545f4914f6cdd1dull;
 static uint64_t next(void)

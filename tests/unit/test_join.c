@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "synmatch/addr.h"
+#include "addr.h"
 #include "synmatch/join.h"
 
 #define MS INT64_C(1000000)

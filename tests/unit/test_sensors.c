@@ -8,7 +8,7 @@
 
 #include "check.h"
 #include "sensors.h"
-#include "synmatch/addr.h"
+#include "addr.h"
 
 #define MS INT64_C(1000000)
 #define SEC INT64_C(1000000000)

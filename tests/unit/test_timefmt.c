@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "synmatch/timefmt.h"
+#include "timefmt.h"
 
 int main(void)
 {

@@ -6,7 +6,7 @@
 
 #include "check.h"
 #include "synmatch.pb-c.h"
-#include "synmatch/addr.h"
+#include "addr.h"
 #include "synmatch/wire.h"
 
 static struct sm_record rec(const char *src, unsigned sport, const char *dst, unsigned dport,

@@ -1,0 +1,334 @@
+/*
+ * cmd_compare.c - `synmatch compare CLIENT SERVER`: the stream map and the missing SYNs.
+ *
+ * Output (stdout) is deterministic; everything addressed to the person running it (what
+ * scope was used, summaries, warnings) goes to stderr. Exit statuses follow diff(1): 0 no
+ * missing SYNs, 1 missing SYNs found, 2 and above errors (cli/cli.h, README.md).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "addr.h"
+#include "compare.h"
+#include "log.h"
+#include "synmatch/report.h"
+#include "synmatch/stream.h"
+
+#define MAX_SERVER_IPS 256
+#define SCOPE_SHOWN 8
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"usage: synmatch compare [options] CLIENT SERVER\n"
+"\n"
+"Reads a capture taken at the client and one taken at the server (pcap or pcapng; one of\n"
+"them may be - for standard input), joins the client's SYNs to the server's by TCP initial\n"
+"sequence number, and prints:\n"
+"  the stream map    client_stream server_stream client_seq server_seq, both tuples, delta\n"
+"  the missing SYNs  count seq, the client tuple, client_stream, first and last time\n"
+"Stream numbers are Wireshark's tcp.stream: paste `tcp.stream eq N` into Wireshark.\n"
+"\n"
+"options:\n"
+"  --map                 print only the stream map\n"
+"  --missing             print only the missing SYNs\n"
+"  --verdicts            print every final verdict as a JSON line instead (docs/VERDICTS.md)\n"
+"  --format FMT          table (default), csv or jsonl\n"
+"  --server-ip ADDR      judge only client SYNs sent to ADDR (IPv4 or IPv6; repeatable).\n"
+"                        Default: every address that receives SYNs in the server capture\n"
+"  --timeout SECONDS     allowance for a SYN to reach the server and for the next\n"
+"                        retransmission (default 3)\n"
+"  --max-skew SECONDS    clock difference allowed between the two captures (default 1)\n"
+"  --max-conversations N endpoint pairs remembered per file (default %u); past it the\n"
+"                        stream numbers are no longer exact and a warning says so\n"
+"  --max-pending N       SYN entries held by the join at once (default 1000000)\n"
+"  -q, --quiet           no summary on stderr (errors and warnings still appear)\n"
+"  -h, --help            this text\n"
+"\n"
+"exit status: 0 no missing SYNs, 1 missing SYNs found, 2 usage error, 3 cannot open or\n"
+"read a file, 4 not a capture file, 5 unsupported link type, 6 empty file, 7 a file is\n"
+"truncated or corrupt (the output is partial), 8 no server address known (use\n"
+"--server-ip), 9 internal error.\n"
+"\n"
+"examples:\n"
+"  synmatch compare client.pcapng server.pcapng\n"
+"  synmatch compare --missing --server-ip 198.51.100.10 client.pcap server.pcap\n"
+"  synmatch compare --map --format csv client.pcap server.pcap > map.csv\n"
+"  ssh server 'cat /tmp/server.pcap' | synmatch compare client.pcap -\n",
+            SM_STREAMS_DEFAULT_MAX);
+}
+
+static FILE *verdict_out;
+
+static void print_verdict(void *arg, const struct sm_verdict *v)
+{
+    sm_report_verdict_json(verdict_out, v);
+}
+
+static int exit_for_side(const struct sm_filesrc_summary *s)
+{
+    if (s->unsupported_linktype)
+        return SM_EXIT_LINKTYPE;
+    return sm_cli_exit_for(s->err);
+}
+
+static void warn_side(const char *path, const struct sm_filesrc_summary *s)
+{
+    if (!s->numbering_exact) {
+        if (s->pairs_evicted)
+            sm_log_warnx("%s: stream numbers are not exact from frame %" PRIu64 ": %" PRIu64
+                         " endpoint pairs were forgotten (raise --max-conversations)",
+                         path, s->first_inexact_frame, s->pairs_evicted);
+        else
+            sm_log_warnx("%s: stream numbers may not be exact: %" PRIu64
+                         " incomplete IP datagrams were dropped to bound memory",
+                         path, s->counters[SM_DC_FRAG_EVICTED]);
+    }
+    if (s->counters[SM_DC_LINKTYPE_UNSUPPORTED])
+        sm_log_warnx("%s: %" PRIu64 " frames on interfaces with an unsupported link type "
+                     "were skipped",
+                     path, s->counters[SM_DC_LINKTYPE_UNSUPPORTED]);
+    uint64_t bad = 0;
+    char detail[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < SM_DC_COUNT; i++) {
+        enum sm_decode_counter c = (enum sm_decode_counter)i;
+        if (!sm_decode_counter_is_error(c) || c == SM_DC_LINKTYPE_UNSUPPORTED ||
+            s->counters[i] == 0)
+            continue;
+        bad += s->counters[i];
+        if (len < sizeof detail - 64)
+            len += (size_t)snprintf(detail + len, sizeof detail - len, "%s%s %" PRIu64,
+                                    len ? ", " : "", sm_decode_counter_name(c), s->counters[i]);
+    }
+    if (bad)
+        sm_log_info("%s: %" PRIu64 " malformed headers counted and skipped (%s)", path, bad,
+                    detail);
+}
+
+int sm_cmd_compare(int argc, char **argv)
+{
+    bool only_map = false, only_missing = false, verdicts = false, quiet = false;
+    enum sm_format fmt = SM_FORMAT_TABLE;
+    struct sm_addr ips[MAX_SERVER_IPS];
+    struct sm_compare_opts o = {0};
+    static const struct option opts[] = {
+        {"map", no_argument, NULL, 'M'},
+        {"missing", no_argument, NULL, 'X'},
+        {"verdicts", no_argument, NULL, 'V'},
+        {"format", required_argument, NULL, 'f'},
+        {"server-ip", required_argument, NULL, 's'},
+        {"timeout", required_argument, NULL, 't'},
+        {"max-skew", required_argument, NULL, 'k'},
+        {"max-conversations", required_argument, NULL, 'c'},
+        {"max-pending", required_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'M':
+            only_map = true;
+            break;
+        case 'X':
+            only_missing = true;
+            break;
+        case 'V':
+            verdicts = true;
+            break;
+        case 'f':
+            if (sm_format_parse(optarg, &fmt) == -1)
+                sm_fatalx(SM_EXIT_USAGE, "--format: expected table, csv or jsonl, not '%s'",
+                          optarg);
+            break;
+        case 's':
+            if (o.n_server_ips == MAX_SERVER_IPS)
+                sm_fatalx(SM_EXIT_USAGE, "--server-ip: at most %d addresses", MAX_SERVER_IPS);
+            if (sm_addr_parse(optarg, &ips[o.n_server_ips]) == -1)
+                sm_fatalx(SM_EXIT_USAGE, "--server-ip: not an IPv4 or IPv6 address: '%s'",
+                          optarg);
+            o.n_server_ips++;
+            break;
+        case 't':
+            if (sm_cli_parse_seconds(optarg, &o.timeout_ns) == -1 || o.timeout_ns == 0)
+                sm_fatalx(SM_EXIT_USAGE, "--timeout: not a positive number of seconds: '%s'",
+                          optarg);
+            break;
+        case 'k':
+            if (sm_cli_parse_seconds(optarg, &o.max_skew_ns) == -1)
+                sm_fatalx(SM_EXIT_USAGE, "--max-skew: not a number of seconds: '%s'", optarg);
+            if (o.max_skew_ns == 0)
+                o.max_skew_ns = -1; /* the engine's spelling of exactly zero */
+            break;
+        case 'c':
+            if (sm_cli_parse_size(optarg, &o.max_conversations) == -1 ||
+                o.max_conversations == 0)
+                sm_fatalx(SM_EXIT_USAGE, "--max-conversations: not a positive number: '%s'",
+                          optarg);
+            break;
+        case 'p':
+            if (sm_cli_parse_size(optarg, &o.max_pending) == -1 || o.max_pending == 0)
+                sm_fatalx(SM_EXIT_USAGE, "--max-pending: not a positive number: '%s'", optarg);
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return SM_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2) {
+        sm_log_warnx("compare needs two capture files: CLIENT SERVER");
+        usage(stderr);
+        return SM_EXIT_USAGE;
+    }
+    if (only_map && only_missing) {
+        only_map = only_missing = false; /* both asked for: both printed */
+    }
+    o.client_path = argv[optind];
+    o.server_path = argv[optind + 1];
+    if (strcmp(o.client_path, "-") == 0 && strcmp(o.server_path, "-") == 0)
+        sm_fatalx(SM_EXIT_USAGE, "only one of CLIENT and SERVER can be standard input");
+    o.server_ips = ips;
+    sm_log_set_quiet(quiet);
+
+    static char outbuf[1 << 16];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    if (verdicts) {
+        verdict_out = stdout;
+        o.on_verdict = print_verdict;
+    }
+
+    struct sm_compare_result res;
+    int rc = sm_compare_run(&o, &res);
+    const char *paths[2] = {o.client_path, o.server_path};
+    int status = SM_EXIT_OK;
+
+    for (int s = 0; s < 2; s++) {
+        if (!res.side[s].opened) {
+            sm_log_warnx("%s", res.side[s].errmsg[0] ? res.side[s].errmsg : "cannot read");
+            int st = exit_for_side(&res.side[s]);
+            status = st > status ? st : status;
+        }
+    }
+    if (status != SM_EXIT_OK) {
+        sm_compare_result_free(&res);
+        return status;
+    }
+    if (rc == -1 && res.side[0].err == SM_PCAP_ERR_NONE && res.side[1].err == SM_PCAP_ERR_NONE) {
+        sm_log_warnx("out of memory");
+        sm_compare_result_free(&res);
+        return SM_EXIT_INTERNAL;
+    }
+    for (int s = 0; s < 2; s++) {
+        if (res.side[s].unsupported_linktype) {
+            sm_log_warnx("%s: no frame has a supported link type", paths[s]);
+            status = SM_EXIT_LINKTYPE;
+        }
+    }
+    if (status != SM_EXIT_OK) {
+        sm_compare_result_free(&res);
+        return status;
+    }
+
+    if (res.nscope == 0) {
+        if (res.scope_inferred)
+            sm_log_warnx("%s: the server capture has no SYNs, so no server address can be "
+                         "inferred; name the server with --server-ip ADDR",
+                         o.server_path);
+        else
+            sm_log_warnx("no usable --server-ip");
+        sm_compare_result_free(&res);
+        return SM_EXIT_NO_SCOPE;
+    }
+    {
+        char list[SCOPE_SHOWN * SM_ADDR_STRLEN + 64] = "";
+        size_t len = 0;
+        for (size_t k = 0; k < res.nscope && k < SCOPE_SHOWN; k++) {
+            char a[SM_ADDR_STRLEN];
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "",
+                                    sm_addr_format(&res.scope[k], a, sizeof a));
+        }
+        if (res.nscope > SCOPE_SHOWN)
+            snprintf(list + len, sizeof list - len, " and %zu more", res.nscope - SCOPE_SHOWN);
+        if (res.scope_inferred)
+            sm_log_info("judging client SYNs sent to the %zu address%s that receive SYNs in "
+                        "the server capture: %s (choose with --server-ip)",
+                        res.nscope, res.nscope == 1 ? "" : "es", list);
+        else
+            sm_log_info("judging client SYNs sent to: %s", list);
+    }
+
+    if (!verdicts) {
+        bool both = !only_map && !only_missing;
+        if (!only_missing) {
+            if (fmt == SM_FORMAT_TABLE && both)
+                printf("Stream map: %zu client SYN%s seen at the server\n\n", res.nmap,
+                       res.nmap == 1 ? "" : "s");
+            sm_report_map(stdout, fmt, res.map, res.nmap);
+        }
+        if (both && fmt != SM_FORMAT_JSONL)
+            printf("\n");
+        if (!only_map) {
+            if (fmt == SM_FORMAT_TABLE && both)
+                printf("Missing SYNs: %zu client SYN%s never seen at the server\n\n",
+                       res.nmissing, res.nmissing == 1 ? "" : "s");
+            sm_report_missing(stdout, fmt, res.missing, res.nmissing);
+        }
+    }
+
+    for (int s = 0; s < 2; s++) {
+        warn_side(paths[s], &res.side[s]);
+        if (res.side[s].err != SM_PCAP_ERR_NONE) {
+            sm_log_warnx("%s; results are partial: they cover only the frames before it",
+                         res.side[s].errmsg);
+            int st = sm_cli_exit_for(res.side[s].err);
+            status = st > status ? st : status;
+            if (!verdicts && fmt == SM_FORMAT_TABLE)
+                printf("\nPARTIAL: %s\n", res.side[s].errmsg);
+            else if (fmt == SM_FORMAT_JSONL || verdicts)
+                printf("{\"table\":\"status\",\"partial\":true,\"file\":\"%s\","
+                       "\"frames\":%" PRIu64 "}\n",
+                       s == 0 ? "client" : "server", res.side[s].frames);
+        }
+    }
+    if (res.server_drops)
+        sm_log_warnx("%s: the capture declares %" PRIu64 " dropped packets; unmatched SYNs "
+                     "around them are reported as sensor_capture_loss, not missing",
+                     o.server_path, res.server_drops);
+
+    const struct sm_join_stats *js = &res.join;
+    sm_log_info("client SYNs: %" PRIu64 " ISNs; matched %" PRIu64 ", missing %" PRIu64
+                ", answered by a middlebox %" PRIu64 ", capture loss %" PRIu64
+                ", outside the server capture %" PRIu64 ", ambiguous %" PRIu64
+                ", not for the server %" PRIu64,
+                js->client_groups, js->verdicts[SM_V_MATCHED], js->verdicts[SM_V_MISSING],
+                js->verdicts[SM_V_ANSWERED_BY_MIDDLEBOX], js->verdicts[SM_V_SENSOR_CAPTURE_LOSS],
+                js->verdicts[SM_V_UNKNOWN], js->verdicts[SM_V_AMBIGUOUS], js->out_of_scope);
+    if (js->verdicts[SM_V_COLLECTOR_OVERLOAD])
+        sm_log_warnx("%" PRIu64 " client SYNs could not be judged: more than --max-pending "
+                     "were open at once",
+                     js->verdicts[SM_V_COLLECTOR_OVERLOAD]);
+    if (js->isn_flood)
+        sm_log_warnx("%" PRIu64 " SYNs were not matched: their ISN already had 64 SYNs open "
+                     "(a flood tool's constant ISN); the client's among them count as "
+                     "unknown (isn_flood), none as missing",
+                     js->isn_flood);
+
+    if (fflush(stdout) == EOF)
+        sm_fatal(SM_EXIT_OPEN, "writing the output");
+    if (status == SM_EXIT_OK && res.nmissing > 0)
+        status = SM_EXIT_MISSING;
+    sm_compare_result_free(&res);
+    return status;
+}

@@ -1,0 +1,190 @@
+/*
+ * cmd_tail.c - `synmatch tail ENDPOINT`: follow a collector's alerts (its --alerts-pub socket)
+ * and print them for a person, one line each. With --json the lines are passed through.
+ *
+ * The lines are the collector's own JSON; they are still read defensively (bounded, field by
+ * field), and anything that is not a known verdict or event is printed as it came.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "cli.h"
+#include "log.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+/* Copies the value of "key" (a string without its quotes, or a bare number/literal) from a
+ * one-line JSON object into out. Returns false when the key is absent. */
+static bool field(const char *line, const char *key, char *out, size_t outlen)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(line, pat);
+    if (p == NULL || outlen == 0)
+        return false;
+    p += strlen(pat);
+    bool quoted = *p == '"';
+    if (quoted)
+        p++;
+    size_t n = 0;
+    while (*p && n + 1 < outlen && (quoted ? *p != '"' : (*p != ',' && *p != '}')))
+        out[n++] = *p++;
+    out[n] = '\0';
+    return true;
+}
+
+/* The object after "key": e.g. {"src":"..","sport":1,...} as "src:sport -> dst:dport". */
+static void tuple_of(const char *line, const char *key, char *out, size_t outlen)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":{", key);
+    const char *p = strstr(line, pat);
+    if (p == NULL) {
+        snprintf(out, outlen, "-");
+        return;
+    }
+    char obj[256];
+    size_t n = 0;
+    p += strlen(pat) - 1;
+    while (*p && *p != '}' && n + 2 < sizeof obj)
+        obj[n++] = *p++;
+    obj[n++] = '}';
+    obj[n] = '\0';
+    char src[48] = "?", sport[8] = "?", dst[48] = "?", dport[8] = "?";
+    field(obj, "src", src, sizeof src);
+    field(obj, "sport", sport, sizeof sport);
+    field(obj, "dst", dst, sizeof dst);
+    field(obj, "dport", dport, sizeof dport);
+    bool v6 = strchr(src, ':') != NULL;
+    snprintf(out, outlen, v6 ? "[%s]:%s -> [%s]:%s" : "%s:%s -> %s:%s", src, sport, dst, dport);
+}
+
+static void print_human(const char *line)
+{
+    char verdict[32], event[32], t[40], seq[16], attempts[12], reason[48], answer[16],
+        delay[32], lost[12], sensor[80], role[12];
+    char client[160], server[160];
+    if (field(line, "verdict", verdict, sizeof verdict)) {
+        field(line, "last", t, sizeof t);
+        field(line, "seq", seq, sizeof seq);
+        field(line, "attempts", attempts, sizeof attempts);
+        tuple_of(line, "client", client, sizeof client);
+        bool loud = strcmp(verdict, "missing") == 0 || strcmp(verdict, "suspect") == 0;
+        for (char *c = verdict; loud && *c; c++)
+            *c = (char)(*c - ('a' <= *c && *c <= 'z' ? 32 : 0));
+        printf("%.23s  %-22s %s  seq %s  attempts %s", t, verdict, client, seq, attempts);
+        if (field(line, "answer", answer, sizeof answer)) {
+            tuple_of(line, "server", server, sizeof server);
+            field(line, "delay", delay, sizeof delay);
+            field(line, "lost_before", lost, sizeof lost);
+            printf("  server %s answered %s, delay %s s", server, answer, delay);
+            if (strcmp(lost, "0") != 0)
+                printf(", %s lost first", lost);
+        } else if (field(line, "client_answer", answer, sizeof answer) &&
+                   strcmp(answer, "none") != 0) {
+            printf("  client got %s", answer);
+        }
+        if (field(line, "reason", reason, sizeof reason))
+            printf("  (%s)", reason);
+        printf("\n");
+    } else if (field(line, "event", event, sizeof event)) {
+        field(line, "time", t, sizeof t);
+        if (field(line, "sensor", sensor, sizeof sensor)) {
+            field(line, "role", role, sizeof role);
+            printf("%.23s  %-22s %s (%s)\n", t, event, sensor, role);
+        } else {
+            printf("%.23s  %s\n", t, event);
+        }
+    } else {
+        fputs(line, stdout);
+    }
+    fflush(stdout);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: synmatch tail [--json] ENDPOINT\n"
+            "\n"
+            "Follows the alerts a collector publishes (synmatch-collector --alerts-pub ENDPOINT)\n"
+            "and prints one readable line per verdict or sensor event, until interrupted.\n"
+            "MISSING and SUSPECT are in capitals. --json prints the lines as they come.\n"
+            "\n"
+            "example:\n"
+            "  synmatch tail tcp://collector.example:7401\n");
+}
+
+int sm_cmd_tail(int argc, char **argv)
+{
+    bool json = false;
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (ch == 'j') {
+            json = true;
+        } else if (ch == 'h') {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return SM_EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 1) {
+        usage(stderr);
+        return SM_EXIT_USAGE;
+    }
+    const char *endpoint = argv[optind];
+    void *ctx = zmq_ctx_new();
+    void *sub = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
+    if (sub == NULL)
+        sm_fatalx(SM_EXIT_INTERNAL, "cannot create a ZeroMQ socket");
+    int64_t maxmsg = 65536;
+    int linger = 0;
+    zmq_setsockopt(sub, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    if (zmq_connect(sub, endpoint) == -1)
+        sm_fatalx(SM_EXIT_USAGE, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    char buf[4097];
+    while (!stop) {
+        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 200) <= 0)
+            continue;
+        int n = zmq_recv(sub, buf, sizeof buf - 1, ZMQ_DONTWAIT);
+        if (n < 0)
+            continue;
+        if ((size_t)n > sizeof buf - 1)
+            n = (int)(sizeof buf - 1);
+        buf[n] = '\0';
+        if (json) {
+            fputs(buf, stdout);
+            fflush(stdout);
+        } else {
+            print_human(buf);
+        }
+    }
+    zmq_close(sub);
+    zmq_ctx_term(ctx);
+    return 0;
+}

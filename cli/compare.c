@@ -1,0 +1,405 @@
+/*
+ * compare.c - the offline front of the join engine (see compare.h).
+ *
+ * Threads: one reader per file produces batches into a small bounded queue; the caller's
+ * thread consumes both queues. The consumer always takes the batch with the smaller
+ * watermark (ties: client first), so the engine sees one deterministic interleaving whatever
+ * the thread timing, and decisions never run ahead of either file.
+ */
+#include "compare.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "synmatch/scope.h"
+
+#define QDEPTH 4
+#define BATCH_RECORDS 4096u
+
+struct slot {
+    struct sm_record *recs;
+    size_t n;
+    int64_t wm;
+    bool have_first;
+    int64_t first_ns;
+    bool eof;
+};
+
+struct side {
+    const char *path;
+    struct sm_filesrc_opts fopts;
+    struct sm_filesrc_summary *summary;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct slot slots[QDEPTH];
+    size_t head, count;
+    bool abort;    /* the consumer stopped: the producer must not wait */
+    bool sent_eof; /* producer thread only */
+};
+
+struct run {
+    const struct sm_compare_opts *opts;
+    struct sm_compare_result *res;
+    sm_scope_t *inferred;
+    sm_scope_t *given;
+    size_t map_cap, missing_cap;
+    bool oom;
+};
+
+static int produce(void *arg, const struct sm_batch *b)
+{
+    struct side *sd = arg;
+    pthread_mutex_lock(&sd->mu);
+    while (sd->count == QDEPTH && !sd->abort)
+        pthread_cond_wait(&sd->cv, &sd->mu);
+    if (sd->abort) {
+        pthread_mutex_unlock(&sd->mu);
+        return -1;
+    }
+    struct slot *s = &sd->slots[(sd->head + sd->count) % QDEPTH];
+    pthread_mutex_unlock(&sd->mu);
+    /* The slot is ours until count is raised: fill it outside the lock. */
+    if (b->n > 0)
+        memcpy(s->recs, b->recs, b->n * sizeof *b->recs);
+    if (b->eof)
+        sd->sent_eof = true;
+    s->n = b->n;
+    s->wm = b->wm;
+    s->have_first = b->have_first;
+    s->first_ns = b->first_ns;
+    s->eof = b->eof;
+    pthread_mutex_lock(&sd->mu);
+    sd->count++;
+    pthread_cond_broadcast(&sd->cv);
+    pthread_mutex_unlock(&sd->mu);
+    return 0;
+}
+
+static void *reader_main(void *arg)
+{
+    struct side *sd = arg;
+    sm_filesrc_run(sd->path, &sd->fopts, produce, sd, sd->summary);
+    if (!sd->sent_eof) { /* never opened, or stopped by the consumer: end the stream */
+        struct sm_batch b = {.wm = INT64_MIN, .eof = true};
+        produce(sd, &b);
+    }
+    return NULL;
+}
+
+/* Waits for the next batch of sd (every reader ends its stream with an eof batch). */
+static struct slot *take(struct side *sd)
+{
+    pthread_mutex_lock(&sd->mu);
+    while (sd->count == 0)
+        pthread_cond_wait(&sd->cv, &sd->mu);
+    struct slot *s = &sd->slots[sd->head];
+    pthread_mutex_unlock(&sd->mu);
+    return s;
+}
+
+static void release(struct side *sd)
+{
+    pthread_mutex_lock(&sd->mu);
+    sd->head = (sd->head + 1) % QDEPTH;
+    sd->count--;
+    pthread_cond_broadcast(&sd->cv);
+    pthread_mutex_unlock(&sd->mu);
+}
+
+static bool in_scope(void *arg, const struct sm_tuple *client)
+{
+    const struct run *rn = arg;
+    const sm_scope_t *sc = rn->given ? rn->given : rn->inferred;
+    return sm_scope_contains(sc, &client->dst);
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return p;
+    size_t ncap = *cap ? *cap * 2 : 1024;
+    while (ncap < need)
+        ncap *= 2;
+    void *np = realloc(p, ncap * elem);
+    if (np)
+        *cap = ncap;
+    return np;
+}
+
+static void on_verdict(void *arg, const struct sm_verdict *v)
+{
+    struct run *rn = arg;
+    struct sm_compare_result *res = rn->res;
+    if (v->kind == SM_V_MATCHED) {
+        struct sm_map_row *m = grow(res->map, &rn->map_cap, res->nmap + 1, sizeof *m);
+        if (m == NULL) {
+            rn->oom = true;
+        } else {
+            res->map = m;
+            struct sm_map_row *row = &m[res->nmap++];
+            row->client_stream = v->client_stream;
+            row->server_stream = v->server_stream;
+            row->client_seq = v->isn;
+            row->server_seq = v->server_seq;
+            row->client = v->client;
+            row->server = v->server;
+            row->client_first_ns = v->first_ns;
+            row->delta_ns = v->delay_ns;
+            row->attempts = v->attempts;
+            row->lost_before = v->lost_before;
+        }
+    } else if (v->kind == SM_V_MISSING) {
+        struct sm_missing_row *m =
+            grow(res->missing, &rn->missing_cap, res->nmissing + 1, sizeof *m);
+        if (m == NULL) {
+            rn->oom = true;
+        } else {
+            res->missing = m;
+            struct sm_missing_row *row = &m[res->nmissing++];
+            row->count = v->attempts;
+            row->seq = v->isn;
+            row->client = v->client;
+            row->client_stream = v->client_stream;
+            row->first_ns = v->first_ns;
+            row->last_ns = v->last_ns;
+        }
+    }
+    if (rn->opts->on_verdict)
+        rn->opts->on_verdict(rn->opts->verdict_arg, v);
+}
+
+static int cmp_i64(int64_t a, int64_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+static int cmp_map(const void *pa, const void *pb)
+{
+    const struct sm_map_row *a = pa, *b = pb;
+    int c = cmp_i64(a->client_stream, b->client_stream);
+    if (c == 0)
+        c = cmp_i64(a->server_stream, b->server_stream);
+    if (c == 0)
+        c = cmp_i64(a->client_first_ns, b->client_first_ns);
+    return c;
+}
+
+static int cmp_missing(const void *pa, const void *pb)
+{
+    const struct sm_missing_row *a = pa, *b = pb;
+    int c = cmp_i64(a->first_ns, b->first_ns);
+    if (c == 0)
+        c = cmp_i64(a->client_stream, b->client_stream);
+    if (c == 0)
+        c = a->seq < b->seq ? -1 : a->seq > b->seq;
+    return c;
+}
+
+static int cmp_ifstats(const void *pa, const void *pb)
+{
+    const struct sm_ifstats *a = *(const struct sm_ifstats *const *)pa;
+    const struct sm_ifstats *b = *(const struct sm_ifstats *const *)pb;
+    if (a->section != b->section)
+        return a->section < b->section ? -1 : 1;
+    if (a->interface != b->interface)
+        return a->interface < b->interface ? -1 : 1;
+    return a < b ? -1 : a > b; /* file order within one interface */
+}
+
+/*
+ * Capture drops declared by pcapng Interface Statistics Blocks. Counters are cumulative per
+ * interface (of a section): each increase is a loss somewhere between the previous
+ * statistics of that interface (or the start of the capture) and these. Sorting by
+ * (section, interface, file order) makes that one pass.
+ */
+static void apply_ifstats(sm_join_t *j, const struct sm_filesrc_summary *s, enum sm_role role,
+                          uint64_t *total)
+{
+    if (s->nifstats == 0)
+        return;
+    const struct sm_ifstats **v = malloc(s->nifstats * sizeof *v);
+    if (v == NULL) {
+        /* Without order, assume the worst: the whole capture is blind. */
+        sm_join_blind(j, role, s->first_ns, s->last_ns, SM_V_SENSOR_CAPTURE_LOSS);
+        return;
+    }
+    for (size_t k = 0; k < s->nifstats; k++)
+        v[k] = &s->ifstats[k];
+    qsort(v, s->nifstats, sizeof *v, cmp_ifstats);
+    for (size_t k = 0; k < s->nifstats; k++) {
+        const struct sm_ifstats *st = v[k], *pv = k > 0 ? v[k - 1] : NULL;
+        if (pv && (pv->section != st->section || pv->interface != st->interface))
+            pv = NULL;
+        uint64_t drops = (st->has_ifdrop ? st->ifdrop : 0) + (st->has_osdrop ? st->osdrop : 0);
+        uint64_t before = pv ? (pv->has_ifdrop ? pv->ifdrop : 0) +
+                                   (pv->has_osdrop ? pv->osdrop : 0)
+                             : 0;
+        if (drops <= before)
+            continue;
+        int64_t from = pv ? (pv->has_end ? pv->end_ns : pv->ts_ns)
+                          : (st->has_start ? st->start_ns : s->first_ns);
+        int64_t to = st->has_end ? st->end_ns : st->ts_ns;
+        sm_join_blind(j, role, from, to, SM_V_SENSOR_CAPTURE_LOSS);
+        *total += drops - before;
+    }
+    free(v);
+}
+
+/*
+ * A classic pcap tells when capturing began only by its first frame. pcapng statistics blocks
+ * carry the real start and end of the capture (isb_starttime, isb_endtime): when they reach
+ * beyond the frames, the file witnessed that much more.
+ */
+static void apply_capture_window(sm_join_t *j, const struct sm_filesrc_summary *s,
+                                 enum sm_role role)
+{
+    if (!s->have_ts)
+        return;
+    int64_t start = s->first_ns, end = s->last_ns;
+    for (size_t k = 0; k < s->nifstats; k++) {
+        if (s->ifstats[k].has_start && s->ifstats[k].start_ns < start)
+            start = s->ifstats[k].start_ns;
+        if (s->ifstats[k].has_end && s->ifstats[k].end_ns > end)
+            end = s->ifstats[k].end_ns;
+    }
+    if (start < s->first_ns)
+        sm_join_coverage_start(j, role, start);
+    if (end > s->last_ns)
+        sm_join_end(j, role, end);
+}
+
+int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result *res)
+{
+    memset(res, 0, sizeof *res);
+    struct run rn = {.opts = opts, .res = res};
+    rn.inferred = sm_scope_new();
+    if (opts->n_server_ips > 0) {
+        rn.given = sm_scope_new();
+        for (size_t k = 0; rn.given && k < opts->n_server_ips; k++)
+            sm_scope_add(rn.given, &opts->server_ips[k]);
+    }
+    struct sm_join_config jc = {
+        .timeout_ns = opts->timeout_ns,
+        .max_skew_ns = opts->max_skew_ns,
+        .max_pending = opts->max_pending,
+        .hold_unmatched = true,
+        .on_verdict = on_verdict,
+        .verdict_arg = &rn,
+        .in_scope = in_scope,
+        .scope_arg = &rn,
+    };
+    sm_join_t *j = sm_join_new(&jc);
+    struct side sides[2];
+    memset(sides, 0, sizeof sides);
+    bool ok = j && rn.inferred && (opts->n_server_ips == 0 || rn.given);
+    const char *paths[2] = {opts->client_path, opts->server_path};
+    for (int s = 0; s < 2; s++) {
+        struct side *sd = &sides[s];
+        sd->path = paths[s];
+        sd->summary = &res->side[s];
+        sd->fopts.max_conversations = opts->max_conversations;
+        sd->fopts.batch_records = BATCH_RECORDS;
+        pthread_mutex_init(&sd->mu, NULL);
+        pthread_cond_init(&sd->cv, NULL);
+        for (int k = 0; k < QDEPTH; k++) {
+            sd->slots[k].recs = malloc((BATCH_RECORDS + 8) * sizeof(struct sm_record));
+            ok = ok && sd->slots[k].recs;
+        }
+    }
+    for (int s = 0; ok && s < 2; s++) {
+        sides[s].started = pthread_create(&sides[s].thread, NULL, reader_main, &sides[s]) == 0;
+        ok = sides[s].started;
+    }
+
+    if (ok) {
+        struct slot *cur[2] = {take(&sides[0]), take(&sides[1])};
+        for (int s = 0; s < 2; s++)
+            sm_join_coverage_start(j, (enum sm_role)s,
+                                   cur[s]->have_first ? cur[s]->first_ns : INT64_MAX);
+        bool done[2] = {false, false};
+        while (!done[0] || !done[1]) {
+            int s = done[0] ? 1 : done[1] ? 0 : (cur[1]->wm < cur[0]->wm ? 1 : 0);
+            struct slot *sl = cur[s];
+            for (size_t k = 0; k < sl->n; k++) {
+                const struct sm_record *r = &sl->recs[k];
+                if (s == SM_ROLE_SERVER && sm_flags_is_syn(r->flags) &&
+                    sm_scope_add(rn.inferred, &r->tuple.dst) == -1)
+                    rn.oom = true;
+                sm_join_add(j, (enum sm_role)s, r);
+            }
+            if (sl->eof && !res->side[s].opened) {
+                ok = false; /* nothing to compare against: stop the other reader too */
+                break;
+            }
+            if (sl->eof) {
+                done[s] = true;
+                sm_join_end(j, (enum sm_role)s, sl->wm);
+            } else {
+                sm_join_watermark(j, (enum sm_role)s, sl->wm);
+            }
+            release(&sides[s]);
+            if (!done[s])
+                cur[s] = take(&sides[s]);
+        }
+    }
+    for (int s = 0; s < 2; s++) {
+        if (sides[s].started) {
+            pthread_mutex_lock(&sides[s].mu);
+            sides[s].abort = true;
+            pthread_cond_broadcast(&sides[s].cv);
+            pthread_mutex_unlock(&sides[s].mu);
+            pthread_join(sides[s].thread, NULL);
+        }
+    }
+    if (ok) {
+        for (int s = 0; s < 2; s++)
+            apply_capture_window(j, &res->side[s], (enum sm_role)s);
+        apply_ifstats(j, &res->side[SM_ROLE_SERVER], SM_ROLE_SERVER, &res->server_drops);
+        sm_join_finish(j);
+        sm_join_get_stats(j, &res->join);
+    }
+    const sm_scope_t *sc = rn.given ? rn.given : rn.inferred;
+    res->scope_inferred = rn.given == NULL;
+    if (sc && sm_scope_count(sc) > 0) {
+        res->scope = malloc(sm_scope_count(sc) * sizeof *res->scope);
+        if (res->scope)
+            res->nscope = sm_scope_list(sc, res->scope, sm_scope_count(sc));
+    }
+    if (res->map)
+        qsort(res->map, res->nmap, sizeof *res->map, cmp_map);
+    if (res->missing)
+        qsort(res->missing, res->nmissing, sizeof *res->missing, cmp_missing);
+
+    for (int s = 0; s < 2; s++) {
+        for (int k = 0; k < QDEPTH; k++)
+            free(sides[s].slots[k].recs);
+        pthread_mutex_destroy(&sides[s].mu);
+        pthread_cond_destroy(&sides[s].cv);
+    }
+    sm_join_destroy(&j);
+    sm_scope_destroy(&rn.inferred);
+    sm_scope_destroy(&rn.given);
+    if (!ok || rn.oom) {
+        bool opened = res->side[0].opened && res->side[1].opened;
+        for (int s = 0; s < 2; s++)
+            if (opened && res->side[s].err == SM_PCAP_ERR_NONE)
+                snprintf(res->side[s].errmsg, sizeof res->side[s].errmsg, "out of memory");
+        return -1;
+    }
+    return res->side[0].err == SM_PCAP_ERR_NONE && res->side[1].err == SM_PCAP_ERR_NONE ? 0
+                                                                                       : -1;
+}
+
+void sm_compare_result_free(struct sm_compare_result *res)
+{
+    sm_filesrc_summary_free(&res->side[0]);
+    sm_filesrc_summary_free(&res->side[1]);
+    free(res->map);
+    free(res->missing);
+    free(res->scope);
+    memset(res, 0, sizeof *res);
+}

@@ -1,0 +1,1560 @@
+/*
+ * join.c - the time-windowed join table keyed by ISN.
+ *
+ * Entries live in one pool (indices, 0 = none) and are of two kinds: a client SYN group, or a
+ * server SYN (one ISN and tuple as the server saw it, with its retransmissions). Both kinds
+ * hang off one index keyed by ISN, so a record finds its counterpart with one lookup whichever
+ * side arrives first. When a server SYN and a client group agree, they are linked and decided
+ * together.
+ *
+ * The index is an open-addressing table of (ISN, first entry) slots, one slot per distinct
+ * ISN, linear probing from a keyed hash of the ISN, at most half full; the entries sharing an
+ * ISN are chained through the pool. A lookup reads 8-byte slots until the ISN or an empty slot, and
+ * touches pool entries only of its own ISN: entries of other ISNs, cold in memory, are never
+ * walked past (a chained hash of entries made every lookup miss the cache once per
+ * neighbour). Entries of one ISN never lengthen the probes of other ISNs, and there are at
+ * most MAX_SAME_ISN of them.
+ *
+ * Time: every entry has a due time in event time, kept in a timer queue with lazy deletion
+ * (an entry's generation number invalidates its older items): NLANES rings ("lanes") for the
+ * items that come in due order, which is nearly all of them since each sensor's records come
+ * in time order (one lane per kind of due time), and a binary min-heap for the others; the
+ * earliest of the heads is next. The horizon
+ * H = min(client watermark, server watermark - max_skew) only moves forward; everything due
+ * at or before H is decided. Work per call is proportional to what became due.
+ *
+ * Memory: the pool holds at most max_pending entries (reserved up front, backed on use). An
+ * intrusive age list makes evicting the oldest entry O(1) when it is full (DESIGN.md,
+ * "Bounds").
+ */
+#include "synmatch/join.h"
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "hugemem.h"
+#include "siphash.h"
+#include "addr.h"
+
+#define NS_PER_SEC INT64_C(1000000000)
+#define DEFAULT_TIMEOUT (3 * NS_PER_SEC)
+#define DEFAULT_SKEW (1 * NS_PER_SEC)
+#define DEFAULT_MAX_QUIET (120 * NS_PER_SEC)
+#define DEFAULT_MAX_PENDING 1000000u
+/* Event times are clamped to [1933, 2116]: any difference of two stays below 2^63. */
+#define TS_MAX (INT64_C(1) << 62)
+#define TS_MIN (-(INT64_C(1) << 60))
+#define BACKOFF_FACTOR 3 /* wait 3x the last retransmission gap for the next one */
+/* A server SYN may be a client attempt seen up to this much beyond the skew allowance, so
+ * that a clock offset larger than the allowance still shows in matched pairs (and turns the
+ * verdicts that depend on it into `unknown`) instead of hiding every match. */
+#define MATCH_SLACK (30 * NS_PER_SEC)
+#define OFFSET_SAMPLES 64 /* recent matched delays behind the clock offset estimate */
+#define OFFSET_MIN_SAMPLES 8
+#define MAX_BLIND_INTERVALS 4096u /* per role; past it intervals widen */
+#define TRACKED_ATTEMPTS 8 /* attempts remembered per group to tell which one got through */
+/* Timer lanes: items of one kind arrive in due order (groups at first SYN + timeout, lone
+ * server SYNs at SYN + skew), each kind in its lane; what fits no lane goes to the heap. */
+#define NLANES 4
+/* Entries pending with one ISN at most. Random ISNs almost never share one; a flood tool's
+ * constant ISN would otherwise make one chain that every SYN of the flood walks (quadratic),
+ * and matching by ISN cannot tell such SYNs apart anyway. */
+#define MAX_SAME_ISN 64
+
+enum ekind {
+    E_FREE = 0,
+    E_GROUP,
+    E_SERVER,
+};
+
+/* One client attempt: when it was sent and its TCP timestamp, which each retransmission
+ * renews and which middleboxes rarely rewrite, so it names the attempt the server saw. */
+struct attempt {
+    int64_t ts;
+    uint32_t tsval;
+    bool has_tsval;
+};
+
+/*
+ * 152 bytes, in the order they are needed: a lookup reads the first 64 (kind, ISN, tuple), a
+ * decision the first 128. The entries being decided were written seconds ago and are cold,
+ * so every cache line an entry spans costs a miss: the attempts after the first, which few
+ * groups have, live out of line (the first is first_ns and opts).
+ */
+struct entry {
+    uint32_t hnext; /* next entry with this ISN, or the free list */
+    uint32_t isn;
+    uint32_t peer; /* linked counterpart */
+    uint32_t gen;  /* invalidates stale heap items */
+    uint8_t kind;
+    bool held;      /* decided unmatched, waiting for sm_join_finish() */
+    bool queued;    /* has a live heap item */
+    bool suspect_sent;
+    uint8_t answer; /* group: what the client received; server: what the server sent */
+    bool flood;     /* server kind: the marker of refused server SYNs of a flooded ISN */
+    struct sm_tuple tuple;
+    uint32_t attempts;
+    /* 64 */
+    uint32_t older, newer; /* age list */
+    uint32_t lost_before;
+    uint32_t candidates; /* server SYNs that could have matched this group */
+    int64_t first_ns, last_ns, gap_ns;
+    int64_t delay_ns;
+    struct sm_tcp_opts opts;
+    /* 124 */
+    int64_t stream;
+    uint64_t frame;
+    struct attempt *more; /* groups: attempts 2..TRACKED_ATTEMPTS, from the second on */
+};
+_Static_assert(offsetof(struct entry, older) == 64 && sizeof(struct entry) <= 152,
+               "struct entry: the lookup fields fill the first cache line, the whole stays small");
+
+struct slot {
+    uint32_t isn;
+    uint32_t head; /* first entry with this ISN; 0 = empty slot */
+};
+
+struct heap_item {
+    int64_t due;
+    uint64_t order; /* insertion order: makes ties deterministic */
+    uint32_t idx;
+    uint32_t gen;
+};
+
+/* A ring of timer items whose due times never decrease; cap is a power of two. */
+struct lane {
+    struct heap_item *buf;
+    size_t head, len, cap;
+};
+
+struct interval {
+    int64_t from, to;
+    enum sm_verdict_kind kind;
+};
+
+struct sm_join {
+    struct sm_join_config cfg;
+    uint64_t hmul, hadd; /* random keys of the ISN hash */
+
+    struct entry *pool;
+    uint32_t pool_cap, pool_used; /* slots allocated; slot 0 unused */
+    size_t pool_bytes;
+    uint32_t free_head;
+    size_t live;
+    uint32_t oldest, newest;
+
+    struct slot *tab; /* the ISN index: tab_mask + 1 slots, a power of two */
+    uint32_t tab_mask, tab_used;
+
+    struct heap_item *heap;
+    size_t heap_len, heap_cap;
+    uint64_t heap_order;
+    struct lane lanes[NLANES]; /* rings of items pushed in due order */
+
+    uint32_t *held;
+    size_t held_len, held_cap;
+
+    int64_t wm[2];
+    bool ended[2];
+    int64_t cov_start[2], cov_end[2];
+    struct interval *blind[2];
+    size_t nblind[2], capblind[2];
+
+    bool degraded; /* evidence could not be recorded (out of memory): nothing is missing */
+    bool backlog;  /* run() stopped at max_work with due entries left */
+    int64_t delays[OFFSET_SAMPLES]; /* ring of recent matched delays */
+    uint32_t ndelays, delay_next;
+    bool median_stale; /* samples came since offset_median was computed */
+    int64_t offset_median;
+    struct sm_join_stats st;
+};
+
+static const char *const verdict_names[SM_V_COUNT] = {
+    [SM_V_SUSPECT] = "suspect",
+    [SM_V_MATCHED] = "matched",
+    [SM_V_MISSING] = "missing",
+    [SM_V_ANSWERED_BY_MIDDLEBOX] = "answered_by_middlebox",
+    [SM_V_SENSOR_CAPTURE_LOSS] = "sensor_capture_loss",
+    [SM_V_TRANSPORT_LOSS] = "transport_loss",
+    [SM_V_SENSOR_DOWN] = "sensor_down",
+    [SM_V_COLLECTOR_OVERLOAD] = "collector_overload",
+    [SM_V_UNKNOWN] = "unknown",
+    [SM_V_AMBIGUOUS] = "ambiguous",
+};
+
+const char *sm_verdict_name(enum sm_verdict_kind k)
+{
+    return (unsigned)k < SM_V_COUNT ? verdict_names[k] : "?";
+}
+
+const char *sm_answer_name(enum sm_answer a)
+{
+    switch (a) {
+    case SM_ANSWER_SYNACK:
+        return "syn-ack";
+    case SM_ANSWER_RST:
+        return "rst";
+    default:
+        return "none";
+    }
+}
+
+/* ---- pool, hash, age list ------------------------------------------------------------------ */
+
+/*
+ * Multiply-add-shift with random 64-bit keys (Dietzfelbinger): strongly universal on 32-bit
+ * ISNs, so ISNs chosen without knowing the keys (a flood's, say) collide no more often than
+ * random ones; the keys are drawn at start and never leave the process. A few instructions
+ * where SipHash, run on every lookup, insertion and deletion, was a fifth of the join's work.
+ */
+static inline uint32_t hash_of(const sm_join_t *j, uint32_t isn)
+{
+    return (uint32_t)((j->hmul * isn + j->hadd) >> 32);
+}
+
+/* The slot of isn, or the empty slot where it would go. */
+static inline struct slot *slot_of(sm_join_t *j, uint32_t isn)
+{
+    uint32_t k = hash_of(j, isn) & j->tab_mask;
+    while (j->tab[k].head != 0 && j->tab[k].isn != isn)
+        k = (k + 1) & j->tab_mask;
+    return &j->tab[k];
+}
+
+/* The first entry with isn, 0 if none. */
+static inline uint32_t head_of(sm_join_t *j, uint32_t isn)
+{
+    return slot_of(j, isn)->head;
+}
+
+/* Doubles the index; false (and nothing changed) when memory is short. */
+static bool tab_grow(sm_join_t *j)
+{
+    uint32_t ncap = (j->tab_mask + 1) * 2;
+    if (ncap == 0)
+        return false;
+    struct slot *nt = calloc(ncap, sizeof *nt);
+    if (nt == NULL)
+        return false;
+    struct slot *old = j->tab;
+    uint32_t oldn = j->tab_mask + 1;
+    j->tab = nt;
+    j->tab_mask = ncap - 1;
+    for (uint32_t k = 0; k < oldn; k++)
+        if (old[k].head != 0)
+            *slot_of(j, old[k].isn) = old[k];
+    free(old);
+    return true;
+}
+
+/* Empties slot k, moving later slots of its probe run back so that no lookup stops short. */
+static void slot_delete(sm_join_t *j, uint32_t k)
+{
+    uint32_t m = j->tab_mask;
+    for (uint32_t n = (k + 1) & m; j->tab[n].head != 0; n = (n + 1) & m) {
+        uint32_t home = hash_of(j, j->tab[n].isn) & m;
+        /* n may move to k if its home is not in (k, n], cyclically */
+        if (((n - home) & m) >= ((n - k) & m)) {
+            j->tab[k] = j->tab[n];
+            k = n;
+        }
+    }
+    j->tab[k].head = 0;
+    j->tab_used--;
+}
+
+static void age_unlink(sm_join_t *j, uint32_t i)
+{
+    struct entry *e = &j->pool[i];
+    if (e->older)
+        j->pool[e->older].newer = e->newer;
+    else
+        j->oldest = e->newer;
+    if (e->newer)
+        j->pool[e->newer].older = e->older;
+    else
+        j->newest = e->older;
+    e->older = e->newer = 0;
+}
+
+static void hash_unlink(sm_join_t *j, uint32_t i)
+{
+    struct slot *sl = slot_of(j, j->pool[i].isn);
+    uint32_t *pp = &sl->head;
+    while (*pp != i && *pp != 0)
+        pp = &j->pool[*pp].hnext;
+    assert(*pp == i);
+    if (*pp != i)
+        return; /* not indexed: cannot happen */
+    *pp = j->pool[i].hnext;
+    if (sl->head == 0)
+        slot_delete(j, (uint32_t)(sl - j->tab));
+}
+
+static void entry_free(sm_join_t *j, uint32_t i)
+{
+    struct entry *e = &j->pool[i];
+    assert(e->kind != E_FREE);
+    hash_unlink(j, i);
+    age_unlink(j, i);
+    /* Not cleared whole: that would touch every cache line of an entry that is usually cold
+     * by now; entry_alloc() clears it when it is reused (warm: the free list is LIFO). */
+    e->kind = E_FREE;
+    free(e->more);
+    e->more = NULL;
+    e->held = false;
+    e->queued = false;
+    e->peer = 0;
+    e->gen++;
+    e->hnext = j->free_head;
+    j->free_head = i;
+    j->live--;
+}
+
+static void evict_oldest(sm_join_t *j);
+
+/* A zeroed entry of kind for isn, linked into the hash and the age list; 0 if out of memory. */
+static uint32_t entry_alloc(sm_join_t *j, enum ekind kind, uint32_t isn)
+{
+    while (j->live >= j->cfg.max_pending && j->oldest)
+        evict_oldest(j);
+    struct slot *sl = slot_of(j, isn);
+    if (sl->head == 0 && 2 * (j->tab_used + 1) > j->tab_mask + 1) {
+        /* at most half full; past that only if memory is short, never full */
+        if (!tab_grow(j) && j->tab_used + 2 > j->tab_mask)
+            return 0;
+        sl = slot_of(j, isn);
+    }
+    uint32_t i = j->free_head;
+    if (i) {
+        j->free_head = j->pool[i].hnext;
+    } else {
+        if (j->pool_used == j->pool_cap) /* cannot happen: live < max_pending here */
+            return 0;
+        i = j->pool_used++; /* first use of this slot: the kernel gives it zeroed */
+        j->pool[i].gen = 0;
+    }
+    struct entry *e = &j->pool[i];
+    uint32_t gen = e->gen;
+    memset(e, 0, sizeof *e);
+    e->gen = gen;
+    e->kind = (uint8_t)kind;
+    e->isn = isn;
+    e->stream = SM_STREAM_NONE;
+    if (sl->head == 0) {
+        sl->isn = isn;
+        j->tab_used++;
+    }
+    e->hnext = sl->head;
+    sl->head = i;
+    e->older = j->newest;
+    if (j->newest)
+        j->pool[j->newest].newer = i;
+    else
+        j->oldest = i;
+    j->newest = i;
+    j->live++;
+    if (j->live > j->st.peak_pending)
+        j->st.peak_pending = j->live;
+    return i;
+}
+
+/* ---- heap ---------------------------------------------------------------------------------- */
+
+static inline bool item_before(const struct heap_item *a, const struct heap_item *b)
+{
+    return a->due < b->due || (a->due == b->due && a->order < b->order);
+}
+
+static void heap_sift_up(sm_join_t *j, size_t k, struct heap_item it)
+{
+    while (k > 0) {
+        size_t parent = (k - 1) / 2;
+        if (!item_before(&it, &j->heap[parent]))
+            break;
+        j->heap[k] = j->heap[parent];
+        k = parent;
+    }
+    j->heap[k] = it;
+}
+
+static inline bool item_live(const sm_join_t *j, const struct heap_item *it)
+{
+    const struct entry *e = &j->pool[it->idx];
+    return e->gen == it->gen && e->kind != E_FREE && !e->held;
+}
+
+static inline struct heap_item *lane_at(const struct lane *l, size_t k)
+{
+    return &l->buf[(l->head + k) & (l->cap - 1)];
+}
+
+/*
+ * Drops stale items (of freed, held or rescheduled entries) from every part and rebuilds the
+ * heap, so that the queue's size follows the live entries even when the horizon stands still
+ * for a long time.
+ */
+static void queue_compact(sm_join_t *j)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < j->heap_len; k++)
+        if (item_live(j, &j->heap[k]))
+            j->heap[n++] = j->heap[k];
+    j->heap_len = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct heap_item it = j->heap[k];
+        heap_sift_up(j, j->heap_len++, it);
+    }
+    for (int l = 0; l < NLANES; l++) {
+        struct lane *ln = &j->lanes[l];
+        n = 0;
+        for (size_t k = 0; k < ln->len; k++) { /* in place, order kept */
+            struct heap_item it = *lane_at(ln, k);
+            if (item_live(j, &it))
+                *lane_at(ln, n++) = it;
+        }
+        ln->len = n;
+    }
+}
+
+static bool lane_push(struct lane *l, struct heap_item it)
+{
+    if (l->len == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 1024;
+        struct heap_item *nb = malloc(ncap * sizeof *nb);
+        if (nb == NULL)
+            return false;
+        for (size_t k = 0; k < l->len; k++)
+            nb[k] = *lane_at(l, k);
+        free(l->buf);
+        l->buf = nb;
+        l->cap = ncap;
+        l->head = 0;
+    }
+    *lane_at(l, l->len++) = it;
+    return true;
+}
+
+static bool heap_grow(sm_join_t *j)
+{
+    size_t ncap = j->heap_cap ? j->heap_cap * 2 : 1024;
+    struct heap_item *nh = realloc(j->heap, ncap * sizeof *nh);
+    if (nh == NULL)
+        return false;
+    j->heap = nh;
+    j->heap_cap = ncap;
+    return true;
+}
+
+static struct heap_item heap_pop(sm_join_t *j)
+{
+    struct heap_item top = j->heap[0];
+    struct heap_item last = j->heap[--j->heap_len];
+    size_t k = 0, n = j->heap_len;
+    for (;;) {
+        size_t c = 2 * k + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && item_before(&j->heap[c + 1], &j->heap[c]))
+            c++;
+        if (!item_before(&j->heap[c], &last))
+            break;
+        j->heap[k] = j->heap[c];
+        k = c;
+    }
+    if (n > 0)
+        j->heap[k] = last;
+    return top;
+}
+
+static size_t queue_len(const sm_join_t *j)
+{
+    size_t n = j->heap_len;
+    for (int l = 0; l < NLANES; l++)
+        n += j->lanes[l].len;
+    return n;
+}
+
+static void queue_push(sm_join_t *j, uint32_t idx, int64_t due)
+{
+    if (queue_len(j) >= 2 * j->live + 1024)
+        queue_compact(j);
+    struct entry *e = &j->pool[idx];
+    struct heap_item it = {due, j->heap_order, idx, e->gen + 1};
+    /* The first lane it extends in order, else the first empty one, else the heap. */
+    struct lane *to = NULL;
+    for (int l = 0; l < NLANES && to == NULL; l++)
+        if (j->lanes[l].len && lane_at(&j->lanes[l], j->lanes[l].len - 1)->due <= due)
+            to = &j->lanes[l];
+    for (int l = 0; l < NLANES && to == NULL; l++)
+        if (j->lanes[l].len == 0)
+            to = &j->lanes[l];
+    if (to != NULL) {
+        if (!lane_push(to, it))
+            return; /* the entry is still bounded by the age list and decided at the end */
+    } else {
+        if (j->heap_len == j->heap_cap && !heap_grow(j))
+            return;
+        heap_sift_up(j, j->heap_len++, it);
+    }
+    j->heap_order++;
+    e->gen++;
+    e->queued = true;
+}
+
+/* Where the next item is: a lane's index, NLANES for the heap, -1 when the queue is empty. */
+static inline int queue_next(const sm_join_t *j)
+{
+    const struct heap_item *best = j->heap_len ? &j->heap[0] : NULL;
+    int at = best ? NLANES : -1;
+    for (int l = 0; l < NLANES; l++) {
+        const struct lane *ln = &j->lanes[l];
+        if (ln->len && (best == NULL || item_before(&ln->buf[ln->head], best))) {
+            best = &ln->buf[ln->head];
+            at = l;
+        }
+    }
+    return at;
+}
+
+static inline const struct heap_item *queue_at(const sm_join_t *j, int at)
+{
+    return at == NLANES ? &j->heap[0] : &j->lanes[at].buf[j->lanes[at].head];
+}
+
+/*
+ * The entries due next are cold (written seconds ago): ask for them ahead of time, so that
+ * their cache misses overlap instead of following one another. An entry PREFETCH_FAR places
+ * ahead in a lane is fetched; for the one PREFETCH_NEAR ahead (which has arrived by then),
+ * its index slot and the server entry linked to it.
+ */
+#define PREFETCH_FAR 12
+#define PREFETCH_NEAR 6
+static inline void prefetch_lane(const sm_join_t *j, const struct lane *l)
+{
+    if (l->len > PREFETCH_FAR) {
+        const char *far = (const char *)&j->pool[lane_at(l, PREFETCH_FAR)->idx];
+        __builtin_prefetch(far);
+        __builtin_prefetch(far + 64);
+        const struct entry *near = &j->pool[lane_at(l, PREFETCH_NEAR)->idx];
+        __builtin_prefetch(&j->tab[hash_of(j, near->isn) & j->tab_mask]); /* for its free */
+        uint32_t peer = near->peer;
+        if (peer) {
+            const char *p = (const char *)&j->pool[peer];
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + 64);
+        }
+    }
+}
+
+static struct heap_item queue_pop(sm_join_t *j, int at)
+{
+    if (at == NLANES)
+        return heap_pop(j);
+    struct lane *l = &j->lanes[at];
+    prefetch_lane(j, l);
+    struct heap_item it = l->buf[l->head];
+    l->head = (l->head + 1) & (l->cap - 1);
+    l->len--;
+    return it;
+}
+
+/* ---- time ---------------------------------------------------------------------------------- */
+
+static inline int64_t sat_add(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+static int64_t horizon(const sm_join_t *j)
+{
+    int64_t hc = j->ended[SM_ROLE_CLIENT] ? INT64_MAX : j->wm[SM_ROLE_CLIENT];
+    int64_t hs = j->ended[SM_ROLE_SERVER] ? INT64_MAX
+                                          : sat_add(j->wm[SM_ROLE_SERVER], -j->cfg.max_skew_ns);
+    return hc < hs ? hc : hs;
+}
+
+static int64_t quiet_of(const sm_join_t *j, const struct entry *g)
+{
+    int64_t q = g->gap_ns > j->cfg.max_quiet_ns / BACKOFF_FACTOR ? j->cfg.max_quiet_ns
+                                                                  : g->gap_ns * BACKOFF_FACTOR;
+    return q < j->cfg.timeout_ns ? j->cfg.timeout_ns : q;
+}
+
+static void schedule_group(sm_join_t *j, uint32_t i)
+{
+    const struct entry *g = &j->pool[i];
+    int64_t due = sat_add(g->last_ns, quiet_of(j, g));
+    if (j->cfg.emit_suspect && !g->suspect_sent && g->peer == 0) {
+        int64_t sdue = sat_add(g->first_ns, j->cfg.timeout_ns);
+        if (sdue < due)
+            due = sdue;
+    }
+    queue_push(j, i, due);
+}
+
+/* ---- verdicts ------------------------------------------------------------------------------ */
+
+static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind,
+                         const char *reason, struct sm_verdict *v)
+{
+    const struct entry *g = &j->pool[gi];
+    memset(v, 0, sizeof *v);
+    v->kind = kind;
+    v->reason = reason;
+    v->isn = g->isn;
+    v->attempts = g->attempts;
+    v->client = g->tuple;
+    v->client_stream = g->stream;
+    v->client_frame = g->frame;
+    v->first_ns = g->first_ns;
+    v->last_ns = g->last_ns;
+    v->client_answer = (enum sm_answer)g->answer;
+    v->server_stream = SM_STREAM_NONE;
+    v->candidates = g->candidates;
+    if (g->peer) {
+        const struct entry *s = &j->pool[g->peer];
+        v->has_server = true;
+        v->server = s->tuple;
+        v->server_stream = s->stream;
+        v->server_frame = s->frame;
+        v->server_first_ns = s->first_ns;
+        v->server_seq = s->isn;
+        v->server_attempts = s->attempts;
+        v->server_answer = (enum sm_answer)s->answer;
+        v->lost_before = g->lost_before;
+        v->delay_ns = g->delay_ns;
+    }
+}
+
+/* A verdict for a client SYN that could not be given an entry. */
+static void emit_record(sm_join_t *j, const struct sm_record *r, enum sm_verdict_kind kind,
+                        const char *reason)
+{
+    struct sm_verdict v;
+    memset(&v, 0, sizeof v);
+    v.kind = kind;
+    v.reason = reason;
+    v.isn = r->seq;
+    v.attempts = 1;
+    v.client = r->tuple;
+    v.client_stream = r->stream;
+    v.client_frame = r->frame;
+    v.first_ns = v.last_ns = r->ts_ns;
+    v.server_stream = SM_STREAM_NONE;
+    j->st.client_groups++;
+    j->st.verdicts[kind]++;
+    j->cfg.on_verdict(j->cfg.verdict_arg, &v);
+}
+
+/* The k-th smallest of v[0..n-1] (Hoare's selection; reorders v): expected linear time. */
+static int64_t select_kth(int64_t *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int64_t pivot = v[lo + (hi - lo) / 2];
+        size_t a = lo, b = hi;
+        while (a <= b) {
+            while (v[a] < pivot)
+                a++;
+            while (v[b] > pivot)
+                b--;
+            if (a <= b) {
+                int64_t t = v[a];
+                v[a] = v[b];
+                v[b] = t;
+                a++;
+                if (b == 0)
+                    break;
+                b--;
+            }
+        }
+        if (k <= b)
+            hi = b;
+        else if (k >= a)
+            lo = a;
+        else
+            return v[k];
+    }
+    return v[k];
+}
+
+static void note_delay(sm_join_t *j, int64_t delay)
+{
+    j->delays[j->delay_next] = delay;
+    j->delay_next = (j->delay_next + 1) % OFFSET_SAMPLES;
+    if (j->ndelays < OFFSET_SAMPLES)
+        j->ndelays++;
+    j->median_stale = true;
+}
+
+/* The median of the recent matched delays (server time minus client time): one-way delay
+ * plus the clock offset between the two sensors. Computed when asked for (an unmatched
+ * group decided, a stats line), not on every match. */
+static int64_t offset_median(const sm_join_t *cj)
+{
+    sm_join_t *j = (sm_join_t *)cj; /* a cache: the value does not change */
+    if (j->median_stale && j->ndelays > 0) {
+        int64_t tmp[OFFSET_SAMPLES];
+        memcpy(tmp, j->delays, j->ndelays * sizeof tmp[0]);
+        j->offset_median = select_kth(tmp, j->ndelays, j->ndelays / 2);
+        j->median_stale = false;
+    }
+    return j->offset_median;
+}
+
+/* True when matched pairs show the clocks further apart than the skew allowance. */
+static bool offset_exceeds_skew(const sm_join_t *j)
+{
+    if (j->ndelays < OFFSET_MIN_SAMPLES)
+        return false;
+    int64_t m = offset_median(j);
+    return m > j->cfg.max_skew_ns || m < -j->cfg.max_skew_ns;
+}
+
+static void emit(sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind, const char *reason)
+{
+    struct sm_verdict v;
+    fill_verdict(j, gi, kind, reason, &v);
+    if (kind == SM_V_MATCHED)
+        note_delay(j, v.delay_ns);
+    j->st.verdicts[kind]++;
+    j->cfg.on_verdict(j->cfg.verdict_arg, &v);
+}
+
+/* The most serious kind of blind interval of role overlapping [from, to], or SM_V_COUNT. */
+static enum sm_verdict_kind blind_over(const sm_join_t *j, enum sm_role role, int64_t from,
+                                       int64_t to)
+{
+    static const enum sm_verdict_kind rank[] = {SM_V_SENSOR_DOWN, SM_V_TRANSPORT_LOSS,
+                                                SM_V_SENSOR_CAPTURE_LOSS};
+    bool seen[SM_V_COUNT] = {false};
+    for (size_t k = 0; k < j->nblind[role]; k++)
+        if (j->blind[role][k].from <= to && j->blind[role][k].to >= from)
+            seen[j->blind[role][k].kind] = true;
+    for (size_t r = 0; r < sizeof rank / sizeof rank[0]; r++)
+        if (seen[rank[r]])
+            return rank[r];
+    return SM_V_COUNT;
+}
+
+static const char *blind_reason(enum sm_role role, enum sm_verdict_kind kind)
+{
+    bool server = role == SM_ROLE_SERVER;
+    switch (kind) {
+    case SM_V_SENSOR_DOWN:
+        return server ? "server_sensor_down" : "client_sensor_down";
+    case SM_V_TRANSPORT_LOSS:
+        return server ? "server_records_lost" : "client_records_lost";
+    default:
+        return server ? "server_capture_drops" : "client_capture_drops";
+    }
+}
+
+static void free_group(sm_join_t *j, uint32_t gi)
+{
+    uint32_t peer = j->pool[gi].peer;
+    if (peer)
+        entry_free(j, peer);
+    entry_free(j, gi);
+}
+
+/*
+ * Final verdict for a group the server never saw. Out-of-scope groups end silently (counted);
+ * otherwise the evidence decides between missing and the named non-network verdicts.
+ */
+static void decide_unmatched(sm_join_t *j, uint32_t gi)
+{
+    const struct entry *g = &j->pool[gi];
+    if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)) {
+        j->st.out_of_scope++;
+        free_group(j, gi);
+        return;
+    }
+    /* Evidence first, in order: could the server capture have seen it at all (it ran from
+     * before the last attempt until the last attempt could have arrived), did it declare
+     * gaps around it; only then does an answer the client got mean a middlebox answered;
+     * and a gap in the client's view might hide such an answer. */
+    int64_t skew = j->cfg.max_skew_ns;
+    int64_t from = sat_add(g->first_ns, -skew);
+    int64_t to = sat_add(g->last_ns, j->cfg.timeout_ns + skew);
+    enum sm_verdict_kind k;
+    if (j->degraded) {
+        emit(j, gi, SM_V_UNKNOWN, "collector_out_of_memory");
+    } else if (g->last_ns < sat_add(j->cov_start[SM_ROLE_SERVER], skew)) {
+        emit(j, gi, SM_V_UNKNOWN, "before_server_capture");
+    } else if (to > j->cov_end[SM_ROLE_SERVER]) {
+        emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
+    } else if ((k = blind_over(j, SM_ROLE_SERVER, from, to)) != SM_V_COUNT) {
+        emit(j, gi, k, blind_reason(SM_ROLE_SERVER, k));
+    } else if (g->answer != SM_ANSWER_NONE) {
+        emit(j, gi, SM_V_ANSWERED_BY_MIDDLEBOX, NULL);
+    } else if ((k = blind_over(j, SM_ROLE_CLIENT, from, to)) != SM_V_COUNT) {
+        emit(j, gi, k, blind_reason(SM_ROLE_CLIENT, k));
+    } else if (g->candidates > 1) {
+        emit(j, gi, SM_V_AMBIGUOUS, NULL); /* lost a tie for a server SYN: not missing */
+    } else if (offset_exceeds_skew(j)) {
+        /* The server's view of this time is shifted beyond what the deadline allowed for:
+         * its SYN may simply not have been waited for. */
+        emit(j, gi, SM_V_UNKNOWN, "clock_offset_exceeds_skew");
+    } else {
+        emit(j, gi, SM_V_MISSING, NULL);
+    }
+    free_group(j, gi);
+}
+
+static void hold(sm_join_t *j, uint32_t gi)
+{
+    if (j->held_len >= 2 * j->live + 256) {
+        /* Forget indices of held groups evicted since (their slots may be reused). */
+        size_t n = 0;
+        for (size_t k = 0; k < j->held_len; k++) {
+            uint32_t h = j->held[k];
+            if (j->pool[h].kind == E_GROUP && j->pool[h].held)
+                j->held[n++] = h;
+        }
+        j->held_len = n;
+    }
+    if (j->held_len == j->held_cap) {
+        size_t ncap = j->held_cap ? j->held_cap * 2 : 256;
+        uint32_t *nh = realloc(j->held, ncap * sizeof *nh);
+        if (nh == NULL) {
+            decide_unmatched(j, gi); /* cannot wait: decide on what is known now */
+            return;
+        }
+        j->held = nh;
+        j->held_cap = ncap;
+    }
+    j->pool[gi].held = true;
+    j->pool[gi].gen++; /* no heap item may touch it again */
+    j->held[j->held_len++] = gi;
+}
+
+/* Decides group gi now, on what is known now. */
+static void decide_final(sm_join_t *j, uint32_t gi)
+{
+    struct entry *g = &j->pool[gi];
+    g->held = false;
+    if (g->peer) {
+        emit(j, gi, g->candidates > 1 ? SM_V_AMBIGUOUS : SM_V_MATCHED, NULL);
+        free_group(j, gi);
+    } else {
+        decide_unmatched(j, gi);
+    }
+}
+
+/* Group gi is due: decide it, or hold it if unmatched and the configuration says to wait. */
+static void decide_group(sm_join_t *j, uint32_t gi)
+{
+    if (j->pool[gi].peer == 0 && j->cfg.hold_unmatched)
+        hold(j, gi);
+    else
+        decide_final(j, gi);
+}
+
+static void evict_oldest(sm_join_t *j)
+{
+    uint32_t i = j->oldest;
+    struct entry *e = &j->pool[i];
+    j->st.evicted++;
+    if (e->kind == E_SERVER) {
+        if (e->peer) {
+            i = e->peer; /* evict the group it belongs to, with it */
+        } else {
+            j->st.server_only += !e->flood;
+            entry_free(j, i);
+            return;
+        }
+    }
+    struct entry *g = &j->pool[i];
+    if (g->peer || g->held) {
+        decide_final(j, i); /* its answer is known, or it was already due */
+    } else if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)) {
+        j->st.out_of_scope++;
+        free_group(j, i);
+    } else {
+        emit(j, i, SM_V_COLLECTOR_OVERLOAD, "join_table_full");
+        free_group(j, i);
+    }
+}
+
+/* Decides what is due at or before the horizon: everything, or max_work entries when limit. */
+static void run_limited(sm_join_t *j, bool limit)
+{
+    int64_t h = horizon(j);
+    size_t work = 0;
+    j->backlog = false;
+    int at;
+    while ((at = queue_next(j)) >= 0 && queue_at(j, at)->due <= h) {
+        if (limit && j->cfg.max_work && work++ >= j->cfg.max_work) {
+            j->backlog = true;
+            return;
+        }
+        struct heap_item it = queue_pop(j, at);
+        struct entry *e = &j->pool[it.idx];
+        if (e->gen != it.gen || e->kind == E_FREE || e->held)
+            continue;
+        e->queued = false;
+        if (e->kind == E_SERVER) {
+            if (e->flood && sat_add(e->last_ns, j->cfg.max_skew_ns) > h) {
+                queue_push(j, it.idx, sat_add(e->last_ns, j->cfg.max_skew_ns));
+            } else if (e->peer == 0) {
+                j->st.server_only += !e->flood;
+                entry_free(j, it.idx);
+            }
+            continue;
+        }
+        if (e->peer == 0 && j->cfg.emit_suspect && !e->suspect_sent &&
+            sat_add(e->first_ns, j->cfg.timeout_ns) <= h) {
+            e->suspect_sent = true;
+            if (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &e->tuple))
+                emit(j, it.idx, SM_V_SUSPECT, NULL);
+        }
+        if (sat_add(e->last_ns, quiet_of(j, e)) <= h)
+            decide_group(j, it.idx);
+        else
+            schedule_group(j, it.idx);
+    }
+}
+
+static void run(sm_join_t *j)
+{
+    run_limited(j, true);
+}
+
+/* ---- matching ------------------------------------------------------------------------------ */
+
+static bool tuple_eq(const struct sm_tuple *a, const struct sm_tuple *b)
+{
+    return a->sport == b->sport && a->dport == b->dport && sm_addr_eq(&a->src, &b->src) &&
+           sm_addr_eq(&a->dst, &b->dst);
+}
+
+static bool tuple_is_reverse(const struct sm_tuple *a, const struct sm_tuple *b)
+{
+    return a->sport == b->dport && a->dport == b->sport && sm_addr_eq(&a->src, &b->dst) &&
+           sm_addr_eq(&a->dst, &b->src);
+}
+
+static uint32_t find(sm_join_t *j, enum ekind kind, uint32_t isn, const struct sm_tuple *t,
+                     bool reverse)
+{
+    for (uint32_t i = head_of(j, isn); i; i = j->pool[i].hnext) {
+        const struct entry *e = &j->pool[i];
+        if (e->kind == kind && e->isn == isn && !e->flood &&
+            (reverse ? tuple_is_reverse(&e->tuple, t) : tuple_eq(&e->tuple, t)))
+            return i;
+    }
+    return 0;
+}
+
+/* How well server SYN s fits client group g: higher is better; 0 = cannot be it. */
+static int fit(const sm_join_t *j, const struct entry *g, const struct entry *s)
+{
+    /* The server sees an attempt after it was sent, within the timeout, give or take the
+     * clock skew (and a slack to measure offsets beyond it): outside that window an equal ISN
+     * is another connection's. */
+    if (s->first_ns < sat_add(g->first_ns, -(j->cfg.max_skew_ns + MATCH_SLACK)) ||
+        s->first_ns > sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns + MATCH_SLACK))
+        return 0;
+    int score = 1;
+    if (g->tuple.dport == s->tuple.dport)
+        score += 4; /* survives NAT unless the destination port is translated */
+    if ((g->opts.present & SM_OPT_TS) && (s->opts.present & SM_OPT_TS) &&
+        g->opts.tsval == s->opts.tsval)
+        score += 2;
+    if (g->opts.present == s->opts.present)
+        score += 1;
+    return score;
+}
+
+/* Remembers retransmission r as attempt i (1-based count of earlier ones) of group g. */
+static void record_attempt(struct entry *g, uint32_t i, const struct sm_record *r)
+{
+    if (i == 0 || i >= TRACKED_ATTEMPTS)
+        return;
+    if (i == 1)
+        g->more = malloc((TRACKED_ATTEMPTS - 1) * sizeof *g->more);
+    if (g->more == NULL)
+        return; /* out of memory: only the first attempt is known, delivery is judged on it */
+    struct attempt *a = &g->more[i - 1];
+    a->ts = r->ts_ns;
+    a->has_tsval = (r->opts.present & SM_OPT_TS) != 0;
+    a->tsval = r->opts.tsval;
+}
+
+/* Attempt i of group g (i < tracked_attempts(g)). */
+static struct attempt attempt_at(const struct entry *g, uint32_t i)
+{
+    if (i > 0)
+        return g->more[i - 1];
+    struct attempt a = {g->first_ns, g->opts.tsval, (g->opts.present & SM_OPT_TS) != 0};
+    return a;
+}
+
+static uint32_t tracked_attempts(const struct entry *g)
+{
+    if (g->more == NULL)
+        return 1;
+    return g->attempts < TRACKED_ATTEMPTS ? g->attempts : TRACKED_ATTEMPTS;
+}
+
+/*
+ * Which client attempt did the server see first? The one whose TSval equals the server's;
+ * without timestamps, the last attempt sent no later than the server saw it (clocks assumed
+ * within max_skew of each other), or the first one. Sets lost_before and delay_ns.
+ */
+static void resolve_delivery(sm_join_t *j, struct entry *g)
+{
+    const struct entry *s = &j->pool[g->peer];
+    uint32_t n = tracked_attempts(g);
+    uint32_t k = 0;
+    bool found = false;
+    if (s->opts.present & SM_OPT_TS) {
+        for (uint32_t i = 0; i < n && !found; i++) {
+            struct attempt a = attempt_at(g, i);
+            if (a.has_tsval && a.tsval == s->opts.tsval) {
+                k = i;
+                found = true;
+            }
+        }
+    }
+    if (!found) {
+        for (uint32_t i = 0; i < n; i++)
+            if (attempt_at(g, i).ts <= s->first_ns)
+                k = i;
+    }
+    g->lost_before = k;
+    g->delay_ns = s->first_ns - attempt_at(g, k).ts;
+}
+
+static void contest(struct entry *e, uint32_t n)
+{
+    if (e->candidates < n)
+        e->candidates = n;
+}
+
+static void link_pair(sm_join_t *j, uint32_t gi, uint32_t si, uint32_t candidates)
+{
+    struct entry *g = &j->pool[gi], *s = &j->pool[si];
+    g->peer = si;
+    s->peer = gi;
+    contest(g, candidates);
+    resolve_delivery(j, g);
+    s->gen++; /* the server entry's own expiry no longer applies */
+}
+
+/*
+ * Matching is order-independent about ambiguity: whichever side arrives first, a client group
+ * that more than one server SYN fits equally well (or that ties with another group for one
+ * server SYN) ends `ambiguous`, never `matched` by luck or `missing` for losing the tie.
+ */
+
+/* Could one of the server SYNs refused under marker s have been an attempt of group g? The
+ * window of fit(), over the marker's span of refusals. */
+static bool flood_fits(const sm_join_t *j, const struct entry *g, const struct entry *s)
+{
+    return s->last_ns >= sat_add(g->first_ns, -(j->cfg.max_skew_ns + MATCH_SLACK)) &&
+           s->first_ns <=
+               sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns + MATCH_SLACK);
+}
+
+/* Links the new group gi to the best-fitting unlinked server SYN with its ISN, if any. */
+static void match_group(sm_join_t *j, uint32_t gi)
+{
+    struct entry *g = &j->pool[gi];
+    uint32_t pick = 0, count = 0;
+    int best = 0;
+    for (uint32_t i = head_of(j, g->isn); i; i = j->pool[i].hnext) {
+        const struct entry *s = &j->pool[i];
+        if (s->kind != E_SERVER || s->isn != g->isn)
+            continue;
+        if (s->flood) {
+            if (flood_fits(j, g, s))
+                contest(g, 2); /* a refused server SYN may have been this one */
+            continue;
+        }
+        int sc = fit(j, g, s);
+        if (sc == 0 || sc < best)
+            continue;
+        /* A server SYN that fits its own group better is not a candidate for this one. */
+        if (s->peer && fit(j, &j->pool[s->peer], s) > sc)
+            continue;
+        if (sc > best) {
+            best = sc;
+            count = 0;
+            pick = 0;
+        }
+        count++;
+        if (!s->peer && !pick)
+            pick = i;
+    }
+    if (count == 0)
+        return;
+    for (uint32_t i = head_of(j, g->isn); i; i = j->pool[i].hnext) {
+        const struct entry *s = &j->pool[i];
+        if (s->kind == E_SERVER && !s->flood && s->isn == g->isn && s->peer &&
+            fit(j, g, s) == best &&
+            fit(j, &j->pool[s->peer], s) <= best)
+            contest(&j->pool[s->peer], 2);
+    }
+    if (pick)
+        link_pair(j, gi, pick, count);
+    else
+        contest(g, count + 1); /* every fitting server SYN is taken: a tie lost */
+}
+
+/* Links the new server SYN si to the best-fitting unlinked client group, if any. */
+static void match_server(sm_join_t *j, uint32_t si)
+{
+    const struct entry *s = &j->pool[si];
+    uint32_t pick = 0, count = 0;
+    int best = 0;
+    for (uint32_t i = head_of(j, s->isn); i; i = j->pool[i].hnext) {
+        const struct entry *g = &j->pool[i];
+        if (g->kind != E_GROUP || g->isn != s->isn)
+            continue;
+        int sc = fit(j, g, s);
+        if (sc == 0 || sc < best)
+            continue;
+        if (sc > best) {
+            best = sc;
+            count = 0;
+            pick = 0;
+        }
+        count++;
+        if (!g->peer && !pick)
+            pick = i;
+    }
+    if (count == 0)
+        return;
+    for (uint32_t i = head_of(j, s->isn); i; i = j->pool[i].hnext) {
+        struct entry *g = &j->pool[i];
+        if (g->kind != E_GROUP || g->isn != s->isn || fit(j, g, s) != best)
+            continue;
+        if (count > 1)
+            contest(g, count);
+        /* A linked group that this SYN fits as well as its own peer: two server SYNs. */
+        if (g->peer && fit(j, g, &j->pool[g->peer]) <= best)
+            contest(g, 2);
+    }
+    if (pick == 0)
+        return;
+    bool was_held = j->pool[pick].held;
+    link_pair(j, pick, si, j->pool[pick].candidates ? j->pool[pick].candidates : 1);
+    if (was_held)
+        j->st.late_records++;
+    else if (!j->pool[pick].queued)
+        schedule_group(j, pick);
+}
+
+/* True when isn already has MAX_SAME_ISN entries pending (counted once per record refused). */
+static bool isn_flooded(sm_join_t *j, uint32_t isn)
+{
+    uint32_t n = 0;
+    for (uint32_t i = head_of(j, isn); i; i = j->pool[i].hnext)
+        if (++n >= MAX_SAME_ISN) {
+            j->st.isn_flood++;
+            return true;
+        }
+    return false;
+}
+
+static void add_client(sm_join_t *j, const struct sm_record *r)
+{
+    if (sm_flags_is_syn(r->flags)) {
+        uint32_t gi = find(j, E_GROUP, r->seq, &r->tuple, false);
+        if (gi && !j->pool[gi].held) {
+            struct entry *g = &j->pool[gi];
+            if (r->ts_ns > g->last_ns) {
+                g->gap_ns = r->ts_ns - g->last_ns;
+                g->last_ns = r->ts_ns;
+            }
+            record_attempt(g, g->attempts, r);
+            g->attempts++;
+            if (g->peer)
+                resolve_delivery(j, g);
+            /* Its due time only moves later: the queued item, when it pops, reschedules. */
+            if (!g->queued)
+                schedule_group(j, gi);
+            return;
+        }
+        if (r->ts_ns < horizon(j))
+            j->st.late_records++;
+        if (isn_flooded(j, r->seq)) {
+            /* Decided now, on what is known: nothing can say which server SYN is its. */
+            if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &r->tuple))
+                j->st.out_of_scope++;
+            else
+                emit_record(j, r, SM_V_UNKNOWN, "isn_flood");
+            return;
+        }
+        gi = entry_alloc(j, E_GROUP, r->seq);
+        if (gi == 0) {
+            emit_record(j, r, SM_V_UNKNOWN, "collector_out_of_memory");
+            return;
+        }
+        struct entry *g = &j->pool[gi];
+        g->tuple = r->tuple;
+        g->first_ns = g->last_ns = r->ts_ns;
+        g->attempts = 1;
+        g->stream = r->stream;
+        g->frame = r->frame;
+        g->opts = r->opts;
+        j->st.client_groups++;
+        match_group(j, gi);
+        schedule_group(j, gi);
+        return;
+    }
+    /* An answer the client received: SYN/ACK, or RST acknowledging the ISN. */
+    if ((r->flags & SM_TH_ACK) && (r->flags & (SM_TH_SYN | SM_TH_RST))) {
+        uint32_t gi = find(j, E_GROUP, r->ack - 1, &r->tuple, true);
+        if (gi) {
+            struct entry *g = &j->pool[gi];
+            if (sm_flags_is_synack(r->flags))
+                g->answer = SM_ANSWER_SYNACK;
+            else if (g->answer == SM_ANSWER_NONE)
+                g->answer = SM_ANSWER_RST;
+            return;
+        }
+    }
+    j->st.ignored[SM_ROLE_CLIENT]++;
+}
+
+/*
+ * Server SYN r of a flooded ISN is refused. Every open group of the ISN might have been its
+ * client: none may end `missing` for want of it (ambiguous instead); nor may a group that
+ * comes later (a client's records can arrive after the server's): one marker entry per ISN
+ * keeps the span of refused SYNs until, like a server SYN, the horizon passes it by the skew.
+ */
+static void note_refused(sm_join_t *j, const struct sm_record *r)
+{
+    uint32_t marker = 0;
+    for (uint32_t i = head_of(j, r->seq); i; i = j->pool[i].hnext) {
+        struct entry *e = &j->pool[i];
+        if (e->kind == E_GROUP)
+            contest(e, 2);
+        else if (e->flood)
+            marker = i;
+    }
+    if (marker == 0) {
+        marker = entry_alloc(j, E_SERVER, r->seq);
+        if (marker == 0) {
+            j->degraded = true; /* the refusal cannot be remembered: nothing is missing */
+            return;
+        }
+        struct entry *m = &j->pool[marker];
+        m->flood = true;
+        m->first_ns = m->last_ns = r->ts_ns;
+        queue_push(j, marker, sat_add(r->ts_ns, j->cfg.max_skew_ns));
+        return;
+    }
+    struct entry *m = &j->pool[marker];
+    if (r->ts_ns < m->first_ns)
+        m->first_ns = r->ts_ns;
+    if (r->ts_ns > m->last_ns)
+        m->last_ns = r->ts_ns; /* its timer item, when it pops, reschedules */
+}
+
+static void add_server(sm_join_t *j, const struct sm_record *r)
+{
+    if (sm_flags_is_syn(r->flags)) {
+        uint32_t si = find(j, E_SERVER, r->seq, &r->tuple, false);
+        if (si) {
+            j->pool[si].attempts++;
+            return;
+        }
+        if (isn_flooded(j, r->seq)) {
+            note_refused(j, r);
+            return;
+        }
+        si = entry_alloc(j, E_SERVER, r->seq);
+        if (si == 0)
+            return;
+        struct entry *s = &j->pool[si];
+        s->tuple = r->tuple;
+        s->first_ns = s->last_ns = r->ts_ns;
+        s->attempts = 1;
+        s->stream = r->stream;
+        s->frame = r->frame;
+        s->opts = r->opts;
+        j->st.server_syns++;
+        match_server(j, si);
+        /* A server SYN that found its group is decided with it; only one still alone needs
+         * its own expiry (pushing it anyway would leave a stale timer item per connection,
+         * whose pop reads the then cold entry just to learn that). */
+        if (j->pool[si].peer == 0)
+            queue_push(j, si, sat_add(r->ts_ns, j->cfg.max_skew_ns));
+        return;
+    }
+    if ((r->flags & SM_TH_ACK) && (r->flags & (SM_TH_SYN | SM_TH_RST))) {
+        uint32_t si = find(j, E_SERVER, r->ack - 1, &r->tuple, true);
+        if (si) {
+            struct entry *s = &j->pool[si];
+            if (sm_flags_is_synack(r->flags))
+                s->answer = SM_ANSWER_SYNACK;
+            else if (s->answer == SM_ANSWER_NONE)
+                s->answer = SM_ANSWER_RST;
+            return;
+        }
+    }
+    j->st.ignored[SM_ROLE_SERVER]++;
+}
+
+/* ---- public -------------------------------------------------------------------------------- */
+
+sm_join_t *sm_join_new(const struct sm_join_config *cfg)
+{
+    assert(cfg != NULL && cfg->on_verdict != NULL);
+    sm_join_t *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return NULL;
+    j->cfg = *cfg;
+    if (j->cfg.timeout_ns <= 0)
+        j->cfg.timeout_ns = DEFAULT_TIMEOUT;
+    if (j->cfg.max_skew_ns == 0)
+        j->cfg.max_skew_ns = DEFAULT_SKEW;
+    else if (j->cfg.max_skew_ns < 0)
+        j->cfg.max_skew_ns = 0;
+    if (j->cfg.max_quiet_ns <= 0)
+        j->cfg.max_quiet_ns = DEFAULT_MAX_QUIET;
+    if (j->cfg.max_quiet_ns < j->cfg.timeout_ns)
+        j->cfg.max_quiet_ns = j->cfg.timeout_ns;
+    if (j->cfg.max_pending == 0)
+        j->cfg.max_pending = DEFAULT_MAX_PENDING;
+    if (j->cfg.max_pending > UINT32_MAX - 2)
+        j->cfg.max_pending = UINT32_MAX - 2;
+    struct sm_sipkey seed;
+    sm_sipkey_random(&seed);
+    j->hmul = seed.k0;
+    j->hadd = seed.k1;
+    j->tab_mask = 1023;
+    j->tab = calloc(j->tab_mask + 1, sizeof *j->tab);
+    /* The pool is reserved whole (address space only: max_pending entries) and backed as it
+     * is first touched, so it never moves and never copies; in 2 MiB pages where the system
+     * grants them. Growing it by realloc faulted every 4 KiB page of ~60 MB anew, a tenth of
+     * the collector's CPU time at 50,000 connections/s (docs/PERFORMANCE.md). */
+    j->pool_cap = (uint32_t)j->cfg.max_pending + 1;
+    j->pool_bytes = (size_t)j->pool_cap * sizeof *j->pool;
+    void *pm = mmap(NULL, j->pool_bytes, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    j->pool = pm == MAP_FAILED ? NULL : pm;
+    if (j->pool)
+        sm_advise_huge(j->pool, j->pool_bytes);
+    if (j->tab == NULL || j->pool == NULL) {
+        sm_join_destroy(&j);
+        return NULL;
+    }
+    j->pool_used = 1;
+    for (int r = 0; r < 2; r++) {
+        j->wm[r] = INT64_MIN;
+        j->cov_start[r] = INT64_MIN;
+        j->cov_end[r] = INT64_MAX;
+    }
+    return j;
+}
+
+void sm_join_destroy(sm_join_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    sm_join_t *j = *self_p;
+    for (uint32_t i = 1; i < j->pool_used; i++)
+        free(j->pool[i].more);
+    if (j->pool)
+        munmap(j->pool, j->pool_bytes);
+    free(j->tab);
+    free(j->heap);
+    for (int l = 0; l < NLANES; l++)
+        free(j->lanes[l].buf);
+    free(j->held);
+    free(j->blind[0]);
+    free(j->blind[1]);
+    free(j);
+    *self_p = NULL;
+}
+
+void sm_join_add(sm_join_t *j, enum sm_role role, const struct sm_record *r)
+{
+    j->st.records[role]++;
+    /* Keep every time difference the engine computes far from int64 overflow. */
+    struct sm_record clamped;
+    if (r->ts_ns > TS_MAX || r->ts_ns < TS_MIN) {
+        clamped = *r;
+        clamped.ts_ns = r->ts_ns > 0 ? TS_MAX : TS_MIN;
+        r = &clamped;
+    }
+    if (role == SM_ROLE_CLIENT)
+        add_client(j, r);
+    else
+        add_server(j, r);
+}
+
+/* The ISN a record is looked up by: its own for a SYN, the one it acknowledges for an answer;
+ * false for a record the join ignores. */
+static inline bool lookup_isn(const struct sm_record *r, uint32_t *isn)
+{
+    if (sm_flags_is_syn(r->flags)) {
+        *isn = r->seq;
+        return true;
+    }
+    if ((r->flags & SM_TH_ACK) && (r->flags & (SM_TH_SYN | SM_TH_RST))) {
+        *isn = r->ack - 1;
+        return true;
+    }
+    return false;
+}
+
+/* A batch's lookups go to random places of the index: each record's slot is asked for a few
+ * records ahead, so that the misses overlap. */
+#define PREFETCH_RECORDS 8
+void sm_join_add_batch(sm_join_t *j, enum sm_role role, const struct sm_record *recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t isn;
+        if (i + PREFETCH_RECORDS < n && lookup_isn(&recs[i + PREFETCH_RECORDS], &isn))
+            __builtin_prefetch(&j->tab[hash_of(j, isn) & j->tab_mask]);
+        sm_join_add(j, role, &recs[i]);
+    }
+}
+
+void sm_join_watermark(sm_join_t *j, enum sm_role role, int64_t t)
+{
+    if (t > j->wm[role])
+        j->wm[role] = t;
+    run(j);
+}
+
+void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t)
+{
+    j->cov_start[role] = t;
+}
+
+void sm_join_blind(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
+                   enum sm_verdict_kind kind)
+{
+    if (to < from)
+        return;
+    /* Merge with an interval of the same kind that overlaps or touches it. */
+    for (size_t k = j->nblind[role]; k-- > 0;) {
+        struct interval *iv = &j->blind[role][k];
+        if (iv->kind == kind && from <= sat_add(iv->to, 1) && to >= sat_add(iv->from, -1)) {
+            iv->from = from < iv->from ? from : iv->from;
+            iv->to = to > iv->to ? to : iv->to;
+            return;
+        }
+    }
+    if (j->nblind[role] == j->capblind[role]) {
+        size_t ncap = j->capblind[role] ? j->capblind[role] * 2 : 16;
+        struct interval *nb = ncap <= MAX_BLIND_INTERVALS
+                                  ? realloc(j->blind[role], ncap * sizeof *nb)
+                                  : NULL;
+        if (nb == NULL && j->nblind[role] == 0) {
+            j->degraded = true; /* no way to remember it: no SYN may be called missing */
+            return;
+        }
+        if (nb == NULL) {
+            /* At the bound (or out of memory): widen the last interval of this kind, or the
+             * last one, rather than forget the evidence. */
+            struct interval *last = &j->blind[role][j->nblind[role] - 1];
+            last->from = from < last->from ? from : last->from;
+            last->to = to > last->to ? to : last->to;
+            if (kind == SM_V_SENSOR_DOWN || last->kind == SM_V_SENSOR_CAPTURE_LOSS)
+                last->kind = kind;
+            return;
+        }
+        j->blind[role] = nb;
+        j->capblind[role] = ncap;
+    }
+    j->blind[role][j->nblind[role]++] = (struct interval){from, to, kind};
+}
+
+void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t)
+{
+    j->cov_end[role] = t;
+    j->ended[role] = true;
+    run(j);
+}
+
+void sm_join_finish(sm_join_t *j)
+{
+    j->ended[SM_ROLE_CLIENT] = j->ended[SM_ROLE_SERVER] = true;
+    run_limited(j, false);
+    for (size_t k = 0; k < j->held_len; k++) {
+        uint32_t gi = j->held[k];
+        /* A slot evicted and reused since it was held is skipped (no longer held). */
+        if (j->pool[gi].kind == E_GROUP && j->pool[gi].held)
+            decide_final(j, gi);
+    }
+    j->held_len = 0;
+    /* Anything left missed its heap item (allocation failure): decide it now. */
+    while (j->oldest) {
+        uint32_t i = j->oldest;
+        const struct entry *e = &j->pool[i];
+        if (e->kind == E_SERVER && e->peer == 0) {
+            j->st.server_only += !e->flood;
+            entry_free(j, i);
+            continue;
+        }
+        decide_final(j, e->kind == E_SERVER ? e->peer : i);
+    }
+    j->heap_len = 0;
+    for (int l = 0; l < NLANES; l++)
+        j->lanes[l].len = 0;
+}
+
+void sm_join_stop(sm_join_t *j, const char *reason)
+{
+    run_limited(j, false);
+    while (j->oldest) {
+        uint32_t i = j->oldest;
+        const struct entry *e = &j->pool[i];
+        if (e->kind == E_SERVER && e->peer == 0) {
+            j->st.server_only += !e->flood;
+            entry_free(j, i);
+            continue;
+        }
+        uint32_t gi = e->kind == E_SERVER ? e->peer : i;
+        struct entry *g = &j->pool[gi];
+        g->held = false;
+        if (g->peer) {
+            emit(j, gi, g->candidates > 1 ? SM_V_AMBIGUOUS : SM_V_MATCHED, NULL);
+        } else if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)) {
+            j->st.out_of_scope++;
+        } else {
+            emit(j, gi, SM_V_UNKNOWN, reason);
+        }
+        free_group(j, gi);
+    }
+    j->held_len = 0;
+    j->heap_len = 0;
+    for (int l = 0; l < NLANES; l++)
+        j->lanes[l].len = 0;
+}
+
+bool sm_join_tick(sm_join_t *j)
+{
+    run(j);
+    return j->backlog;
+}
+
+void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out)
+{
+    *out = j->st;
+    out->pending = j->live;
+    out->backlog = j->backlog;
+    out->offset_samples = j->ndelays;
+    out->offset_ns = j->ndelays ? offset_median(j) : 0;
+}
+
+size_t sm_join_heap_size(const sm_join_t *j)
+{
+    return queue_len(j);
+}
