@@ -33,12 +33,14 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "capture.h"
-#include "sender.h"
 #include "addr.h"
+#include "capture.h"
+#include "clock.h"
+#include "errbuf.h"
+#include "log.h"
+#include "sender.h"
 #include "synmatch/decode.h"
 #include "synmatch/filesrc.h"
-#include "log.h"
 #include "synmatch/pcapfile.h"
 
 #define NS_PER_MS INT64_C(1000000)
@@ -81,26 +83,12 @@ struct sm_agent {
     bool oom_warned;
 };
 
-/* ---- clocks -------------------------------------------------------------------------------- */
-
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+/* ---- clocks ---------------------------------------------------------------------------- */
 
 /* Milliseconds to wait until the monotonic time until, rounded up, within [0, cap]. */
 static int wait_ms(int64_t until_mono, int64_t cap_ms)
 {
-    int64_t d = until_mono - mono_ns();
+    int64_t d = until_mono - sm_clock_mono_ns();
     if (d <= 0)
         return 0;
     int64_t ms = (d + NS_PER_MS - 1) / NS_PER_MS;
@@ -431,7 +419,7 @@ static void on_frame(void *arg, const struct sm_frame *frame)
  */
 static int drain_ring(sm_agent_t *a)
 {
-    int64_t before_ns = realtime_ns();
+    int64_t before_ns = sm_clock_real_ns();
     for (int i = 0; i < MAX_DISPATCH_PER_TURN; i++) {
         int k = sm_capture_dispatch(a->cap, on_frame, a);
         if (k == -1)
@@ -450,7 +438,7 @@ static enum sm_agent_err run_live(sm_agent_t *a)
 {
     enum sm_agent_err err = SM_AGENT_OK;
     int64_t hb_ms = a->heartbeat_mono / NS_PER_MS;
-    int64_t next_tick = mono_ns() + a->heartbeat_mono;
+    int64_t next_tick = sm_clock_mono_ns() + a->heartbeat_mono;
     struct pollfd pfd = {.fd = sm_capture_fd(a->cap), .events = POLLIN};
     while (!a->stop) {
         if (poll(&pfd, 1, wait_ms(next_tick, hb_ms)) == -1 && errno != EINTR) {
@@ -465,7 +453,7 @@ static enum sm_agent_err run_live(sm_agent_t *a)
             break;
         }
         sm_sender_pump(a->snd);
-        int64_t now = mono_ns();
+        int64_t now = sm_clock_mono_ns();
         if (now >= next_tick) {
             send_batch(a, a->drained_ns, false);
             next_tick += a->heartbeat_mono;
@@ -476,9 +464,9 @@ static enum sm_agent_err run_live(sm_agent_t *a)
     if (err == SM_AGENT_OK) {
         /* A packet captured just before the stop may still sit in a ring block that retires
          * only after the read timeout: keep reading for twice that, then drain once more. */
-        int64_t until = mono_ns() + 2 * (int64_t)sm_capture_timeout_ms(a->cap) * NS_PER_MS;
+        int64_t until = sm_clock_mono_ns() + 2 * (int64_t)sm_capture_timeout_ms(a->cap) * NS_PER_MS;
         int rc = 0;
-        while (rc != -1 && mono_ns() < until) {
+        while (rc != -1 && sm_clock_mono_ns() < until) {
             poll(&pfd, 1, wait_ms(until, hb_ms));
             rc = drain_ring(a);
         }
@@ -500,14 +488,14 @@ static enum sm_agent_err run_live(sm_agent_t *a)
 /* The capture time the replay has reached (realtime mode). */
 static int64_t replay_position(const sm_agent_t *a)
 {
-    return a->first_ns + (mono_ns() - a->start_mono);
+    return a->first_ns + (sm_clock_mono_ns() - a->start_mono);
 }
 
 /* Heartbeat during a realtime replay: what is pending, with the replay position as watermark
  * (but not past the current file batch's own watermark). */
 static void replay_tick(sm_agent_t *a)
 {
-    int64_t now = mono_ns();
+    int64_t now = sm_clock_mono_ns();
     if (now < a->next_tick_mono)
         return;
     int64_t pos = replay_position(a);
@@ -524,7 +512,7 @@ static void pace_until(sm_agent_t *a, int64_t t)
         sm_sender_pump(a->snd);
         replay_tick(a);
         int64_t due_mono = a->start_mono + (t - a->first_ns);
-        if (mono_ns() >= due_mono)
+        if (sm_clock_mono_ns() >= due_mono)
             return;
         int64_t until = due_mono < a->next_tick_mono ? due_mono : a->next_tick_mono;
         poll(NULL, 0, wait_ms(until, a->heartbeat_mono / NS_PER_MS));
@@ -537,7 +525,7 @@ static int on_file_batch(void *arg, const struct sm_batch *b)
     if (b->have_first && !a->have_first) {
         a->have_first = true;
         a->first_ns = b->first_ns;
-        a->start_mono = mono_ns();
+        a->start_mono = sm_clock_mono_ns();
         a->next_tick_mono = a->start_mono + a->heartbeat_mono;
     }
     a->file_batch_wm = b->wm;
@@ -617,17 +605,6 @@ static enum sm_agent_err run_file(sm_agent_t *a)
 
 /* ---- life cycle ---------------------------------------------------------------------------- */
 
-static void failf(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void failf(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Runs the envelope through the collector's own validation, so that no batch is rejected. */
 static int check_envelope(sm_agent_t *a, enum sm_agent_err *why, char *errbuf, size_t errlen)
 {
@@ -639,7 +616,7 @@ static int check_envelope(sm_agent_t *a, enum sm_agent_err *why, char *errbuf, s
     uint8_t *buf = sm_wire_encode(&a->hdr, NULL, 0, false, &len);
     if (buf == NULL) {
         *why = SM_AGENT_ERR_NOMEM;
-        failf(errbuf, errlen, "out of memory");
+        sm_errbuf(errbuf, errlen, "out of memory");
         return -1;
     }
     enum sm_wire_reject r = sm_wire_decode(buf, len, &h, &recs, &n);
@@ -649,11 +626,11 @@ static int check_envelope(sm_agent_t *a, enum sm_agent_err *why, char *errbuf, s
         return 0;
     *why = SM_AGENT_ERR_USAGE;
     if (r == SM_WIRE_BAD_SENSOR_ID)
-        failf(errbuf, errlen,
+        sm_errbuf(errbuf, errlen,
               "sensor id '%s': must be 1-%d characters of A-Z a-z 0-9 - _ . : @", a->o.sensor_id,
               SM_SENSOR_ID_MAX);
     else
-        failf(errbuf, errlen, "batch envelope rejected by the wire validation: %s",
+        sm_errbuf(errbuf, errlen, "batch envelope rejected by the wire validation: %s",
               sm_wire_reject_name(r));
     return -1;
 }
@@ -661,27 +638,27 @@ static int check_envelope(sm_agent_t *a, enum sm_agent_err *why, char *errbuf, s
 static int check_opts(const struct sm_agent_opts *o, char *errbuf, size_t errlen)
 {
     if ((o->iface == NULL) == (o->file == NULL)) {
-        failf(errbuf, errlen, "give exactly one of an interface (-i) or a file (-r)");
+        sm_errbuf(errbuf, errlen, "give exactly one of an interface (-i) or a file (-r)");
         return -1;
     }
     if (o->sensor_id == NULL || o->collector == NULL) {
-        failf(errbuf, errlen, "--sensor-id and --collector are required");
+        sm_errbuf(errbuf, errlen, "--sensor-id and --collector are required");
         return -1;
     }
     if (o->batch_records > SM_WIRE_MAX_RECORDS) {
-        failf(errbuf, errlen, "--batch-records: at most %u", SM_WIRE_MAX_RECORDS);
+        sm_errbuf(errbuf, errlen, "--batch-records: at most %u", SM_WIRE_MAX_RECORDS);
         return -1;
     }
     if (o->nserve > 0 && o->role != SM_ROLE_SERVER) {
-        failf(errbuf, errlen, "--serve: only a server agent (--role server) announces a scope");
+        sm_errbuf(errbuf, errlen, "--serve: only a server agent (--role server) announces a scope");
         return -1;
     }
     if (o->file != NULL && o->expression != NULL && o->expression[0] != '\0') {
-        failf(errbuf, errlen, "EXPRESSION: applies to live capture (-i) only");
+        sm_errbuf(errbuf, errlen, "EXPRESSION: applies to live capture (-i) only");
         return -1;
     }
     if (o->iface != NULL && o->realtime) {
-        failf(errbuf, errlen, "--realtime: applies to -r only");
+        sm_errbuf(errbuf, errlen, "--realtime: applies to -r only");
         return -1;
     }
     return 0;
@@ -696,7 +673,7 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
     sm_agent_t *a = calloc(1, sizeof *a);
     if (a == NULL) {
         *why = SM_AGENT_ERR_NOMEM;
-        failf(errbuf, errlen, "out of memory");
+        sm_errbuf(errbuf, errlen, "out of memory");
         return NULL;
     }
     a->o = *o;
@@ -709,7 +686,7 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
     a->recs = malloc(a->batch_records * sizeof *a->recs);
     if (a->recs == NULL) {
         *why = SM_AGENT_ERR_NOMEM;
-        failf(errbuf, errlen, "out of memory");
+        sm_errbuf(errbuf, errlen, "out of memory");
         goto fail;
     }
 
@@ -718,7 +695,7 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
     if (strlen(o->sensor_id) > SM_SENSOR_ID_MAX)
         h->sensor_id[0] = '\0'; /* rejected below with the full name in the message */
     h->role = o->role;
-    h->boot_epoch = (uint64_t)realtime_ns();
+    h->boot_epoch = (uint64_t)sm_clock_real_ns();
     if (o->role == SM_ROLE_SERVER) {
         if (a->live && scope_add_interface(h, o->iface, errbuf, errlen) == -1)
             goto fail;
@@ -740,8 +717,10 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
         char perr[512];
         sm_pcapfile_t *pf = sm_pcapfile_open(o->file, &kind, perr, sizeof perr);
         if (pf == NULL) {
-            *why = SM_AGENT_ERR_FILE;
-            failf(errbuf, errlen, "%s", perr);
+            *why = kind == SM_PCAP_ERR_EMPTY         ? SM_AGENT_ERR_EMPTY
+                   : kind == SM_PCAP_ERR_NOT_CAPTURE ? SM_AGENT_ERR_NOT_CAPTURE
+                                                     : SM_AGENT_ERR_FILE;
+            sm_errbuf(errbuf, errlen, "%s", perr);
             goto fail;
         }
         sm_pcapfile_close(&pf);
@@ -758,7 +737,7 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
         enum sm_capture_err cerr;
         a->cap = sm_capture_open(&co, &cerr, errbuf, errlen);
         if (a->cap == NULL) {
-            *why = cerr == SM_CAPTURE_ERR_FILTER  ? SM_AGENT_ERR_FILTER
+            *why = cerr == SM_CAPTURE_ERR_FILTER  ? SM_AGENT_ERR_USAGE
                    : cerr == SM_CAPTURE_ERR_NOMEM ? SM_AGENT_ERR_NOMEM
                                                   : SM_AGENT_ERR_CAPTURE;
             goto fail;
@@ -767,7 +746,7 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
         a->dec = sm_decoder_new(&dc);
         if (a->dec == NULL) {
             *why = SM_AGENT_ERR_NOMEM;
-            failf(errbuf, errlen, "out of memory");
+            sm_errbuf(errbuf, errlen, "out of memory");
             goto fail;
         }
     }
@@ -778,13 +757,13 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
     char server_key[SM_KEY_Z85_LEN + 1];
     if ((o->key_file == NULL) != (o->server_key == NULL)) {
         *why = SM_AGENT_ERR_USAGE;
-        failf(errbuf, errlen, "--key and --server-key go together");
+        sm_errbuf(errbuf, errlen, "--key and --server-key go together");
         goto fail;
     }
     if (o->key_file) {
         if (sm_keys_load_secret(o->key_file, &kp, errbuf, errlen) == -1 ||
             sm_keys_load_public(o->server_key, server_key, errbuf, errlen) == -1) {
-            *why = SM_AGENT_ERR_USAGE;
+            *why = SM_AGENT_ERR_CONFIG;
             goto fail;
         }
         so.server_key = server_key;
@@ -793,7 +772,7 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
     }
     a->snd = sm_sender_new(&so, errbuf, errlen);
     if (a->snd == NULL) {
-        *why = SM_AGENT_ERR_COLLECTOR;
+        *why = SM_AGENT_ERR_TRANSPORT;
         goto fail;
     }
     *why = SM_AGENT_OK;
@@ -837,11 +816,6 @@ void sm_agent_summary(const sm_agent_t *a, struct sm_agent_summary *out)
     out->batches = a->seq;
     out->batches_unsent = ss.batches_unsent;
     out->drained = a->drained;
-}
-
-const char *sm_agent_filter(const sm_agent_t *a)
-{
-    return a->cap ? sm_capture_filter(a->cap) : NULL;
 }
 
 void sm_agent_destroy(sm_agent_t **self_p)

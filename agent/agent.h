@@ -1,7 +1,7 @@
 /*
  * agent.h - the capture agent's loop: packets (live) or a capture file (-r) in, batches of
- * SYN, SYN/ACK and RST records out to the collector over ZeroMQ (DESIGN.md, "Records and the
- * wire"; docs/AGENT.md).
+ * SYN, SYN/ACK and RST records out to the collector over ZeroMQ (docs/ARCHITECTURE.md,
+ * "Records and the wire"; docs/AGENT.md).
  *
  * sm_agent_new() does everything that can fail for reasons of configuration or privilege
  * (opening the interface, installing the kernel filter, reading interface addresses,
@@ -17,7 +17,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "synmatch/join.h"
 #include "synmatch/wire.h"
 
 typedef struct sm_agent sm_agent_t;
@@ -47,17 +46,19 @@ struct sm_agent_opts {
     const char *server_key; /* CURVE: the collector's public key (file or Z85), or NULL */
 };
 
-/* Why sm_agent_new() or sm_agent_run() failed; the CLI maps these to exit statuses. */
+/* Why sm_agent_new() or sm_agent_run() failed; the program maps these to exit statuses. */
 enum sm_agent_err {
     SM_AGENT_OK = 0,
-    SM_AGENT_ERR_USAGE,     /* inconsistent options, a bad sensor id or scope */
-    SM_AGENT_ERR_CAPTURE,   /* the interface cannot be opened: missing, permission, down */
-    SM_AGENT_ERR_FILTER,    /* the expression does not compile or is not allowed */
-    SM_AGENT_ERR_COLLECTOR, /* a malformed endpoint or a ZeroMQ failure */
-    SM_AGENT_ERR_FILE,      /* -r: the file cannot be opened or is not a supported capture */
-    SM_AGENT_ERR_TRUNCATED, /* -r: the file ends early or is corrupt inside (what came before
-                             * was sent, and the end of stream) */
-    SM_AGENT_ERR_RUNTIME,   /* live: the capture failed while running (end of stream sent) */
+    SM_AGENT_ERR_USAGE,       /* inconsistent options, a bad sensor id, scope or expression */
+    SM_AGENT_ERR_CONFIG,      /* a key file cannot be read or is not a key */
+    SM_AGENT_ERR_CAPTURE,     /* the interface cannot be opened: missing, permission, down */
+    SM_AGENT_ERR_TRANSPORT,   /* a malformed collector endpoint or a ZeroMQ failure */
+    SM_AGENT_ERR_FILE,        /* -r: the file cannot be opened or read */
+    SM_AGENT_ERR_NOT_CAPTURE, /* -r: not a pcap or pcapng file */
+    SM_AGENT_ERR_EMPTY,       /* -r: the file is empty */
+    SM_AGENT_ERR_TRUNCATED,   /* -r: the file ends early or is corrupt inside (what came
+                               * before was sent, and the end of stream) */
+    SM_AGENT_ERR_RUNTIME,     /* the capture failed while running (end of stream sent) */
     SM_AGENT_ERR_NOMEM,
 };
 
@@ -101,9 +102,6 @@ enum sm_agent_err sm_agent_run(sm_agent_t *a);
 void sm_agent_stop(sm_agent_t *a);
 
 void sm_agent_summary(const sm_agent_t *a, struct sm_agent_summary *out);
-
-/* The kernel filter in use (live), or NULL. */
-const char *sm_agent_filter(const sm_agent_t *a);
 
 void sm_agent_destroy(sm_agent_t **self_p);
 

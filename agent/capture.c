@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "synmatch/decode.h"
+#include "errbuf.h"
 #include "log.h"
 
 struct sm_capture {
@@ -94,38 +95,27 @@ int sm_capture_filter_build(int linktype, const char *user_expr, char *out, size
     return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-static void fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* One line for a pcap_activate() failure, naming the interface. */
 static void activate_error(pcap_t *p, const char *iface, int rc, char *errbuf, size_t errlen)
 {
     const char *detail = pcap_geterr(p);
     switch (rc) {
     case PCAP_ERROR_NO_SUCH_DEVICE:
-        fail(errbuf, errlen, "interface %s: no such interface", iface);
+        sm_errbuf(errbuf, errlen, "interface %s: no such interface", iface);
         break;
     case PCAP_ERROR_PERM_DENIED:
-        fail(errbuf, errlen, "interface %s: permission denied (needs root or CAP_NET_RAW): %s",
+        sm_errbuf(errbuf, errlen, "interface %s: permission denied (needs root or CAP_NET_RAW): %s",
              iface, detail);
         break;
     case PCAP_ERROR_PROMISC_PERM_DENIED:
-        fail(errbuf, errlen, "interface %s: no permission for promiscuous mode: %s", iface,
+        sm_errbuf(errbuf, errlen, "interface %s: no permission for promiscuous mode: %s", iface,
              detail);
         break;
     case PCAP_ERROR_IFACE_NOT_UP:
-        fail(errbuf, errlen, "interface %s: interface is down", iface);
+        sm_errbuf(errbuf, errlen, "interface %s: interface is down", iface);
         break;
     default:
-        fail(errbuf, errlen, "interface %s: %s", iface,
+        sm_errbuf(errbuf, errlen, "interface %s: %s", iface,
              detail[0] != '\0' ? detail : pcap_statustostr(rc));
         break;
     }
@@ -136,13 +126,13 @@ static int install_filter(sm_capture_t *c, const char *text, char *errbuf, size_
 {
     struct bpf_program prog;
     if (pcap_compile(c->pcap, &prog, text, 1, PCAP_NETMASK_UNKNOWN) == PCAP_ERROR) {
-        fail(errbuf, errlen, "kernel filter: %s", pcap_geterr(c->pcap));
+        sm_errbuf(errbuf, errlen, "kernel filter: %s", pcap_geterr(c->pcap));
         return -1;
     }
     int rc = pcap_setfilter(c->pcap, &prog);
     pcap_freecode(&prog);
     if (rc == PCAP_ERROR) {
-        fail(errbuf, errlen, "kernel filter: cannot install: %s", pcap_geterr(c->pcap));
+        sm_errbuf(errbuf, errlen, "kernel filter: cannot install: %s", pcap_geterr(c->pcap));
         return -1;
     }
     return 0;
@@ -152,7 +142,7 @@ static int install_filter(sm_capture_t *c, const char *text, char *errbuf, size_
 static int check_user_expression(sm_capture_t *c, const char *expr, char *errbuf, size_t errlen)
 {
     if (uses_shifting_word(expr)) {
-        fail(errbuf, errlen,
+        sm_errbuf(errbuf, errlen,
              "expression '%s': vlan, mpls, pppoes and geneve are not allowed (they shift the "
              "offsets of the agent's own filter; VLAN tags are already handled)",
              expr);
@@ -160,7 +150,7 @@ static int check_user_expression(sm_capture_t *c, const char *expr, char *errbuf
     }
     struct bpf_program prog;
     if (pcap_compile(c->pcap, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) == PCAP_ERROR) {
-        fail(errbuf, errlen, "expression '%s': %s", expr, pcap_geterr(c->pcap));
+        sm_errbuf(errbuf, errlen, "expression '%s': %s", expr, pcap_geterr(c->pcap));
         return -1;
     }
     pcap_freecode(&prog);
@@ -174,14 +164,14 @@ sm_capture_t *sm_capture_open(const struct sm_capture_opts *o, enum sm_capture_e
     sm_capture_t *c = calloc(1, sizeof *c);
     if (c == NULL) {
         *why = SM_CAPTURE_ERR_NOMEM;
-        fail(errbuf, errlen, "interface %s: out of memory", o->iface);
+        sm_errbuf(errbuf, errlen, "interface %s: out of memory", o->iface);
         return NULL;
     }
     char perr[PCAP_ERRBUF_SIZE];
     perr[0] = '\0';
     c->pcap = pcap_create(o->iface, perr);
     if (c->pcap == NULL) {
-        fail(errbuf, errlen, "interface %s: %s", o->iface, perr);
+        sm_errbuf(errbuf, errlen, "interface %s: %s", o->iface, perr);
         goto out;
     }
     unsigned snaplen = o->snaplen ? o->snaplen : SM_CAPTURE_DEFAULT_SNAPLEN;
@@ -190,7 +180,7 @@ sm_capture_t *sm_capture_open(const struct sm_capture_opts *o, enum sm_capture_e
         pcap_set_promisc(c->pcap, o->no_promisc ? 0 : 1) != 0 ||
         pcap_set_timeout(c->pcap, SM_CAPTURE_TIMEOUT_MS) != 0 ||
         pcap_set_buffer_size(c->pcap, (int)(mib * 1024u * 1024u)) != 0) {
-        fail(errbuf, errlen, "interface %s: cannot configure: %s", o->iface,
+        sm_errbuf(errbuf, errlen, "interface %s: cannot configure: %s", o->iface,
              pcap_geterr(c->pcap));
         goto out;
     }
@@ -214,7 +204,7 @@ sm_capture_t *sm_capture_open(const struct sm_capture_opts *o, enum sm_capture_e
     c->linktype = pcap_datalink(c->pcap);
     if (!sm_decode_linktype_supported((uint32_t)c->linktype)) {
         const char *name = pcap_datalink_val_to_name(c->linktype);
-        fail(errbuf, errlen, "interface %s: link type %s (%d) is not supported", o->iface,
+        sm_errbuf(errbuf, errlen, "interface %s: link type %s (%d) is not supported", o->iface,
              name ? name : "?", c->linktype);
         goto out;
     }
@@ -230,12 +220,12 @@ sm_capture_t *sm_capture_open(const struct sm_capture_opts *o, enum sm_capture_e
     c->filter = malloc(flen);
     if (c->filter == NULL) {
         *why = SM_CAPTURE_ERR_NOMEM;
-        fail(errbuf, errlen, "interface %s: out of memory", o->iface);
+        sm_errbuf(errbuf, errlen, "interface %s: out of memory", o->iface);
         goto out;
     }
     if (sm_capture_filter_build(c->linktype, user, c->filter, flen) == -1) {
         *why = SM_CAPTURE_ERR_FILTER;
-        fail(errbuf, errlen, "expression '%s': too long", user ? user : "");
+        sm_errbuf(errbuf, errlen, "expression '%s': too long", user ? user : "");
         goto out;
     }
     if (install_filter(c, c->filter, errbuf, errlen) == -1) {
@@ -244,12 +234,12 @@ sm_capture_t *sm_capture_open(const struct sm_capture_opts *o, enum sm_capture_e
     }
 
     if (pcap_setnonblock(c->pcap, 1, perr) == PCAP_ERROR) {
-        fail(errbuf, errlen, "interface %s: cannot set non-blocking mode: %s", o->iface, perr);
+        sm_errbuf(errbuf, errlen, "interface %s: cannot set non-blocking mode: %s", o->iface, perr);
         goto out;
     }
     c->fd = pcap_get_selectable_fd(c->pcap);
     if (c->fd == -1) {
-        fail(errbuf, errlen, "interface %s: no selectable descriptor", o->iface);
+        sm_errbuf(errbuf, errlen, "interface %s: no selectable descriptor", o->iface);
         goto out;
     }
     struct pcap_stat ps;
@@ -286,11 +276,6 @@ unsigned sm_capture_timeout_ms(const sm_capture_t *c)
 {
     (void)c;
     return SM_CAPTURE_TIMEOUT_MS;
-}
-
-int sm_capture_linktype(const sm_capture_t *c)
-{
-    return c->linktype;
 }
 
 const char *sm_capture_filter(const sm_capture_t *c)

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "synmatch/pcapfile.h"
+#include "synmatch/frame.h"
 
 typedef struct sm_capture sm_capture_t;
 
@@ -80,7 +80,6 @@ int sm_capture_fd(const sm_capture_t *c);
 /* The read timeout in ms: the longest a captured packet waits before poll() reports it. */
 unsigned sm_capture_timeout_ms(const sm_capture_t *c);
 
-int sm_capture_linktype(const sm_capture_t *c);
 const char *sm_capture_filter(const sm_capture_t *c);
 
 /*

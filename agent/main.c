@@ -12,20 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "privdrop.h"
 #include "agent.h"
+#include "exit.h"
 #include "log.h"
-
-enum {
-    EXIT_RUNTIME = 1,    /* the capture failed while running (end of stream was sent) */
-    EXIT_USAGE = 2,      /* bad command line */
-    EXIT_CAPTURE = 3,    /* the interface cannot be opened: missing, permission, down */
-    EXIT_FILTER = 4,     /* the expression does not compile or is not allowed */
-    EXIT_COLLECTOR = 5,  /* malformed collector endpoint or ZeroMQ failure */
-    EXIT_FILE = 6,       /* -r: cannot open, or not a supported capture file */
-    EXIT_TRUNCATED = 7,  /* -r: the file ends early or is corrupt inside */
-    EXIT_INTERNAL = 9,   /* out of memory */
-};
+#include "parse.h"
+#include "privdrop.h"
 
 static sm_agent_t *running;
 
@@ -90,9 +81,7 @@ static void usage(FILE *out)
             "  synmatch-agent -r client.pcap --role client --sensor-id lab-client \\\n"
             "      --collector ipc:///run/synmatch/collector.sock --realtime\n"
             "\n"
-            "exit status: 0 done (signal or end of file), 1 capture failed while running,\n"
-            "2 usage, 3 interface cannot be opened, 4 bad expression, 5 bad collector endpoint,\n"
-            "6 file cannot be read, 7 file truncated or corrupt, 9 out of memory\n",
+            SM_EXIT_HELP,
             SM_AGENT_DEFAULT_BATCH_RECORDS, SM_WIRE_MAX_RECORDS, SM_AGENT_DEFAULT_HEARTBEAT_MS);
 }
 
@@ -100,11 +89,9 @@ static void usage(FILE *out)
 static unsigned long long number(const char *opt, const char *s, unsigned long long min,
                                  unsigned long long max)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v < min || v > max)
-        sm_fatalx(EXIT_USAGE, "%s: not a number from %llu to %llu: %s", opt, min, max, s);
+    uint64_t v;
+    if (sm_parse_u64(s, min, max, &v) == -1)
+        sm_fatalx(SM_EXIT_USAGE, "%s: not a number from %llu to %llu: %s", opt, min, max, s);
     return v;
 }
 
@@ -112,25 +99,28 @@ static int exit_for(enum sm_agent_err e)
 {
     switch (e) {
     case SM_AGENT_OK:
-        return 0;
+        return SM_EXIT_OK;
     case SM_AGENT_ERR_USAGE:
-        return EXIT_USAGE;
+        return SM_EXIT_USAGE;
+    case SM_AGENT_ERR_CONFIG:
+        return SM_EXIT_CONFIG;
     case SM_AGENT_ERR_CAPTURE:
-        return EXIT_CAPTURE;
-    case SM_AGENT_ERR_FILTER:
-        return EXIT_FILTER;
-    case SM_AGENT_ERR_COLLECTOR:
-        return EXIT_COLLECTOR;
-    case SM_AGENT_ERR_FILE:
-        return EXIT_FILE;
-    case SM_AGENT_ERR_TRUNCATED:
-        return EXIT_TRUNCATED;
     case SM_AGENT_ERR_RUNTIME:
-        return EXIT_RUNTIME;
+        return SM_EXIT_CAPTURE;
+    case SM_AGENT_ERR_TRANSPORT:
+        return SM_EXIT_TRANSPORT;
+    case SM_AGENT_ERR_FILE:
+        return SM_EXIT_OPEN;
+    case SM_AGENT_ERR_NOT_CAPTURE:
+        return SM_EXIT_NOT_CAPTURE;
+    case SM_AGENT_ERR_EMPTY:
+        return SM_EXIT_EMPTY;
+    case SM_AGENT_ERR_TRUNCATED:
+        return SM_EXIT_TRUNCATED;
     case SM_AGENT_ERR_NOMEM:
-        return EXIT_INTERNAL;
+        return SM_EXIT_INTERNAL;
     }
-    return EXIT_INTERNAL;
+    return SM_EXIT_INTERNAL;
 }
 
 /* The remaining arguments joined by spaces, as tcpdump takes its expression. */
@@ -141,7 +131,7 @@ static char *join_args(int argc, char **argv)
         len += strlen(argv[i]) + 1;
     char *s = calloc(1, len);
     if (s == NULL)
-        sm_fatalx(EXIT_INTERNAL, "out of memory");
+        sm_fatalx(SM_EXIT_INTERNAL, "out of memory");
     for (int i = 0; i < argc; i++) {
         if (i > 0)
             strcat(s, " ");
@@ -212,7 +202,7 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "server") == 0)
                 o.role = SM_ROLE_SERVER;
             else
-                sm_fatalx(EXIT_USAGE, "--role: client or server, not %s", optarg);
+                sm_fatalx(SM_EXIT_USAGE, "--role: client or server, not %s", optarg);
             have_role = true;
             break;
         case OPT_SENSOR:
@@ -223,9 +213,9 @@ int main(int argc, char **argv)
             break;
         case OPT_SERVE:
             if (o.nserve == SM_AGENT_MAX_SERVE)
-                sm_fatalx(EXIT_USAGE, "--serve: at most %d of them", SM_AGENT_MAX_SERVE);
+                sm_fatalx(SM_EXIT_USAGE, "--serve: at most %d of them", SM_AGENT_MAX_SERVE);
             if (sm_agent_parse_serve(optarg, &serve[o.nserve], err, sizeof err) == -1)
-                sm_fatalx(EXIT_USAGE, "%s", err);
+                sm_fatalx(SM_EXIT_USAGE, "%s", err);
             o.nserve++;
             break;
         case OPT_REALTIME:
@@ -269,14 +259,14 @@ int main(int argc, char **argv)
             return 0;
         default:
             usage(stderr);
-            return EXIT_USAGE;
+            return SM_EXIT_USAGE;
         }
     }
     if (!have_role || o.sensor_id == NULL || o.collector == NULL ||
         (o.iface == NULL) == (o.file == NULL)) {
         sm_log_warnx("needs (-i IFACE | -r FILE), --role, --sensor-id and --collector");
         usage(stderr);
-        return EXIT_USAGE;
+        return SM_EXIT_USAGE;
     }
     o.serve = serve;
     char *expression = NULL;
@@ -285,7 +275,7 @@ int main(int argc, char **argv)
         o.expression = expression;
     }
     if (o.file != NULL && (o.buffer_mib || o.snaplen || o.no_promisc))
-        sm_fatalx(EXIT_USAGE, "--buffer-size, --snaplen and --no-promisc apply to -i only");
+        sm_fatalx(SM_EXIT_USAGE, "--buffer-size, --snaplen and --no-promisc apply to -i only");
 
     enum sm_agent_err why;
     sm_agent_t *agent = sm_agent_new(&o, &why, err, sizeof err);
@@ -301,7 +291,7 @@ int main(int argc, char **argv)
         sm_log_warnx("%s", err);
         sm_agent_destroy(&agent);
         free(expression);
-        return EXIT_USAGE;
+        return SM_EXIT_USAGE;
     }
     if (o.iface != NULL)
         sm_log_info("sensor %s (%s) capturing on %s, sending to %s", o.sensor_id,

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define RECONNECT_IVL_MS 100
@@ -49,9 +50,7 @@ struct sm_sender {
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return sm_clock_mono_ns() / SM_NS_PER_MS;
 }
 
 static bool endpoint_transport_ok(const char *ep)

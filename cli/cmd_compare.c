@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "addr.h"
+#include "json.h"
 #include "compare.h"
 #include "log.h"
 #include "synmatch/report.h"
@@ -63,6 +64,19 @@ static void usage(FILE *out)
 }
 
 static FILE *verdict_out;
+
+/* The jsonl status row of a file that could not be read to its end. */
+static void print_status(const char *side, uint64_t frames)
+{
+    char line[256];
+    struct sm_json w;
+    sm_json_begin(&w, line, sizeof line);
+    sm_json_str(&w, "table", "status");
+    sm_json_bool(&w, "partial", true);
+    sm_json_str(&w, "file", side);
+    sm_json_u64(&w, "frames", frames);
+    fwrite(line, 1, sm_json_end(&w), stdout);
+}
 
 static void print_verdict(void *arg, const struct sm_verdict *v)
 {
@@ -156,25 +170,18 @@ int sm_cmd_compare(int argc, char **argv)
             o.n_server_ips++;
             break;
         case 't':
-            if (sm_cli_parse_seconds(optarg, &o.timeout_ns) == -1 || o.timeout_ns == 0)
-                sm_fatalx(SM_EXIT_USAGE, "--timeout: not a positive number of seconds: '%s'",
-                          optarg);
+            o.timeout_ns = sm_cli_seconds("--timeout", optarg, true);
             break;
         case 'k':
-            if (sm_cli_parse_seconds(optarg, &o.max_skew_ns) == -1)
-                sm_fatalx(SM_EXIT_USAGE, "--max-skew: not a number of seconds: '%s'", optarg);
+            o.max_skew_ns = sm_cli_seconds("--max-skew", optarg, false);
             if (o.max_skew_ns == 0)
                 o.max_skew_ns = -1; /* the engine's spelling of exactly zero */
             break;
         case 'c':
-            if (sm_cli_parse_size(optarg, &o.max_conversations) == -1 ||
-                o.max_conversations == 0)
-                sm_fatalx(SM_EXIT_USAGE, "--max-conversations: not a positive number: '%s'",
-                          optarg);
+            o.max_conversations = sm_cli_size("--max-conversations", optarg, 1, SIZE_MAX / 64);
             break;
         case 'p':
-            if (sm_cli_parse_size(optarg, &o.max_pending) == -1 || o.max_pending == 0)
-                sm_fatalx(SM_EXIT_USAGE, "--max-pending: not a positive number: '%s'", optarg);
+            o.max_pending = sm_cli_size("--max-pending", optarg, 1, UINT32_MAX - 2);
             break;
         case 'q':
             quiet = true;
@@ -297,9 +304,7 @@ int sm_cmd_compare(int argc, char **argv)
             if (!verdicts && fmt == SM_FORMAT_TABLE)
                 printf("\nPARTIAL: %s\n", res.side[s].errmsg);
             else if (fmt == SM_FORMAT_JSONL || verdicts)
-                printf("{\"table\":\"status\",\"partial\":true,\"file\":\"%s\","
-                       "\"frames\":%" PRIu64 "}\n",
-                       s == 0 ? "client" : "server", res.side[s].frames);
+                print_status(s == 0 ? "client" : "server", res.side[s].frames);
         }
     }
     if (res.server_drops)
@@ -328,7 +333,7 @@ int sm_cmd_compare(int argc, char **argv)
     if (fflush(stdout) == EOF)
         sm_fatal(SM_EXIT_OPEN, "writing the output");
     if (status == SM_EXIT_OK && res.nmissing > 0)
-        status = SM_EXIT_MISSING;
+        status = SM_EXIT_FOUND;
     sm_compare_result_free(&res);
     return status;
 }

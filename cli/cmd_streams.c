@@ -59,9 +59,7 @@ int sm_cmd_streams(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'm':
-            if (sm_cli_parse_size(optarg, &max_conv) == -1 || max_conv == 0)
-                sm_fatalx(SM_EXIT_USAGE, "--max-conversations: not a positive number: %s",
-                          optarg);
+            max_conv = sm_cli_size("--max-conversations", optarg, 1, SIZE_MAX / 64);
             break;
         case 'c':
             show_counters = true;

@@ -2,7 +2,6 @@
  * synmatch.c - the `synmatch` command: a dispatcher over subcommands, each a thin front over
  * the synmatch_core library.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "cli.h"
 #include "synmatch/decode.h"
 #include "log.h"
+#include "parse.h"
 
 static void usage(FILE *out)
 {
@@ -43,26 +43,21 @@ int sm_cli_exit_for(enum sm_pcap_err kind)
     return SM_EXIT_INTERNAL;
 }
 
-int sm_cli_parse_size(const char *s, size_t *out)
+size_t sm_cli_size(const char *opt, const char *s, size_t min, size_t max)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
-        return -1;
-    *out = (size_t)v;
-    return 0;
+    uint64_t v;
+    if (sm_parse_u64(s, min, max, &v) == -1)
+        sm_fatalx(SM_EXIT_USAGE, "%s: not a number from %zu to %zu: '%s'", opt, min, max, s);
+    return (size_t)v;
 }
 
-int sm_cli_parse_seconds(const char *s, int64_t *ns_out)
+int64_t sm_cli_seconds(const char *opt, const char *s, bool positive)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !(v >= 0) || v > 1e6)
-        return -1;
-    *ns_out = (int64_t)(v * 1e9 + 0.5);
-    return 0;
+    int64_t ns;
+    if (sm_parse_seconds(s, 1000000, 0, &ns) == -1 || (positive && ns == 0))
+        sm_fatalx(SM_EXIT_USAGE, "%s: not a %snumber of seconds: '%s'", opt,
+                  positive ? "positive " : "", s);
+    return ns;
 }
 
 void sm_cli_print_counters(FILE *out, const uint64_t *c)

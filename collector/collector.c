@@ -14,15 +14,15 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#include "fmt.h"
+#include "clock.h"
+#include "json.h"
+#include "log.h"
 #include "sensors.h"
 #include "synmatch/join.h"
 #include "synmatch/keys.h"
-#include "log.h"
 #include "synmatch/report.h"
 #include "synmatch/wire.h"
 
@@ -37,8 +37,8 @@
 #define POLL_MS 50
 #define MAX_MSGS_PER_TURN 512
 #define RCV_HWM 64
+#define STATS_SENSORS_SHOWN 8
 #define MAX_DECISIONS_PER_TURN 20000 /* bounded expiry work: a backlog never stalls the socket */
-#define NS_PER_SEC INT64_C(1000000000)
 
 struct collector {
     const struct sm_collector_config *cfg;
@@ -47,7 +47,7 @@ struct collector {
     sm_sensors_t *sensors;
     uint64_t rejected[SM_WIRE_REJECT_COUNT];
     uint64_t messages, records;
-    uint64_t out_errors;
+    uint64_t out_errors, lines_too_long;
     int64_t server_capture_start;
     bool curve;
     void *zap, *mon;
@@ -56,20 +56,6 @@ struct collector {
     uint64_t zap_allowed, zap_denied, identity_mismatch;
 };
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
-}
-
-static int64_t real_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
-}
-
 /* Writes one line to the output and to the PUB socket. */
 static void emit_line(struct collector *c, const char *line, size_t len)
 {
@@ -77,6 +63,16 @@ static void emit_line(struct collector *c, const char *line, size_t len)
         c->out_errors++;
     if (c->pub)
         zmq_send(c->pub, line, len, ZMQ_DONTWAIT); /* PUB drops at its HWM: tail is best effort */
+}
+
+/* Writes a finished JSON line; one too long for its buffer is counted, never cut. */
+static void emit_json(struct collector *c, struct sm_json *w)
+{
+    size_t len = sm_json_end(w);
+    if (len == 0)
+        c->lines_too_long++;
+    else
+        emit_line(c, w->buf, len);
 }
 
 static void on_verdict(void *arg, const struct sm_verdict *v)
@@ -99,52 +95,38 @@ static void on_event(void *arg, const struct sm_sensor_event *ev)
         [SM_SENSOR_GAP] = "transport_gap", [SM_SENSOR_CLOSED] = "sensor_closed",
     };
     struct collector *c = arg;
-    char line[SM_REPORT_LINE_MAX], *p = line;
-    p = sm_fmt_str(p, "{\"schema\":1,\"event\":\"");
-    p = sm_fmt_str(p, names[ev->kind]);
-    p = sm_fmt_str(p, "\",\"time\":\"");
-    p = sm_fmt_rfc3339(p, real_ns());
-    p = sm_fmt_str(p, "\",\"sensor\":\"");
-    p = sm_fmt_str(p, ev->sensor_id); /* validated: printable, no quotes */
-    p = sm_fmt_str(p, "\",\"role\":\"");
-    p = sm_fmt_str(p, role_name(ev->role));
-    p = sm_fmt_str(p, "\",\"epoch\":");
-    p = sm_fmt_u64(p, ev->epoch);
+    char line[SM_REPORT_LINE_MAX];
+    struct sm_json w;
+    sm_json_begin(&w, line, sizeof line);
+    sm_json_u64(&w, "schema", SM_VERDICT_SCHEMA);
+    sm_json_str(&w, "event", names[ev->kind]);
+    sm_json_time(&w, "time", sm_clock_real_ns());
+    sm_json_str(&w, "sensor", ev->sensor_id);
+    sm_json_str(&w, "role", role_name(ev->role));
+    sm_json_u64(&w, "epoch", ev->epoch);
     if (ev->kind == SM_SENSOR_GAP) {
-        p = sm_fmt_str(p, ",\"first_seq\":");
-        p = sm_fmt_u64(p, ev->first_seq);
-        p = sm_fmt_str(p, ",\"last_seq\":");
-        p = sm_fmt_u64(p, ev->last_seq);
+        sm_json_u64(&w, "first_seq", ev->first_seq);
+        sm_json_u64(&w, "last_seq", ev->last_seq);
     } else {
-        p = sm_fmt_str(p, ",\"seq\":");
-        p = sm_fmt_u64(p, ev->first_seq);
+        sm_json_u64(&w, "seq", ev->first_seq);
     }
-    if (ev->watermark_ns != INT64_MIN) {
-        p = sm_fmt_str(p, ",\"watermark\":\"");
-        p = sm_fmt_rfc3339(p, ev->watermark_ns);
-        *p++ = '"';
-    }
-    if (ev->reason) {
-        p = sm_fmt_str(p, ",\"reason\":\"");
-        p = sm_fmt_str(p, ev->reason);
-        *p++ = '"';
-    }
+    if (ev->watermark_ns != INT64_MIN)
+        sm_json_time(&w, "watermark", ev->watermark_ns);
+    if (ev->reason)
+        sm_json_str(&w, "reason", ev->reason);
     if (ev->books) {
         const struct sm_sensor_books *b = ev->books;
-        static const char *const keys[] = {",\"books\":{\"emitted\":", ",\"before\":",
-                                           ",\"received\":",          ",\"unsent\":",
-                                           ",\"lost\":",              ",\"gaps\":",
-                                           ",\"lost_batches\":"};
-        const uint64_t vals[] = {b->emitted, b->before, b->received, b->unsent, b->lost, b->gaps,
-                                 b->lost_batches};
-        for (int k = 0; k < 7; k++) {
-            p = sm_fmt_str(p, keys[k]);
-            p = sm_fmt_u64(p, vals[k]);
-        }
-        *p++ = '}';
+        sm_json_open(&w, "books");
+        sm_json_u64(&w, "emitted", b->emitted);
+        sm_json_u64(&w, "before", b->before);
+        sm_json_u64(&w, "received", b->received);
+        sm_json_u64(&w, "unsent", b->unsent);
+        sm_json_u64(&w, "lost", b->lost);
+        sm_json_u64(&w, "gaps", b->gaps);
+        sm_json_u64(&w, "lost_batches", b->lost_batches);
+        sm_json_close(&w);
     }
-    p = sm_fmt_str(p, "}\n");
-    emit_line(c, line, (size_t)(p - line));
+    emit_json(c, &w);
 }
 
 static void on_records(void *arg, enum sm_role role, const struct sm_record *recs, size_t n)
@@ -182,6 +164,9 @@ static void stats_line(struct collector *c)
             len += (size_t)snprintf(detail + len, sizeof detail - len, " %s=%" PRIu64,
                                     sm_wire_reject_name((enum sm_wire_reject)k), c->rejected[k]);
     }
+    if (c->lines_too_long)
+        sm_log_warnx("stats: %" PRIu64 " event lines were too long to write and were dropped",
+                     c->lines_too_long);
     sm_log_info("stats: handshakes ok %" PRIu64 ", failed: protocol %" PRIu64 " auth %" PRIu64
                 " other %" PRIu64 " | allow-list: allowed %" PRIu64 " denied %" PRIu64
                 " | batches claiming another sensor's id %" PRIu64,
@@ -203,6 +188,19 @@ static void stats_line(struct collector *c)
                 js.verdicts[SM_V_TRANSPORT_LOSS], js.verdicts[SM_V_SENSOR_DOWN],
                 js.verdicts[SM_V_COLLECTOR_OVERLOAD], js.verdicts[SM_V_UNKNOWN],
                 js.out_of_scope, js.isn_flood, (double)js.offset_ns / 1e9, js.offset_samples);
+    /* Each sensor's own books, the first few: which one is down or dropping. */
+    struct sm_sensor_stats ss[STATS_SENSORS_SHOWN];
+    size_t n = sm_sensors_stats(c->sensors, ss, STATS_SENSORS_SHOWN);
+    for (size_t k = 0; k < n; k++)
+        sm_log_info("stats: sensor %s (%s, %s) epoch %" PRIu64 " | batches %" PRIu64
+                    " gaps %" PRIu64 " | records received %" PRIu64 " emitted %" PRIu64
+                    " unsent %" PRIu64 " | capture drops %" PRIu64,
+                    ss[k].sensor_id, role_name(ss[k].role),
+                    ss[k].ended ? "ended" : ss[k].up ? "up" : "down", ss[k].epoch, ss[k].batches,
+                    ss[k].gaps, ss[k].records_received, ss[k].records_emitted,
+                    ss[k].records_unsent, ss[k].pcap_dropped);
+    if (t.sensors > n)
+        sm_log_info("stats: and %zu more sensors", t.sensors - n);
 }
 
 static void advance(struct collector *c, int64_t now);
@@ -240,7 +238,7 @@ static void drain_socket(struct collector *c)
             free(recs);
             continue;
         }
-        int64_t now = mono_ns();
+        int64_t now = sm_clock_mono_ns();
         sm_sensors_batch(c->sensors, &h, recs, n, now);
         advance(c, now);
     }
@@ -407,10 +405,10 @@ static void *open_socket(struct collector *c, int type, const char *endpoint,
     return sock;
 }
 
-int sm_collector_run(const struct sm_collector_config *cfg)
+enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
 {
     struct collector c = {.cfg = cfg, .server_capture_start = INT64_MIN};
-    int status = 0;
+    enum sm_collector_err status = SM_COLLECTOR_OK;
     struct sm_join_config jc = {
         .timeout_ns = cfg->timeout_ns,
         .max_skew_ns = cfg->max_skew_ns,
@@ -428,30 +426,30 @@ int sm_collector_run(const struct sm_collector_config *cfg)
     c.sensors = sm_sensors_new(&sc, &sink);
     c.zctx = zmq_ctx_new();
     if (c.join == NULL) {
+        size_t n = jc.max_pending ? jc.max_pending : SM_JOIN_DEFAULT_MAX_PENDING;
         sm_log_warnx("cannot reserve the join table: --max-pending %zu needs %zu MB of address "
                      "space (lower it, or allow overcommit)",
-                     jc.max_pending ? jc.max_pending : (size_t)1000000,
-                     (jc.max_pending ? jc.max_pending : (size_t)1000000) / 1000000 * 152 + 1);
-        status = 9;
+                     n, sm_join_reserve_bytes(n) / 1000000 + 1);
+        status = SM_COLLECTOR_ERR_NOMEM;
         goto out;
     }
     if (c.sensors == NULL || c.zctx == NULL) {
         sm_log_warnx("out of memory");
-        status = 9;
+        status = SM_COLLECTOR_ERR_NOMEM;
         goto out;
     }
     struct sm_keypair kp;
     char err[512];
     if ((cfg->key_file == NULL) != (cfg->allow_file == NULL)) {
         sm_log_warnx("--key and --allow go together");
-        status = 2;
+        status = SM_COLLECTOR_ERR_USAGE;
         goto out;
     }
     if (cfg->key_file) {
         if (sm_keys_load_secret(cfg->key_file, &kp, err, sizeof err) == -1 ||
             sm_allow_load(cfg->allow_file, &c.allow, err, sizeof err) == -1) {
             sm_log_warnx("%s", err);
-            status = 3;
+            status = SM_COLLECTOR_ERR_CONFIG;
             goto out;
         }
         c.curve = true;
@@ -459,7 +457,7 @@ int sm_collector_run(const struct sm_collector_config *cfg)
         c.zap = zmq_socket(c.zctx, ZMQ_REP);
         if (c.zap == NULL || zmq_bind(c.zap, ZAP_ENDPOINT) == -1) {
             sm_log_warnx("cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
-            status = 9;
+            status = SM_COLLECTOR_ERR_TRANSPORT;
             goto out;
         }
     } else if (!cfg->insecure && (!endpoint_is_local(cfg->listen) ||
@@ -467,12 +465,12 @@ int sm_collector_run(const struct sm_collector_config *cfg)
         sm_log_warnx("refusing to listen on %s without keys: anyone could send records; use "
                      "--key and --allow, or --insecure on a trusted network",
                      endpoint_is_local(cfg->listen) ? cfg->alerts_pub : cfg->listen);
-        status = 2;
+        status = SM_COLLECTOR_ERR_USAGE;
         goto out;
     }
     c.pull = open_socket(&c, ZMQ_PULL, cfg->listen, c.curve ? &kp : NULL);
     if (c.pull == NULL) {
-        status = 3;
+        status = SM_COLLECTOR_ERR_TRANSPORT;
         goto out;
     }
     if (zmq_socket_monitor(c.pull, "inproc://synmatch-monitor",
@@ -489,26 +487,27 @@ int sm_collector_run(const struct sm_collector_config *cfg)
     if (cfg->alerts_pub) {
         c.pub = open_socket(&c, ZMQ_PUB, cfg->alerts_pub, NULL);
         if (c.pub == NULL) {
-            status = 3;
+            status = SM_COLLECTOR_ERR_TRANSPORT;
             goto out;
         }
     }
     {
-        char line[256], *p = line;
-        p = sm_fmt_str(p, "{\"schema\":1,\"event\":\"collector_start\",\"time\":\"");
-        p = sm_fmt_rfc3339(p, real_ns());
-        p = sm_fmt_str(p, "\",\"pid\":");
-        p = sm_fmt_u64(p, (uint64_t)getpid());
-        p = sm_fmt_str(p, "}\n");
-        emit_line(&c, line, (size_t)(p - line));
+        char line[256];
+        struct sm_json w;
+        sm_json_begin(&w, line, sizeof line);
+        sm_json_u64(&w, "schema", SM_VERDICT_SCHEMA);
+        sm_json_str(&w, "event", "collector_start");
+        sm_json_time(&w, "time", sm_clock_real_ns());
+        sm_json_u64(&w, "pid", (uint64_t)getpid());
+        emit_json(&c, &w);
         fflush(cfg->out);
     }
     sm_log_info("listening on %s%s%s%s", cfg->listen, cfg->alerts_pub ? ", alerts on " : "",
                 cfg->alerts_pub ? cfg->alerts_pub : "",
                 c.curve ? " (CURVE, allow-list)" : " (no keys: not authenticated)");
 
-    int64_t every = cfg->stats_every_ns ? cfg->stats_every_ns : 10 * NS_PER_SEC;
-    int64_t next_stats = mono_ns() + every;
+    int64_t every = cfg->stats_every_ns ? cfg->stats_every_ns : 10 * SM_NS_PER_SEC;
+    int64_t next_stats = sm_clock_mono_ns() + every;
     bool done = false, backlog = false;
     while (!done && !(cfg->stop && *cfg->stop)) {
         zmq_pollitem_t items[3] = {{c.pull, 0, ZMQ_POLLIN, 0},
@@ -519,7 +518,7 @@ int sm_collector_run(const struct sm_collector_config *cfg)
             items[1].socket = c.pull;
         if (zmq_poll(items, nitems, backlog ? 0 : POLL_MS) == -1 && zmq_errno() != EINTR) {
             sm_log_warnx("poll: %s", zmq_strerror(zmq_errno()));
-            status = 9;
+            status = SM_COLLECTOR_ERR_INTERNAL;
             break;
         }
         if (c.zap && (items[2].revents & ZMQ_POLLIN))
@@ -534,7 +533,7 @@ int sm_collector_run(const struct sm_collector_config *cfg)
                 sm_log_info("allow-list reloaded: %zu sensors", c.allow.n);
         }
         drain_socket(&c);
-        int64_t now = mono_ns();
+        int64_t now = sm_clock_mono_ns();
         advance(&c, now);
         backlog = sm_join_tick(c.join);
         if (cfg->exit_when_done && sm_sensors_all_ended(c.sensors)) {
@@ -555,7 +554,7 @@ int sm_collector_run(const struct sm_collector_config *cfg)
     stats_line(&c);
     if (fflush(cfg->out) == EOF || c.out_errors) {
         sm_log_warn("writing verdicts");
-        status = 3;
+        status = SM_COLLECTOR_ERR_OUTPUT;
     }
 
 out:

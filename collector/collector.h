@@ -32,7 +32,18 @@ struct sm_collector_config {
     volatile sig_atomic_t *reload; /* set by SIGHUP: reload the allow-list */
 };
 
-/* Runs until stopped or done. Returns an exit status (0, or 2 and above with a message). */
-int sm_collector_run(const struct sm_collector_config *cfg);
+/* Why sm_collector_run() stopped; the program maps these to exit statuses. */
+enum sm_collector_err {
+    SM_COLLECTOR_OK = 0,
+    SM_COLLECTOR_ERR_USAGE,     /* options that do not go together, an endpoint refused */
+    SM_COLLECTOR_ERR_CONFIG,    /* the key or the allow-list cannot be read or is wrong */
+    SM_COLLECTOR_ERR_TRANSPORT, /* a socket cannot be bound or set up */
+    SM_COLLECTOR_ERR_OUTPUT,    /* writing the verdict lines failed */
+    SM_COLLECTOR_ERR_NOMEM,     /* the join table cannot be reserved, or out of memory */
+    SM_COLLECTOR_ERR_INTERNAL,  /* polling failed */
+};
+
+/* Runs until stopped or done. On failure, one line was logged naming what failed. */
+enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg);
 
 #endif

@@ -1,15 +1,18 @@
 /*
  * main.c - `synmatch-collector`: options, signals, output file; the work is in collector.c.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "collector.h"
+#include "exit.h"
 #include "log.h"
+#include "parse.h"
 
 static volatile sig_atomic_t stop, reload;
 
@@ -52,21 +55,42 @@ static void usage(FILE *out)
 "                        sensor has sent end-of-stream\n"
 "  -h, --help            this text\n"
 "\n"
+SM_EXIT_HELP
+"\n"
 "examples:\n"
 "  synmatch-collector --listen tcp://0.0.0.0:7400 --key collector.key --allow agents.allow \\\n"
 "      --alerts-pub tcp://127.0.0.1:7401\n"
 "  synmatch-collector --listen ipc:///run/synmatch.sock --output /var/log/synmatch.jsonl\n");
 }
 
-static int parse_seconds(const char *s, int64_t *ns)
+/* Seconds for option opt (at most 10^6), or a usage error naming it. */
+static int64_t seconds(const char *opt, const char *s, bool positive)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0) || v > 1e6)
-        return -1;
-    *ns = (int64_t)(v * 1e9 + 0.5);
-    return 0;
+    int64_t ns;
+    if (sm_parse_seconds(s, 1000000, 0, &ns) == -1 || (positive && ns == 0))
+        sm_fatalx(SM_EXIT_USAGE, "%s: not a %snumber of seconds: '%s'", opt,
+                  positive ? "positive " : "", s);
+    return ns;
+}
+
+static int exit_for(enum sm_collector_err e)
+{
+    switch (e) {
+    case SM_COLLECTOR_OK:
+        return SM_EXIT_OK;
+    case SM_COLLECTOR_ERR_USAGE:
+        return SM_EXIT_USAGE;
+    case SM_COLLECTOR_ERR_CONFIG:
+        return SM_EXIT_CONFIG;
+    case SM_COLLECTOR_ERR_TRANSPORT:
+        return SM_EXIT_TRANSPORT;
+    case SM_COLLECTOR_ERR_OUTPUT:
+        return SM_EXIT_OPEN;
+    case SM_COLLECTOR_ERR_NOMEM:
+    case SM_COLLECTOR_ERR_INTERNAL:
+        return SM_EXIT_INTERNAL;
+    }
+    return SM_EXIT_INTERNAL;
 }
 
 int main(int argc, char **argv)
@@ -93,6 +117,7 @@ int main(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int64_t ns;
+        uint64_t n;
         switch (ch) {
         case 'l':
             cfg.listen = optarg;
@@ -104,32 +129,24 @@ int main(int argc, char **argv)
             cfg.alerts_pub = optarg;
             break;
         case 't':
-            if (parse_seconds(optarg, &cfg.timeout_ns) == -1 || cfg.timeout_ns == 0)
-                sm_fatalx(2, "--timeout: not a positive number of seconds: '%s'", optarg);
+            cfg.timeout_ns = seconds("--timeout", optarg, true);
             break;
         case 'k':
-            if (parse_seconds(optarg, &cfg.max_skew_ns) == -1)
-                sm_fatalx(2, "--max-skew: not a number of seconds: '%s'", optarg);
+            cfg.max_skew_ns = seconds("--max-skew", optarg, false);
             if (cfg.max_skew_ns == 0)
                 cfg.max_skew_ns = -1; /* exactly zero */
             break;
         case 'd':
-            if (parse_seconds(optarg, &cfg.down_after_ns) == -1 || cfg.down_after_ns == 0)
-                sm_fatalx(2, "--sensor-timeout: not a positive number of seconds: '%s'",
-                          optarg);
+            cfg.down_after_ns = seconds("--sensor-timeout", optarg, true);
             break;
-        case 'm': {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (errno || *end || v == 0 || optarg[0] == '-')
-                sm_fatalx(2, "--max-pending: not a positive number: '%s'", optarg);
-            cfg.max_pending = (size_t)v;
+        case 'm':
+            if (sm_parse_u64(optarg, 1, UINT32_MAX - 2, &n) == -1)
+                sm_fatalx(SM_EXIT_USAGE, "--max-pending: not a number from 1 to %u: '%s'",
+                          UINT32_MAX - 2, optarg);
+            cfg.max_pending = (size_t)n;
             break;
-        }
         case 's':
-            if (parse_seconds(optarg, &ns) == -1)
-                sm_fatalx(2, "--stats: not a number of seconds: '%s'", optarg);
+            ns = seconds("--stats", optarg, false);
             cfg.stats_every_ns = ns == 0 ? -1 : ns;
             break;
         case 'x':
@@ -149,23 +166,23 @@ int main(int argc, char **argv)
             return 0;
         default:
             usage(stderr);
-            return 2;
+            return SM_EXIT_USAGE;
         }
     }
     if (cfg.listen == NULL) {
         sm_log_warnx("--listen ENDPOINT is required");
         usage(stderr);
-        return 2;
+        return SM_EXIT_USAGE;
     }
     if (optind != argc) {
         sm_log_warnx("unexpected argument '%s'", argv[optind]);
         usage(stderr);
-        return 2;
+        return SM_EXIT_USAGE;
     }
     if (output) {
         cfg.out = fopen(output, "a");
         if (cfg.out == NULL)
-            sm_fatal(3, "%s", output);
+            sm_fatal(SM_EXIT_OPEN, "%s", output);
     }
     /* The loop flushes after every pass over the socket (at most POLL_MS apart), so a large
      * buffer costs no latency; a small one was a write() every eight verdict lines. */
@@ -177,10 +194,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int status = sm_collector_run(&cfg);
-    if (output && fclose(cfg.out) == EOF && status == 0) {
+    int status = exit_for(sm_collector_run(&cfg));
+    if (output && fclose(cfg.out) == EOF && status == SM_EXIT_OK) {
         sm_log_warn("%s", output);
-        status = 3;
+        status = SM_EXIT_OPEN;
     }
     return status;
 }

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "addr.h"
+#include "synmatch/scope.h"
 
 #define NS_PER_MS INT64_C(1000000)
 #define DEFAULT_WINDOW 64u
@@ -78,7 +80,7 @@ struct sm_sensors {
 sm_sensors_t *sm_sensors_new(const struct sm_sensors_config *cfg,
                              const struct sm_sensors_sink *sink)
 {
-    sm_sensors_t *s = calloc(1, sizeof *s);
+    sm_sensors_t *s = sm_calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
     if (cfg)
@@ -98,7 +100,7 @@ sm_sensors_t *sm_sensors_new(const struct sm_sensors_config *cfg,
     if (s->cfg.start_grace_ns < s->cfg.down_after_ns)
         s->cfg.start_grace_ns = s->cfg.down_after_ns;
     s->sink = *sink;
-    s->v = calloc(s->cfg.max_sensors, sizeof *s->v);
+    s->v = sm_calloc(s->cfg.max_sensors, sizeof *s->v);
     if (s->v == NULL) {
         free(s);
         return NULL;
@@ -371,8 +373,8 @@ bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm
         s->v[at] = s->v[--s->n];
     }
     if (se == NULL) {
-        se = calloc(1, sizeof *se);
-        struct pending *win = calloc(s->cfg.reorder_window, sizeof *win);
+        se = sm_calloc(1, sizeof *se);
+        struct pending *win = sm_calloc(s->cfg.reorder_window, sizeof *win);
         if (se == NULL || win == NULL) {
             free(se);
             free(win);
@@ -585,14 +587,6 @@ bool sm_sensors_in_scope(const sm_sensors_t *s, const struct sm_tuple *client)
                 return true;
     }
     return !any_server;
-}
-
-bool sm_sensors_have_scope(const sm_sensors_t *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i]->role == SM_ROLE_SERVER && s->v[i]->nscope > 0)
-            return true;
-    return false;
 }
 
 void sm_sensors_totals(const sm_sensors_t *s, struct sm_sensors_totals *out)

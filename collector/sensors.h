@@ -3,9 +3,9 @@
  *
  * Batches arrive validated but in any order, duplicated, with gaps, from agents that restart.
  * The books turn them into what the join engine needs: each sensor's records in seq order,
- * a watermark per role, and blind intervals (DESIGN.md, "Verdicts") wherever the evidence is
- * incomplete: seq gaps (transport loss), declared unsent records, capture drops, silence
- * and restarts (sensor down). Processing time (monotonic ns, passed in as `now`) is used only
+ * a watermark per role, and blind intervals (docs/ARCHITECTURE.md, "Verdicts") wherever the
+ * evidence is incomplete: seq gaps (transport loss), declared unsent records, capture drops,
+ * silence and restarts (sensor down). Processing time (monotonic ns, passed in as `now`) is used only
  * to decide when to stop waiting: for a missing seq, for a silent sensor.
  */
 #ifndef SYNMATCH_SENSORS_H
@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "synmatch/join.h"
+#include "synmatch/verdict.h"
 #include "synmatch/wire.h"
 
 typedef struct sm_sensors sm_sensors_t;
@@ -130,9 +130,6 @@ int64_t sm_sensors_capture_start(const sm_sensors_t *s, enum sm_role role);
  * so the SYN is judged (a non-network verdict: the server role is blind) rather than ignored.
  */
 bool sm_sensors_in_scope(const sm_sensors_t *s, const struct sm_tuple *client);
-
-/* True once any server sensor announced a scope (without one, nothing is in scope). */
-bool sm_sensors_have_scope(const sm_sensors_t *s);
 
 void sm_sensors_totals(const sm_sensors_t *s, struct sm_sensors_totals *out);
 size_t sm_sensors_stats(const sm_sensors_t *s, struct sm_sensor_stats *out, size_t max);

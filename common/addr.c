@@ -1,11 +1,14 @@
 /*
- * addr.c - address equality, parsing and printing (inet_pton/inet_ntop underneath).
+ * addr.c - address equality, parsing (inet_pton underneath) and printing into a caller's
+ * buffer (the text of fmt.c's writers, which the hot paths use directly).
  */
 #include "addr.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "fmt.h"
 
 bool sm_addr_eq(const struct sm_addr *a, const struct sm_addr *b)
 {
@@ -32,19 +35,16 @@ int sm_addr_parse(const char *text, struct sm_addr *out)
 
 char *sm_addr_format(const struct sm_addr *a, char *out, size_t outlen)
 {
-    int af = a->family == SM_AF_INET ? AF_INET : a->family == SM_AF_INET6 ? AF_INET6 : 0;
-    if (af == 0 || inet_ntop(af, a->bytes, out, (socklen_t)outlen) == NULL)
-        snprintf(out, outlen, "-");
+    char buf[SM_FMT_ENDPOINT_MAX + 1];
+    *sm_fmt_addr(buf, a) = '\0'; /* "-" for no address */
+    snprintf(out, outlen, "%s", buf);
     return out;
 }
 
 char *sm_endpoint_format(const struct sm_addr *a, unsigned port, char *out, size_t outlen)
 {
-    char buf[SM_ADDR_STRLEN];
-    sm_addr_format(a, buf, sizeof buf);
-    if (a->family == SM_AF_INET6)
-        snprintf(out, outlen, "[%s]:%u", buf, port);
-    else
-        snprintf(out, outlen, "%s:%u", buf, port);
+    char buf[SM_FMT_ENDPOINT_MAX + 1];
+    *sm_fmt_endpoint(buf, a, port) = '\0';
+    snprintf(out, outlen, "%s", buf);
     return out;
 }

@@ -1,5 +1,6 @@
 /*
- * fmt.h - appending numbers, addresses and times to a line buffer without printf.
+ * fmt.h - appending numbers, addresses and times to a line buffer without printf: the one
+ * way synmatch writes them, in every format.
  *
  * compare writes one line per matched connection (half a million for a 1 GB capture pair);
  * printf's format parsing was a third of the run. Each helper writes at p and returns the
@@ -23,7 +24,13 @@ char *sm_fmt_addr(char *p, const struct sm_addr *a);
 int sm_fmt_addr_len(const struct sm_addr *a);
 char *sm_fmt_endpoint(char *p, const struct sm_addr *a, unsigned port);
 char *sm_fmt_duration(char *p, int64_t ns);  /* "-0.000123456" */
-char *sm_fmt_rfc3339(char *p, int64_t ns);   /* "2026-11-26T06:36:30.123456789Z" */
+/* "2026-11-26T06:36:30.123456789Z", always SM_FMT_RFC3339_LEN characters (years 1677-2262). */
+char *sm_fmt_rfc3339(char *p, int64_t ns);
+#define SM_FMT_RFC3339_LEN 30
+/* The nine digits of a fraction of a second, v < 10^9. */
+char *sm_fmt_nanos(char *p, uint32_t v);
+/* "00".."99": the two digits of n at sm_digits2 + 2 * n. */
+extern const char sm_digits2[200];
 
 static inline char *sm_fmt_str(char *p, const char *s)
 {

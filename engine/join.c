@@ -24,8 +24,8 @@
  * at or before H is decided. Work per call is proportional to what became due.
  *
  * Memory: the pool holds at most max_pending entries (reserved up front, backed on use). An
- * intrusive age list makes evicting the oldest entry O(1) when it is full (DESIGN.md,
- * "Bounds").
+ * intrusive age list makes evicting the oldest entry O(1) when it is full
+ * (docs/ARCHITECTURE.md, "Bounds").
  */
 #include "synmatch/join.h"
 
@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "alloc.h"
 #include "hugemem.h"
 #include "siphash.h"
 #include "addr.h"
@@ -43,7 +44,6 @@
 #define DEFAULT_TIMEOUT (3 * NS_PER_SEC)
 #define DEFAULT_SKEW (1 * NS_PER_SEC)
 #define DEFAULT_MAX_QUIET (120 * NS_PER_SEC)
-#define DEFAULT_MAX_PENDING 1000000u
 /* Event times are clamped to [1933, 2116]: any difference of two stays below 2^63. */
 #define TS_MAX (INT64_C(1) << 62)
 #define TS_MIN (-(INT64_C(1) << 60))
@@ -172,36 +172,6 @@ struct sm_join {
     struct sm_join_stats st;
 };
 
-static const char *const verdict_names[SM_V_COUNT] = {
-    [SM_V_SUSPECT] = "suspect",
-    [SM_V_MATCHED] = "matched",
-    [SM_V_MISSING] = "missing",
-    [SM_V_ANSWERED_BY_MIDDLEBOX] = "answered_by_middlebox",
-    [SM_V_SENSOR_CAPTURE_LOSS] = "sensor_capture_loss",
-    [SM_V_TRANSPORT_LOSS] = "transport_loss",
-    [SM_V_SENSOR_DOWN] = "sensor_down",
-    [SM_V_COLLECTOR_OVERLOAD] = "collector_overload",
-    [SM_V_UNKNOWN] = "unknown",
-    [SM_V_AMBIGUOUS] = "ambiguous",
-};
-
-const char *sm_verdict_name(enum sm_verdict_kind k)
-{
-    return (unsigned)k < SM_V_COUNT ? verdict_names[k] : "?";
-}
-
-const char *sm_answer_name(enum sm_answer a)
-{
-    switch (a) {
-    case SM_ANSWER_SYNACK:
-        return "syn-ack";
-    case SM_ANSWER_RST:
-        return "rst";
-    default:
-        return "none";
-    }
-}
-
 /* ---- pool, hash, age list ------------------------------------------------------------------ */
 
 /*
@@ -236,7 +206,7 @@ static bool tab_grow(sm_join_t *j)
     uint32_t ncap = (j->tab_mask + 1) * 2;
     if (ncap == 0)
         return false;
-    struct slot *nt = calloc(ncap, sizeof *nt);
+    struct slot *nt = sm_calloc(ncap, sizeof *nt);
     if (nt == NULL)
         return false;
     struct slot *old = j->tab;
@@ -424,7 +394,7 @@ static bool lane_push(struct lane *l, struct heap_item it)
 {
     if (l->len == l->cap) {
         size_t ncap = l->cap ? l->cap * 2 : 1024;
-        struct heap_item *nb = malloc(ncap * sizeof *nb);
+        struct heap_item *nb = sm_malloc(ncap * sizeof *nb);
         if (nb == NULL)
             return false;
         for (size_t k = 0; k < l->len; k++)
@@ -441,7 +411,7 @@ static bool lane_push(struct lane *l, struct heap_item it)
 static bool heap_grow(sm_join_t *j)
 {
     size_t ncap = j->heap_cap ? j->heap_cap * 2 : 1024;
-    struct heap_item *nh = realloc(j->heap, ncap * sizeof *nh);
+    struct heap_item *nh = sm_realloc(j->heap, ncap * sizeof *nh);
     if (nh == NULL)
         return false;
     j->heap = nh;
@@ -824,7 +794,7 @@ static void hold(sm_join_t *j, uint32_t gi)
     }
     if (j->held_len == j->held_cap) {
         size_t ncap = j->held_cap ? j->held_cap * 2 : 256;
-        uint32_t *nh = realloc(j->held, ncap * sizeof *nh);
+        uint32_t *nh = sm_realloc(j->held, ncap * sizeof *nh);
         if (nh == NULL) {
             decide_unmatched(j, gi); /* cannot wait: decide on what is known now */
             return;
@@ -981,7 +951,7 @@ static void record_attempt(struct entry *g, uint32_t i, const struct sm_record *
     if (i == 0 || i >= TRACKED_ATTEMPTS)
         return;
     if (i == 1)
-        g->more = malloc((TRACKED_ATTEMPTS - 1) * sizeof *g->more);
+        g->more = sm_malloc((TRACKED_ATTEMPTS - 1) * sizeof *g->more);
     if (g->more == NULL)
         return; /* out of memory: only the first attempt is known, delivery is judged on it */
     struct attempt *a = &g->more[i - 1];
@@ -1167,6 +1137,26 @@ static bool isn_flooded(sm_join_t *j, uint32_t isn)
     return false;
 }
 
+/*
+ * Answer r (a SYN/ACK, or an RST acknowledging the ISN) going back towards the SYNs of an
+ * entry of kind: the client's answer on a group (what the client received), the server's on
+ * a server SYN (what the server sent). False when no such entry is held.
+ */
+static bool note_answer(sm_join_t *j, enum ekind kind, const struct sm_record *r)
+{
+    if (!(r->flags & SM_TH_ACK) || !(r->flags & (SM_TH_SYN | SM_TH_RST)))
+        return false;
+    uint32_t i = find(j, kind, r->ack - 1, &r->tuple, true);
+    if (i == 0)
+        return false;
+    struct entry *e = &j->pool[i];
+    if (sm_flags_is_synack(r->flags))
+        e->answer = SM_ANSWER_SYNACK;
+    else if (e->answer == SM_ANSWER_NONE)
+        e->answer = SM_ANSWER_RST;
+    return true;
+}
+
 static void add_client(sm_join_t *j, const struct sm_record *r)
 {
     if (sm_flags_is_syn(r->flags)) {
@@ -1213,19 +1203,8 @@ static void add_client(sm_join_t *j, const struct sm_record *r)
         schedule_group(j, gi);
         return;
     }
-    /* An answer the client received: SYN/ACK, or RST acknowledging the ISN. */
-    if ((r->flags & SM_TH_ACK) && (r->flags & (SM_TH_SYN | SM_TH_RST))) {
-        uint32_t gi = find(j, E_GROUP, r->ack - 1, &r->tuple, true);
-        if (gi) {
-            struct entry *g = &j->pool[gi];
-            if (sm_flags_is_synack(r->flags))
-                g->answer = SM_ANSWER_SYNACK;
-            else if (g->answer == SM_ANSWER_NONE)
-                g->answer = SM_ANSWER_RST;
-            return;
-        }
-    }
-    j->st.ignored[SM_ROLE_CLIENT]++;
+    if (!note_answer(j, E_GROUP, r))
+        j->st.ignored[SM_ROLE_CLIENT]++;
 }
 
 /*
@@ -1294,26 +1273,25 @@ static void add_server(sm_join_t *j, const struct sm_record *r)
             queue_push(j, si, sat_add(r->ts_ns, j->cfg.max_skew_ns));
         return;
     }
-    if ((r->flags & SM_TH_ACK) && (r->flags & (SM_TH_SYN | SM_TH_RST))) {
-        uint32_t si = find(j, E_SERVER, r->ack - 1, &r->tuple, true);
-        if (si) {
-            struct entry *s = &j->pool[si];
-            if (sm_flags_is_synack(r->flags))
-                s->answer = SM_ANSWER_SYNACK;
-            else if (s->answer == SM_ANSWER_NONE)
-                s->answer = SM_ANSWER_RST;
-            return;
-        }
-    }
-    j->st.ignored[SM_ROLE_SERVER]++;
+    if (!note_answer(j, E_SERVER, r))
+        j->st.ignored[SM_ROLE_SERVER]++;
 }
 
 /* ---- public -------------------------------------------------------------------------------- */
 
+size_t sm_join_reserve_bytes(size_t max_pending)
+{
+    if (max_pending == 0)
+        max_pending = SM_JOIN_DEFAULT_MAX_PENDING;
+    if (max_pending > UINT32_MAX - 2)
+        max_pending = UINT32_MAX - 2;
+    return (max_pending + 1) * sizeof(struct entry);
+}
+
 sm_join_t *sm_join_new(const struct sm_join_config *cfg)
 {
     assert(cfg != NULL && cfg->on_verdict != NULL);
-    sm_join_t *j = calloc(1, sizeof *j);
+    sm_join_t *j = sm_calloc(1, sizeof *j);
     if (j == NULL)
         return NULL;
     j->cfg = *cfg;
@@ -1328,7 +1306,7 @@ sm_join_t *sm_join_new(const struct sm_join_config *cfg)
     if (j->cfg.max_quiet_ns < j->cfg.timeout_ns)
         j->cfg.max_quiet_ns = j->cfg.timeout_ns;
     if (j->cfg.max_pending == 0)
-        j->cfg.max_pending = DEFAULT_MAX_PENDING;
+        j->cfg.max_pending = SM_JOIN_DEFAULT_MAX_PENDING;
     if (j->cfg.max_pending > UINT32_MAX - 2)
         j->cfg.max_pending = UINT32_MAX - 2;
     struct sm_sipkey seed;
@@ -1336,15 +1314,17 @@ sm_join_t *sm_join_new(const struct sm_join_config *cfg)
     j->hmul = seed.k0;
     j->hadd = seed.k1;
     j->tab_mask = 1023;
-    j->tab = calloc(j->tab_mask + 1, sizeof *j->tab);
+    j->tab = sm_calloc(j->tab_mask + 1, sizeof *j->tab);
     /* The pool is reserved whole (address space only: max_pending entries) and backed as it
      * is first touched, so it never moves and never copies; in 2 MiB pages where the system
      * grants them. Growing it by realloc faulted every 4 KiB page of ~60 MB anew, a tenth of
      * the collector's CPU time at 50,000 connections/s (docs/PERFORMANCE.md). */
     j->pool_cap = (uint32_t)j->cfg.max_pending + 1;
-    j->pool_bytes = (size_t)j->pool_cap * sizeof *j->pool;
-    void *pm = mmap(NULL, j->pool_bytes, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    j->pool_bytes = sm_join_reserve_bytes(j->cfg.max_pending);
+    void *pm = sm_alloc_should_fail()
+                   ? MAP_FAILED
+                   : mmap(NULL, j->pool_bytes, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     j->pool = pm == MAP_FAILED ? NULL : pm;
     if (j->pool)
         sm_advise_huge(j->pool, j->pool_bytes);
@@ -1454,7 +1434,7 @@ void sm_join_blind(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
     if (j->nblind[role] == j->capblind[role]) {
         size_t ncap = j->capblind[role] ? j->capblind[role] * 2 : 16;
         struct interval *nb = ncap <= MAX_BLIND_INTERVALS
-                                  ? realloc(j->blind[role], ncap * sizeof *nb)
+                                  ? sm_realloc(j->blind[role], ncap * sizeof *nb)
                                   : NULL;
         if (nb == NULL && j->nblind[role] == 0) {
             j->degraded = true; /* no way to remember it: no SYN may be called missing */

@@ -16,6 +16,36 @@
 #define LINE 1024 /* longer than any row: two IPv6 tuples and a few numbers */
 #define TUPLE_MAX (2 * SM_FMT_ENDPOINT_MAX + 4)
 
+static const char *const verdict_names[SM_V_COUNT] = {
+    [SM_V_SUSPECT] = "suspect",
+    [SM_V_MATCHED] = "matched",
+    [SM_V_MISSING] = "missing",
+    [SM_V_ANSWERED_BY_MIDDLEBOX] = "answered_by_middlebox",
+    [SM_V_SENSOR_CAPTURE_LOSS] = "sensor_capture_loss",
+    [SM_V_TRANSPORT_LOSS] = "transport_loss",
+    [SM_V_SENSOR_DOWN] = "sensor_down",
+    [SM_V_COLLECTOR_OVERLOAD] = "collector_overload",
+    [SM_V_UNKNOWN] = "unknown",
+    [SM_V_AMBIGUOUS] = "ambiguous",
+};
+
+const char *sm_verdict_name(enum sm_verdict_kind k)
+{
+    return (unsigned)k < SM_V_COUNT ? verdict_names[k] : "?";
+}
+
+const char *sm_answer_name(enum sm_answer a)
+{
+    switch (a) {
+    case SM_ANSWER_SYNACK:
+        return "syn-ack";
+    case SM_ANSWER_RST:
+        return "rst";
+    default:
+        return "none";
+    }
+}
+
 int sm_format_parse(const char *name, enum sm_format *out)
 {
     if (strcmp(name, "table") == 0)

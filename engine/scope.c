@@ -124,3 +124,17 @@ size_t sm_scope_list(const sm_scope_t *s, struct sm_addr *out, size_t max)
     free(all);
     return k;
 }
+
+bool sm_scope_entry_covers(const struct sm_scope_entry *e, const struct sm_addr *addr,
+                           uint16_t port)
+{
+    if (e->addr.family != addr->family || (e->port != 0 && e->port != port))
+        return false;
+    unsigned bits = e->prefix_len, full = bits / 8, rest = bits % 8;
+    if (memcmp(e->addr.bytes, addr->bytes, full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return (e->addr.bytes[full] & mask) == (addr->bytes[full] & mask);
+}

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "defrag.h"
 
 #define MAX_DEPTH 8      /* IP layers per frame (tunnels and quotes) */
@@ -1029,7 +1030,7 @@ int sm_decode_frame(sm_decoder_t *d, const struct sm_frame *frame, sm_tcp_fn fn,
 
 sm_decoder_t *sm_decoder_new(const struct sm_decoder_config *cfg)
 {
-    sm_decoder_t *d = calloc(1, sizeof *d);
+    sm_decoder_t *d = sm_calloc(1, sizeof *d);
     if (d == NULL)
         return NULL;
     size_t bytes = cfg && cfg->frag_max_bytes ? cfg->frag_max_bytes : DEFAULT_FRAG_BYTES;

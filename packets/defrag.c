@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "siphash.h"
 #include "addr.h"
 
@@ -48,7 +49,7 @@ struct sm_defrag {
 
 sm_defrag_t *sm_defrag_new(size_t max_bytes, size_t max_datagrams)
 {
-    sm_defrag_t *df = calloc(1, sizeof *df);
+    sm_defrag_t *df = sm_calloc(1, sizeof *df);
     if (df == NULL)
         return NULL;
     df->max_bytes = max_bytes;
@@ -56,7 +57,7 @@ sm_defrag_t *sm_defrag_new(size_t max_bytes, size_t max_datagrams)
     df->nbuckets = 1024;
     while (df->nbuckets < max_datagrams && df->nbuckets < (1u << 20))
         df->nbuckets *= 2;
-    df->buckets = calloc(df->nbuckets, sizeof *df->buckets);
+    df->buckets = sm_calloc(df->nbuckets, sizeof *df->buckets);
     if (df->buckets == NULL) {
         free(df);
         return NULL;
@@ -179,7 +180,7 @@ enum sm_defrag_result sm_defrag_add(sm_defrag_t *df, const struct sm_frag_key *k
         d = d->hnext;
     if (d == NULL) {
         evict_to_fit(df, NULL, 1, 0, evicted);
-        d = calloc(1, sizeof *d);
+        d = sm_calloc(1, sizeof *d);
         if (d == NULL)
             return SM_DEFRAG_BAD;
         d->key = *key;
@@ -214,7 +215,7 @@ enum sm_defrag_result sm_defrag_add(sm_defrag_t *df, const struct sm_frag_key *k
             (*evicted)++;
             return SM_DEFRAG_BAD;
         }
-        uint8_t *nb = realloc(d->buf, ncap);
+        uint8_t *nb = sm_realloc(d->buf, ncap);
         if (nb == NULL)
             return SM_DEFRAG_BAD;
         memset(nb + d->buf_cap, 0, ncap - d->buf_cap);

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
+
 #define PCAP_MAGIC_US 0xa1b2c3d4u
 #define PCAP_MAGIC_NS 0xa1b23c4du
 #define PCAP_MAGIC_KUZ 0xa1b2cd34u /* Alexey Kuznetzov's patched format: 8 more header bytes */
@@ -123,7 +125,7 @@ static ssize_t fill(sm_pcapfile_t *f, size_t n)
         size_t ncap = f->cap;
         while (ncap < n)
             ncap *= 2;
-        uint8_t *nb = realloc(f->buf, ncap);
+        uint8_t *nb = sm_realloc(f->buf, ncap);
         if (nb == NULL)
             return fail(f, SM_PCAP_ERR_OPEN, "out of memory for a %zu-byte record", n);
         f->buf = nb;
@@ -326,7 +328,7 @@ static int add_iface(sm_pcapfile_t *f, const uint8_t *body, uint32_t body_len)
                     MAX_INTERFACES);
     if (f->n_ifaces == f->cap_ifaces) {
         uint32_t ncap = f->cap_ifaces ? f->cap_ifaces * 2 : 4;
-        struct iface *ni = realloc(f->ifaces, ncap * sizeof *ni);
+        struct iface *ni = sm_realloc(f->ifaces, ncap * sizeof *ni);
         if (ni == NULL)
             return fail(f, SM_PCAP_ERR_OPEN, "out of memory for interface table");
         f->ifaces = ni;
@@ -353,7 +355,7 @@ static int add_ifstats(sm_pcapfile_t *f, const uint8_t *body, uint32_t body_len)
         return 0;
     if (f->n_ifstats == f->cap_ifstats) {
         size_t ncap = f->cap_ifstats ? f->cap_ifstats * 2 : 4;
-        struct sm_ifstats *ns = realloc(f->ifstats, ncap * sizeof *ns);
+        struct sm_ifstats *ns = sm_realloc(f->ifstats, ncap * sizeof *ns);
         if (ns == NULL)
             return fail(f, SM_PCAP_ERR_OPEN, "out of memory for interface statistics");
         f->ifstats = ns;
@@ -470,20 +472,12 @@ static int next_ng(sm_pcapfile_t *f, struct sm_frame *out)
             consume(f, blen);
             continue;
         case PCAPNG_EPB:
-            if (body_len < 20)
-                goto short_block;
-            ifid = rd32(f, body);
-            ts = (uint64_t)rd32(f, body + 4) << 32 | rd32(f, body + 8);
-            caplen = rd32(f, body + 12);
-            wirelen = rd32(f, body + 16);
-            data = body + 20;
-            if (caplen > body_len - 20)
-                goto bad_caplen;
-            break;
         case PCAPNG_OPB:
+            /* The same layout but for the interface id: 32 bits in an EPB, 16 (then a
+             * drop count) in the obsolete Packet Block. */
             if (body_len < 20)
                 goto short_block;
-            ifid = rd16(f, body);
+            ifid = type == PCAPNG_EPB ? rd32(f, body) : rd16(f, body);
             ts = (uint64_t)rd32(f, body + 4) << 32 | rd32(f, body + 8);
             caplen = rd32(f, body + 12);
             wirelen = rd32(f, body + 16);
@@ -539,7 +533,7 @@ static int next_ng(sm_pcapfile_t *f, struct sm_frame *out)
 sm_pcapfile_t *sm_pcapfile_open(const char *path, enum sm_pcap_err *err_kind, char *errbuf,
                                 size_t errlen)
 {
-    sm_pcapfile_t *f = calloc(1, sizeof *f);
+    sm_pcapfile_t *f = sm_calloc(1, sizeof *f);
     if (f == NULL) {
         *err_kind = SM_PCAP_ERR_OPEN;
         snprintf(errbuf, errlen, "%s: out of memory", path);
@@ -560,7 +554,7 @@ sm_pcapfile_t *sm_pcapfile_open(const char *path, enum sm_pcap_err *err_kind, ch
         posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     f->cap = BUF_INITIAL;
-    f->buf = malloc(f->cap);
+    f->buf = sm_malloc(f->cap);
     if (f->buf == NULL) {
         fail(f, SM_PCAP_ERR_OPEN, "out of memory");
         goto out_fail;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "hugemem.h"
 #include "siphash.h"
 
@@ -74,7 +75,7 @@ static int table_init(struct table *t, size_t key_len)
     t->slot_size = slot_size_for(key_len);
     t->nslots = INITIAL_SLOTS;
     t->used = 0;
-    t->slots = calloc(t->nslots, t->slot_size);
+    t->slots = sm_calloc(t->nslots, t->slot_size);
     return t->slots ? 0 : -1;
 }
 
@@ -85,7 +86,7 @@ static inline struct slot_hdr *slot_at(const struct table *t, size_t i)
 
 sm_streams_t *sm_streams_new(size_t max_conversations)
 {
-    sm_streams_t *s = calloc(1, sizeof *s);
+    sm_streams_t *s = sm_calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
     s->max_pairs = max_conversations ? max_conversations : SM_STREAMS_DEFAULT_MAX;
@@ -139,7 +140,7 @@ static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t len)
 static int table_grow(struct table *t)
 {
     size_t n = t->nslots * 2;
-    uint8_t *ns = calloc(n, t->slot_size);
+    uint8_t *ns = sm_calloc(n, t->slot_size);
     if (ns == NULL)
         return -1;
     sm_advise_huge(ns, n * t->slot_size);
@@ -364,11 +365,6 @@ uint64_t sm_streams_count(const sm_streams_t *s)
     return s->next_stream;
 }
 
-size_t sm_streams_pairs(const sm_streams_t *s)
-{
-    return s->v4.used + s->v6.used;
-}
-
 bool sm_streams_exact(const sm_streams_t *s)
 {
     return s->evicted == 0 && s->next_stream <= UINT32_MAX;
@@ -384,7 +380,7 @@ uint64_t sm_streams_first_inexact_frame(const sm_streams_t *s)
     return s->first_inexact_frame;
 }
 
-size_t sm_streams_memory(const sm_streams_t *s)
+size_t sm_streams_pairs(const sm_streams_t *s)
 {
-    return s->v4.nslots * s->v4.slot_size + s->v6.nslots * s->v6.slot_size;
+    return s->v4.used + s->v6.used;
 }

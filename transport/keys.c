@@ -14,18 +14,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "errbuf.h"
+
 #define MAX_ALLOW 4096
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 bool sm_key_z85_valid(const char *s)
 {
@@ -51,21 +42,21 @@ int sm_keys_write(const char *prefix, const struct sm_keypair *kp, char *err, si
     snprintf(path, sizeof path, "%s.key", prefix);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd == -1)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
     char text[256];
     int n = snprintf(text, sizeof text,
                      "# synmatch CURVE key pair: keep this file secret\n"
                      "public-key %s\nsecret-key %s\n",
                      kp->public_z85, kp->secret_z85);
     if (write(fd, text, (size_t)n) != n || close(fd) == -1)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
     snprintf(path, sizeof path, "%s.pub", prefix);
     FILE *f = fopen(path, "wx");
     if (f == NULL)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
     fprintf(f, "%s\n", kp->public_z85);
     if (fclose(f) == EOF)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -74,7 +65,7 @@ static char *slurp(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
+        sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     char *buf = malloc(1 << 20);
@@ -83,7 +74,7 @@ static char *slurp(const char *path, char *err, size_t errlen)
     fclose(f);
     if (buf == NULL || big) {
         free(buf);
-        fail(err, errlen, "%s: too large for a key file", path);
+        sm_errbuf(err, errlen, "%s: too large for a key file", path);
         return NULL;
     }
     buf[n] = '\0';
@@ -118,9 +109,9 @@ int sm_keys_load_secret(const char *path, struct sm_keypair *kp, char *err, size
 {
     struct stat st;
     if (stat(path, &st) == -1)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
     if (st.st_mode & 077)
-        return fail(err, errlen, "%s: secret key readable by others (mode %03o): chmod 600 it",
+        return sm_errbuf(err, errlen, "%s: secret key readable by others (mode %03o): chmod 600 it",
                     path, (unsigned)(st.st_mode & 0777));
     char *text = slurp(path, err, errlen);
     if (text == NULL)
@@ -129,7 +120,7 @@ int sm_keys_load_secret(const char *path, struct sm_keypair *kp, char *err, size
               find_key(text, "secret-key", kp->secret_z85);
     free(text);
     if (!ok)
-        return fail(err, errlen, "%s: not a synmatch key file (need public-key and secret-key "
+        return sm_errbuf(err, errlen, "%s: not a synmatch key file (need public-key and secret-key "
                     "lines; make one with synmatch keygen)", path);
     return 0;
 }
@@ -157,7 +148,7 @@ int sm_keys_load_public(const char *spec, char out[SM_KEY_Z85_LEN + 1], char *er
         }
     }
     free(text);
-    return ok ? 0 : fail(err, errlen, "%s: not a public key (40 Z85 characters)", spec);
+    return ok ? 0 : sm_errbuf(err, errlen, "%s: not a public key (40 Z85 characters)", spec);
 }
 
 int sm_allow_load(const char *path, struct sm_allow *out, char *err, size_t errlen)
@@ -168,7 +159,7 @@ int sm_allow_load(const char *path, struct sm_allow *out, char *err, size_t errl
     struct sm_allow a = {calloc(MAX_ALLOW, sizeof *a.e), 0};
     if (a.e == NULL) {
         free(text);
-        return fail(err, errlen, "%s: out of memory", path);
+        return sm_errbuf(err, errlen, "%s: out of memory", path);
     }
     unsigned lineno = 0;
     char *save = NULL;
@@ -184,17 +175,17 @@ int sm_allow_load(const char *path, struct sm_allow *out, char *err, size_t errl
             strlen(id) > SM_SENSOR_ID_MAX) {
             free(text);
             sm_allow_free(&a);
-            return fail(err, errlen, "%s:%u: expected 'SENSOR-ID PUBLIC-KEY'", path, lineno);
+            return sm_errbuf(err, errlen, "%s:%u: expected 'SENSOR-ID PUBLIC-KEY'", path, lineno);
         }
         if (a.n == MAX_ALLOW) {
             free(text);
             sm_allow_free(&a);
-            return fail(err, errlen, "%s: more than %d entries", path, MAX_ALLOW);
+            return sm_errbuf(err, errlen, "%s: more than %d entries", path, MAX_ALLOW);
         }
         if (sm_allow_lookup(&a, key)) {
             free(text);
             sm_allow_free(&a);
-            return fail(err, errlen, "%s:%u: this key is already allowed for another sensor",
+            return sm_errbuf(err, errlen, "%s:%u: this key is already allowed for another sensor",
                         path, lineno);
         }
         snprintf(a.e[a.n].sensor_id, sizeof a.e[a.n].sensor_id, "%s", id);

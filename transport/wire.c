@@ -409,17 +409,3 @@ enum sm_wire_reject sm_wire_decode(const uint8_t *buf, size_t len, struct sm_wir
     synmatch__batch__free_unpacked(b, &alloc);
     return why;
 }
-
-bool sm_scope_entry_covers(const struct sm_scope_entry *e, const struct sm_addr *addr,
-                           uint16_t port)
-{
-    if (e->addr.family != addr->family || (e->port != 0 && e->port != port))
-        return false;
-    unsigned bits = e->prefix_len, full = bits / 8, rest = bits % 8;
-    if (memcmp(e->addr.bytes, addr->bytes, full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (e->addr.bytes[full] & mask) == (addr->bytes[full] & mask);
-}

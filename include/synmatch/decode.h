@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "synmatch/pcapfile.h"
+#include "synmatch/frame.h"
 #include "synmatch/record.h"
 
 typedef struct sm_decoder sm_decoder_t;

@@ -1,6 +1,6 @@
 /*
  * join.h - the join engine: client SYNs grouped by ISN, joined to the server's SYNs, decided
- * on event time by per-side watermarks (DESIGN.md, "Verdicts" and "Time").
+ * on event time by per-side watermarks (docs/ARCHITECTURE.md, "Verdicts" and "Time").
  *
  * One engine serves both fronts: `synmatch compare` feeds it two files, the live collector
  * feeds it batches from sensors. The engine never looks at a wall clock: it decides a client
@@ -26,74 +26,19 @@
 #include <stdint.h>
 
 #include "synmatch/record.h"
+#include "synmatch/verdict.h"
 
 typedef struct sm_join sm_join_t;
 
-enum sm_role {
-    SM_ROLE_CLIENT = 0,
-    SM_ROLE_SERVER = 1,
-};
 
-/* The verdict vocabulary (DESIGN.md). Names: sm_verdict_name(). */
-enum sm_verdict_kind {
-    SM_V_SUSPECT,
-    SM_V_MATCHED,
-    SM_V_MISSING,
-    SM_V_ANSWERED_BY_MIDDLEBOX,
-    SM_V_SENSOR_CAPTURE_LOSS,
-    SM_V_TRANSPORT_LOSS,
-    SM_V_SENSOR_DOWN,
-    SM_V_COLLECTOR_OVERLOAD,
-    SM_V_UNKNOWN,
-    SM_V_AMBIGUOUS,
-    SM_V_COUNT
-};
-
-const char *sm_verdict_name(enum sm_verdict_kind k);
-
-/* What answered a SYN. */
-enum sm_answer {
-    SM_ANSWER_NONE = 0,
-    SM_ANSWER_SYNACK,
-    SM_ANSWER_RST,
-};
-
-const char *sm_answer_name(enum sm_answer a);
-
-struct sm_verdict {
-    enum sm_verdict_kind kind;
-    const char *reason; /* why, for the non-network verdicts; a static string or NULL */
-    uint32_t isn;
-    uint32_t attempts;    /* client SYNs of the group */
-    uint32_t lost_before; /* matched: attempts sent before the one the server saw first */
-    struct sm_tuple client;
-    int64_t client_stream; /* tcp.stream of the first attempt, or SM_STREAM_NONE */
-    uint64_t client_frame; /* frame of the first attempt (files), or 0 */
-    int64_t first_ns, last_ns;
-    enum sm_answer client_answer; /* what the client sensor saw come back */
-
-    bool has_server; /* the server side saw the SYN */
-    struct sm_tuple server;
-    int64_t server_stream;
-    uint64_t server_frame;
-    int64_t server_first_ns;
-    uint32_t server_seq;
-    uint32_t server_attempts;
-    int64_t delay_ns; /* server_first_ns minus the client attempt that got through */
-    enum sm_answer server_answer; /* what the server sent back, seen at the server */
-    uint32_t candidates;          /* ambiguous: server SYNs that could be this one */
-};
-
-typedef void (*sm_verdict_fn)(void *arg, const struct sm_verdict *v);
-
-/* Which client SYNs are expected at the server (DESIGN.md, "Scope"). */
+/* Which client SYNs are expected at the server (docs/ARCHITECTURE.md, "Scope"). */
 typedef bool (*sm_scope_fn)(void *arg, const struct sm_tuple *client);
 
 struct sm_join_config {
     int64_t timeout_ns;  /* 0 = 3 s */
     int64_t max_skew_ns; /* 0 = 1 s; use a negative value for exactly 0 */
     int64_t max_quiet_ns; /* longest wait for a retransmission; 0 = 120 s */
-    size_t max_pending;  /* entries; 0 = 1,000,000 */
+    size_t max_pending;  /* entries; 0 = SM_JOIN_DEFAULT_MAX_PENDING */
     /* Offline: a file may declare its capture drops only at its end (pcapng ISB) and the
      * inferred scope is only known then, so unmatched groups are decided in sm_join_finish(). */
     bool hold_unmatched;
@@ -123,7 +68,13 @@ struct sm_join_stats {
     int64_t offset_ns;          /* median server-minus-client delay of recent matches */
 };
 
-/* Returns NULL when out of memory. */
+#define SM_JOIN_DEFAULT_MAX_PENDING 1000000u
+
+/* The address space sm_join_new() reserves for max_pending entries (0 = the default): backed
+ * by memory only as entries are used, but it must be available to reserve. */
+size_t sm_join_reserve_bytes(size_t max_pending);
+
+/* Returns NULL when out of memory, or when the entries cannot be reserved. */
 sm_join_t *sm_join_new(const struct sm_join_config *cfg);
 void sm_join_destroy(sm_join_t **self_p);
 

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "synmatch/frame.h"
+
 typedef struct sm_pcapfile sm_pcapfile_t;
 
 /* Largest record or block accepted (pcapng allows more; no real capture needs it). */
@@ -27,17 +29,6 @@ enum sm_pcap_err {
     SM_PCAP_ERR_NOT_CAPTURE, /* no pcap or pcapng magic, or a corrupt file header */
     SM_PCAP_ERR_TRUNCATED,   /* the file ends inside a header, record or block */
     SM_PCAP_ERR_CORRUPT,     /* a record or block header that cannot be right */
-};
-
-/* One frame. data stays valid until the next sm_pcapfile_next() or close. */
-struct sm_frame {
-    const uint8_t *data;
-    uint32_t caplen;   /* bytes in data */
-    uint32_t wirelen;  /* bytes on the wire (never less than caplen) */
-    int64_t ts_ns;     /* ns since the Unix epoch */
-    uint32_t linktype; /* LINKTYPE_* of the frame's interface */
-    uint32_t interface;
-    uint64_t number;   /* 1-based, as Wireshark numbers frames */
 };
 
 /* A pcapng Interface Statistics Block, as read. Absent fields have has_* false. */

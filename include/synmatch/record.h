@@ -61,6 +61,20 @@ struct sm_tcp_opts {
     uint32_t tsecr;
 };
 
+/* Which side of the connection a sensor captures at. */
+enum sm_role {
+    SM_ROLE_CLIENT = 0,
+    SM_ROLE_SERVER = 1,
+};
+
+/* Part of what a server sensor serves (docs/ARCHITECTURE.md, "Scope"): destinations
+ * addr/prefix_len, on port (0 = any). */
+struct sm_scope_entry {
+    struct sm_addr addr;
+    uint8_t prefix_len;
+    uint16_t port;
+};
+
 #define SM_STREAM_NONE (-1)
 
 struct sm_record {

@@ -34,15 +34,12 @@ int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v);
 /* Streams created so far (the next index). */
 uint64_t sm_streams_count(const sm_streams_t *s);
 
-/* Endpoint pairs currently held. */
+/* Endpoint pairs held now (at most max_conversations). */
 size_t sm_streams_pairs(const sm_streams_t *s);
 
 /* False once a pair had to be forgotten. */
 bool sm_streams_exact(const sm_streams_t *s);
 uint64_t sm_streams_evicted(const sm_streams_t *s);
 uint64_t sm_streams_first_inexact_frame(const sm_streams_t *s);
-
-/* Bytes held by the tables. */
-size_t sm_streams_memory(const sm_streams_t *s);
 
 #endif

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "synmatch/join.h"
 #include "synmatch/record.h"
 
 #define SM_WIRE_SCHEMA 1
@@ -26,13 +25,6 @@ struct sm_wire_counters {
     uint64_t pcap_received, pcap_dropped, pcap_ifdropped;
     uint64_t records_emitted, records_unsent, batches_unsent;
     uint64_t decode_errors;
-};
-
-/* A scope entry: destinations addr/prefix_len, on port (0 = any). */
-struct sm_scope_entry {
-    struct sm_addr addr;
-    uint8_t prefix_len;
-    uint16_t port;
 };
 
 /* Everything in a batch but its records. */
@@ -83,9 +75,5 @@ uint8_t *sm_wire_encode(const struct sm_wire_header *h, const struct sm_record *
  */
 enum sm_wire_reject sm_wire_decode(const uint8_t *buf, size_t len, struct sm_wire_header *h,
                                    struct sm_record **recs, size_t *n);
-
-/* True when addr (destination) and port fall in the scope entry. */
-bool sm_scope_entry_covers(const struct sm_scope_entry *e, const struct sm_addr *addr,
-                           uint16_t port);
 
 #endif

@@ -209,8 +209,8 @@ expect_error() { # NAME STATUS PATTERN COMMAND...
     fi
 }
 c=(--role client --sensor-id e --collector "ipc://$out/none.sock")
-expect_error "missing file" 6 "$out/nope.pcap" "$agent" -r "$out/nope.pcap" "${c[@]}"
-expect_error "not a capture" 6 "README.md" "$agent" -r "$root/README.md" "${c[@]}"
+expect_error "missing file" 3 "$out/nope.pcap" "$agent" -r "$out/nope.pcap" "${c[@]}"
+expect_error "not a capture" 4 "README.md" "$agent" -r "$root/README.md" "${c[@]}"
 expect_error "bad --serve address" 2 "--serve 198.18.0.300: '198.18.0.300' is not an IPv4 or IPv6 address" \
     "$agent" -r "$pcap" --role server --sensor-id e --collector "ipc://$out/x" --serve 198.18.0.300
 expect_error "--serve host bits" 2 "did you mean 198.18.0.0/24" \

@@ -402,22 +402,22 @@ expect_error() { # NAME STATUS PATTERN COMMAND...
     fi
 }
 common=(--role client --sensor-id e --collector "ipc://$out/none.sock")
-expect_error "no such interface" 3 "interface nosuch0: no such interface" \
+expect_error "no such interface" 12 "interface nosuch0: no such interface" \
     ip netns exec "$nsa" "$agent" -i nosuch0 "${common[@]}"
 cp "$agent" "$out/agent-copy"
 chmod 755 "$out/agent-copy"
-expect_error "no permission" 3 "interface va: permission denied" \
+expect_error "no permission" 12 "interface va: permission denied" \
     ip netns exec "$nsa" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
     "$out/agent-copy" -i va "${common[@]}"
-expect_error "bad expression" 4 "expression 'port nonsense-port'" \
+expect_error "bad expression" 2 "expression 'port nonsense-port'" \
     ip netns exec "$nsa" "$agent" -i va "${common[@]}" port nonsense-port
-expect_error "vlan in the expression" 4 "expression 'vlan 100'.*not allowed" \
+expect_error "vlan in the expression" 2 "expression 'vlan 100'.*not allowed" \
     ip netns exec "$nsa" "$agent" -i va "${common[@]}" vlan 100
-expect_error "bad endpoint transport" 5 "collector udp://x:1: not a tcp:// or ipc:// endpoint" \
+expect_error "bad endpoint transport" 11 "collector udp://x:1: not a tcp:// or ipc:// endpoint" \
     ip netns exec "$nsa" "$agent" -i va --role client --sensor-id e --collector udp://x:1
-expect_error "malformed endpoint" 5 "collector tcp://nohostport: malformed endpoint" \
+expect_error "malformed endpoint" 11 "collector tcp://nohostport: malformed endpoint" \
     ip netns exec "$nsa" "$agent" -i va --role client --sensor-id e --collector tcp://nohostport
-expect_error "interface down" 3 "interface vdown: interface is down" \
+expect_error "interface down" 12 "interface vdown: interface is down" \
     sh -c "ip -n $nsa link add vdown type veth peer name vdown2 &&
            timeout 10 ip netns exec $nsa $agent -i vdown ${common[*]}"
 

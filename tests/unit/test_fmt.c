@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "check.h"
+#include "clock.h"
 #include "fmt.h"
-#include "timefmt.h"
 
 static uint64_t x = 0x2545f4914f6cdd1dull;
 static uint64_t next(void)
@@ -131,7 +131,7 @@ int main(void)
                           "2026-09-21T14:13:19.999999999Z", "2026-09-21T14:13:20.000000005Z"};
     for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
         char *e = sm_fmt_rfc3339(line, seq[i]);
-        CHECK_EQ_U(e - line, SM_TIME_RFC3339_LEN);
+        CHECK_EQ_U(e - line, SM_FMT_RFC3339_LEN);
         *e = '\0';
         CHECK_EQ_S(line, want[i]);
     }

@@ -216,29 +216,9 @@ static void test_rejections(void)
         CHECK(strcmp(sm_wire_reject_name((enum sm_wire_reject)r), "?") != 0);
 }
 
-static void test_scope_covers(void)
-{
-    struct sm_scope_entry e;
-    memset(&e, 0, sizeof e);
-    sm_addr_parse("198.18.2.0", &e.addr);
-    e.prefix_len = 23;
-    struct sm_addr a;
-    sm_addr_parse("198.18.3.200", &a);
-    CHECK(sm_scope_entry_covers(&e, &a, 80));
-    sm_addr_parse("198.18.4.1", &a);
-    CHECK(!sm_scope_entry_covers(&e, &a, 80));
-    e.port = 443;
-    sm_addr_parse("198.18.2.1", &a);
-    CHECK(!sm_scope_entry_covers(&e, &a, 80));
-    CHECK(sm_scope_entry_covers(&e, &a, 443));
-    sm_addr_parse("2001:db8::1", &a);
-    CHECK(!sm_scope_entry_covers(&e, &a, 443));
-}
-
 int main(void)
 {
     test_roundtrip();
     test_rejections();
-    test_scope_covers();
     return check_done();
 }
