@@ -181,8 +181,10 @@ enum sm_defrag_result sm_defrag_add(sm_defrag_t *df, const struct sm_frag_key *k
     if (d == NULL) {
         evict_to_fit(df, NULL, 1, 0, evicted);
         d = sm_calloc(1, sizeof *d);
-        if (d == NULL)
+        if (d == NULL) {
+            (*evicted)++; /* dropped for want of memory: the numbering may be inexact */
             return SM_DEFRAG_BAD;
+        }
         d->key = *key;
         d->hash = h;
         size_t b = h & (df->nbuckets - 1);
@@ -216,8 +218,12 @@ enum sm_defrag_result sm_defrag_add(sm_defrag_t *df, const struct sm_frag_key *k
             return SM_DEFRAG_BAD;
         }
         uint8_t *nb = sm_realloc(d->buf, ncap);
-        if (nb == NULL)
+        if (nb == NULL) {
+            unlink_dgram(df, d);
+            free_dgram(d);
+            (*evicted)++;
             return SM_DEFRAG_BAD;
+        }
         memset(nb + d->buf_cap, 0, ncap - d->buf_cap);
         df->bytes += ncap - d->buf_cap;
         d->buf = nb;

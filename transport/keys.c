@@ -42,21 +42,21 @@ int sm_keys_write(const char *prefix, const struct sm_keypair *kp, char *err, si
     snprintf(path, sizeof path, "%s.key", prefix);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd == -1)
-        return sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
+        return sm_errbuf_errno(err, errlen, "%s", path);
     char text[256];
     int n = snprintf(text, sizeof text,
                      "# synmatch CURVE key pair: keep this file secret\n"
                      "public-key %s\nsecret-key %s\n",
                      kp->public_z85, kp->secret_z85);
     if (write(fd, text, (size_t)n) != n || close(fd) == -1)
-        return sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
+        return sm_errbuf_errno(err, errlen, "%s", path);
     snprintf(path, sizeof path, "%s.pub", prefix);
     FILE *f = fopen(path, "wx");
     if (f == NULL)
-        return sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
+        return sm_errbuf_errno(err, errlen, "%s", path);
     fprintf(f, "%s\n", kp->public_z85);
     if (fclose(f) == EOF)
-        return sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
+        return sm_errbuf_errno(err, errlen, "%s", path);
     return 0;
 }
 
@@ -65,7 +65,7 @@ static char *slurp(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
+        sm_errbuf_errno(err, errlen, "%s", path);
         return NULL;
     }
     char *buf = malloc(1 << 20);
@@ -109,10 +109,11 @@ int sm_keys_load_secret(const char *path, struct sm_keypair *kp, char *err, size
 {
     struct stat st;
     if (stat(path, &st) == -1)
-        return sm_errbuf(err, errlen, "%s: %s", path, strerror(errno));
+        return sm_errbuf_errno(err, errlen, "%s", path);
     if (st.st_mode & 077)
-        return sm_errbuf(err, errlen, "%s: secret key readable by others (mode %03o): chmod 600 it",
-                    path, (unsigned)(st.st_mode & 0777));
+        return sm_errbuf(err, errlen,
+                         "%s: secret key readable by others (mode %03o): chmod 600 it", path,
+                         (unsigned)(st.st_mode & 0777));
     char *text = slurp(path, err, errlen);
     if (text == NULL)
         return -1;
@@ -120,8 +121,10 @@ int sm_keys_load_secret(const char *path, struct sm_keypair *kp, char *err, size
               find_key(text, "secret-key", kp->secret_z85);
     free(text);
     if (!ok)
-        return sm_errbuf(err, errlen, "%s: not a synmatch key file (need public-key and secret-key "
-                    "lines; make one with synmatch keygen)", path);
+        return sm_errbuf(err, errlen,
+                         "%s: not a synmatch key file (need public-key and secret-key lines; "
+                         "make one with synmatch keygen)",
+                         path);
     return 0;
 }
 
@@ -175,7 +178,8 @@ int sm_allow_load(const char *path, struct sm_allow *out, char *err, size_t errl
             strlen(id) > SM_SENSOR_ID_MAX) {
             free(text);
             sm_allow_free(&a);
-            return sm_errbuf(err, errlen, "%s:%u: expected 'SENSOR-ID PUBLIC-KEY'", path, lineno);
+            return sm_errbuf(err, errlen, "%s:%u: expected 'SENSOR-ID PUBLIC-KEY'", path,
+                             lineno);
         }
         if (a.n == MAX_ALLOW) {
             free(text);
@@ -185,8 +189,9 @@ int sm_allow_load(const char *path, struct sm_allow *out, char *err, size_t errl
         if (sm_allow_lookup(&a, key)) {
             free(text);
             sm_allow_free(&a);
-            return sm_errbuf(err, errlen, "%s:%u: this key is already allowed for another sensor",
-                        path, lineno);
+            return sm_errbuf(err, errlen,
+                             "%s:%u: this key is already allowed for another sensor", path,
+                             lineno);
         }
         snprintf(a.e[a.n].sensor_id, sizeof a.e[a.n].sensor_id, "%s", id);
         memcpy(a.e[a.n].public_z85, key, SM_KEY_Z85_LEN + 1);

@@ -1,0 +1,116 @@
+/*
+ * test_stream.c - the tcp.stream table at its cap: the least recently used pair is forgotten,
+ * the table never holds more than the cap, the first inexact frame is the one that forced
+ * the first eviction, a forgotten pair gets a new index, a kept one its old index; and out of
+ * memory degrades to eviction, reported, never a crash.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "addr.h"
+#include "alloc.h"
+#include "check.h"
+#include "synmatch/stream.h"
+
+/* A header of pair k (client 198.18.0.k:40000+k -> 198.18.1.1:80) at frame. */
+static struct sm_tcp_view pkt(unsigned k, uint16_t flags, uint64_t frame)
+{
+    struct sm_tcp_view v;
+    memset(&v, 0, sizeof v);
+    v.rec.tuple.src.family = v.rec.tuple.dst.family = SM_AF_INET;
+    v.rec.tuple.src.bytes[0] = 198, v.rec.tuple.src.bytes[1] = 18;
+    v.rec.tuple.src.bytes[2] = (uint8_t)(k >> 8), v.rec.tuple.src.bytes[3] = (uint8_t)k;
+    v.rec.tuple.dst.bytes[0] = 198, v.rec.tuple.dst.bytes[1] = 18;
+    v.rec.tuple.dst.bytes[2] = 1, v.rec.tuple.dst.bytes[3] = 1;
+    v.rec.tuple.sport = (uint16_t)(40000 + k);
+    v.rec.tuple.dport = 80;
+    v.rec.flags = flags;
+    v.rec.seq = 1000 + k;
+    v.rec.ack = flags & SM_TH_ACK ? 5000 : 0;
+    v.rec.frame = frame;
+    v.rec.stream = SM_STREAM_NONE;
+    v.analyzable = true;
+    return v;
+}
+
+static int64_t put(sm_streams_t *s, unsigned k, uint16_t flags, uint64_t frame)
+{
+    struct sm_tcp_view v = pkt(k, flags, frame);
+    return sm_streams_assign(s, &v);
+}
+
+static void test_lru_at_cap(void)
+{
+    sm_streams_t *s = sm_streams_new(4);
+    for (unsigned k = 0; k < 4; k++)
+        CHECK_EQ_U(put(s, k, SM_TH_SYN, k + 1), k);
+    CHECK(sm_streams_exact(s));
+    CHECK_EQ_U(put(s, 0, SM_TH_ACK, 5), 0); /* pair 0 used again: pair 1 is now the oldest */
+    CHECK_EQ_U(put(s, 4, SM_TH_SYN, 6), 4); /* a fifth pair: one must go */
+    CHECK(!sm_streams_exact(s));
+    CHECK_EQ_U(sm_streams_evicted(s), 1);
+    CHECK_EQ_U(sm_streams_first_inexact_frame(s), 6);
+    CHECK_EQ_U(sm_streams_pairs(s), 4);
+    CHECK_EQ_U(put(s, 0, SM_TH_ACK, 7), 0); /* kept */
+    CHECK_EQ_U(put(s, 3, SM_TH_ACK, 8), 3); /* kept */
+    CHECK_EQ_U(put(s, 1, SM_TH_ACK, 9), 5); /* forgotten: tshark would say 1 */
+    CHECK_EQ_U(sm_streams_first_inexact_frame(s), 6);
+    /* Many more pairs: the cap holds. */
+    for (unsigned k = 10; k < 2000; k++) {
+        put(s, k, SM_TH_SYN, 100 + k);
+        if (sm_streams_pairs(s) > 4)
+            break;
+    }
+    CHECK_EQ_U(sm_streams_pairs(s), 4);
+    CHECK(sm_streams_evicted(s) >= 1990);
+    CHECK_EQ_U(sm_streams_first_inexact_frame(s), 6);
+    sm_streams_destroy(&s);
+    CHECK(s == NULL);
+}
+
+static void test_big_cap_exact(void)
+{
+    /* Below the cap nothing is forgotten, whatever the growth of the table. */
+    sm_streams_t *s = sm_streams_new(100000);
+    int bad = 0;
+    for (unsigned k = 0; k < 50000; k++)
+        bad += put(s, k, SM_TH_SYN, k + 1) != (int64_t)k;
+    for (unsigned k = 0; k < 50000; k += 7)
+        bad += put(s, k, SM_TH_ACK, 60000 + k) != (int64_t)k;
+    CHECK_EQ_U(bad, 0);
+    CHECK(sm_streams_exact(s));
+    CHECK_EQ_U(sm_streams_pairs(s), 50000);
+    sm_streams_destroy(&s);
+}
+
+static void test_out_of_memory(void)
+{
+    /* With allocations failing from the k-th on, the table stops growing and forgets pairs
+     * instead: it says so, and indices stay unique. */
+    for (uint64_t k = 1; k < 8; k++) {
+        sm_alloc_fail_at(k, true);
+        sm_streams_t *s = sm_streams_new(1000000);
+        if (s) {
+            int64_t last = -1;
+            int bad = 0;
+            for (unsigned p = 0; p < 20000; p++) {
+                int64_t st = put(s, p, SM_TH_SYN, p + 1);
+                bad += st <= last;
+                last = st;
+            }
+            CHECK_EQ_U(bad, 0);
+            if (sm_alloc_failed() > 0)
+                CHECK(!sm_streams_exact(s) || sm_streams_pairs(s) == 20000);
+        }
+        sm_alloc_fail_at(0, false);
+        sm_streams_destroy(&s);
+    }
+}
+
+int main(void)
+{
+    test_lru_at_cap();
+    test_big_cap_exact();
+    test_out_of_memory();
+    return check_done();
+}
