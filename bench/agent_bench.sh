@@ -47,19 +47,15 @@ done
 out=$(mkdir -p "$1" && cd "$1" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-build=${SM_BENCH_BUILD:-$root/build-bench}
 data=${SM_BENCH_DATA:-/work/bench-data/live}
-mkdir -p "$data/bin"
-
-cmake -S "$root" -B "$build" -DSM_WERROR=ON -DSM_BENCH=ON >"$out/cmake.log"
-cmake --build "$build" -j2 >>"$out/cmake.log" 2>&1 || { tail -20 "$out/cmake.log" >&2; exit 1; }
+mkdir -p "$data"
+# shellcheck source=build.sh
+. "$here/build.sh" "$out/cmake.log"
 agent=$build/synmatch-agent
-md5sum "$root"/common/*.c "$root"/agent/*.c "$root"/collector/*.c "$root"/include/synmatch/*.h \
-    "$root"/proto/*.proto >"$out/sources.md5"
+bench_sources_md5 >"$out/sources.md5"
 feed=$build/bench/sm_feed
-gcc -O2 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -o "$data/bin/gen_flood" "$here/gen_flood.c"
 flood=$data/flood-$packets.pcap
-[ -f "$flood" ] || "$data/bin/gen_flood" --packets "$packets" "$flood" 2>"$flood.log"
+[ -f "$flood" ] || "$build/bench/gen_flood" --packets "$packets" "$flood" 2>"$flood.log"
 
 ns_tx="smab$$-tx"
 ns_rx="smab$$-rx"

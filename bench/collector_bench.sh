@@ -37,15 +37,13 @@ done
 out=$(mkdir -p "$1" && cd "$1" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-build=${SM_BENCH_BUILD:-$root/build-bench}
 
-cmake -S "$root" -B "$build" -DSM_WERROR=ON -DSM_BENCH=ON >"$out/cmake.log"
-cmake --build "$build" -j2 >>"$out/cmake.log" 2>&1 || { tail -20 "$out/cmake.log" >&2; exit 1; }
+# shellcheck source=build.sh
+. "$here/build.sh" "$out/cmake.log"
 collector=$build/synmatch-collector
 feed=$build/bench/sm_feed
 stages=$build/bench/sm_stages
-md5sum "$root"/common/*.c "$root"/collector/*.c "$root"/include/synmatch/*.h "$root"/proto/*.proto \
-    >"$out/sources.md5"
+bench_sources_md5 >"$out/sources.md5"
 
 sock_dir=$(mktemp -d /tmp/sm-collector-bench.XXXXXX)
 col_pid=""

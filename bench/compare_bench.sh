@@ -5,7 +5,7 @@
 #
 # DATADIR holds (or receives) the generated pair: DATADIR/client.pcap, DATADIR/server.pcap
 # from bench/gen_pair (defaults: ~1 GB per file, ~500k connections). Steps:
-#   1. build gen_pair and pcap_floor into DATADIR/bin; generate the pair if it is missing;
+#   1. build gen_pair and pcap_floor (bench/build.sh); generate the pair if it is missing;
 #   2. check compare's map and missing list against the generator's ground truth;
 #   3. time the floor (libpcap reading both files in parallel, nothing else) and compare,
 #      interleaved, N runs each (default 5), files in the page cache; report medians;
@@ -34,17 +34,17 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 synmatch=${SYNMATCH:-$root/build/synmatch}
 out=$data/bench
-mkdir -p "$data/bin" "$out"
+mkdir -p "$out"
 [ -x "$synmatch" ] || { echo "build synmatch first (scripts/setup.sh)" >&2; exit 1; }
-
-cflags="-O2 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes"
-[ -x "$data/bin/gen_pair" ] || gcc $cflags -o "$data/bin/gen_pair" "$here/gen_pair.c"
-[ -x "$data/bin/pcap_floor" ] || gcc $cflags -o "$data/bin/pcap_floor" "$here/pcap_floor.c" -lpcap -lpthread
+# shellcheck source=build.sh
+. "$here/build.sh" "$out/cmake.log"
+gen_pair=$build/bench/gen_pair
+pcap_floor=$build/bench/pcap_floor
 c=$data/client.pcap
 s=$data/server.pcap
 if [ ! -f "$c" ] || [ ! -f "$s" ]; then
     echo "== generating the pair into $data" >&2
-    "$data/bin/gen_pair" ${conns:+--connections "$conns"} "$c" "$s" 2>"$data/gen.log"
+    "$gen_pair" ${conns:+--connections "$conns"} "$c" "$s" 2>"$data/gen.log"
 fi
 
 # ---- 2. correctness against the generator's truth ------------------------------------------
@@ -59,7 +59,7 @@ miss_ok=no; cmp -s "$out/missing.want" "$out/missing.got" && miss_ok=yes
 cat "$c" "$s" >/dev/null # page cache
 : >"$out/times.tsv"
 for i in $(seq "$runs"); do
-    /usr/bin/time -f "floor\t%e\t%U\t%S\t%M" -a -o "$out/times.tsv" "$data/bin/pcap_floor" "$c" "$s" >/dev/null
+    /usr/bin/time -f "floor\t%e\t%U\t%S\t%M" -a -o "$out/times.tsv" "$pcap_floor" "$c" "$s" >/dev/null
     /usr/bin/time -f "compare\t%e\t%U\t%S\t%M" -a -o "$out/times.tsv" "$synmatch" compare -q "$c" "$s" >/dev/null || true
 done
 median() { # name column
@@ -69,20 +69,20 @@ median() { # name column
 
 # ---- 4. references -------------------------------------------------------------------------
 if [ "$refs" = 1 ]; then
-    PCAP_FLOOR=$data/bin/pcap_floor "$here/run_reference.sh" "$c" "$s" "$out/ref" 200
+    PCAP_FLOOR=$pcap_floor "$here/run_reference.sh" "$c" "$s" "$out/ref" 200
 fi
 
 # ---- 5. callgrind instructions per packet on a small pair ----------------------------------
 small=$data/small
 if [ ! -f "$small/client.pcap" ]; then
     mkdir -p "$small"
-    "$data/bin/gen_pair" --connections 20000 "$small/client.pcap" "$small/server.pcap" 2>/dev/null
+    "$gen_pair" --connections 20000 "$small/client.pcap" "$small/server.pcap" 2>/dev/null
 fi
 pk=$(( $(grep -E '^client_packets=' "$small/client.pcap.truth" | cut -d= -f2) + \
        $(grep -E '^server_packets=' "$small/client.pcap.truth" | cut -d= -f2) ))
 ir() { { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null || true; } | awk '/refs:/ {gsub(",", "", $NF); print $NF}'; }
 ir_compare=$(ir "$synmatch" compare -q "$small/client.pcap" "$small/server.pcap")
-ir_floor=$(ir "$data/bin/pcap_floor" "$small/client.pcap" "$small/server.pcap")
+ir_floor=$(ir "$pcap_floor" "$small/client.pcap" "$small/server.pcap")
 
 {
     echo "synmatch compare benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs"

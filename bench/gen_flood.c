@@ -1,7 +1,7 @@
 /*
  * gen_flood.c - a SYN-flood capture for the agent capture benchmark (bench/agent_bench.sh).
+ * Built with -DSM_BENCH=ON (bench/CMakeLists.txt); packets from tests/lib/pkt.h.
  *
- *   gcc -O2 -Wall -Wextra -o gen_flood gen_flood.c
  *   gen_flood [--packets N] [--syn PCT] [--synack PCT] [--rst PCT] [--v6 PCT] [--seed S] OUT.pcap
  *
  * Writes a classic pcap (Ethernet, microseconds) of N packets [1000000] towards one server,
@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pkt.h"
+
 static uint64_t rng_state = 1;
 
 static uint64_t rnd(void)
@@ -31,34 +33,6 @@ static uint64_t rnd(void)
     x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
     x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
     return x ^ (x >> 31);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-    for (size_t i = 0; i + 1 < n; i += 2)
-        s += (uint32_t)p[i] << 8 | p[i + 1];
-    if (n & 1)
-        s += (uint32_t)p[n - 1] << 8;
-    return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)~s;
 }
 
 enum kind { K_SYN, K_SYNACK, K_RST, K_ACK, K_DATA, K_FIN, K_COUNT };
@@ -70,7 +44,7 @@ static size_t build(uint8_t *f, enum kind k, int v6)
     static const uint8_t dmac[6] = {2, 0, 0, 0, 0, 2}, smac[6] = {2, 0, 0, 0, 0, 1};
     memcpy(f, dmac, 6);
     memcpy(f + 6, smac, 6);
-    put16(f + 12, v6 ? 0x86dd : 0x0800);
+    pkt_be16(f + 12, v6 ? 0x86dd : 0x0800);
     uint8_t cli[16] = {0}, srv[16] = {0};
     uint64_t r = rnd();
     if (v6) {
@@ -93,16 +67,16 @@ static size_t build(uint8_t *f, enum kind k, int v6)
     size_t olen = 0;
     if (k == K_SYN || k == K_SYNACK) {
         uint8_t o[20] = {2, 4, 0, 0, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 7};
-        put16(o + 2, v6 ? 1440 : 1460);
-        put32(o + 8, (uint32_t)rnd());
+        pkt_be16(o + 2, v6 ? 1440 : 1460);
+        pkt_be32(o + 8, (uint32_t)rnd());
         if (k == K_SYNACK)
-            put32(o + 12, (uint32_t)rnd());
+            pkt_be32(o + 12, (uint32_t)rnd());
         memcpy(opts, o, 20);
         olen = 20;
     } else if (k != K_RST) {
         uint8_t o[12] = {1, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0};
-        put32(o + 4, (uint32_t)rnd());
-        put32(o + 8, (uint32_t)rnd());
+        pkt_be32(o + 4, (uint32_t)rnd());
+        pkt_be32(o + 8, (uint32_t)rnd());
         memcpy(opts, o, 12);
         olen = 12;
     }
@@ -111,11 +85,10 @@ static size_t build(uint8_t *f, enum kind k, int v6)
     size_t iphl = v6 ? 40 : 20;
     uint8_t *ip = f + 14, *tcp = ip + iphl;
     const uint8_t *src = from_server ? srv : cli, *dst = from_server ? cli : srv;
-    size_t alen = v6 ? 16 : 4;
     if (v6) {
         memset(ip, 0, 40);
         ip[0] = 0x60;
-        put16(ip + 4, (uint16_t)tcplen);
+        pkt_be16(ip + 4, (uint16_t)tcplen);
         ip[6] = 6;
         ip[7] = 64;
         memcpy(ip + 8, src, 16);
@@ -123,33 +96,33 @@ static size_t build(uint8_t *f, enum kind k, int v6)
     } else {
         memset(ip, 0, 20);
         ip[0] = 0x45;
-        put16(ip + 2, (uint16_t)(20 + tcplen));
-        put16(ip + 4, (uint16_t)rnd());
-        put16(ip + 6, 0x4000);
+        pkt_be16(ip + 2, (uint16_t)(20 + tcplen));
+        pkt_be16(ip + 4, (uint16_t)rnd());
+        pkt_be16(ip + 6, 0x4000);
         ip[8] = 64;
         ip[9] = 6;
         memcpy(ip + 12, src, 4);
         memcpy(ip + 16, dst, 4);
-        put16(ip + 10, fold(sum16(ip, 20, 0)));
+        pkt_be16(ip + 10, pkt_fold(pkt_sum(0, ip, 20)));
     }
     memset(tcp, 0, 20);
-    put16(tcp, from_server ? sport : cport);
-    put16(tcp + 2, from_server ? cport : sport);
+    pkt_be16(tcp, from_server ? sport : cport);
+    pkt_be16(tcp + 2, from_server ? cport : sport);
     uint16_t flags;
     switch (k) {
     case K_SYN:
         flags = 0x002;
-        put32(tcp + 4, cseq);
+        pkt_be32(tcp + 4, cseq);
         break;
     case K_SYNACK:
         flags = 0x012;
-        put32(tcp + 4, sseq);
-        put32(tcp + 8, cseq + 1);
+        pkt_be32(tcp + 4, sseq);
+        pkt_be32(tcp + 8, cseq + 1);
         break;
     case K_RST:
         flags = 0x014;
-        put32(tcp + 4, 0);
-        put32(tcp + 8, cseq + 1);
+        pkt_be32(tcp + 4, 0);
+        pkt_be32(tcp + 8, cseq + 1);
         break;
     case K_ACK:
         flags = 0x010;
@@ -162,20 +135,16 @@ static size_t build(uint8_t *f, enum kind k, int v6)
         break;
     }
     if (k >= K_ACK) {
-        put32(tcp + 4, from_server ? sseq : cseq);
-        put32(tcp + 8, from_server ? cseq : sseq);
+        pkt_be32(tcp + 4, from_server ? sseq : cseq);
+        pkt_be32(tcp + 8, from_server ? cseq : sseq);
     }
     tcp[12] = (uint8_t)(((20 + olen) / 4) << 4);
     tcp[13] = (uint8_t)flags;
-    put16(tcp + 14, k == K_SYN ? 64240 : 502);
+    pkt_be16(tcp + 14, k == K_SYN ? 64240 : 502);
     memcpy(tcp + 20, opts, olen);
     for (size_t i = 0; i < payload; i++)
         tcp[20 + olen + i] = (uint8_t)(0x41 + i % 26);
-    uint32_t s = sum16(src, alen, 0);
-    s = sum16(dst, alen, s);
-    s += 6 + (uint32_t)tcplen;
-    s = sum16(tcp, tcplen, s);
-    put16(tcp + 16, fold(s));
+    pkt_be16(tcp + 16, pkt_l4_csum(v6, src, dst, 6, tcp, tcplen));
     return 14 + iphl + tcplen;
 }
 
@@ -221,14 +190,8 @@ int main(int argc, char **argv)
     }
     static char buf[1 << 20];
     setvbuf(f, buf, _IOFBF, sizeof buf);
-    uint8_t gh[24] = {0};
-    uint32_t magic = 0xa1b2c3d4, snap = 65535, link = 1;
-    uint16_t vmaj = 2, vmin = 4;
-    memcpy(gh, &magic, 4);
-    memcpy(gh + 4, &vmaj, 2);
-    memcpy(gh + 6, &vmin, 2);
-    memcpy(gh + 16, &snap, 4);
-    memcpy(gh + 20, &link, 4);
+    uint8_t gh[24];
+    pkt_pcap_file_header(gh, 1, 65535, 0);
     fwrite(gh, 1, 24, f);
     unsigned long count[K_COUNT] = {0}, v6count = 0;
     uint32_t sec = 1800000000u, usec = 0;
@@ -247,7 +210,9 @@ int main(int argc, char **argv)
         int is6 = (double)(rnd() % 10000) < v6 * 100;
         uint8_t frame[1600];
         size_t len = build(frame, k, is6);
-        uint32_t rh[4] = {sec, usec, (uint32_t)len, (uint32_t)len};
+        uint8_t rh[16];
+        pkt_pcap_record_header(rh, (int64_t)sec * 1000000000 + (int64_t)usec * 1000,
+                               (uint32_t)len, (uint32_t)len, 0);
         fwrite(rh, 1, 16, f);
         fwrite(frame, 1, len, f);
         count[k]++;

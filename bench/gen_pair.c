@@ -3,9 +3,8 @@
  *
  *   gen_pair [options] CLIENT.pcap SERVER.pcap
  *
- * One self-contained C11 file, libc only:
- *   gcc -O2 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
- *       -o gen_pair gen_pair.c
+ * One C11 file, libc only, with the packet helpers of tests/lib/pkt.h; built with
+ * -DSM_BENCH=ON (bench/CMakeLists.txt).
  *
  * The model (all addresses inside 198.18.0.0/15 and 2001:db8::/32):
  *
@@ -52,6 +51,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "pkt.h"
 
 #define NS_PER_S 1000000000ULL
 #define NS_PER_MS 1000000ULL
@@ -315,34 +316,6 @@ static void conn_free(gen_t *g, conn_t *c)
     g->free_list = c;
 }
 
-static void put_be16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 /* addresses */
 static void addr4(uint8_t *a, uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3)
 {
@@ -356,10 +329,10 @@ static void addr4(uint8_t *a, uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3)
 static void addr6(uint8_t *a, uint16_t w2, uint16_t w3, uint64_t iid)
 {
     memset(a, 0, 16);
-    put_be16(a, 0x2001);
-    put_be16(a + 2, 0x0db8);
-    put_be16(a + 4, w2);
-    put_be16(a + 6, w3);
+    pkt_be16(a, 0x2001);
+    pkt_be16(a + 2, 0x0db8);
+    pkt_be16(a + 4, w2);
+    pkt_be16(a + 6, w3);
     for (int i = 0; i < 8; i++)
         a[8 + i] = (uint8_t)(iid >> (56 - 8 * i));
 }
@@ -986,13 +959,13 @@ static void out_open(out_t *o, const char *path)
     o->cap = 8u << 20;
     o->buf = xmalloc(o->cap);
     uint8_t *h = o->buf;
-    put_le32(h, 0xa1b23c4du);
-    put_le16(h + 4, 2);
-    put_le16(h + 6, 4);
-    put_le32(h + 8, 0);
-    put_le32(h + 12, 0);
-    put_le32(h + 16, 262144);
-    put_le32(h + 20, 1);
+    pkt_le32(h, 0xa1b23c4du);
+    pkt_le16(h + 4, 2);
+    pkt_le16(h + 6, 4);
+    pkt_le32(h + 8, 0);
+    pkt_le32(h + 12, 0);
+    pkt_le32(h + 16, 262144);
+    pkt_le32(h + 20, 1);
     o->len = 24;
 }
 
@@ -1004,26 +977,6 @@ static void out_close(out_t *o)
         exit(1);
     }
     free(o->buf);
-}
-
-static uint32_t sum16(const uint8_t *p, size_t n)
-{
-    uint32_t s = 0;
-    while (n > 1) {
-        s += (uint32_t)((p[0] << 8) | p[1]);
-        p += 2;
-        n -= 2;
-    }
-    if (n)
-        s += (uint32_t)(p[0] << 8);
-    return s;
-}
-
-static uint16_t fold(uint64_t s)
-{
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)s;
 }
 
 static const uint8_t MAC_GW_C[6] = {0x02, 0x00, 0x00, 0xff, 0x00, 0x01};
@@ -1044,10 +997,10 @@ static void emit(out_t *o, const conn_t *c, const pkt_t *p, int side, int64_t cl
     uint64_t t = p->t[side];
     if (side == SIDE_S)
         t = (uint64_t)((int64_t)t + clock_off);
-    put_le32(rec, (uint32_t)(t / NS_PER_S));
-    put_le32(rec + 4, (uint32_t)(t % NS_PER_S));
-    put_le32(rec + 8, (uint32_t)frame);
-    put_le32(rec + 12, (uint32_t)frame);
+    pkt_le32(rec, (uint32_t)(t / NS_PER_S));
+    pkt_le32(rec + 4, (uint32_t)(t % NS_PER_S));
+    pkt_le32(rec + 8, (uint32_t)frame);
+    pkt_le32(rec + 12, (uint32_t)frame);
     uint8_t *eth = rec + 16;
 
     /* endpoints as seen at this capture */
@@ -1065,7 +1018,7 @@ static void emit(out_t *o, const conn_t *c, const pkt_t *p, int side, int64_t cl
     int local_sent = (side == SIDE_S) == (p->from_srv != 0);
     memcpy(eth, local_sent ? mac_peer : mac_local, 6);
     memcpy(eth + 6, local_sent ? mac_local : mac_peer, 6);
-    put_be16(eth + 12, v6 ? 0x86dd : 0x0800);
+    pkt_be16(eth + 12, v6 ? 0x86dd : 0x0800);
 
     uint8_t init_ttl = p->from_srv ? 64 : c->ttl_c;
     uint8_t ttl = local_sent ? init_ttl : (uint8_t)(init_ttl - c->hops);
@@ -1073,8 +1026,8 @@ static void emit(out_t *o, const conn_t *c, const pkt_t *p, int side, int64_t cl
     uint8_t *ip = eth + 14;
     if (v6) {
         uint32_t fl = p->from_srv ? c->flow_s : c->flow_c;
-        put_be32(ip, (6u << 28) | fl);
-        put_be16(ip + 4, (uint16_t)(tcplen + p->len));
+        pkt_be32(ip, (6u << 28) | fl);
+        pkt_be16(ip + 4, (uint16_t)(tcplen + p->len));
         ip[6] = 6;
         ip[7] = ttl;
         memcpy(ip + 8, src, 16);
@@ -1082,27 +1035,27 @@ static void emit(out_t *o, const conn_t *c, const pkt_t *p, int side, int64_t cl
     } else {
         ip[0] = 0x45;
         ip[1] = 0;
-        put_be16(ip + 2, (uint16_t)(iplen + tcplen + p->len));
-        put_be16(ip + 4, p->ipid);
-        put_be16(ip + 6, 0x4000);
+        pkt_be16(ip + 2, (uint16_t)(iplen + tcplen + p->len));
+        pkt_be16(ip + 4, p->ipid);
+        pkt_be16(ip + 6, 0x4000);
         ip[8] = ttl;
         ip[9] = 6;
-        put_be16(ip + 10, 0);
+        pkt_be16(ip + 10, 0);
         memcpy(ip + 12, src, 4);
         memcpy(ip + 16, dst, 4);
-        put_be16(ip + 10, (uint16_t)~fold(sum16(ip, 20)));
+        pkt_be16(ip + 10, pkt_fold(pkt_sum(0, ip, 20)));
     }
 
     uint8_t *tcp = ip + iplen;
-    put_be16(tcp, sp);
-    put_be16(tcp + 2, dp);
-    put_be32(tcp + 4, p->seq);
-    put_be32(tcp + 8, p->ack);
+    pkt_be16(tcp, sp);
+    pkt_be16(tcp + 2, dp);
+    pkt_be32(tcp + 4, p->seq);
+    pkt_be32(tcp + 8, p->ack);
     tcp[12] = (uint8_t)((tcplen / 4) << 4);
     tcp[13] = p->flags;
-    put_be16(tcp + 14, p->win);
-    put_be16(tcp + 16, 0);
-    put_be16(tcp + 18, 0);
+    pkt_be16(tcp + 14, p->win);
+    pkt_be16(tcp + 16, 0);
+    pkt_be16(tcp + 18, 0);
     uint8_t *op = tcp + 20;
     if (p->opt == OPT_SYN) {
         uint16_t mss = p->mss;
@@ -1112,13 +1065,13 @@ static void emit(out_t *o, const conn_t *c, const pkt_t *p, int side, int64_t cl
             mss = clamp;
         op[0] = 2;
         op[1] = 4;
-        put_be16(op + 2, mss);
+        pkt_be16(op + 2, mss);
         op[4] = 4;
         op[5] = 2;
         op[6] = 8;
         op[7] = 10;
-        put_be32(op + 8, p->tsval);
-        put_be32(op + 12, p->tsecr);
+        pkt_be32(op + 8, p->tsval);
+        pkt_be32(op + 12, p->tsecr);
         op[16] = 1;
         op[17] = 3;
         op[18] = 3;
@@ -1128,10 +1081,9 @@ static void emit(out_t *o, const conn_t *c, const pkt_t *p, int side, int64_t cl
         op[1] = 1;
         op[2] = 8;
         op[3] = 10;
-        put_be32(op + 4, p->tsval);
-        put_be32(op + 8, p->tsecr);
+        pkt_be32(op + 4, p->tsval);
+        pkt_be32(op + 8, p->tsecr);
     }
-    uint64_t s = 0;
     if (p->len) {
         /* one TLS 1.2/1.3 application-data record per segment, opaque bytes inside */
         uint8_t *pay = tcp + tcplen;
@@ -1140,15 +1092,10 @@ static void emit(out_t *o, const conn_t *c, const pkt_t *p, int side, int64_t cl
             pay[0] = 0x17;
             pay[1] = 0x03;
             pay[2] = 0x03;
-            put_be16(pay + 3, (uint16_t)(p->len - 5));
+            pkt_be16(pay + 3, (uint16_t)(p->len - 5));
         }
-        s += sum16(pay, p->len);
     }
-    size_t alen = v6 ? 16 : 4;
-    s += sum16(src, alen) + sum16(dst, alen);
-    s += 6u + (uint32_t)(tcplen + p->len);
-    s += sum16(tcp, tcplen);
-    put_be16(tcp + 16, (uint16_t)~fold(s));
+    pkt_be16(tcp + 16, pkt_l4_csum(v6, src, dst, 6, tcp, tcplen + p->len));
 
     o->len += 16 + frame;
     o->pkts++;

@@ -51,12 +51,10 @@ done
 out=$(mkdir -p "$1" && cd "$1" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-build=${SM_BENCH_BUILD:-$root/build-bench}
 
-cmake -S "$root" -B "$build" -DSM_WERROR=ON -DSM_BENCH=ON >"$out/cmake.log"
-cmake --build "$build" -j2 >>"$out/cmake.log" 2>&1 || { tail -20 "$out/cmake.log" >&2; exit 1; }
-md5sum "$root"/common/*.c "$root"/agent/*.c "$root"/collector/*.c "$root"/include/synmatch/*.h \
-    "$root"/proto/*.proto >"$out/sources.md5"
+# shellcheck source=build.sh
+. "$here/build.sh" "$out/cmake.log"
+bench_sources_md5 >"$out/sources.md5"
 
 export LAB="smlat$$" LAB_SYN_RETRIES=1 LAB_NO_TRAP=1
 # shellcheck source=../tests/lib/lab.sh

@@ -1,9 +1,8 @@
 /*
  * pcap_floor.c - the floor for reading a capture pair: two threads, one per file, each a bare
- * pcap_next_ex() loop that only counts packets and bytes. Nothing is decoded.
+ * pcap_next_ex() loop that only counts packets and bytes. Nothing is decoded. Built with
+ * -DSM_BENCH=ON (bench/CMakeLists.txt).
  *
- *   gcc -O2 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
- *       -o pcap_floor pcap_floor.c -lpcap -lpthread
  *   pcap_floor CLIENT.pcap SERVER.pcap [MORE.pcap ...]
  */
 #define _DEFAULT_SOURCE /* u_char and friends in <pcap/pcap.h> */

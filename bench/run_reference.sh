@@ -3,8 +3,8 @@
 #
 #   bench/run_reference.sh CLIENT.pcap SERVER.pcap OUTDIR [NESTED_SAMPLE]
 #
-# Needs: tshark, /usr/bin/time, /usr/bin/python3, gcc and libpcap-dev (pcap_floor is built into
-# OUTDIR unless PCAP_FLOOR=/path/to/pcap_floor is set). Every step runs under /usr/bin/time -v; its report goes to
+# Needs: tshark, /usr/bin/time, /usr/bin/python3 (pcap_floor is built by bench/build.sh unless
+# PCAP_FLOOR=/path/to/pcap_floor is set). Every step runs under /usr/bin/time -v; its report goes to
 # OUTDIR/<step>.time, its stderr to OUTDIR/<step>.err, and a summary table to OUTDIR/summary.tsv.
 # Runs the steps one after another so they do not compete for the CPUs.
 set -euo pipefail
@@ -20,10 +20,11 @@ SAMPLE=${4:-100}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ARTICLE="$HERE/../scripts/article_method.py"
 mkdir -p "$OUT"
-FLOOR=${PCAP_FLOOR:-$OUT/pcap_floor}
-if [ ! -x "$FLOOR" ]; then
-    gcc -O2 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-        -o "$FLOOR" "$HERE/pcap_floor.c" -lpcap -lpthread
+FLOOR=${PCAP_FLOOR:-}
+if [ -z "$FLOOR" ]; then
+    # shellcheck source=build.sh
+    . "$HERE/build.sh" "$OUT/cmake.log"
+    FLOOR=$build/bench/pcap_floor
 fi
 
 # tshark with default preferences
