@@ -5,7 +5,9 @@
  * The model: one client sensor and one server sensor. Connection i starts at
  *   t_i = T_REC + i * I + jitter   (I = 1e9 / rate ns, jitter < I / 2, so times are sorted)
  * and gives these records:
- *   client sensor: the client SYN at t_i (and, with client_synack, the SYN/ACK at t_i + 2D + A)
+ *   client sensor: the client SYN at t_i and the SYN/ACK at t_i + 2D + A (without
+ *                  client_synack, --no-client-synack, the client sees no answer: the old
+ *                  3-record mix, whose delivered SYNs are reply_lost since verdict schema 2)
  *   server sensor: the SYN at t_i + D (masqueraded: other source address and port, MSS
  *                  clamped, TTL - 1) and its SYN/ACK at t_i + D + A
  * with D = 3 ms one-way delay and A = 50 us. missing_pct % of the connections lose the SYN
@@ -55,7 +57,7 @@ static inline void gen_opts_default(struct gen_opts *o)
     o->rate = 50000;
     o->missing_pct = 1.0;
     o->v6_pct = 10.0;
-    o->client_synack = false;
+    o->client_synack = true;
     o->batch = 4096;
     o->seed = 1;
 }
@@ -66,8 +68,8 @@ static inline int gen_opts_parse(struct gen_opts *o, int argc, char **argv, int 
 {
     const char *a = argv[*i];
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    if (strcmp(a, "--client-synack") == 0) {
-        o->client_synack = true;
+    if (strcmp(a, "--client-synack") == 0 || strcmp(a, "--no-client-synack") == 0) {
+        o->client_synack = a[2] == 'c';
         return 1;
     }
     if (strcmp(a, "--connections") && strcmp(a, "--rate") && strcmp(a, "--missing") &&
@@ -102,7 +104,8 @@ static inline int gen_opts_parse(struct gen_opts *o, int argc, char **argv, int 
     "  --rate R          connections per second of event time [50000]\n"                     \
     "  --missing PCT     %% whose SYN never reaches the server [1]\n"                          \
     "  --v6 PCT          %% IPv6 [10]\n"                                                       \
-    "  --client-synack   the client sensor also sees the SYN/ACK (4 records per connection)\n" \
+    "  --no-client-synack  the client sensor sees no SYN/ACK (3 records per connection, not\n" \
+    "                    4: every delivered SYN is then reply_lost)\n"                          \
     "  --batch N         records per batch [4096]\n"                                          \
     "  --seed S          [1]\n"
 

@@ -29,14 +29,19 @@ static void usage(FILE *out)
 "\n"
 "Reads a capture taken at the client and one taken at the server (pcap or pcapng; one of\n"
 "them may be - for standard input), joins the client's SYNs to the server's by TCP initial\n"
-"sequence number, and prints:\n"
-"  the stream map    client_stream server_stream client_seq server_seq, both tuples, delta\n"
-"  the missing SYNs  count seq, the client tuple, client_stream, first and last time\n"
+"sequence number, follows each handshake in order, and prints four tables:\n"
+"  the stream map     every client SYN the server saw: client_stream server_stream\n"
+"                     client_seq server_seq, both tuples, delta, verdict\n"
+"  the missing SYNs   no attempt reached the server: count seq, the client tuple,\n"
+"                     client_stream, first and last time\n"
+"  broken handshakes  the server saw the SYN but the handshake did not complete: refused,\n"
+"                     reply_lost, unanswered, answered_by_middlebox\n"
+"  not witnessed      what the captures cannot decide, with the reason\n"
 "Stream numbers are Wireshark's tcp.stream: paste `tcp.stream eq N` into Wireshark.\n"
 "\n"
 "options:\n"
-"  --map                 print only the stream map\n"
-"  --missing             print only the missing SYNs\n"
+"  --map, --missing, --broken, --unwitnessed\n"
+"                        print only these tables (any of them; default all four)\n"
 "  --verdicts            print every final verdict as a JSON line instead (docs/VERDICTS.md)\n"
 "  --format FMT          table (default), csv or jsonl\n"
 "  --server-ip ADDR      judge only client SYNs sent to ADDR (IPv4 or IPv6; repeatable).\n"
@@ -50,10 +55,10 @@ static void usage(FILE *out)
 "  -q, --quiet           no summary on stderr (errors and warnings still appear)\n"
 "  -h, --help            this text\n"
 "\n"
-"exit status: 0 no missing SYNs, 1 missing SYNs found, 2 usage error, 3 cannot open or\n"
-"read a file, 4 not a capture file, 5 unsupported link type, 6 empty file, 7 a file is\n"
-"truncated or corrupt (the output is partial), 8 no server address known (use\n"
-"--server-ip), 9 internal error.\n"
+"exit status: 0 nothing broken, 1 at least one missing, reply_lost, unanswered or\n"
+"answered_by_middlebox, 2 usage error, 3 cannot open or read a file, 4 not a capture\n"
+"file, 5 unsupported link type, 6 empty file, 7 a file is truncated or corrupt (the output\n"
+"is partial), 8 no server address known (use --server-ip), 9 internal error.\n"
 "\n"
 "examples:\n"
 "  synmatch compare client.pcapng server.pcapng\n"
@@ -124,15 +129,85 @@ static void warn_side(const char *path, const struct sm_filesrc_summary *s)
                     detail);
 }
 
+/* Which tables to print (bits of 1 << enum sm_table). */
+#define ALL_TABLES ((1u << SM_TABLE_COUNT) - 1)
+
+/* Table titles: what comes before and after the count. */
+static const char *const table_titles[SM_TABLE_COUNT][2] = {
+    [SM_TABLE_MAP] = {"Stream map", "seen at the server"},
+    [SM_TABLE_MISSING] = {"Missing SYNs", "never seen at the server"},
+    [SM_TABLE_BROKEN] = {"Broken handshakes", "whose handshake did not complete"},
+    [SM_TABLE_UNWITNESSED] = {"Not witnessed", "the captures cannot decide"},
+};
+
+static void print_tables(const struct sm_compare_result *res, enum sm_format fmt,
+                         unsigned shown)
+{
+    bool first = true, several = (shown & (shown - 1)) != 0;
+    for (int t = 0; t < SM_TABLE_COUNT; t++) {
+        if (!(shown & (1u << t)))
+            continue;
+        if (!first && fmt != SM_FORMAT_JSONL)
+            printf("\n");
+        first = false;
+        size_t n = res->nrows[t];
+        if (fmt == SM_FORMAT_TABLE && several) {
+            printf("%s: %zu client SYN%s %s\n\n", table_titles[t][0], n, n == 1 ? "" : "s",
+                   table_titles[t][1]);
+        }
+        sm_report_table(stdout, fmt, (enum sm_table)t, res->rows[t], n);
+    }
+}
+
+/* One line counting every final verdict, in handshake order. */
+static void summary(const struct sm_join_stats *js)
+{
+    char line[1024];
+    size_t len = 0;
+    for (int k = 0; k < SM_V_COUNT; k++) {
+        if (k == SM_V_SUSPECT || (js->verdicts[k] == 0 && k != SM_V_MATCHED &&
+                                  k != SM_V_MISSING))
+            continue;
+        len += (size_t)snprintf(line + len, sizeof line - len, ", %s %" PRIu64,
+                                sm_verdict_name((enum sm_verdict_kind)k), js->verdicts[k]);
+        if (len >= sizeof line)
+            break;
+    }
+    sm_log_info("client SYNs: %" PRIu64 " ISNs%s, not for the server %" PRIu64,
+                js->client_groups, line, js->out_of_scope);
+}
+
+/*
+ * compare SERVER CLIENT by mistake looks healthy: every SYN of the "client" file (the
+ * server's capture) is in the "server" file, and the SYNs that were dropped sit, unanswered,
+ * in the "server" file only. Say so, with the counts.
+ */
+static void warn_swapped(const struct sm_compare_result *res, const struct sm_compare_opts *o)
+{
+    const struct sm_join_stats *js = &res->join;
+    uint64_t judged = js->client_groups - js->out_of_scope;
+    if (judged == 0 || res->nrows[SM_TABLE_MAP] != judged || js->server_only_unanswered == 0)
+        return;
+    sm_log_warnx("the files look swapped: all %" PRIu64 " client SYNs of %s appear in %s, "
+                 "and %s has %" PRIu64 " SYNs to the judged addresses that %s never sent and "
+                 "that nobody answered: %s looks like the server's capture (swap the "
+                 "arguments if it is)",
+                 judged, o->client_path, o->server_path, o->server_path,
+                 js->server_only_unanswered, o->client_path, o->client_path);
+}
+
 int sm_cmd_compare(int argc, char **argv)
 {
-    bool only_map = false, only_missing = false, verdicts = false, quiet = false;
+    bool verdicts = false, quiet = false;
+    unsigned shown = 0;
     enum sm_format fmt = SM_FORMAT_TABLE;
     struct sm_addr ips[MAX_SERVER_IPS];
     struct sm_compare_opts o = {0};
     static const struct option opts[] = {
         {"map", no_argument, NULL, 'M'},
         {"missing", no_argument, NULL, 'X'},
+        {"broken", no_argument, NULL, 'B'},
+        {"unwitnessed", no_argument, NULL, 'U'},
         {"verdicts", no_argument, NULL, 'V'},
         {"format", required_argument, NULL, 'f'},
         {"server-ip", required_argument, NULL, 's'},
@@ -148,10 +223,16 @@ int sm_cmd_compare(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         switch (ch) {
         case 'M':
-            only_map = true;
+            shown |= 1u << SM_TABLE_MAP;
             break;
         case 'X':
-            only_missing = true;
+            shown |= 1u << SM_TABLE_MISSING;
+            break;
+        case 'B':
+            shown |= 1u << SM_TABLE_BROKEN;
+            break;
+        case 'U':
+            shown |= 1u << SM_TABLE_UNWITNESSED;
             break;
         case 'V':
             verdicts = true;
@@ -199,9 +280,8 @@ int sm_cmd_compare(int argc, char **argv)
         usage(stderr);
         return SM_EXIT_USAGE;
     }
-    if (only_map && only_missing) {
-        only_map = only_missing = false; /* both asked for: both printed */
-    }
+    if (shown == 0)
+        shown = ALL_TABLES;
     o.client_path = argv[optind];
     o.server_path = argv[optind + 1];
     if (strcmp(o.client_path, "-") == 0 && strcmp(o.server_path, "-") == 0)
@@ -276,23 +356,8 @@ int sm_cmd_compare(int argc, char **argv)
             sm_log_info("judging client SYNs sent to: %s", list);
     }
 
-    if (!verdicts) {
-        bool both = !only_map && !only_missing;
-        if (!only_missing) {
-            if (fmt == SM_FORMAT_TABLE && both)
-                printf("Stream map: %zu client SYN%s seen at the server\n\n", res.nmap,
-                       res.nmap == 1 ? "" : "s");
-            sm_report_map(stdout, fmt, res.map, res.nmap);
-        }
-        if (both && fmt != SM_FORMAT_JSONL)
-            printf("\n");
-        if (!only_map) {
-            if (fmt == SM_FORMAT_TABLE && both)
-                printf("Missing SYNs: %zu client SYN%s never seen at the server\n\n",
-                       res.nmissing, res.nmissing == 1 ? "" : "s");
-            sm_report_missing(stdout, fmt, res.missing, res.nmissing);
-        }
-    }
+    if (!verdicts)
+        print_tables(&res, fmt, shown);
 
     for (int s = 0; s < 2; s++) {
         warn_side(paths[s], &res.side[s]);
@@ -307,19 +372,18 @@ int sm_cmd_compare(int argc, char **argv)
                 print_status(s == 0 ? "client" : "server", res.side[s].frames);
         }
     }
-    if (res.server_drops)
-        sm_log_warnx("%s: the capture declares %" PRIu64 " dropped packets; unmatched SYNs "
-                     "around them are reported as sensor_capture_loss, not missing",
-                     o.server_path, res.server_drops);
+    if (res.drops[SM_ROLE_SERVER])
+        sm_log_warnx("%s: the capture declares %" PRIu64 " dropped packets; SYNs around them "
+                     "are reported as sensor_capture_loss, never missing or unanswered",
+                     o.server_path, res.drops[SM_ROLE_SERVER]);
+    if (res.drops[SM_ROLE_CLIENT])
+        sm_log_warnx("%s: the capture declares %" PRIu64 " dropped packets; answers lost "
+                     "around them are reported as sensor_capture_loss, never reply_lost",
+                     o.client_path, res.drops[SM_ROLE_CLIENT]);
 
     const struct sm_join_stats *js = &res.join;
-    sm_log_info("client SYNs: %" PRIu64 " ISNs; matched %" PRIu64 ", missing %" PRIu64
-                ", answered by a middlebox %" PRIu64 ", capture loss %" PRIu64
-                ", outside the server capture %" PRIu64 ", ambiguous %" PRIu64
-                ", not for the server %" PRIu64,
-                js->client_groups, js->verdicts[SM_V_MATCHED], js->verdicts[SM_V_MISSING],
-                js->verdicts[SM_V_ANSWERED_BY_MIDDLEBOX], js->verdicts[SM_V_SENSOR_CAPTURE_LOSS],
-                js->verdicts[SM_V_UNKNOWN], js->verdicts[SM_V_AMBIGUOUS], js->out_of_scope);
+    summary(js);
+    warn_swapped(&res, &o);
     if (js->verdicts[SM_V_COLLECTOR_OVERLOAD])
         sm_log_warnx("%" PRIu64 " client SYNs could not be judged: more than --max-pending "
                      "were open at once",
@@ -332,7 +396,11 @@ int sm_cmd_compare(int argc, char **argv)
 
     if (fflush(stdout) == EOF)
         sm_fatal(SM_EXIT_OPEN, "writing the output");
-    if (status == SM_EXIT_OK && res.nmissing > 0)
+    uint64_t failures = 0;
+    for (int k = 0; k < SM_V_COUNT; k++)
+        if (sm_verdict_is_failure((enum sm_verdict_kind)k))
+            failures += js->verdicts[k];
+    if (status == SM_EXIT_OK && failures > 0)
         status = SM_EXIT_FOUND;
     sm_compare_result_free(&res);
     return status;

@@ -46,7 +46,7 @@ struct run {
     struct sm_compare_result *res;
     sm_scope_t *inferred;
     sm_scope_t *given;
-    size_t map_cap, missing_cap;
+    size_t cap[SM_TABLE_COUNT];
     bool oom;
 };
 
@@ -130,43 +130,31 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
     return np;
 }
 
+/* Appends row to table t. */
+static void add_row(struct run *rn, enum sm_table t, const struct sm_row *row)
+{
+    struct sm_compare_result *res = rn->res;
+    struct sm_row *m = grow(res->rows[t], &rn->cap[t], res->nrows[t] + 1, sizeof *m);
+    if (m == NULL) {
+        rn->oom = true;
+        return;
+    }
+    res->rows[t] = m;
+    m[res->nrows[t]++] = *row;
+}
+
 static void on_verdict(void *arg, const struct sm_verdict *v)
 {
     struct run *rn = arg;
-    struct sm_compare_result *res = rn->res;
-    if (v->kind == SM_V_MATCHED) {
-        struct sm_map_row *m = grow(res->map, &rn->map_cap, res->nmap + 1, sizeof *m);
-        if (m == NULL) {
-            rn->oom = true;
-        } else {
-            res->map = m;
-            struct sm_map_row *row = &m[res->nmap++];
-            row->client_stream = v->client_stream;
-            row->server_stream = v->server_stream;
-            row->client_seq = v->isn;
-            row->server_seq = v->server_seq;
-            row->client = v->client;
-            row->server = v->server;
-            row->client_first_ns = v->first_ns;
-            row->delta_ns = v->delay_ns;
-            row->attempts = v->attempts;
-            row->lost_before = v->lost_before;
-        }
-    } else if (v->kind == SM_V_MISSING) {
-        struct sm_missing_row *m =
-            grow(res->missing, &rn->missing_cap, res->nmissing + 1, sizeof *m);
-        if (m == NULL) {
-            rn->oom = true;
-        } else {
-            res->missing = m;
-            struct sm_missing_row *row = &m[res->nmissing++];
-            row->count = v->attempts;
-            row->seq = v->isn;
-            row->client = v->client;
-            row->client_stream = v->client_stream;
-            row->first_ns = v->first_ns;
-            row->last_ns = v->last_ns;
-        }
+    if (v->kind != SM_V_SUSPECT) {
+        struct sm_row row;
+        sm_row_from_verdict(&row, v);
+        /* the map lists every client SYN the server saw, whatever became of it */
+        if (v->has_server && v->kind != SM_V_AMBIGUOUS)
+            add_row(rn, SM_TABLE_MAP, &row);
+        enum sm_table t = sm_table_of(v->kind);
+        if (t != SM_TABLE_COUNT)
+            add_row(rn, t, &row);
     }
     if (rn->opts->on_verdict)
         rn->opts->on_verdict(rn->opts->verdict_arg, v);
@@ -179,18 +167,18 @@ static int cmp_i64(int64_t a, int64_t b)
 
 static int cmp_map(const void *pa, const void *pb)
 {
-    const struct sm_map_row *a = pa, *b = pb;
+    const struct sm_row *a = pa, *b = pb;
     int c = cmp_i64(a->client_stream, b->client_stream);
     if (c == 0)
         c = cmp_i64(a->server_stream, b->server_stream);
     if (c == 0)
-        c = cmp_i64(a->client_first_ns, b->client_first_ns);
+        c = cmp_i64(a->first_ns, b->first_ns);
     return c;
 }
 
-static int cmp_missing(const void *pa, const void *pb)
+static int cmp_time(const void *pa, const void *pb)
 {
-    const struct sm_missing_row *a = pa, *b = pb;
+    const struct sm_row *a = pa, *b = pb;
     int c = cmp_i64(a->first_ns, b->first_ns);
     if (c == 0)
         c = cmp_i64(a->client_stream, b->client_stream);
@@ -358,7 +346,9 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
     if (ok) {
         for (int s = 0; s < 2; s++)
             apply_capture_window(j, &res->side[s], (enum sm_role)s);
-        apply_ifstats(j, &res->side[SM_ROLE_SERVER], SM_ROLE_SERVER, &res->server_drops);
+        /* Drops of either capture: the server's blind the SYN leg, the client's the reply. */
+        for (int s = 0; s < 2; s++)
+            apply_ifstats(j, &res->side[s], (enum sm_role)s, &res->drops[s]);
         sm_join_finish(j);
         sm_join_get_stats(j, &res->join);
     }
@@ -369,10 +359,10 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
         if (res->scope)
             res->nscope = sm_scope_list(sc, res->scope, sm_scope_count(sc));
     }
-    if (res->map)
-        qsort(res->map, res->nmap, sizeof *res->map, cmp_map);
-    if (res->missing)
-        qsort(res->missing, res->nmissing, sizeof *res->missing, cmp_missing);
+    for (int t = 0; t < SM_TABLE_COUNT; t++)
+        if (res->rows[t])
+            qsort(res->rows[t], res->nrows[t], sizeof *res->rows[t],
+                  t == SM_TABLE_MAP ? cmp_map : cmp_time);
 
     for (int s = 0; s < 2; s++) {
         for (int k = 0; k < QDEPTH; k++)
@@ -398,8 +388,8 @@ void sm_compare_result_free(struct sm_compare_result *res)
 {
     sm_filesrc_summary_free(&res->side[0]);
     sm_filesrc_summary_free(&res->side[1]);
-    free(res->map);
-    free(res->missing);
+    for (int t = 0; t < SM_TABLE_COUNT; t++)
+        free(res->rows[t]);
     free(res->scope);
     memset(res, 0, sizeof *res);
 }

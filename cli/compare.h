@@ -34,15 +34,15 @@ struct sm_compare_opts {
 
 struct sm_compare_result {
     struct sm_filesrc_summary side[2]; /* [SM_ROLE_CLIENT], [SM_ROLE_SERVER] */
-    struct sm_map_row *map;            /* sorted by client_stream, then server_stream */
-    size_t nmap;
-    struct sm_missing_row *missing;    /* sorted by first time, then client_stream */
-    size_t nmissing;
+    /* Every final verdict as a row of its tables (report.h): the map (client_stream, then
+     * server_stream), missing, broken and unwitnessed (first time, then client_stream). */
+    struct sm_row *rows[SM_TABLE_COUNT];
+    size_t nrows[SM_TABLE_COUNT];
     struct sm_join_stats join;
     bool scope_inferred;
     struct sm_addr *scope; /* sorted */
     size_t nscope;
-    uint64_t server_drops; /* packets the server capture declared lost */
+    uint64_t drops[2]; /* packets each capture declared lost (pcapng statistics) */
 };
 
 /*

@@ -9,6 +9,9 @@
 #include <string.h>
 
 static void vput(char *errbuf, size_t errlen, int saved, int with_errno, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void vput(char *errbuf, size_t errlen, int saved, int with_errno, const char *fmt,
                  va_list ap)
 {
     if (errbuf == NULL || errlen == 0)

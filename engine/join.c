@@ -54,7 +54,7 @@
 #define MATCH_SLACK (30 * NS_PER_SEC)
 #define OFFSET_SAMPLES 64 /* recent matched delays behind the clock offset estimate */
 #define OFFSET_MIN_SAMPLES 8
-#define MAX_BLIND_INTERVALS 4096u /* per role; past it intervals widen */
+#define MAX_INTERVALS 4096u /* per list; past it intervals widen */
 #define TRACKED_ATTEMPTS 8 /* attempts remembered per group to tell which one got through */
 /* Timer lanes: items of one kind arrive in due order (groups at first SYN + timeout, lone
  * server SYNs at SYN + skew), each kind in its lane; what fits no lane goes to the heap. */
@@ -79,7 +79,7 @@ struct attempt {
 };
 
 /*
- * 152 bytes, in the order they are needed: a lookup reads the first 64 (kind, ISN, tuple), a
+ * 160 bytes, in the order they are needed: a lookup reads the first 64 (kind, ISN, tuple), a
  * decision the first 128. The entries being decided were written seconds ago and are cold,
  * so every cache line an entry spans costs a miss: the attempts after the first, which few
  * groups have, live out of line (the first is first_ns and opts).
@@ -93,7 +93,8 @@ struct entry {
     bool held;      /* decided unmatched, waiting for sm_join_finish() */
     bool queued;    /* has a live heap item */
     bool suspect_sent;
-    uint8_t answer; /* group: what the client received; server: what the server sent */
+    uint8_t answer; /* group: what the client received; server: what the server sent (the
+                     * SYN/ACK wins over an RST) */
     bool flood;     /* server kind: the marker of refused server SYNs of a flooded ISN */
     struct sm_tuple tuple;
     uint32_t attempts;
@@ -105,11 +106,13 @@ struct entry {
     int64_t delay_ns;
     struct sm_tcp_opts opts;
     /* 124 */
+    uint32_t answers; /* packets of that answer: the client received / the server sent */
     int64_t stream;
     uint64_t frame;
     struct attempt *more; /* groups: attempts 2..TRACKED_ATTEMPTS, from the second on */
+    int64_t answer_ns;    /* when the first of them was seen */
 };
-_Static_assert(offsetof(struct entry, older) == 64 && sizeof(struct entry) <= 152,
+_Static_assert(offsetof(struct entry, older) == 64 && sizeof(struct entry) <= 160,
                "struct entry: the lookup fields fill the first cache line, the whole stays small");
 
 struct slot {
@@ -130,9 +133,17 @@ struct lane {
     size_t head, len, cap;
 };
 
+/* An interval of event time with a kind: a blind interval (the verdict it implies) or a
+ * host hint (enum sm_host_hint). */
 struct interval {
     int64_t from, to;
-    enum sm_verdict_kind kind;
+    int kind;
+};
+
+/* Intervals of one role and purpose, merged per kind; at MAX_INTERVALS they widen. */
+struct ivlist {
+    struct interval *v;
+    size_t n, cap;
 };
 
 struct sm_join {
@@ -160,8 +171,8 @@ struct sm_join {
     int64_t wm[2];
     bool ended[2];
     int64_t cov_start[2], cov_end[2];
-    struct interval *blind[2];
-    size_t nblind[2], capblind[2];
+    struct ivlist blind[2]; /* per role: where the evidence is incomplete */
+    struct ivlist hints;    /* the server host's counters (sm_join_hint) */
 
     bool degraded; /* evidence could not be recorded (out of memory): nothing is missing */
     bool backlog;  /* run() stopped at max_work with due entries left */
@@ -558,11 +569,18 @@ static int64_t quiet_of(const sm_join_t *j, const struct entry *g)
     return q < j->cfg.timeout_ns ? j->cfg.timeout_ns : q;
 }
 
+/* The early warning: the server has not seen the SYN, or the client has received no answer
+ * (docs/VERDICTS.md, "suspect"). */
+static inline bool suspicious(const struct entry *g)
+{
+    return g->peer == 0 || g->answer == SM_ANSWER_NONE;
+}
+
 static void schedule_group(sm_join_t *j, uint32_t i)
 {
     const struct entry *g = &j->pool[i];
     int64_t due = sat_add(g->last_ns, quiet_of(j, g));
-    if (j->cfg.emit_suspect && !g->suspect_sent && g->peer == 0) {
+    if (j->cfg.emit_suspect && !g->suspect_sent && suspicious(g)) {
         int64_t sdue = sat_add(g->first_ns, j->cfg.timeout_ns);
         if (sdue < due)
             due = sdue;
@@ -587,6 +605,8 @@ static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind k
     v->first_ns = g->first_ns;
     v->last_ns = g->last_ns;
     v->client_answer = (enum sm_answer)g->answer;
+    v->replies_received = g->answers;
+    v->client_answer_ns = g->answer_ns;
     v->server_stream = SM_STREAM_NONE;
     v->candidates = g->candidates;
     if (g->peer) {
@@ -599,6 +619,8 @@ static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind k
         v->server_seq = s->isn;
         v->server_attempts = s->attempts;
         v->server_answer = (enum sm_answer)s->answer;
+        v->reply_attempts = s->answers;
+        v->server_answer_ns = s->answer_ns;
         v->lost_before = g->lost_before;
         v->delay_ns = g->delay_ns;
     }
@@ -689,14 +711,23 @@ static bool offset_exceeds_skew(const sm_join_t *j)
     return m > j->cfg.max_skew_ns || m < -j->cfg.max_skew_ns;
 }
 
-static void emit(sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind, const char *reason)
+/* Emits the verdict of group gi; syncookies and attempts_inside as decided. */
+static void emit_x(sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind, const char *reason,
+                   bool syncookies, uint32_t attempts_inside)
 {
     struct sm_verdict v;
     fill_verdict(j, gi, kind, reason, &v);
-    if (kind == SM_V_MATCHED)
+    v.syncookies = syncookies;
+    v.attempts_inside = attempts_inside;
+    if (v.has_server && kind != SM_V_AMBIGUOUS && kind != SM_V_SUSPECT)
         note_delay(j, v.delay_ns);
     j->st.verdicts[kind]++;
     j->cfg.on_verdict(j->cfg.verdict_arg, &v);
+}
+
+static void emit(sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind, const char *reason)
+{
+    emit_x(j, gi, kind, reason, false, 0);
 }
 
 /* The most serious kind of blind interval of role overlapping [from, to], or SM_V_COUNT. */
@@ -706,13 +737,24 @@ static enum sm_verdict_kind blind_over(const sm_join_t *j, enum sm_role role, in
     static const enum sm_verdict_kind rank[] = {SM_V_SENSOR_DOWN, SM_V_TRANSPORT_LOSS,
                                                 SM_V_SENSOR_CAPTURE_LOSS};
     bool seen[SM_V_COUNT] = {false};
-    for (size_t k = 0; k < j->nblind[role]; k++)
-        if (j->blind[role][k].from <= to && j->blind[role][k].to >= from)
-            seen[j->blind[role][k].kind] = true;
+    const struct ivlist *l = &j->blind[role];
+    for (size_t k = 0; k < l->n; k++)
+        if (l->v[k].from <= to && l->v[k].to >= from)
+            seen[l->v[k].kind] = true;
     for (size_t r = 0; r < sizeof rank / sizeof rank[0]; r++)
         if (seen[rank[r]])
             return rank[r];
     return SM_V_COUNT;
+}
+
+/* True when a host hint of kind overlaps [from, to]. */
+static bool hint_over(const sm_join_t *j, enum sm_host_hint kind, int64_t from, int64_t to)
+{
+    for (size_t k = 0; k < j->hints.n; k++)
+        if (j->hints.v[k].kind == (int)kind && j->hints.v[k].from <= to &&
+            j->hints.v[k].to >= from)
+            return true;
+    return false;
 }
 
 static const char *blind_reason(enum sm_role role, enum sm_verdict_kind kind)
@@ -736,6 +778,27 @@ static void free_group(sm_join_t *j, uint32_t gi)
     entry_free(j, gi);
 }
 
+/* Could the server capture have seen a client attempt sent at t? It ran from before t (by
+ * the skew) until t's window closed (t + timeout + skew). */
+static bool witnessable(const sm_join_t *j, int64_t t)
+{
+    int64_t skew = j->cfg.max_skew_ns;
+    return t >= sat_add(j->cov_start[SM_ROLE_SERVER], skew) &&
+           sat_add(t, j->cfg.timeout_ns + skew) <= j->cov_end[SM_ROLE_SERVER];
+}
+
+static struct attempt attempt_at(const struct entry *g, uint32_t i);
+static uint32_t tracked_attempts(const struct entry *g);
+
+/* Of group g's attempts (those remembered), how many the server capture could witness. */
+static uint32_t attempts_witnessable(const sm_join_t *j, const struct entry *g)
+{
+    uint32_t n = 0, tracked = tracked_attempts(g);
+    for (uint32_t i = 0; i < tracked; i++)
+        n += witnessable(j, attempt_at(g, i).ts);
+    return n;
+}
+
 /*
  * Final verdict for a group the server never saw. Out-of-scope groups end silently (counted);
  * otherwise the evidence decides between missing and the named non-network verdicts.
@@ -756,12 +819,18 @@ static void decide_unmatched(sm_join_t *j, uint32_t gi)
     int64_t from = sat_add(g->first_ns, -skew);
     int64_t to = sat_add(g->last_ns, j->cfg.timeout_ns + skew);
     enum sm_verdict_kind k;
+    uint32_t inside;
     if (j->degraded) {
         emit(j, gi, SM_V_UNKNOWN, "collector_out_of_memory");
-    } else if (g->last_ns < sat_add(j->cov_start[SM_ROLE_SERVER], skew)) {
-        emit(j, gi, SM_V_UNKNOWN, "before_server_capture");
-    } else if (to > j->cov_end[SM_ROLE_SERVER]) {
-        emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
+    } else if (!witnessable(j, g->last_ns)) {
+        /* The last attempt could not have been seen: the server capture began after it or
+         * ended before its window closed. Earlier attempts may have been witnessable. */
+        if ((inside = attempts_witnessable(j, g)) > 0)
+            emit_x(j, gi, SM_V_UNKNOWN, "partly_outside_server_capture", false, inside);
+        else if (g->last_ns < sat_add(j->cov_start[SM_ROLE_SERVER], skew))
+            emit(j, gi, SM_V_UNKNOWN, "before_server_capture");
+        else
+            emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
     } else if ((k = blind_over(j, SM_ROLE_SERVER, from, to)) != SM_V_COUNT) {
         emit(j, gi, k, blind_reason(SM_ROLE_SERVER, k));
     } else if (g->answer != SM_ANSWER_NONE) {
@@ -807,26 +876,110 @@ static void hold(sm_join_t *j, uint32_t gi)
     j->held[j->held_len++] = gi;
 }
 
+/* True when a linked group's verdict needs no evidence beyond its own packets: both ends
+ * agree on the answer (matched, refused), or two server SYNs fit it (ambiguous). */
+static bool settled(const struct entry *g, const struct entry *s)
+{
+    return g->candidates > 1 || (g->answer != SM_ANSWER_NONE && g->answer == s->answer);
+}
+
+/*
+ * Final verdict for a group the server saw, in handshake order: what the server sent back
+ * against what the client received (docs/VERDICTS.md has the table). A failure is named
+ * only on clean evidence of the leg it blames: the reply leg on the client sensor's side,
+ * the server host's silence on the server sensor's.
+ */
+static void decide_linked(sm_join_t *j, uint32_t gi)
+{
+    const struct entry *g = &j->pool[gi], *s = &j->pool[g->peer];
+    int64_t skew = j->cfg.max_skew_ns;
+    /* the client's view of the reply, and the server's of its own answer */
+    int64_t cfrom = sat_add(g->first_ns, -skew);
+    int64_t cto = sat_add(g->last_ns, j->cfg.timeout_ns + skew);
+    int64_t sfrom = s->first_ns, sto = sat_add(s->last_ns, j->cfg.timeout_ns);
+    enum sm_verdict_kind k;
+    if (g->candidates > 1) {
+        emit(j, gi, SM_V_AMBIGUOUS, NULL);
+    } else if (g->answer == SM_ANSWER_SYNACK && s->answer == SM_ANSWER_SYNACK) {
+        emit_x(j, gi, SM_V_MATCHED, NULL,
+               hint_over(j, SM_HINT_SYNCOOKIES, s->first_ns, s->answer_ns), 0);
+    } else if (g->answer == SM_ANSWER_RST && s->answer == SM_ANSWER_RST) {
+        emit(j, gi, SM_V_REFUSED, NULL);
+    } else if (g->answer != SM_ANSWER_NONE) {
+        /* The client got an answer the server did not send: a device between them answered
+         * (a proxy, a reset on the way back), unless the server's capture was blind then. */
+        if ((k = blind_over(j, SM_ROLE_SERVER, sfrom, sto)) != SM_V_COUNT)
+            emit(j, gi, k, blind_reason(SM_ROLE_SERVER, k));
+        else
+            emit(j, gi, SM_V_ANSWERED_BY_MIDDLEBOX, NULL);
+    } else if (s->answer != SM_ANSWER_NONE) {
+        /* The server answered; nothing reached the client: the return path lost it, if the
+         * client's capture was there to see it. */
+        if (j->degraded)
+            emit(j, gi, SM_V_UNKNOWN, "collector_out_of_memory");
+        else if (cto > j->cov_end[SM_ROLE_CLIENT])
+            emit(j, gi, SM_V_UNKNOWN, "after_client_capture");
+        else if ((k = blind_over(j, SM_ROLE_CLIENT, cfrom, cto)) != SM_V_COUNT)
+            emit(j, gi, k, blind_reason(SM_ROLE_CLIENT, k));
+        else
+            emit(j, gi, SM_V_REPLY_LOST, NULL);
+    } else {
+        /* Seen at the server, answered by nobody: the server host dropped it after the
+         * capture point, if its capture was there to see an answer. */
+        const char *why = hint_over(j, SM_HINT_LISTEN_OVERFLOW, s->first_ns, s->last_ns)
+                              ? "listen_queue_overflow"
+                          : hint_over(j, SM_HINT_SYN_QUEUE_FULL, s->first_ns, s->last_ns)
+                              ? "syn_queue_full"
+                              : NULL;
+        if (j->degraded)
+            emit(j, gi, SM_V_UNKNOWN, "collector_out_of_memory");
+        else if (sto > j->cov_end[SM_ROLE_SERVER])
+            emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
+        else if ((k = blind_over(j, SM_ROLE_SERVER, sfrom, sto)) != SM_V_COUNT)
+            emit(j, gi, k, blind_reason(SM_ROLE_SERVER, k));
+        else
+            emit(j, gi, SM_V_UNANSWERED, why);
+    }
+    free_group(j, gi);
+}
+
 /* Decides group gi now, on what is known now. */
 static void decide_final(sm_join_t *j, uint32_t gi)
 {
     struct entry *g = &j->pool[gi];
     g->held = false;
-    if (g->peer) {
-        emit(j, gi, g->candidates > 1 ? SM_V_AMBIGUOUS : SM_V_MATCHED, NULL);
-        free_group(j, gi);
-    } else {
+    if (g->peer)
+        decide_linked(j, gi);
+    else
         decide_unmatched(j, gi);
-    }
 }
 
-/* Group gi is due: decide it, or hold it if unmatched and the configuration says to wait. */
+/*
+ * Group gi is due: decide it, or hold it when the configuration says to wait (offline: the
+ * files' drops and ends, and the scope, are known only at the end) and its verdict needs
+ * that evidence. Settled groups, nearly all of them, are decided at once.
+ */
 static void decide_group(sm_join_t *j, uint32_t gi)
 {
-    if (j->pool[gi].peer == 0 && j->cfg.hold_unmatched)
+    const struct entry *g = &j->pool[gi];
+    if (j->cfg.hold_unmatched && (g->peer == 0 || !settled(g, &j->pool[g->peer])))
         hold(j, gi);
     else
         decide_final(j, gi);
+}
+
+/* A server SYN no client SYN matched ends (another client's, or one no client sensor
+ * watches); counted, and whether the server left it unanswered. */
+static void server_alone(sm_join_t *j, uint32_t si)
+{
+    const struct entry *e = &j->pool[si];
+    if (!e->flood) {
+        j->st.server_only++;
+        if (e->answer == SM_ANSWER_NONE &&
+            (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &e->tuple)))
+            j->st.server_only_unanswered++;
+    }
+    entry_free(j, si);
 }
 
 static void evict_oldest(sm_join_t *j)
@@ -838,8 +991,7 @@ static void evict_oldest(sm_join_t *j)
         if (e->peer) {
             i = e->peer; /* evict the group it belongs to, with it */
         } else {
-            j->st.server_only += !e->flood;
-            entry_free(j, i);
+            server_alone(j, i);
             return;
         }
     }
@@ -876,12 +1028,11 @@ static void run_limited(sm_join_t *j, bool limit)
             if (e->flood && sat_add(e->last_ns, j->cfg.max_skew_ns) > h) {
                 queue_push(j, it.idx, sat_add(e->last_ns, j->cfg.max_skew_ns));
             } else if (e->peer == 0) {
-                j->st.server_only += !e->flood;
-                entry_free(j, it.idx);
+                server_alone(j, it.idx);
             }
             continue;
         }
-        if (e->peer == 0 && j->cfg.emit_suspect && !e->suspect_sent &&
+        if (j->cfg.emit_suspect && !e->suspect_sent && suspicious(e) &&
             sat_add(e->first_ns, j->cfg.timeout_ns) <= h) {
             e->suspect_sent = true;
             if (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &e->tuple))
@@ -1150,10 +1301,17 @@ static bool note_answer(sm_join_t *j, enum ekind kind, const struct sm_record *r
     if (i == 0)
         return false;
     struct entry *e = &j->pool[i];
-    if (sm_flags_is_synack(r->flags))
-        e->answer = SM_ANSWER_SYNACK;
-    else if (e->answer == SM_ANSWER_NONE)
-        e->answer = SM_ANSWER_RST;
+    enum sm_answer a = sm_flags_is_synack(r->flags) ? SM_ANSWER_SYNACK : SM_ANSWER_RST;
+    if (e->answer == SM_ANSWER_NONE || (a == SM_ANSWER_SYNACK && e->answer == SM_ANSWER_RST)) {
+        e->answer = (uint8_t)a; /* the SYN/ACK wins over an RST: it answered the SYN */
+        e->answer_ns = r->ts_ns;
+        e->answers = 0;
+    }
+    if (e->answer == a) {
+        if (r->ts_ns < e->answer_ns)
+            e->answer_ns = r->ts_ns;
+        e->answers++;
+    }
     return true;
 }
 
@@ -1355,8 +1513,9 @@ void sm_join_destroy(sm_join_t **self_p)
     for (int l = 0; l < NLANES; l++)
         free(j->lanes[l].buf);
     free(j->held);
-    free(j->blind[0]);
-    free(j->blind[1]);
+    free(j->blind[0].v);
+    free(j->blind[1].v);
+    free(j->hints.v);
     free(j);
     *self_p = NULL;
 }
@@ -1417,43 +1576,56 @@ void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t)
     j->cov_start[role] = t;
 }
 
+/*
+ * Adds [from, to] of kind to l, merged with an interval of the same kind it overlaps or
+ * touches. At the bound (or out of memory) the last interval widens instead, rather than
+ * forget the evidence; with nothing to widen, false (the caller degrades).
+ */
+static bool ivlist_add(struct ivlist *l, int64_t from, int64_t to, int kind, bool blind)
+{
+    for (size_t k = l->n; k-- > 0;) {
+        struct interval *iv = &l->v[k];
+        if (iv->kind == kind && from <= sat_add(iv->to, 1) && to >= sat_add(iv->from, -1)) {
+            iv->from = from < iv->from ? from : iv->from;
+            iv->to = to > iv->to ? to : iv->to;
+            return true;
+        }
+    }
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        struct interval *nb = ncap <= MAX_INTERVALS ? sm_realloc(l->v, ncap * sizeof *nb) : NULL;
+        if (nb == NULL && l->n == 0)
+            return false;
+        if (nb == NULL) {
+            struct interval *last = &l->v[l->n - 1];
+            last->from = from < last->from ? from : last->from;
+            last->to = to > last->to ? to : last->to;
+            /* a blind interval widened keeps the most serious kind */
+            if (blind && (kind == SM_V_SENSOR_DOWN || last->kind == SM_V_SENSOR_CAPTURE_LOSS))
+                last->kind = kind;
+            return true;
+        }
+        l->v = nb;
+        l->cap = ncap;
+    }
+    l->v[l->n++] = (struct interval){from, to, kind};
+    return true;
+}
+
 void sm_join_blind(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
                    enum sm_verdict_kind kind)
 {
     if (to < from)
         return;
-    /* Merge with an interval of the same kind that overlaps or touches it. */
-    for (size_t k = j->nblind[role]; k-- > 0;) {
-        struct interval *iv = &j->blind[role][k];
-        if (iv->kind == kind && from <= sat_add(iv->to, 1) && to >= sat_add(iv->from, -1)) {
-            iv->from = from < iv->from ? from : iv->from;
-            iv->to = to > iv->to ? to : iv->to;
-            return;
-        }
-    }
-    if (j->nblind[role] == j->capblind[role]) {
-        size_t ncap = j->capblind[role] ? j->capblind[role] * 2 : 16;
-        struct interval *nb = ncap <= MAX_BLIND_INTERVALS
-                                  ? sm_realloc(j->blind[role], ncap * sizeof *nb)
-                                  : NULL;
-        if (nb == NULL && j->nblind[role] == 0) {
-            j->degraded = true; /* no way to remember it: no SYN may be called missing */
-            return;
-        }
-        if (nb == NULL) {
-            /* At the bound (or out of memory): widen the last interval of this kind, or the
-             * last one, rather than forget the evidence. */
-            struct interval *last = &j->blind[role][j->nblind[role] - 1];
-            last->from = from < last->from ? from : last->from;
-            last->to = to > last->to ? to : last->to;
-            if (kind == SM_V_SENSOR_DOWN || last->kind == SM_V_SENSOR_CAPTURE_LOSS)
-                last->kind = kind;
-            return;
-        }
-        j->blind[role] = nb;
-        j->capblind[role] = ncap;
-    }
-    j->blind[role][j->nblind[role]++] = (struct interval){from, to, kind};
+    if (!ivlist_add(&j->blind[role], from, to, (int)kind, true))
+        j->degraded = true; /* no way to remember it: no SYN may be called missing */
+}
+
+void sm_join_hint(sm_join_t *j, int64_t from, int64_t to, enum sm_host_hint kind)
+{
+    if (to < from || (unsigned)kind >= SM_HINT_COUNT)
+        return;
+    ivlist_add(&j->hints, from, to, (int)kind, false); /* a hint lost is a reason not given */
 }
 
 void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t)
@@ -1479,8 +1651,7 @@ void sm_join_finish(sm_join_t *j)
         uint32_t i = j->oldest;
         const struct entry *e = &j->pool[i];
         if (e->kind == E_SERVER && e->peer == 0) {
-            j->st.server_only += !e->flood;
-            entry_free(j, i);
+            server_alone(j, i);
             continue;
         }
         decide_final(j, e->kind == E_SERVER ? e->peer : i);
@@ -1497,15 +1668,18 @@ void sm_join_stop(sm_join_t *j, const char *reason)
         uint32_t i = j->oldest;
         const struct entry *e = &j->pool[i];
         if (e->kind == E_SERVER && e->peer == 0) {
-            j->st.server_only += !e->flood;
-            entry_free(j, i);
+            server_alone(j, i);
             continue;
         }
         uint32_t gi = e->kind == E_SERVER ? e->peer : i;
         struct entry *g = &j->pool[gi];
         g->held = false;
-        if (g->peer) {
-            emit(j, gi, g->candidates > 1 ? SM_V_AMBIGUOUS : SM_V_MATCHED, NULL);
+        if (g->peer && settled(g, &j->pool[g->peer])) {
+            decide_linked(j, gi); /* frees it */
+            continue;
+        } else if (g->peer) {
+            /* the reply leg is not complete: nothing can be said of it now */
+            emit(j, gi, SM_V_UNKNOWN, reason);
         } else if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)) {
             j->st.out_of_scope++;
         } else {

@@ -20,6 +20,9 @@ static const char *const verdict_names[SM_V_COUNT] = {
     [SM_V_SUSPECT] = "suspect",
     [SM_V_MATCHED] = "matched",
     [SM_V_MISSING] = "missing",
+    [SM_V_REFUSED] = "refused",
+    [SM_V_REPLY_LOST] = "reply_lost",
+    [SM_V_UNANSWERED] = "unanswered",
     [SM_V_ANSWERED_BY_MIDDLEBOX] = "answered_by_middlebox",
     [SM_V_SENSOR_CAPTURE_LOSS] = "sensor_capture_loss",
     [SM_V_TRANSPORT_LOSS] = "transport_loss",
@@ -149,194 +152,328 @@ static char *dashes(char *p, int n)
     return p + n;
 }
 
-/* Prints a table header row and its dashes: names, widths, right-alignment per column. */
-static void table_header(FILE *out, int ncol, const char *const *names, const int *w,
-                         const bool *right, const char *const *seps)
+/* ---- compare's tables: one writer, the columns of each table described ----------------- */
+
+enum col {
+    C_CLIENT_STREAM,
+    C_SERVER_STREAM,
+    C_CLIENT_SEQ,
+    C_SERVER_SEQ,
+    C_COUNT,
+    C_CLIENT_TUPLE, /* table: one "src:sport -> dst:dport" column; csv, jsonl: four */
+    C_SERVER_TUPLE,
+    C_DELTA,
+    C_VERDICT,
+    C_FIRST,
+    C_LAST,
+    C_CLIENT_ANSWER,
+    C_SERVER_ANSWER,
+    C_REASON,
+    C_INSIDE,
+};
+
+struct column {
+    enum col col;
+    const char *name;  /* csv header and jsonl key (the prefix of a tuple's four) */
+    const char *title; /* table header */
+    int width;         /* table: at least this wide; variable columns grow to their cells */
+    bool right;        /* table: right-aligned */
+    const char *sep;   /* table: what goes before it */
+};
+
+#define MAX_COLUMNS 12
+
+static const struct table_spec {
+    const char *name;
+    int ncol;
+    struct column c[MAX_COLUMNS];
+} tables[SM_TABLE_COUNT] = {
+    [SM_TABLE_MAP] = {"map", 8, {
+        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, ""},
+        {C_SERVER_STREAM, "server_stream", "server_stream", 13, true, " "},
+        {C_CLIENT_SEQ, "client_seq", "client_seq", 10, true, " "},
+        {C_SERVER_SEQ, "server_seq", "server_seq", 10, true, " "},
+        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, "  "},
+        {C_SERVER_TUPLE, "server", "server (src -> dst)", 0, false, "  "},
+        {C_DELTA, "delta", "delta (s)", 12, true, "  "},
+        {C_VERDICT, "verdict", "verdict", 0, false, "  "},
+    }},
+    [SM_TABLE_MISSING] = {"missing", 6, {
+        {C_COUNT, "count", "count", 5, true, ""},
+        {C_CLIENT_SEQ, "seq", "seq", 10, true, " "},
+        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, "  "},
+        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, " "},
+        {C_FIRST, "first", "first", 30, false, "  "},
+        {C_LAST, "last", "last", 30, false, "  "},
+    }},
+    [SM_TABLE_BROKEN] = {"broken", 11, {
+        {C_VERDICT, "verdict", "verdict", 0, false, ""},
+        {C_COUNT, "count", "count", 5, true, "  "},
+        {C_CLIENT_SEQ, "seq", "seq", 10, true, " "},
+        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, "  "},
+        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, " "},
+        {C_SERVER_STREAM, "server_stream", "server_stream", 13, true, " "},
+        {C_SERVER_ANSWER, "server_answer", "server sent", 11, false, "  "},
+        {C_CLIENT_ANSWER, "client_answer", "client got", 10, false, "  "},
+        {C_FIRST, "first", "first", 30, false, "  "},
+        {C_LAST, "last", "last", 30, false, "  "},
+        {C_REASON, "reason", "reason", 0, false, "  "},
+    }},
+    [SM_TABLE_UNWITNESSED] = {"unwitnessed", 9, {
+        {C_VERDICT, "verdict", "verdict", 0, false, ""},
+        {C_REASON, "reason", "reason", 0, false, "  "},
+        {C_COUNT, "count", "count", 5, true, "  "},
+        {C_CLIENT_SEQ, "seq", "seq", 10, true, " "},
+        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, "  "},
+        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, " "},
+        {C_FIRST, "first", "first", 30, false, "  "},
+        {C_LAST, "last", "last", 30, false, "  "},
+        {C_INSIDE, "attempts_inside", "inside", 6, true, " "},
+    }},
+};
+
+const char *sm_table_name(enum sm_table t)
+{
+    return (unsigned)t < SM_TABLE_COUNT ? tables[t].name : "?";
+}
+
+enum sm_table sm_table_of(enum sm_verdict_kind k)
+{
+    switch (k) {
+    case SM_V_MATCHED:
+        return SM_TABLE_COUNT; /* the map alone */
+    case SM_V_MISSING:
+        return SM_TABLE_MISSING;
+    case SM_V_REFUSED:
+    case SM_V_REPLY_LOST:
+    case SM_V_UNANSWERED:
+    case SM_V_ANSWERED_BY_MIDDLEBOX:
+        return SM_TABLE_BROKEN;
+    case SM_V_SUSPECT:
+        return SM_TABLE_COUNT;
+    default:
+        return SM_TABLE_UNWITNESSED;
+    }
+}
+
+void sm_row_from_verdict(struct sm_row *row, const struct sm_verdict *v)
+{
+    memset(row, 0, sizeof *row);
+    row->kind = v->kind;
+    row->reason = v->reason;
+    row->attempts = v->attempts;
+    row->seq = v->isn;
+    row->attempts_inside = v->attempts_inside;
+    row->client = v->client;
+    row->client_stream = v->client_stream;
+    row->first_ns = v->first_ns;
+    row->last_ns = v->last_ns;
+    row->client_answer = v->client_answer;
+    row->has_server = v->has_server;
+    row->server_stream = v->has_server ? v->server_stream : SM_STREAM_NONE;
+    if (v->has_server) {
+        row->server = v->server;
+        row->server_seq = v->server_seq;
+        row->delta_ns = v->delay_ns;
+        row->server_answer = v->server_answer;
+    }
+}
+
+/* A string cell, or none ("-" in a table, empty in csv, null in jsonl). */
+static char *text_cell(char *p, const char *s, enum sm_format fmt)
+{
+    if (s == NULL)
+        return fmt == SM_FORMAT_JSONL ? sm_fmt_str(p, "null")
+                                      : fmt == SM_FORMAT_TABLE ? sm_fmt_str(p, "-") : p;
+    if (fmt == SM_FORMAT_JSONL)
+        *p++ = '"';
+    p = sm_fmt_str(p, s); /* only fixed names: nothing to escape or quote */
+    if (fmt == SM_FORMAT_JSONL)
+        *p++ = '"';
+    return p;
+}
+
+/* The value of column c for row r (the four fields of a tuple in csv), at p. */
+static char *cell(char *p, const struct column *c, const struct sm_row *r, enum sm_format fmt)
+{
+    bool json = fmt == SM_FORMAT_JSONL;
+    switch (c->col) {
+    case C_CLIENT_STREAM:
+        return stream_fmt(p, r->client_stream, json);
+    case C_SERVER_STREAM:
+        return stream_fmt(p, r->server_stream, json);
+    case C_CLIENT_SEQ:
+        return sm_fmt_u64(p, r->seq);
+    case C_SERVER_SEQ:
+        return sm_fmt_u64(p, r->server_seq);
+    case C_COUNT:
+        return sm_fmt_u64(p, r->attempts);
+    case C_CLIENT_TUPLE:
+    case C_SERVER_TUPLE: {
+        const struct sm_tuple *t = c->col == C_CLIENT_TUPLE ? &r->client : &r->server;
+        if (fmt == SM_FORMAT_CSV)
+            return tuple_csv(p, t);
+        return tuple_fmt(p, t);
+    }
+    case C_DELTA:
+        return sm_fmt_duration(p, r->delta_ns);
+    case C_VERDICT:
+        return text_cell(p, sm_verdict_name(r->kind), fmt);
+    case C_FIRST:
+    case C_LAST:
+        if (json)
+            *p++ = '"';
+        p = sm_fmt_rfc3339(p, c->col == C_FIRST ? r->first_ns : r->last_ns);
+        if (json)
+            *p++ = '"';
+        return p;
+    case C_CLIENT_ANSWER:
+        return text_cell(p, sm_answer_name(r->client_answer), fmt);
+    case C_SERVER_ANSWER:
+        return text_cell(p, r->has_server ? sm_answer_name(r->server_answer) : NULL, fmt);
+    case C_REASON:
+        return text_cell(p, r->reason, fmt);
+    case C_INSIDE:
+        return sm_fmt_u64(p, r->attempts_inside);
+    }
+    return p;
+}
+
+/* The table width of a variable column's cell, counted where that is cheap. */
+static int cell_width(const struct column *c, const struct sm_row *r)
+{
+    switch (c->col) {
+    case C_CLIENT_TUPLE:
+        return tuple_width(&r->client);
+    case C_SERVER_TUPLE:
+        return tuple_width(&r->server);
+    default: {
+        char f[TUPLE_MAX];
+        return (int)(cell(f, c, r, SM_FORMAT_TABLE) - f);
+    }
+    }
+}
+
+static void write_csv(FILE *out, const struct table_spec *ts, const struct sm_row *rows,
+                      size_t n)
 {
     char line[LINE], *p = line;
-    for (int i = 0; i < ncol; i++) {
-        p = sm_fmt_str(p, seps[i]);
-        p = field(p, names[i], names[i] + strlen(names[i]), w[i], right[i]);
+    for (int i = 0; i < ts->ncol; i++) {
+        const struct column *c = &ts->c[i];
+        if (i)
+            *p++ = ',';
+        if (c->col == C_CLIENT_TUPLE || c->col == C_SERVER_TUPLE) {
+            static const char *const f[4] = {"_src,", "_sport,", "_dst,", "_dport"};
+            for (int k = 0; k < 4; k++) {
+                p = sm_fmt_str(p, c->name);
+                p = sm_fmt_str(p, f[k]);
+            }
+        } else {
+            p = sm_fmt_str(p, c->name);
+        }
     }
     *p++ = '\n';
-    for (int i = 0; i < ncol; i++) {
-        p = sm_fmt_str(p, seps[i]);
+    put(out, line, p);
+    for (size_t k = 0; k < n; k++) {
+        p = line;
+        for (int i = 0; i < ts->ncol; i++) {
+            if (i)
+                *p++ = ',';
+            p = cell(p, &ts->c[i], &rows[k], SM_FORMAT_CSV);
+        }
+        *p++ = '\n';
+        put(out, line, p);
+    }
+}
+
+static void write_jsonl(FILE *out, const struct table_spec *ts, const struct sm_row *rows,
+                        size_t n)
+{
+    char line[LINE];
+    for (size_t k = 0; k < n; k++) {
+        char *p = sm_fmt_str(line, "{\"table\":\"");
+        p = sm_fmt_str(p, ts->name);
+        *p++ = '"';
+        for (int i = 0; i < ts->ncol; i++) {
+            const struct column *c = &ts->c[i];
+            *p++ = ',';
+            if (c->col == C_CLIENT_TUPLE || c->col == C_SERVER_TUPLE) {
+                p = tuple_json(p, c->name, c->col == C_CLIENT_TUPLE ? &rows[k].client
+                                                                     : &rows[k].server);
+                continue;
+            }
+            *p++ = '"';
+            p = sm_fmt_str(p, c->name);
+            p = sm_fmt_str(p, "\":");
+            p = cell(p, c, &rows[k], SM_FORMAT_JSONL);
+        }
+        p = sm_fmt_str(p, "}\n");
+        put(out, line, p);
+    }
+}
+
+/* The end of [line, p) without trailing blanks (a left-aligned last column pads). */
+static char *trim(const char *line, char *p)
+{
+    while (p > line && p[-1] == ' ')
+        p--;
+    return p;
+}
+
+static void write_table(FILE *out, const struct table_spec *ts, const struct sm_row *rows,
+                        size_t n)
+{
+    int w[MAX_COLUMNS];
+    for (int i = 0; i < ts->ncol; i++) {
+        int t = (int)strlen(ts->c[i].title);
+        w[i] = ts->c[i].width > t ? ts->c[i].width : t;
+    }
+    for (int i = 0; i < ts->ncol; i++) {
+        if (ts->c[i].width != 0)
+            continue; /* fixed: its cells never exceed it */
+        for (size_t k = 0; k < n; k++) {
+            int cw = cell_width(&ts->c[i], &rows[k]);
+            w[i] = cw > w[i] ? cw : w[i];
+        }
+    }
+    char line[LINE], *p = line;
+    for (int i = 0; i < ts->ncol; i++) {
+        p = sm_fmt_str(p, ts->c[i].sep);
+        p = field(p, ts->c[i].title, ts->c[i].title + strlen(ts->c[i].title), w[i],
+                  ts->c[i].right);
+    }
+    p = trim(line, p);
+    *p++ = '\n';
+    for (int i = 0; i < ts->ncol; i++) {
+        p = sm_fmt_str(p, ts->c[i].sep);
         p = dashes(p, w[i]);
     }
     *p++ = '\n';
     put(out, line, p);
-}
-
-void sm_report_map(FILE *out, enum sm_format fmt, const struct sm_map_row *rows, size_t n)
-{
-    char line[LINE];
-    if (fmt == SM_FORMAT_CSV) {
-        fputs("client_stream,server_stream,client_seq,server_seq,client_src,client_sport,"
-              "client_dst,client_dport,server_src,server_sport,server_dst,server_dport,"
-              "delta\n",
-              out);
-        for (size_t i = 0; i < n; i++) {
-            const struct sm_map_row *r = &rows[i];
-            char *p = line;
-            p = stream_fmt(p, r->client_stream, false);
-            *p++ = ',';
-            p = stream_fmt(p, r->server_stream, false);
-            *p++ = ',';
-            p = sm_fmt_u64(p, r->client_seq);
-            *p++ = ',';
-            p = sm_fmt_u64(p, r->server_seq);
-            *p++ = ',';
-            p = tuple_csv(p, &r->client);
-            *p++ = ',';
-            p = tuple_csv(p, &r->server);
-            *p++ = ',';
-            p = sm_fmt_duration(p, r->delta_ns);
-            *p++ = '\n';
-            put(out, line, p);
+    for (size_t k = 0; k < n; k++) {
+        p = line;
+        for (int i = 0; i < ts->ncol; i++) {
+            char f[TUPLE_MAX];
+            char *e = cell(f, &ts->c[i], &rows[k], SM_FORMAT_TABLE);
+            p = sm_fmt_str(p, ts->c[i].sep);
+            p = field(p, f, e, w[i], ts->c[i].right);
         }
-        return;
-    }
-    if (fmt == SM_FORMAT_JSONL) {
-        for (size_t i = 0; i < n; i++) {
-            const struct sm_map_row *r = &rows[i];
-            char *p = sm_fmt_str(line, "{\"table\":\"map\",\"client_stream\":");
-            p = stream_fmt(p, r->client_stream, true);
-            p = sm_fmt_str(p, ",\"server_stream\":");
-            p = stream_fmt(p, r->server_stream, true);
-            p = sm_fmt_str(p, ",\"client_seq\":");
-            p = sm_fmt_u64(p, r->client_seq);
-            p = sm_fmt_str(p, ",\"server_seq\":");
-            p = sm_fmt_u64(p, r->server_seq);
-            *p++ = ',';
-            p = tuple_json(p, "client", &r->client);
-            *p++ = ',';
-            p = tuple_json(p, "server", &r->server);
-            p = sm_fmt_str(p, ",\"delta\":");
-            p = sm_fmt_duration(p, r->delta_ns);
-            p = sm_fmt_str(p, "}\n");
-            put(out, line, p);
-        }
-        return;
-    }
-    static const char *const names[] = {"client_stream", "server_stream", "client_seq",
-                                        "server_seq",    "client (src -> dst)",
-                                        "server (src -> dst)", "delta (s)"};
-    static const bool right[] = {true, true, true, true, false, false, true};
-    static const char *const seps[] = {"", " ", " ", " ", "  ", "  ", "  "};
-    int w[] = {13, 13, 10, 10, (int)strlen(names[4]), (int)strlen(names[5]), 12};
-    for (size_t i = 0; i < n; i++) {
-        int a = tuple_width(&rows[i].client), b = tuple_width(&rows[i].server);
-        w[4] = a > w[4] ? a : w[4];
-        w[5] = b > w[5] ? b : w[5];
-    }
-    table_header(out, 7, names, w, right, seps);
-    for (size_t i = 0; i < n; i++) {
-        const struct sm_map_row *r = &rows[i];
-        char f[TUPLE_MAX], *e, *p = line;
-        e = stream_fmt(f, r->client_stream, false);
-        p = field(p, f, e, w[0], true);
-        *p++ = ' ';
-        e = stream_fmt(f, r->server_stream, false);
-        p = field(p, f, e, w[1], true);
-        *p++ = ' ';
-        e = sm_fmt_u64(f, r->client_seq);
-        p = field(p, f, e, w[2], true);
-        *p++ = ' ';
-        e = sm_fmt_u64(f, r->server_seq);
-        p = field(p, f, e, w[3], true);
-        p = sm_fmt_str(p, "  ");
-        e = tuple_fmt(f, &r->client);
-        p = field(p, f, e, w[4], false);
-        p = sm_fmt_str(p, "  ");
-        e = tuple_fmt(f, &r->server);
-        p = field(p, f, e, w[5], false);
-        p = sm_fmt_str(p, "  ");
-        e = sm_fmt_duration(f, r->delta_ns);
-        p = field(p, f, e, w[6], true);
+        p = trim(line, p);
         *p++ = '\n';
         put(out, line, p);
     }
 }
 
-void sm_report_missing(FILE *out, enum sm_format fmt, const struct sm_missing_row *rows,
-                       size_t n)
+void sm_report_table(FILE *out, enum sm_format fmt, enum sm_table t, const struct sm_row *rows,
+                     size_t n)
 {
-    char line[LINE];
-    if (fmt == SM_FORMAT_CSV) {
-        fputs("count,seq,client_src,client_sport,client_dst,client_dport,client_stream,"
-              "first,last\n",
-              out);
-        for (size_t i = 0; i < n; i++) {
-            const struct sm_missing_row *r = &rows[i];
-            char *p = sm_fmt_u64(line, r->count);
-            *p++ = ',';
-            p = sm_fmt_u64(p, r->seq);
-            *p++ = ',';
-            p = tuple_csv(p, &r->client);
-            *p++ = ',';
-            p = stream_fmt(p, r->client_stream, false);
-            *p++ = ',';
-            p = sm_fmt_rfc3339(p, r->first_ns);
-            *p++ = ',';
-            p = sm_fmt_rfc3339(p, r->last_ns);
-            *p++ = '\n';
-            put(out, line, p);
-        }
-        return;
-    }
-    if (fmt == SM_FORMAT_JSONL) {
-        for (size_t i = 0; i < n; i++) {
-            const struct sm_missing_row *r = &rows[i];
-            char *p = sm_fmt_str(line, "{\"table\":\"missing\",\"count\":");
-            p = sm_fmt_u64(p, r->count);
-            p = sm_fmt_str(p, ",\"seq\":");
-            p = sm_fmt_u64(p, r->seq);
-            *p++ = ',';
-            p = tuple_json(p, "client", &r->client);
-            p = sm_fmt_str(p, ",\"client_stream\":");
-            p = stream_fmt(p, r->client_stream, true);
-            p = sm_fmt_str(p, ",\"first\":\"");
-            p = sm_fmt_rfc3339(p, r->first_ns);
-            p = sm_fmt_str(p, "\",\"last\":\"");
-            p = sm_fmt_rfc3339(p, r->last_ns);
-            p = sm_fmt_str(p, "\"}\n");
-            put(out, line, p);
-        }
-        return;
-    }
-    static const char *const names[] = {"count", "seq",   "client (src -> dst)",
-                                        "client_stream", "first", "last"};
-    static const bool right[] = {true, true, false, true, false, false};
-    static const char *const seps[] = {"", " ", "  ", " ", "  ", "  "};
-    int w[] = {5, 10, (int)strlen(names[2]), 13, 30, 30};
-    for (size_t i = 0; i < n; i++) {
-        int a = tuple_width(&rows[i].client);
-        w[2] = a > w[2] ? a : w[2];
-    }
-    table_header(out, 6, names, w, right, seps);
-    for (size_t i = 0; i < n; i++) {
-        const struct sm_missing_row *r = &rows[i];
-        char f[TUPLE_MAX], *e, *p = line;
-        e = sm_fmt_u64(f, r->count);
-        p = field(p, f, e, w[0], true);
-        *p++ = ' ';
-        e = sm_fmt_u64(f, r->seq);
-        p = field(p, f, e, w[1], true);
-        p = sm_fmt_str(p, "  ");
-        e = tuple_fmt(f, &r->client);
-        p = field(p, f, e, w[2], false);
-        *p++ = ' ';
-        e = stream_fmt(f, r->client_stream, false);
-        p = field(p, f, e, w[3], true);
-        p = sm_fmt_str(p, "  ");
-        e = sm_fmt_rfc3339(f, r->first_ns);
-        p = field(p, f, e, w[4], false);
-        p = sm_fmt_str(p, "  ");
-        e = sm_fmt_rfc3339(f, r->last_ns);
-        p = field(p, f, e, w[5], false);
-        *p++ = '\n';
-        put(out, line, p);
-    }
+    const struct table_spec *ts = &tables[t];
+    if (fmt == SM_FORMAT_CSV)
+        write_csv(out, ts, rows, n);
+    else if (fmt == SM_FORMAT_JSONL)
+        write_jsonl(out, ts, rows, n);
+    else
+        write_table(out, ts, rows, n);
 }
 
 /* {"src":"..","sport":N,"dst":"..","dport":N} */
@@ -380,7 +517,8 @@ size_t sm_report_verdict_line(char *line, const struct sm_verdict *v)
     p = stream_fmt(p, v->client_stream, true);
     p = sm_fmt_str(p, ",\"client_answer\":\"");
     p = sm_fmt_str(p, sm_answer_name(v->client_answer));
-    *p++ = '"';
+    p = sm_fmt_str(p, "\",\"replies_received\":");
+    p = sm_fmt_u64(p, v->replies_received);
     if (v->has_server) {
         p = sm_fmt_str(p, ",\"server\":");
         p = endpoint_obj(p, &v->server);
@@ -398,13 +536,27 @@ size_t sm_report_verdict_line(char *line, const struct sm_verdict *v)
         p = sm_fmt_duration(p, v->delay_ns);
         p = sm_fmt_str(p, ",\"answer\":\"");
         p = sm_fmt_str(p, sm_answer_name(v->server_answer));
-        *p++ = '"';
+        p = sm_fmt_str(p, "\",\"reply_attempts\":");
+        p = sm_fmt_u64(p, v->reply_attempts);
+        int64_t rd;
+        if (sm_verdict_reply_delay(v, &rd)) {
+            p = sm_fmt_str(p, ",\"reply_delay\":");
+            p = sm_fmt_duration(p, rd);
+        }
+        if (v->kind == SM_V_ANSWERED_BY_MIDDLEBOX)
+            p = sm_fmt_str(p, ",\"server_saw_syn\":true");
+        if (v->syncookies)
+            p = sm_fmt_str(p, ",\"syncookies\":true");
         if (v->candidates > 1) {
             p = sm_fmt_str(p, ",\"candidates\":");
             p = sm_fmt_u64(p, v->candidates);
         }
     } else {
         p = sm_fmt_str(p, ",\"server\":null");
+    }
+    if (v->attempts_inside) {
+        p = sm_fmt_str(p, ",\"attempts_inside\":");
+        p = sm_fmt_u64(p, v->attempts_inside);
     }
     if (v->reason) {
         p = sm_fmt_str(p, ",\"reason\":\"");

@@ -60,6 +60,8 @@ struct sm_join_stats {
     uint64_t late_records;      /* records older than what was already decided */
     uint64_t evicted;           /* entries evicted at max_pending */
     uint64_t isn_flood;         /* SYNs refused: their ISN already had 64 entries pending */
+    uint64_t server_only_unanswered; /* of server_only: in scope, and the server sent no
+                                      * answer (the signature of swapped compare arguments) */
     uint64_t verdicts[SM_V_COUNT];
     size_t pending;             /* entries held now */
     size_t peak_pending;
@@ -103,6 +105,21 @@ void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t);
  */
 void sm_join_blind(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
                    enum sm_verdict_kind kind);
+
+/*
+ * What the server host's own kernel counters say happened over [from, to] (the server
+ * sensor's event time): evidence, not blindness. A connection attempt the server host left
+ * unanswered over such an interval gets the reason (listen queue overflow, SYN queue full);
+ * one it answered while sending SYN cookies is marked so. The counters are per host, not
+ * per port: a hint, documented as such (docs/VERDICTS.md).
+ */
+enum sm_host_hint {
+    SM_HINT_LISTEN_OVERFLOW, /* ListenOverflows or ListenDrops rose: accept queue full */
+    SM_HINT_SYN_QUEUE_FULL,  /* TCPReqQFullDrop rose: SYN (request) queue full */
+    SM_HINT_SYNCOOKIES,      /* SyncookiesSent rose */
+    SM_HINT_COUNT
+};
+void sm_join_hint(sm_join_t *j, int64_t from, int64_t to, enum sm_host_hint kind);
 
 /* role's capture ended at event time t: it will deliver nothing more. */
 void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t);

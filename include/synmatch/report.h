@@ -1,15 +1,17 @@
 /*
- * report.h - how results are written: compare's two tables (table, csv, jsonl) and the
- * verdict JSON line shared by compare --verdicts and the collector (docs/VERDICTS.md).
+ * report.h - how results are written: compare's tables (table, csv, jsonl) and the verdict
+ * JSON line shared by compare --verdicts and the collector (docs/VERDICTS.md).
  */
 #ifndef SYNMATCH_REPORT_H
 #define SYNMATCH_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
-#include "synmatch/join.h"
 #include "synmatch/record.h"
+#include "synmatch/verdict.h"
 
 enum sm_format {
     SM_FORMAT_TABLE,
@@ -17,34 +19,58 @@ enum sm_format {
     SM_FORMAT_JSONL,
 };
 
-/* One row of the stream map: a client SYN group the server saw. */
-struct sm_map_row {
-    int64_t client_stream, server_stream;
-    uint32_t client_seq, server_seq;
-    struct sm_tuple client, server;
-    int64_t client_first_ns;
-    int64_t delta_ns; /* when the server saw it minus when the client sent that attempt */
-    uint32_t attempts, lost_before;
-};
-
-/* One row of the missing list: a client SYN group never seen at the server. */
-struct sm_missing_row {
-    uint32_t count; /* attempts */
-    uint32_t seq;
+/* One final verdict as a row of compare's tables. */
+struct sm_row {
+    enum sm_verdict_kind kind;
+    const char *reason; /* static, or NULL */
+    uint32_t attempts, seq;
+    uint32_t attempts_inside;
     struct sm_tuple client;
     int64_t client_stream;
     int64_t first_ns, last_ns;
+    enum sm_answer client_answer;
+    bool has_server;
+    struct sm_tuple server; /* when has_server */
+    int64_t server_stream;
+    uint32_t server_seq;
+    int64_t delta_ns; /* when the server saw it minus when the client sent that attempt */
+    enum sm_answer server_answer;
 };
 
+void sm_row_from_verdict(struct sm_row *row, const struct sm_verdict *v);
+
+/*
+ * compare's tables, each a selection of final verdicts with its own columns (README,
+ * "OUTPUT"):
+ *   map          every client SYN the server saw: which stream is which, with the verdict
+ *   missing      the SYNs no attempt of which reached the server
+ *   broken       the handshakes that broke past the SYN: refused, reply_lost, unanswered,
+ *                answered_by_middlebox
+ *   unwitnessed  what the evidence could not decide, with the reason
+ */
+enum sm_table {
+    SM_TABLE_MAP,
+    SM_TABLE_MISSING,
+    SM_TABLE_BROKEN,
+    SM_TABLE_UNWITNESSED,
+    SM_TABLE_COUNT
+};
+
+const char *sm_table_name(enum sm_table t);
+
+/* The table a final verdict's row belongs to, besides the map (SM_TABLE_COUNT: none). */
+enum sm_table sm_table_of(enum sm_verdict_kind k);
+
+/* Writes table t: a header (csv, table) and one line per row. */
+void sm_report_table(FILE *out, enum sm_format fmt, enum sm_table t, const struct sm_row *rows,
+                     size_t n);
+
 /* Version of the verdict JSON schema; bumped only for incompatible changes. */
-#define SM_VERDICT_SCHEMA 1
+#define SM_VERDICT_SCHEMA 2
 
 /* Parses "table", "csv" or "jsonl". Returns 0 or -1. */
 int sm_format_parse(const char *name, enum sm_format *out);
 
-void sm_report_map(FILE *out, enum sm_format fmt, const struct sm_map_row *rows, size_t n);
-void sm_report_missing(FILE *out, enum sm_format fmt, const struct sm_missing_row *rows,
-                       size_t n);
 
 /* Longest line sm_report_verdict_line() writes, with the newline. */
 #define SM_REPORT_LINE_MAX 1024

@@ -10,11 +10,14 @@
 
 #include "synmatch/record.h"
 
-/* The verdict vocabulary (DESIGN.md). Names: sm_verdict_name(). */
+/* The verdict vocabulary (docs/VERDICTS.md), in handshake order. Names: sm_verdict_name(). */
 enum sm_verdict_kind {
     SM_V_SUSPECT,
-    SM_V_MATCHED,
-    SM_V_MISSING,
+    SM_V_MATCHED,    /* the server saw the SYN and its SYN/ACK reached the client */
+    SM_V_MISSING,    /* no attempt reached the server */
+    SM_V_REFUSED,    /* the server answered RST and the client received it */
+    SM_V_REPLY_LOST, /* the server answered, the client never received an answer */
+    SM_V_UNANSWERED, /* the server's capture saw the SYN; the server host sent nothing */
     SM_V_ANSWERED_BY_MIDDLEBOX,
     SM_V_SENSOR_CAPTURE_LOSS,
     SM_V_TRANSPORT_LOSS,
@@ -38,7 +41,7 @@ const char *sm_answer_name(enum sm_answer a);
 
 struct sm_verdict {
     enum sm_verdict_kind kind;
-    const char *reason; /* why, for the non-network verdicts; a static string or NULL */
+    const char *reason; /* why, for the non-network verdicts and unanswered; static or NULL */
     uint32_t isn;
     uint32_t attempts;    /* client SYNs of the group */
     uint32_t lost_before; /* matched: attempts sent before the one the server saw first */
@@ -47,6 +50,10 @@ struct sm_verdict {
     uint64_t client_frame; /* frame of the first attempt (files), or 0 */
     int64_t first_ns, last_ns;
     enum sm_answer client_answer; /* what the client sensor saw come back */
+    uint32_t replies_received;    /* answers of that kind the client received */
+    int64_t client_answer_ns;     /* when the client received the first of them */
+    uint32_t attempts_inside;     /* unknown, partly_outside_server_capture: attempts the
+                                   * server capture could have witnessed */
 
     bool has_server; /* the server side saw the SYN */
     struct sm_tuple server;
@@ -57,8 +64,30 @@ struct sm_verdict {
     uint32_t server_attempts;
     int64_t delay_ns; /* server_first_ns minus the client attempt that got through */
     enum sm_answer server_answer; /* what the server sent back, seen at the server */
+    uint32_t reply_attempts;      /* answers of that kind the server sent */
+    int64_t server_answer_ns;     /* when the server sent the first of them */
+    bool syncookies;              /* the server host was sending SYN cookies as it answered */
     uint32_t candidates;          /* ambiguous: server SYNs that could be this one */
 };
+
+/* The reply leg's one-way delay: the client receiving the server's first answer minus the
+ * server sending it (two clocks: may be negative). Only when both sides saw an answer. */
+static inline bool sm_verdict_reply_delay(const struct sm_verdict *v, int64_t *ns)
+{
+    if (!v->has_server || v->client_answer == SM_ANSWER_NONE ||
+        v->server_answer == SM_ANSWER_NONE)
+        return false;
+    *ns = v->client_answer_ns - v->server_answer_ns;
+    return true;
+}
+
+/* True for the final verdicts that mean a connection attempt broke on the network or at the
+ * server host: compare's exit status 1. */
+static inline bool sm_verdict_is_failure(enum sm_verdict_kind k)
+{
+    return k == SM_V_MISSING || k == SM_V_REPLY_LOST || k == SM_V_UNANSWERED ||
+           k == SM_V_ANSWERED_BY_MIDDLEBOX;
+}
 
 typedef void (*sm_verdict_fn)(void *arg, const struct sm_verdict *v);
 

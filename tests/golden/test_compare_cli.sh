@@ -53,14 +53,15 @@ cmp -s "$golden/table.err" "$tmp/table.err" && ok "stderr summary matches" || { 
     ok "missing = the firewall's dropped SYNs ($(wc -l <"$data/dropped_counts.txt") ISNs)" || bad "missing differs from dropped_counts.txt"
 
 # ---- formats -------------------------------------------------------------------------------
-head -n 1 "$tmp/map_csv.out" | grep -qx 'client_stream,server_stream,client_seq,server_seq,client_src,client_sport,client_dst,client_dport,server_src,server_sport,server_dst,server_dport,delta' &&
+head -n 1 "$tmp/map_csv.out" | grep -qx 'client_stream,server_stream,client_seq,server_seq,client_src,client_sport,client_dst,client_dport,server_src,server_sport,server_dst,server_dport,delta,verdict' &&
     ok "map csv header" || bad "map csv header"
 head -n 1 "$tmp/missing_csv.out" | grep -qx 'count,seq,client_src,client_sport,client_dst,client_dport,client_stream,first,last' &&
     ok "missing csv header" || bad "missing csv header"
 /usr/bin/python3 - "$tmp/both_jsonl.out" <<'PY' && ok "jsonl rows parse and carry the table's keys" || bad "jsonl rows"
 import json, sys
-keys = {"map": ["client_stream", "server_stream", "client_seq", "server_seq", "client_src", "server_src", "delta"],
-        "missing": ["count", "seq", "client_src", "client_stream", "first", "last"]}
+keys = {"map": ["client_stream", "server_stream", "client_seq", "server_seq", "client_src", "server_src", "delta", "verdict"],
+        "missing": ["count", "seq", "client_src", "client_stream", "first", "last"],
+        "broken": ["verdict", "count", "seq", "client_src", "client_stream", "server_stream", "server_answer", "client_answer", "reason"]}
 seen = set()
 for line in open(sys.argv[1]):
     o = json.loads(line)
@@ -68,7 +69,58 @@ for line in open(sys.argv[1]):
     assert all(k in o for k in keys[o["table"]]), o
     if o["table"] == "missing":
         assert o["first"].endswith("Z") and len(o["first"]) == 30, o["first"]
-assert seen == {"map", "missing"}, seen
+assert seen == {"map", "missing", "broken"}, seen
+PY
+# The closed port: refused, in the map and the broken table, never a failure on its own.
+/usr/bin/python3 - "$tmp/verdicts.out" "$data/expected.tsv" <<'PY' && ok "closed port: refused, the server's RST received" || bad "refused verdicts"
+import json, sys
+want = {int(l.split("\t")[0]) for l in open(sys.argv[2]) if not l.startswith("#") and l.split("\t")[6] == "refused"}
+got = {o["seq"]: o for o in map(json.loads, open(sys.argv[1])) if "verdict" in o}
+assert want and all(got[i]["verdict"] == "refused" and got[i]["answer"] == "rst" and got[i]["client_answer"] == "rst" for i in want), want
+assert sum(1 for o in got.values() if o["verdict"] == "refused") == len(want)
+assert all(o["schema"] == 2 for o in got.values())
+PY
+# Swapped arguments look healthy: said on stderr, with the counts.
+run swapped 0 compare "$s" "$c"
+grep -q "the files look swapped: all 62 client SYNs" "$tmp/swapped.err" && ok "swapped arguments are pointed out" || bad "swapped arguments not noticed"
+grep -q "swapped" "$tmp/table.err" && bad "the right order is called swapped" || ok "the right order is not called swapped"
+# A server capture that stops early: its SYNs are listed as not witnessed, with the reason.
+/usr/bin/python3 - "$s" "$tmp/server_short.pcap" "$tmp/verdicts.out" <<'PY'
+import json, struct, sys
+src, dst, verdicts = sys.argv[1:4]
+drop_first = min(json.loads(l)["first"] for l in open(verdicts) if '"missing"' in l)
+import datetime
+t0 = datetime.datetime.strptime(drop_first[:26] + "Z", "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+cut = int(t0.timestamp()) * 10**9 + int(drop_first[20:29]) + 4500 * 10**6  # the first attempts' windows close inside
+data = open(src, "rb").read()
+out, pos = [data[:24]], 24
+nano = data[:4] in (b"\x4d\x3c\xb2\xa1",)
+while pos + 16 <= len(data):
+    sec, frac, incl, _ = struct.unpack("<IIII", data[pos:pos + 16])
+    ts = sec * 10**9 + (frac if nano else frac * 1000)
+    if ts > cut:
+        break
+    out.append(data[pos:pos + 16 + incl])
+    pos += 16 + incl
+open(dst, "wb").write(b"".join(out))
+PY
+run short_server 0 compare --unwitnessed --format csv "$c" "$tmp/server_short.pcap"
+/usr/bin/python3 - "$tmp/short_server.out" "$data/dropped_counts.txt" <<'PY' && ok "server capture stopped early: every dropped SYN listed as not witnessed, with the reason" || { bad "server capture stopped early"; cat "$tmp/short_server.out"; }
+import sys
+rows = [l.rstrip("\n").split(",") for l in open(sys.argv[1])][1:]
+listed = {int(r[3]): r[1] for r in rows if r[0] == "unknown"}
+dropped = [int(l.split()[0]) for l in open(sys.argv[2])]
+assert all(listed.get(i) == "after_server_capture" for i in dropped), listed
+PY
+# The windows of the first attempts close inside the server capture, the last ones' do not:
+# partly witnessed, never missing (a 3 s longer timeout makes the recording that case).
+run partly 1 compare --unwitnessed --format csv --timeout 6 "$c" "$s"
+/usr/bin/python3 - "$tmp/partly.out" "$data/dropped_counts.txt" <<'PY' && ok "partly witnessed groups: unknown, partly_outside_server_capture, attempts_inside" || { bad "partly witnessed"; cat "$tmp/partly.out"; }
+import sys
+rows = [l.rstrip("\n").split(",") for l in open(sys.argv[1])][1:]
+partly = {int(r[3]): int(r[11]) for r in rows if r[1] == "partly_outside_server_capture"}
+three = [int(l.split()[0]) for l in open(sys.argv[2]) if l.split()[1] == "3"]
+assert three and all(0 < partly.get(i, 0) < 3 for i in three), (partly, three)
 PY
 grep -q 'missing' "$tmp/verdicts.out" && ! grep -q '"verdict":"suspect"' "$tmp/verdicts.out" && ok "verdicts are final ones" || bad "verdicts"
 [ "$(tail -n +2 "$tmp/missing_v4.out" | cut -d, -f5 | sort -u)" = 198.18.2.2 ] &&
@@ -82,7 +134,7 @@ cmp -s "$tmp/table.out" "$tmp/again.out" && ok "output is deterministic" || bad 
 cmp -s "$tmp/table.out" "$tmp/stdin.out" && ok "server from standard input" || bad "server from standard input"
 cat "$c" | "$synmatch" compare - "$s" >"$tmp/stdin2.out" 2>/dev/null || true
 cmp -s "$tmp/table.out" "$tmp/stdin2.out" && ok "client from a pipe" || bad "client from a pipe"
-run no_missing 0 compare --missing --format csv "$c" "$c" --server-ip 198.18.2.2
+run no_missing 1 compare --missing --format csv "$c" "$c" --server-ip 198.18.2.2
 [ "$(wc -l <"$tmp/no_missing.out")" -eq 1 ] && ok "a capture against itself: header only" || bad "self compare"
 
 # ---- capture drops declared by the server's pcapng: never "missing" ------------------------

@@ -6,15 +6,16 @@
 
 SYN i leaves the client at T0 + i/R (nanosecond pcap, Ethernet, IPv4) from 198.18.x.y to
 198.19.0.10:443 with ISN (i * 2654435761 + 12345) mod 2^32 (unique per i). The server
-capture has it 1 ms later with its SYN/ACK 50 us after that, except:
+capture has it 1 ms later with its SYN/ACK 50 us after that, and the client capture has the
+SYN/ACK 1 ms after that again (each file in time order but for these few ms), except:
   --lost-every K    real SYN r (counting real ones) with r % K == 37 % K never reaches the
                     server (a true `missing`);
   --flood-every F   all but every F-th SYN are spoofed flood SYNs (to port 80 instead of 443),
                     of which the server sees every S-th (--flood-seen-every, 0 = none); the
                     F-th ones are the real connections (port 443), seen unless lost.
 --dst ADDR and --dst-mac MAC --src-mac MAC (client file only) make the client file replayable
-onto a real link (tcpreplay); --src-net A.B.C keeps the sources in A.B.C.10-249 (default
-198.18: 198.18.x.y).
+onto a real link (tcpreplay; with --no-client-answers it holds the SYNs alone); --src-net
+A.B.C keeps the sources in A.B.C.10-249 (default 198.18: 198.18.x.y).
 Prints the truth on stdout: `real N`, `lost N`, `flood N`, `flood_seen N`; with --truth FILE,
 also the ISN of every real SYN and whether the server saw it (`ISN 1|0` per line).
 """
@@ -61,6 +62,7 @@ def main():
     ap.add_argument("--dst-mac", default="02:00:00:00:00:02")
     ap.add_argument("--src-mac", default="02:00:00:00:00:01")
     ap.add_argument("--src-net", default="198.18")
+    ap.add_argument("--client-answers", action=argparse.BooleanOptionalAction, default=True)
     a = ap.parse_args()
     server = socket.inet_aton(a.dst)
     mac = lambda m: bytes(int(x, 16) for x in m.split(":"))
@@ -97,6 +99,9 @@ def main():
             if seen:
                 s.write(frame(t + 1000000, src, server, sport, dport, isn, 0, 0x02))
                 s.write(frame(t + 1050000, server, src, dport, sport, 0x5eed, isn + 1, 0x12))
+            if seen and a.client_answers:
+                c.write(frame(t + 2050000, server, src, dport, sport, 0x5eed, isn + 1, 0x12,
+                              ceth[6:12] + ceth[0:6] + ceth[12:]))
     if truth:
         truth.close()
     for k, v in n.items():

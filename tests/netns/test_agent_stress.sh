@@ -26,7 +26,7 @@ if [ "$mode" = starve ]; then count=300000; else count=700000; fi
 rate=50000
 mac() { ip -n "$(lab_ns "$1")" -o link show "$2" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2; }
 /usr/bin/python3 "$here/../lib/gen_syn_pair.py" "$out/flood.pcap" "$out/unused.pcap" --count "$count" \
-    --rate "$rate" --lost-every 0 --src-net 198.18.1 --dst "$LAB_S4" \
+    --rate "$rate" --lost-every 0 --no-client-answers --src-net 198.18.1 --dst "$LAB_S4" \
     --dst-mac "$(mac fw fw-c)" --src-mac "$(mac client c-fw)" >/dev/null
 rm -f "$out/unused.pcap"
 

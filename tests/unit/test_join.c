@@ -76,6 +76,17 @@ static struct sm_record rec(struct sm_tuple t, int64_t ts, uint16_t flags, uint3
     return r;
 }
 
+/* The server's SYN/ACK for isn, sent on server tuple st at ts (server clock) and received on
+ * client tuple ct at tc (client clock): the reply leg of a healthy handshake. */
+static void synack(sm_join_t *j, struct sm_tuple ct, struct sm_tuple st, uint32_t isn,
+                   int64_t ts, int64_t tc)
+{
+    struct sm_record r = rec(rev(st), ts, SM_TH_SYN | SM_TH_ACK, 90000, isn + 1);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(rev(ct), tc, SM_TH_SYN | SM_TH_ACK, 90000, isn + 1);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+}
+
 static sm_join_t *engine(bool hold, bool suspect, size_t max_pending)
 {
     ngot = 0;
@@ -104,11 +115,18 @@ static void test_matched_with_synack(void)
     sm_join_add(j, SM_ROLE_SERVER, &r);
     r = rec(rev(c), T0 + 3 * MS, SM_TH_SYN | SM_TH_ACK, 5000, 1001);
     sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(rev(c), T0 + 5 * MS, SM_TH_SYN | SM_TH_ACK, 5000, 1001);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
     both_wm(j, T0 + 2 * SEC);
     CHECK_EQ_U(ngot, 0); /* not due yet: retransmissions could still come */
     both_wm(j, T0 + 10 * SEC);
     CHECK_EQ_U(ngot, 1);
     CHECK(got[0].kind == SM_V_MATCHED);
+    CHECK(got[0].client_answer == SM_ANSWER_SYNACK);
+    CHECK_EQ_U(got[0].reply_attempts, 1);
+    CHECK_EQ_U(got[0].replies_received, 1);
+    int64_t rd = 0;
+    CHECK(sm_verdict_reply_delay(&got[0], &rd) && rd == 2 * MS);
     CHECK_EQ_U(got[0].isn, 1000);
     CHECK_EQ_U(got[0].attempts, 1);
     CHECK_EQ_U(got[0].lost_before, 0);
@@ -169,6 +187,7 @@ static void test_lost_then_delivered(void)
     sm_join_add(j, SM_ROLE_CLIENT, &r);
     r = rec(c, T0 + SEC + 500000, SM_TH_SYN, 9, 0);
     sm_join_add(j, SM_ROLE_SERVER, &r);
+    synack(j, c, c, 9, T0 + SEC + 600000, T0 + SEC + 900000);
     both_wm(j, T0 + 20 * SEC);
     CHECK_EQ_U(ngot, 1);
     CHECK(got[0].kind == SM_V_MATCHED);
@@ -196,6 +215,7 @@ static void test_delivered_attempt_when_server_first(void)
         sm_join_add(j, SM_ROLE_SERVER, &sv);
         sm_join_add(j, SM_ROLE_CLIENT, &a0);
         sm_join_add(j, SM_ROLE_CLIENT, &a1);
+        synack(j, c, c, 500, sv.ts_ns + 10000, sv.ts_ns + 300000);
         sm_join_finish(j);
         CHECK_EQ_U(ngot, 1);
         CHECK(got[0].kind == SM_V_MATCHED);
@@ -218,9 +238,11 @@ static void test_server_first_and_nat(void)
     sm_join_add(j, SM_ROLE_SERVER, &r);
     r = rec(c, T0, SM_TH_SYN, 31337, 0);
     sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(rev(c), T0 + 2 * MS, SM_TH_RST | SM_TH_ACK, 0, 31338);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
     both_wm(j, T0 + 20 * SEC);
     CHECK_EQ_U(ngot, 1);
-    CHECK(got[0].kind == SM_V_MATCHED);
+    CHECK(got[0].kind == SM_V_REFUSED); /* the server's RST reached the client */
     CHECK(got[0].server_answer == SM_ANSWER_RST);
     CHECK_EQ_U(got[0].server.sport, 61000);
     CHECK_EQ_U(got[0].client.sport, 40004);
@@ -443,10 +465,14 @@ static void test_coverage_before_answer(void)
     sm_join_end(j, SM_ROLE_CLIENT, T0 + 100 * SEC);
     sm_join_end(j, SM_ROLE_SERVER, T0 + 70 * SEC); /* before the last attempt + 4 s */
     sm_join_finish(j);
+    /* The second group's first three attempts could have been seen (61 + 3 + 1 <= 70 ...),
+     * its last could not: partly outside, never missing. */
     CHECK_EQ_U(ngot, 2);
     for (size_t i = 0; i < ngot; i++) {
         CHECK(got[i].kind == SM_V_UNKNOWN);
-        CHECK_EQ_S(got[i].reason, got[i].isn == 71 ? "before_server_capture" : "after_server_capture");
+        CHECK_EQ_S(got[i].reason,
+                   got[i].isn == 71 ? "before_server_capture" : "partly_outside_server_capture");
+        CHECK_EQ_U(got[i].attempts_inside, got[i].isn == 71 ? 0 : 3);
     }
     sm_join_destroy(&j);
 }
@@ -516,6 +542,7 @@ static void test_clock_offset(void)
             sm_join_add(j, SM_ROLE_CLIENT, &r);
             r.ts_ns += off + MS;
             sm_join_add(j, SM_ROLE_SERVER, &r);
+            synack(j, c, c, 4000 + i, r.ts_ns + 10000, T0 + i * SEC + 2 * MS);
             sm_join_watermark(j, SM_ROLE_CLIENT, T0 + i * SEC);
             sm_join_watermark(j, SM_ROLE_SERVER, T0 + i * SEC + off);
         }
@@ -542,6 +569,7 @@ static void test_clock_offset(void)
             sm_join_add(j, SM_ROLE_CLIENT, &r);
             r.ts_ns += off + MS;
             sm_join_add(j, SM_ROLE_SERVER, &r);
+            synack(j, c, c, 6000 + i, r.ts_ns + 10000, T0 + i * SEC + 2 * MS);
         }
         struct sm_tuple lost = tup("198.18.0.1", 24000, "198.18.1.1", 80);
         struct sm_record r = rec(lost, T0 + 30 * SEC, SM_TH_SYN, 7000, 0);
@@ -567,6 +595,7 @@ static void test_port_disambiguates(void)
     sm_join_add(j, SM_ROLE_SERVER, &r);
     r = rec(c, T0, SM_TH_SYN, 56, 0);
     sm_join_add(j, SM_ROLE_CLIENT, &r);
+    synack(j, c, s2, 56, T0 + 2 * MS, T0 + 3 * MS);
     both_wm(j, T0 + 20 * SEC);
     CHECK_EQ_U(ngot, 1);
     CHECK(got[0].kind == SM_V_MATCHED);
@@ -588,6 +617,7 @@ static void test_isn_reused_later(void)
     sm_join_add(j, SM_ROLE_CLIENT, &r);
     r = rec(b, T0 + 172 * SEC + 3 * MS, SM_TH_SYN, 3462956269u, 0);
     sm_join_add(j, SM_ROLE_SERVER, &r);
+    synack(j, b, b, 3462956269u, T0 + 172 * SEC + 4 * MS, T0 + 172 * SEC + 7 * MS);
     sm_join_finish(j);
     CHECK_EQ_U(ngot, 2);
     for (size_t i = 0; i < ngot; i++) {
@@ -629,6 +659,7 @@ static void test_hold_then_late_match(void)
     /* A server record far out of order still joins a held group. */
     r = rec(c, T0 + 2 * MS, SM_TH_SYN, 77, 0);
     sm_join_add(j, SM_ROLE_SERVER, &r);
+    synack(j, c, c, 77, T0 + 3 * MS, T0 + 5 * MS);
     sm_join_finish(j);
     CHECK_EQ_U(ngot, 1);
     CHECK(got[0].kind == SM_V_MATCHED);
@@ -728,6 +759,7 @@ static void test_index_churn(void)
             sm_join_add(j, SM_ROLE_CLIENT, &rc);
             sm_join_add(j, SM_ROLE_SERVER, &rs);
         }
+        synack(j, c, s, isn, rs.ts_ns + 10000, rs.ts_ns + 3 * MS);
         if (i % 200 == 0) {
             struct sm_tuple f = tup("198.18.0.9", 1024 + i / 200, "198.18.1.1", 80);
             struct sm_record rf = rec(f, t, SM_TH_SYN, 0x5eed, 0);
@@ -821,8 +853,238 @@ static void test_isn_flood_refusal_remembered(void)
     sm_join_destroy(&j);
 }
 
+/*
+ * The handshake in order: what the server sent (seen at the server) against what the client
+ * received (seen at the client), every combination of the table in docs/VERDICTS.md, live
+ * and offline (held until the end).
+ */
+static void test_handshake_matrix(void)
+{
+    static const enum sm_answer ans[] = {SM_ANSWER_SYNACK, SM_ANSWER_RST, SM_ANSWER_NONE};
+    static const enum sm_verdict_kind want[3][3] = {
+        /* server sent SYN/ACK: client got SYN/ACK, RST, nothing */
+        {SM_V_MATCHED, SM_V_ANSWERED_BY_MIDDLEBOX, SM_V_REPLY_LOST},
+        /* server sent RST */
+        {SM_V_ANSWERED_BY_MIDDLEBOX, SM_V_REFUSED, SM_V_REPLY_LOST},
+        /* server sent nothing */
+        {SM_V_ANSWERED_BY_MIDDLEBOX, SM_V_ANSWERED_BY_MIDDLEBOX, SM_V_UNANSWERED},
+    };
+    for (int hold = 0; hold < 2; hold++) {
+        for (int sa = 0; sa < 3; sa++) {
+            for (int ca = 0; ca < 3; ca++) {
+                sm_join_t *j = engine(hold, false, 0);
+                struct sm_tuple c = tup("198.18.0.1", 42000, "198.18.1.1", 80);
+                struct sm_record r = rec(c, T0, SM_TH_SYN, 3000, 0);
+                sm_join_add(j, SM_ROLE_CLIENT, &r);
+                r = rec(c, T0 + MS, SM_TH_SYN, 3000, 0);
+                sm_join_add(j, SM_ROLE_SERVER, &r);
+                uint16_t fl[] = {SM_TH_SYN | SM_TH_ACK, SM_TH_RST | SM_TH_ACK};
+                if (ans[sa] != SM_ANSWER_NONE) {
+                    for (int k = 0; k < 2; k++) { /* the answer, then its retransmission */
+                        r = rec(rev(c), T0 + 2 * MS + k * SEC, fl[sa], 8000, 3001);
+                        sm_join_add(j, SM_ROLE_SERVER, &r);
+                    }
+                }
+                if (ans[ca] != SM_ANSWER_NONE) {
+                    r = rec(rev(c), T0 + 3 * MS, fl[ca], 8000, 3001);
+                    sm_join_add(j, SM_ROLE_CLIENT, &r);
+                }
+                both_wm(j, T0 + 20 * SEC);
+                if (hold) {
+                    sm_join_end(j, SM_ROLE_CLIENT, T0 + 30 * SEC);
+                    sm_join_end(j, SM_ROLE_SERVER, T0 + 30 * SEC);
+                    sm_join_finish(j);
+                }
+                CHECK_EQ_U(ngot, 1);
+                CHECK_EQ_S(sm_verdict_name(got[0].kind), sm_verdict_name(want[sa][ca]));
+                CHECK(got[0].has_server);
+                CHECK(got[0].server_answer == ans[sa] && got[0].client_answer == ans[ca]);
+                CHECK_EQ_U(got[0].reply_attempts, ans[sa] == SM_ANSWER_NONE ? 0 : 2);
+                CHECK_EQ_U(got[0].replies_received, ans[ca] == SM_ANSWER_NONE ? 0 : 1);
+                CHECK(sm_verdict_is_failure(got[0].kind) ==
+                      (want[sa][ca] != SM_V_MATCHED && want[sa][ca] != SM_V_REFUSED));
+                sm_join_destroy(&j);
+            }
+        }
+    }
+}
+
+/*
+ * The reply leg obeys the same evidence rules as the SYN leg: a server answer the client did
+ * not receive is reply_lost only if the client's capture was there to see it; silence at a
+ * server whose capture was blind is not unanswered; a capture that ended too early says so.
+ */
+static void test_reply_leg_evidence(void)
+{
+    static const enum sm_verdict_kind kinds[] = {SM_V_SENSOR_CAPTURE_LOSS, SM_V_TRANSPORT_LOSS,
+                                                 SM_V_SENSOR_DOWN};
+    for (size_t k = 0; k < 3; k++) {
+        for (int leg = 0; leg < 2; leg++) { /* 0: the server answered, 1: it did not */
+            sm_join_t *j = engine(true, false, 0);
+            struct sm_tuple c = tup("198.18.0.1", 42100, "198.18.1.1", 80);
+            struct sm_record r = rec(c, T0, SM_TH_SYN, 3100, 0);
+            sm_join_add(j, SM_ROLE_CLIENT, &r);
+            r = rec(c, T0 + MS, SM_TH_SYN, 3100, 0);
+            sm_join_add(j, SM_ROLE_SERVER, &r);
+            if (leg == 0) {
+                r = rec(rev(c), T0 + 2 * MS, SM_TH_SYN | SM_TH_ACK, 8000, 3101);
+                sm_join_add(j, SM_ROLE_SERVER, &r);
+            }
+            /* a starved client agent (leg 0) or server agent (leg 1) around the reply */
+            sm_join_blind(j, leg == 0 ? SM_ROLE_CLIENT : SM_ROLE_SERVER, T0 + MS, T0 + 10 * MS,
+                          kinds[k]);
+            sm_join_finish(j);
+            CHECK_EQ_U(ngot, 1);
+            CHECK(got[0].kind == kinds[k]);
+            CHECK_EQ_S(got[0].reason, leg == 0 ? (k == 0   ? "client_capture_drops"
+                                                  : k == 1 ? "client_records_lost"
+                                                           : "client_sensor_down")
+                                      : (k == 0   ? "server_capture_drops"
+                                         : k == 1 ? "server_records_lost"
+                                                  : "server_sensor_down"));
+            sm_join_destroy(&j);
+        }
+    }
+    /* the client's capture ended before the reply's window closed */
+    sm_join_t *j = engine(true, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 42200, "198.18.1.1", 80);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 3200, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(c, T0 + MS, SM_TH_SYN, 3200, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(rev(c), T0 + 2 * MS, SM_TH_SYN | SM_TH_ACK, 8000, 3201);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    sm_join_end(j, SM_ROLE_CLIENT, T0 + SEC);
+    sm_join_end(j, SM_ROLE_SERVER, T0 + 30 * SEC);
+    sm_join_finish(j);
+    CHECK(ngot == 1 && got[0].kind == SM_V_UNKNOWN);
+    CHECK_EQ_S(got[0].reason, "after_client_capture");
+    sm_join_destroy(&j);
+    /* the server's capture ended before an answer could have been seen */
+    j = engine(true, false, 0);
+    r = rec(c, T0, SM_TH_SYN, 3300, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(c, T0 + MS, SM_TH_SYN, 3300, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    sm_join_end(j, SM_ROLE_CLIENT, T0 + 30 * SEC);
+    sm_join_end(j, SM_ROLE_SERVER, T0 + SEC);
+    sm_join_finish(j);
+    CHECK(ngot == 1 && got[0].kind == SM_V_UNKNOWN);
+    CHECK_EQ_S(got[0].reason, "after_server_capture");
+    sm_join_destroy(&j);
+}
+
+/* The server host's counters: the reason of an unanswered SYN, SYN cookies on a matched one;
+ * a hint elsewhere in time changes nothing. */
+static void test_host_hints(void)
+{
+    for (int h = 0; h < 4; h++) {
+        sm_join_t *j = engine(false, false, 0);
+        if (h == 0)
+            sm_join_hint(j, T0 + 900 * 1000, T0 + 100 * MS, SM_HINT_LISTEN_OVERFLOW);
+        else if (h == 1)
+            sm_join_hint(j, T0, T0 + 100 * MS, SM_HINT_SYN_QUEUE_FULL);
+        else if (h == 2)
+            sm_join_hint(j, T0 + 10 * SEC, T0 + 11 * SEC, SM_HINT_LISTEN_OVERFLOW);
+        else
+            sm_join_hint(j, T0, T0 + 100 * MS, SM_HINT_SYNCOOKIES);
+        struct sm_tuple c = tup("198.18.0.1", 42300, "198.18.1.1", 80);
+        struct sm_record r = rec(c, T0, SM_TH_SYN, 3400, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+        r = rec(c, T0 + MS, SM_TH_SYN, 3400, 0);
+        sm_join_add(j, SM_ROLE_SERVER, &r);
+        if (h == 3)
+            synack(j, c, c, 3400, T0 + 2 * MS, T0 + 3 * MS);
+        both_wm(j, T0 + 20 * SEC);
+        CHECK_EQ_U(ngot, 1);
+        if (h == 3) {
+            CHECK(got[0].kind == SM_V_MATCHED && got[0].syncookies);
+        } else {
+            CHECK(got[0].kind == SM_V_UNANSWERED && !got[0].syncookies);
+            if (h == 0)
+                CHECK_EQ_S(got[0].reason, "listen_queue_overflow");
+            else if (h == 1)
+                CHECK_EQ_S(got[0].reason, "syn_queue_full");
+            else
+                CHECK(got[0].reason == NULL);
+        }
+        sm_join_destroy(&j);
+    }
+}
+
+/* suspect warns of every failure kind: no server SYN, or no answer at the client, by the
+ * first attempt + timeout; a healthy handshake and a refused one get none. */
+static void test_suspect_kinds(void)
+{
+    for (int kind = 0; kind < 4; kind++) { /* healthy, refused, reply lost, unanswered */
+        sm_join_t *j = engine(false, true, 0);
+        struct sm_tuple c = tup("198.18.0.1", 42400, "198.18.1.1", 80);
+        struct sm_record r = rec(c, T0, SM_TH_SYN, 3500, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+        r = rec(c, T0 + MS, SM_TH_SYN, 3500, 0);
+        sm_join_add(j, SM_ROLE_SERVER, &r);
+        uint16_t fl = kind == 1 ? SM_TH_RST | SM_TH_ACK : SM_TH_SYN | SM_TH_ACK;
+        if (kind != 3) {
+            r = rec(rev(c), T0 + 2 * MS, fl, 8000, 3501);
+            sm_join_add(j, SM_ROLE_SERVER, &r);
+        }
+        if (kind < 2) {
+            r = rec(rev(c), T0 + 3 * MS, fl, 8000, 3501);
+            sm_join_add(j, SM_ROLE_CLIENT, &r);
+        }
+        both_wm(j, T0 + 20 * SEC);
+        CHECK_EQ_U(count_kind(SM_V_SUSPECT), kind >= 2 ? 1 : 0);
+        CHECK_EQ_U(count_final(), 1);
+        sm_join_destroy(&j);
+    }
+}
+
+/* Stopping early: a handshake whose reply leg is incomplete is unknown, never reply_lost. */
+static void test_stop_reply_incomplete(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 42500, "198.18.1.1", 80);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 3600, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(c, T0 + MS, SM_TH_SYN, 3600, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(rev(c), T0 + 2 * MS, SM_TH_SYN | SM_TH_ACK, 8000, 3601);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    sm_join_stop(j, "collector_stopped");
+    CHECK(ngot == 1 && got[0].kind == SM_V_UNKNOWN && got[0].has_server);
+    CHECK_EQ_S(got[0].reason, "collector_stopped");
+    sm_join_destroy(&j);
+}
+
+/* Swapped compare arguments: server SYNs nobody answered that no client sent are counted. */
+static void test_server_only_unanswered(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    for (unsigned i = 0; i < 3; i++) {
+        struct sm_tuple c = tup("198.18.0.5", 43000 + i, "198.18.1.1", 80);
+        struct sm_record r = rec(c, T0 + i * MS, SM_TH_SYN, 3700 + i, 0);
+        sm_join_add(j, SM_ROLE_SERVER, &r);
+        if (i == 0) { /* answered: another client's healthy connection */
+            r = rec(rev(c), T0 + i * MS + 1, SM_TH_SYN | SM_TH_ACK, 1, 3701 + i);
+            sm_join_add(j, SM_ROLE_SERVER, &r);
+        }
+    }
+    both_wm(j, T0 + 20 * SEC);
+    struct sm_join_stats st;
+    sm_join_get_stats(j, &st);
+    CHECK_EQ_U(st.server_only, 3);
+    CHECK_EQ_U(st.server_only_unanswered, 2);
+    sm_join_destroy(&j);
+}
+
 int main(void)
 {
+    test_handshake_matrix();
+    test_reply_leg_evidence();
+    test_host_hints();
+    test_suspect_kinds();
+    test_stop_reply_incomplete();
+    test_server_only_unanswered();
     test_matched_with_synack();
     test_missing_with_retransmissions();
     test_backoff_one_group();
