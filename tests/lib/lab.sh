@@ -51,6 +51,12 @@ LAB_PORT_DROP=8081      # server listens, but the firewall drops every SYN to it
 LAB_PORT_REFUSED=8082   # nothing listens: the server kernel answers RST/ACK
 LAB_PORT_LOSSY=8083     # server listens; the firewall drops only the FIRST SYN of each ISN
 LAB_PORT_OTHER=9090     # listener in the "other" namespace (out of scope for the server)
+# The handshake faults (traffic.py n_replydrop= ... n_reset=, none by default):
+LAB_PORT_REPLYDROP=8084 # server listens; the firewall drops the server's SYN/ACK on the way back
+LAB_PORT_HOSTDROP=8085  # server listens; the server's own input chain drops the SYN (after capture)
+LAB_PORT_FULLQ=8086     # server listens with backlog 0 and never accepts: a full accept queue
+LAB_PORT_COOKIES=8087   # server listens; its phase runs with tcp_syncookies=2 (cookies always)
+LAB_PORT_RESET=8088     # the firewall answers the SYN itself: reject with tcp reset
 LAB_SPORT_REUSE=61080   # fixed client source port reused for several connections to 8080
 LAB_SPORT_REUSE_RST=61082 # fixed client source port reused for the refused connections (v4)
 
@@ -135,14 +141,17 @@ def serve(s):
             continue
         threading.Thread(target=handle, args=(c,), daemon=True).start()
 
-socks = []
+socks, held = [], []
 for p in sys.argv[1:]:
+    # noaccept:PORT listens with backlog 0 and never accepts: once one connection sits in
+    # the accept queue, the kernel drops every further SYN (ListenOverflows).
+    noaccept = p.startswith("noaccept:")
     s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.bind(("::", int(p)))
-    s.listen(512)
-    socks.append(s)
+    s.bind(("::", int(p.split(":")[-1])))
+    s.listen(0 if noaccept else 512)
+    (held if noaccept else socks).append(s)
 for s in socks:
     threading.Thread(target=serve, args=(s,), daemon=True).start()
 print("ready", flush=True)
@@ -152,8 +161,9 @@ PY
     cat >"$LAB_RUN/traffic.py" <<'PY'
 # Client traffic for the synmatch lab. Prints one TSV line per connection attempt:
 #   kind family sport dst dport syncnt result
-# kind: head | ok | reuse | drop | refused | lossy | other | tail ; result: ok | refused | timeout | error:...
-import errno, os, select, socket, sys, threading, time
+# kind: head | ok | reuse | drop | refused | lossy | other | tail, and the handshake faults
+# replydrop | hostdrop | reset | filler | fullq | cookies ; result: ok | refused | timeout | error:...
+import errno, os, select, socket, subprocess, sys, threading, time
 
 cfg = dict(a.split("=", 1) for a in sys.argv[1:])
 S4, S6, O4, O6 = cfg["s4"], cfg["s6"], cfg["o4"], cfg["o6"]
@@ -168,6 +178,14 @@ N_REF = int(cfg.get("n_ref", 3))
 N_LOSSY = int(cfg.get("n_lossy", 2))
 N_OTHER = int(cfg.get("n_other", 2))
 TAIL_DELAY = float(cfg.get("tail_delay", 1.0))
+P_REPLYDROP, P_HOSTDROP = int(cfg["p_replydrop"]), int(cfg["p_hostdrop"])
+P_FULLQ, P_COOKIES, P_RESET = int(cfg["p_fullq"]), int(cfg["p_cookies"]), int(cfg["p_reset"])
+N_REPLYDROP = int(cfg.get("n_replydrop", 0))
+N_HOSTDROP = int(cfg.get("n_hostdrop", 0))
+N_FULLQ = int(cfg.get("n_fullq", 0))
+N_COOKIES = int(cfg.get("n_cookies", 0))
+N_RESET = int(cfg.get("n_reset", 0))
+SERVER_NS = cfg.get("server_ns", "")
 HEAD_DELAY = float(cfg.get("head_delay", 1.5))
 
 out_lock = threading.Lock()
@@ -238,6 +256,9 @@ def conn(kind, dst, dport, sport=0, syncnt=0):
         res = exchange(s, "%s %s %d" % (kind, dst, sp))
     emit(kind, "ipv6" if ":" in dst else "ipv4", sp, dst, dport, syncnt or "-", res)
 
+def server_sysctl(setting):
+    subprocess.run(["ip", "netns", "exec", SERVER_NS, "sysctl", "-q", "-w", setting], check=True)
+
 threads = []
 def bg(*a, **kw):
     t = threading.Thread(target=conn, args=a, kwargs=kw)
@@ -260,6 +281,15 @@ for dst in (S4, S6):
 for dst in (S4, S6):
     for _ in range(N_LOSSY):
         bg("lossy", dst, P_LOSSY)
+# 2b. Handshakes that break past the SYN: the SYN/ACK dropped on the way back, the SYN dropped
+# by the server host after the capture point, a reset from the firewall.
+for dst in (S4, S6):
+    for _ in range(N_REPLYDROP):
+        bg("replydrop", dst, P_REPLYDROP)
+    for _ in range(N_HOSTDROP):
+        bg("hostdrop", dst, P_HOSTDROP)
+    for _ in range(N_RESET):
+        bg("reset", dst, P_RESET)
 # 3. Meanwhile, sequential traffic.
 for i in range(N_OK):
     conn("ok", S4, P_OK)
@@ -275,6 +305,32 @@ for _ in range(N_OTHER):
     conn("other", O6, P_OTHER)
 for t in threads:
     t.join()
+# 3b. A full accept queue, in a phase of its own (the server host's counters are per host,
+# so nothing else may overflow meanwhile): one connection fills the backlog-0 queue of a
+# listener that never accepts, then every SYN to it is dropped by the server's kernel.
+if N_FULLQ:
+    threads = []
+    filler, sp, res = connect(S4, P_FULLQ)
+    emit("filler", "ipv4", sp, S4, P_FULLQ, "-", res)
+    time.sleep(0.1)  # the handshake's last ACK has moved it into the accept queue
+    for dst in (S4, S6):
+        for _ in range(N_FULLQ):
+            bg("fullq", dst, P_FULLQ)
+    for t in threads:
+        t.join()
+    if filler is not None:
+        filler.close()
+# 3c. SYN cookies always (tcp_syncookies=2), in a phase of its own too: healthy handshakes
+# answered with cookies.
+if N_COOKIES:
+    time.sleep(1.5)
+    server_sysctl("net.ipv4.tcp_syncookies=2")
+    try:
+        for _ in range(N_COOKIES):
+            conn("cookies", S4, P_COOKIES)
+            conn("cookies", S6, P_COOKIES)
+    finally:
+        server_sysctl("net.ipv4.tcp_syncookies=1")
 # 4. Tail: the dropped connects have given up (their last SYN went out ~4 s ago). A
 # last exchange after TAIL_DELAY stretches both captures past "last dropped SYN +
 # 3 s timeout + 1 s skew", so an offline compare can call those SYNs missing rather
@@ -476,6 +532,10 @@ table inet $LAB_NFT_TABLE {
     counter lossy_v6 { }
     counter fwd_syn_v4 { }
     counter fwd_syn_v6 { }
+    counter replydrop_v4 { }
+    counter replydrop_v6 { }
+    counter reset_v4 { }
+    counter reset_v6 { }
     set lossy_seen {
         typeof tcp sequence
         flags dynamic,timeout
@@ -487,8 +547,24 @@ table inet $LAB_NFT_TABLE {
         meta nfproto ipv6 tcp dport $LAB_PORT_DROP tcp flags & (syn | ack) == syn counter name "drop_v6" drop
         meta nfproto ipv4 tcp dport $LAB_PORT_LOSSY tcp flags & (syn | ack) == syn tcp sequence != @lossy_seen add @lossy_seen { tcp sequence } counter name "lossy_v4" drop
         meta nfproto ipv6 tcp dport $LAB_PORT_LOSSY tcp flags & (syn | ack) == syn tcp sequence != @lossy_seen add @lossy_seen { tcp sequence } counter name "lossy_v6" drop
+        meta nfproto ipv4 tcp sport $LAB_PORT_REPLYDROP tcp flags & (syn | ack) == syn | ack counter name "replydrop_v4" drop
+        meta nfproto ipv6 tcp sport $LAB_PORT_REPLYDROP tcp flags & (syn | ack) == syn | ack counter name "replydrop_v6" drop
+        meta nfproto ipv4 tcp dport $LAB_PORT_RESET tcp flags & (syn | ack) == syn counter name "reset_v4" reject with tcp reset
+        meta nfproto ipv6 tcp dport $LAB_PORT_RESET tcp flags & (syn | ack) == syn counter name "reset_v6" reject with tcp reset
         meta nfproto ipv4 tcp flags & (syn | ack) == syn counter name "fwd_syn_v4"
         meta nfproto ipv6 tcp flags & (syn | ack) == syn counter name "fwd_syn_v6"
+    }
+}
+EOF
+    # The server host's own firewall: after the capture point (AF_PACKET sees the SYN first).
+    lab_exec server nft -f - <<EOF
+table inet $LAB_NFT_TABLE {
+    counter hostdrop_v4 { }
+    counter hostdrop_v6 { }
+    chain input {
+        type filter hook input priority filter; policy accept;
+        meta nfproto ipv4 tcp dport $LAB_PORT_HOSTDROP tcp flags & (syn | ack) == syn counter name "hostdrop_v4" drop
+        meta nfproto ipv6 tcp dport $LAB_PORT_HOSTDROP tcp flags & (syn | ack) == syn counter name "hostdrop_v6" drop
     }
 }
 EOF
@@ -515,11 +591,14 @@ lab_nat_off() {
     export LAB_NAT
 }
 
-# Print "name packets bytes" for every named counter of the lab table.
+# Print "name packets bytes" for every named counter of the lab tables (firewall and server).
 lab_counters() {
-    lab_exec fw nft list counters table inet "$LAB_NFT_TABLE" | awk '
-        $1 == "counter" { name = $2 }
-        $1 == "packets" { print name, $2, $4 }'
+    local ns
+    for ns in fw server; do
+        lab_exec "$ns" nft list counters table inet "$LAB_NFT_TABLE" | awk '
+            $1 == "counter" { name = $2 }
+            $1 == "packets" { print name, $2, $4 }'
+    done
 }
 
 lab_counter() { # name -> packets
@@ -530,7 +609,8 @@ lab_servers_start() {
     local ns ports
     for ns in server other; do
         if [ "$ns" = server ]; then
-            ports="$LAB_PORT_OK $LAB_PORT_DROP $LAB_PORT_LOSSY"
+            ports="$LAB_PORT_OK $LAB_PORT_DROP $LAB_PORT_LOSSY $LAB_PORT_REPLYDROP $LAB_PORT_HOSTDROP"
+            ports="$ports $LAB_PORT_COOKIES noaccept:$LAB_PORT_FULLQ"
         else
             ports="$LAB_PORT_OTHER"
         fi
@@ -615,7 +695,9 @@ lab_capture_stop() {
 # ---------------------------------------------------------------------------
 # lab_traffic [OUTFILE] [key=value ...]: run the client traffic; the per-connection log
 # (kind family sport dst dport syncnt result) goes to OUTFILE (default stdout).
-# Keys: n_ok n_reuse n_drop n_drop1 n_ref n_lossy n_other tail_delay (see traffic.py).
+# Keys: n_ok n_reuse n_drop n_drop1 n_ref n_lossy n_other tail_delay, and the handshake faults
+# n_replydrop n_hostdrop n_fullq n_cookies n_reset (0 by default; LAB_FAULTS below sets all).
+LAB_FAULTS="n_replydrop=2 n_hostdrop=2 n_fullq=2 n_cookies=2 n_reset=2"
 lab_traffic() {
     local out=${1:-/dev/stdout}
     [ $# -gt 0 ] && shift
@@ -626,6 +708,8 @@ lab_traffic() {
         s4="$LAB_S4" s6="$LAB_S6" o4="$LAB_O4" o6="$LAB_O6" \
         p_ok="$LAB_PORT_OK" p_drop="$LAB_PORT_DROP" p_ref="$LAB_PORT_REFUSED" \
         p_lossy="$LAB_PORT_LOSSY" p_other="$LAB_PORT_OTHER" \
+        p_replydrop="$LAB_PORT_REPLYDROP" p_hostdrop="$LAB_PORT_HOSTDROP" p_fullq="$LAB_PORT_FULLQ" \
+        p_cookies="$LAB_PORT_COOKIES" p_reset="$LAB_PORT_RESET" server_ns="$LAB_NS_S" \
         sp_reuse="$LAB_SPORT_REUSE" sp_reuse_rst="$LAB_SPORT_REUSE_RST" "$@") >"$out" &
     pid=$!
     echo "$pid" >>"$LAB_RUN/pids"
@@ -647,6 +731,7 @@ lab_truth() {
         --client-ips "$LAB_C4,$LAB_C6" --server-ips "$LAB_S4,$LAB_S6" --other-ips "$LAB_O4,$LAB_O6" \
         --nat-ips "$LAB_FWS4,$LAB_FWS6" \
         --ports "$LAB_PORT_OK,$LAB_PORT_DROP,$LAB_PORT_REFUSED,$LAB_PORT_LOSSY,$LAB_PORT_OTHER" \
+        --fault-ports "$LAB_PORT_REPLYDROP,$LAB_PORT_HOSTDROP,$LAB_PORT_FULLQ,$LAB_PORT_COOKIES,$LAB_PORT_RESET" \
         --sport-reuse "$LAB_SPORT_REUSE" --sport-reuse-rst "$LAB_SPORT_REUSE_RST"
 }
 

@@ -28,6 +28,7 @@ ap.add_argument("--server-ips", required=True)
 ap.add_argument("--other-ips", required=True)
 ap.add_argument("--nat-ips", required=True)         # firewall's server-side addresses
 ap.add_argument("--ports", required=True)           # ok,drop,refused,lossy,other
+ap.add_argument("--fault-ports", required=True)     # replydrop,hostdrop,fullq,cookies,reset
 ap.add_argument("--sport-reuse", type=int, required=True)
 ap.add_argument("--sport-reuse-rst", type=int, required=True)
 a = ap.parse_args()
@@ -37,6 +38,13 @@ SERVER = a.server_ips.split(",")
 OTHER = set(a.other_ips.split(","))
 NATIPS = set(a.nat_ips.split(","))
 P_OK, P_DROP, P_REF, P_LOSSY, P_OTHER = (int(x) for x in a.ports.split(","))
+P_REPLYDROP, P_HOSTDROP, P_FULLQ, P_COOKIES, P_RESET = (int(x) for x in a.fault_ports.split(","))
+# What each kind of connection must end as (docs/VERDICTS.md), and the client's own result.
+EXPECT = dict(head="matched", ok="matched", reuse="matched", lossy="matched", tail="matched",
+              filler="matched", cookies="matched", refused="refused", drop="missing",
+              replydrop="reply_lost", hostdrop="unanswered", fullq="unanswered",
+              reset="answered_by_middlebox", other="out_of_scope")
+RETRIED = ("drop", "replydrop", "hostdrop", "fullq")  # every attempt sent: 1 + syn retries
 
 errors = []
 
@@ -107,15 +115,21 @@ def kind_of(k):
         kind = "unknown"
     else:
         kind = {P_OK: "reuse" if sport == a.sport_reuse else "ok", P_DROP: "drop",
-                P_REF: "refused", P_LOSSY: "lossy"}.get(dport, "unknown")
+                P_REF: "refused", P_LOSSY: "lossy", P_REPLYDROP: "replydrop",
+                P_HOSTDROP: "hostdrop", P_FULLQ: "fullq", P_COOKIES: "cookies",
+                P_RESET: "reset"}.get(dport, "unknown")
     log = log_by_key.get((fam, sport, dst, dport))
     if kind == "ok" and log is not None and log[0] in ("tail", "head"):
         kind = log[0]
+    if kind == "fullq" and log is not None and log[0] == "filler":
+        kind = "filler"
     return kind
 
 
 # ---- the client's own log ---------------------------------------------------------------
-want_result = dict(ok="ok", reuse="ok", lossy="ok", other="ok", tail="ok", head="ok", drop="timeout", refused="refused")
+want_result = dict(ok="ok", reuse="ok", lossy="ok", other="ok", tail="ok", head="ok", drop="timeout",
+                   refused="refused", replydrop="timeout", hostdrop="timeout", fullq="timeout",
+                   filler="ok", cookies="ok", reset="refused")
 log_by_key = {}
 for t in traffic:
     kind, fam, sport, dst, dport, syncnt, res = t
@@ -139,40 +153,51 @@ for k, c in conns.items():
     if check(log is not None, "client SYN %d %s:%d -> %s:%d not in traffic.tsv" % (isn, src, sport, dst, dport)):
         check(log[0] == kind, "client SYN %d %s:%d -> %s:%d is %s by destination, %s in traffic.tsv"
               % (isn, src, sport, dst, dport, kind, log[0]))
+    syncnt = log[5] if log else "-"
+    retries = 1 + (int(syncnt) if syncnt != "-" else a.syn_retries)
     if kind == "drop":
-        syncnt = log[5] if log else "-"
-        want = 1 + (int(syncnt) if syncnt != "-" else a.syn_retries)
-        check(c["attempts"] == want, "dropped ISN %d: %d SYN attempts at the client, expected %d"
-              % (isn, c["attempts"], want))
+        check(c["attempts"] == retries, "dropped ISN %d: %d SYN attempts at the client, expected %d"
+              % (isn, c["attempts"], retries))
         check(n_srv == 0, "dropped ISN %d reached the server (%d SYNs)" % (isn, n_srv))
         check(fw_syn.get(isn, 0) == c["attempts"], "dropped ISN %d: firewall_in saw %d SYNs, client sent %d"
               % (isn, fw_syn.get(isn, 0), c["attempts"]))
         check("syn-ack" not in cli_ans.get(isn, ()), "dropped ISN %d got a SYN/ACK at the client" % isn)
         dropped[isn] += c["attempts"]
-        expect = "missing"
     elif kind == "other":
         check(n_srv == 0, "out-of-scope ISN %d seen at the server" % isn)
-        expect = "out_of_scope"
         ans = ["-"]
+    elif kind == "reset":
+        check(c["attempts"] == 1, "reset ISN %d: %d attempts, expected 1" % (isn, c["attempts"]))
+        check(n_srv == 0, "reset ISN %d reached the server" % isn)
+        check(cli_ans.get(isn) == {"rst"}, "reset ISN %d: client received %s, expected the firewall's rst"
+              % (isn, sorted(cli_ans.get(isn, ()))))
+    elif kind in RETRIED:
+        # seen at the server every time; the server answered (replydrop) or not (the host dropped it)
+        check(c["attempts"] == retries, "%s ISN %d: %d attempts, expected %d" % (kind, isn, c["attempts"], retries))
+        check(n_srv == c["attempts"], "%s ISN %d: server saw %d of %d SYNs" % (kind, isn, n_srv, c["attempts"]))
+        want_ans = ["syn-ack"] if kind == "replydrop" else ["none"]
+        check(ans == want_ans, "%s ISN %d: server answered %s, expected %s" % (kind, isn, ans, want_ans))
+        check(not cli_ans.get(isn), "%s ISN %d: the client received %s" % (kind, isn, sorted(cli_ans.get(isn, ()))))
     else:
         check(n_srv == 1, "%s ISN %d: server saw %d SYNs, expected 1" % (kind, isn, n_srv))
         want_ans = "rst" if kind == "refused" else "syn-ack"
         check(ans == [want_ans], "%s ISN %d: server answered %s, expected %s" % (kind, isn, ans, want_ans))
         check(want_ans in cli_ans.get(isn, ()), "%s ISN %d: client never received the %s" % (kind, isn, want_ans))
-        want_src = NATIPS if a.nat else CLIENT
-        check(srv_syn_src[isn] <= want_src, "%s ISN %d: server saw source %s, expected one of %s"
-              % (kind, isn, sorted(srv_syn_src[isn]), sorted(want_src)))
         if kind == "lossy":
             check(c["attempts"] == 2, "lossy ISN %d: %d client attempts, expected 2" % (isn, c["attempts"]))
             lossy[isn] = c["attempts"]
         else:
             check(c["attempts"] == 1, "%s ISN %d: %d client attempts, expected 1" % (kind, isn, c["attempts"]))
-        expect = "matched"
+    if n_srv and kind not in ("drop", "other", "reset"):
+        want_src = NATIPS if a.nat else CLIENT
+        check(srv_syn_src[isn] <= want_src, "%s ISN %d: server saw source %s, expected one of %s"
+              % (kind, isn, sorted(srv_syn_src[isn]), sorted(want_src)))
+    expect = EXPECT.get(kind, "unknown")
     expected_rows.append((isn, fam, src, sport, dst, dport, kind, expect, ",".join(ans), c["attempts"], n_srv))
 
 # ---- totals against the traffic log and the firewall's counters ---------------------------
 log_kinds = collections.Counter(t[0] for t in traffic)
-for kind in ("head", "ok", "reuse", "drop", "refused", "lossy", "other", "tail"):
+for kind in EXPECT:
     check(kinds[kind] == log_kinds[kind], "%s: %d ISNs in client.pcap, %d connections in traffic.tsv"
           % (kind, kinds[kind], log_kinds[kind]))
 for fam, v in (("ipv4", "v4"), ("ipv6", "v6")):
@@ -182,11 +207,20 @@ for fam, v in (("ipv4", "v4"), ("ipv6", "v6")):
     n = sum(1 for k in conns if k[1] == fam and kind_of(k) == "lossy")
     check(n == counters.get("lossy_" + v), "lossy first SYNs %s: client.pcap %d, nft counter lossy_%s %s"
           % (fam, n, v, counters.get("lossy_" + v)))
-    n = sum(c["attempts"] for k, c in conns.items() if k[1] == fam and kind_of(k) not in ("drop",)) \
+    n = sum(c["attempts"] for k, c in conns.items() if k[1] == fam and kind_of(k) not in ("drop", "reset")) \
         - sum(1 for k in conns if k[1] == fam and kind_of(k) == "lossy")
     check(n == counters.get("fwd_syn_" + v), "forwarded SYNs %s: client.pcap %d, nft counter fwd_syn_%s %s"
           % (fam, n, v, counters.get("fwd_syn_" + v)))
     check(any(k[1] == fam for k in conns), "no %s SYN in client.pcap" % fam)
+    # the faults' own counters: the host dropped every SYN it saw, the firewall reset every
+    # SYN to the reset port and dropped at least one SYN/ACK per reply-dropped connection
+    for kind, name in (("hostdrop", "hostdrop_"), ("reset", "reset_")):
+        n = sum(c["attempts"] for k, c in conns.items() if k[1] == fam and kind_of(k) == kind)
+        check(n == counters.get(name + v, 0), "%s SYN packets %s: client.pcap %d, nft counter %s%s %s"
+              % (kind, fam, n, name, v, counters.get(name + v)))
+    n = sum(1 for k in conns if k[1] == fam and kind_of(k) == "replydrop")
+    check(counters.get("replydrop_" + v, 0) >= n, "replydrop %s: %d connections, nft counter %s"
+          % (fam, n, counters.get("replydrop_" + v)))
 check(not any(r["dport"] == P_DROP for r in srv if is_syn(r)), "a SYN to the dropped port reached server.pcap")
 check(sum(dropped.values()) == counters.get("drop_v4", -1) + counters.get("drop_v6", -1),
       "dropped SYN total %d != nft counters" % sum(dropped.values()))
@@ -197,8 +231,9 @@ for fam in ("ipv4", "ipv6"):
 refused_reuse = [k for k in conns if kind_of(k) == "refused" and k[3] == a.sport_reuse_rst]
 check(len(refused_reuse) >= 2, "refused connections from the reused source port: %d" % len(refused_reuse))
 
-# the server capture must outlast every dropped SYN by timeout (3 s) + skew (1 s)
-last_drop = max((r["ts"] for r in cli if is_syn(r) and r["seq"] in dropped), default=0)
+# the server capture must outlast every dropped or unanswered SYN by timeout (3 s) + skew (1 s)
+failing = set(dropped) | {k[0] for k in conns if kind_of(k) in RETRIED}
+last_drop = max((r["ts"] for r in cli if is_syn(r) and r["seq"] in failing), default=0)
 srv_last = max((r["ts"] for r in srv), default=0)
 margin_ms = (srv_last - last_drop) // 1000000
 check(margin_ms >= 4000, "server capture ends only %d ms after the last dropped SYN (need >= 4000)" % margin_ms)
@@ -220,7 +255,7 @@ with open(os.path.join(o, "expected.tsv"), "w") as f:
 
 summary = collections.OrderedDict()
 summary["nat"] = a.nat
-for kind in ("head", "ok", "reuse", "refused", "lossy", "drop", "other", "tail"):
+for kind in EXPECT:
     summary["conn_" + kind] = kinds[kind]
 summary["dropped_isns"] = len(dropped)
 summary["dropped_syn_packets"] = sum(dropped.values())

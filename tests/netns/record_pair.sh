@@ -43,7 +43,8 @@ if [ "$nat" = 1 ]; then
     lab_nat_on
 fi
 lab_capture_start "$outdir"
-lab_traffic "$outdir/traffic.tsv"
+# shellcheck disable=SC2086  # LAB_FAULTS is words on purpose
+lab_traffic "$outdir/traffic.tsv" $LAB_FAULTS
 lab_capture_stop >/dev/null
 lab_counters >"$outdir/nft_counters.txt"
 
