@@ -38,6 +38,7 @@
 #include "clock.h"
 #include "errbuf.h"
 #include "log.h"
+#include "netstat.h"
 #include "sender.h"
 #include "synmatch/decode.h"
 #include "synmatch/filesrc.h"
@@ -62,6 +63,7 @@ struct sm_agent {
     struct sm_wire_header hdr; /* envelope template: identity, epoch and scope */
     uint64_t seq;
     int64_t wm_ns;      /* last watermark sent */
+    int64_t netstat_mono; /* live: when the host's TCP counters were last sampled */
     int64_t drained_ns; /* live: every packet up to here has been delivered */
 
     struct sm_record *recs;
@@ -361,6 +363,13 @@ static void send_batch(sm_agent_t *a, int64_t wm, bool eos)
     h->watermark_ns = wm;
     h->end_of_stream = eos;
     h->capture_start_ns = a->live ? (int64_t)h->boot_epoch : a->have_first ? a->first_ns : 0;
+    /* Live, the namespace's TCP counters about every heartbeat; each batch carries the last
+     * sample (a replayed file's host is not the captured one: none). */
+    int64_t now = a->live ? sm_clock_mono_ns() : 0;
+    if (a->live && (a->netstat_mono == 0 || now - a->netstat_mono >= a->heartbeat_mono)) {
+        a->netstat_mono = now;
+        sm_netstat_read(NULL, sm_clock_real_ns(), &h->host);
+    }
     a->records_emitted += a->n;
     fill_counters(a, &h->counters);
     struct sm_sender_batch meta = {.nrecs = a->n, .min_ts = a->min_ts, .max_ts = a->max_ts};

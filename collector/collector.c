@@ -143,6 +143,12 @@ static void on_blind(void *arg, enum sm_role role, int64_t from, int64_t to,
     sm_join_blind(c->join, role, from, to, kind);
 }
 
+static void on_hint(void *arg, int64_t from, int64_t to, enum sm_host_hint kind)
+{
+    struct collector *c = arg;
+    sm_join_hint(c->join, from, to, kind);
+}
+
 static bool in_scope(void *arg, const struct sm_tuple *client)
 {
     const struct collector *c = arg;
@@ -420,7 +426,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         .scope_arg = &c,
     };
     struct sm_sensors_config sc = {.down_after_ns = cfg->down_after_ns};
-    struct sm_sensors_sink sink = {on_records, on_blind, on_event, &c};
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, &c};
     c.join = sm_join_new(&jc);
     c.sensors = sm_sensors_new(&sc, &sink);
     c.zctx = zmq_ctx_new();

@@ -38,6 +38,7 @@ struct pending {
     int64_t unsent_from_ns, unsent_to_ns;
     struct sm_record *recs;
     size_t n;
+    struct sm_host_counters host;
 };
 
 struct sensor {
@@ -57,6 +58,7 @@ struct sensor {
     int64_t down_from;   /* event time from which a down sensor is blind */
     int64_t capture_start; /* the first epoch's declared capture start; INT64_MIN unknown */
     struct sm_wire_counters last; /* counters of the last processed batch */
+    struct sm_host_counters host; /* the last host counters of this epoch */
     bool have_last;
     struct pending *win; /* reorder_window slots, indexed by seq % window */
     size_t npending;
@@ -203,9 +205,30 @@ static void start_epoch(struct sensor *se, const struct sm_wire_header *h, unsig
     se->gap_since = 0;
     se->expired = false;
     se->epoch_received = se->epoch_gaps = se->epoch_lost_batches = se->epoch_before = 0;
+    se->host.present = false;
     se->st.epoch = h->boot_epoch;
     se->st.epochs++;
     se->st.role = h->role;
+}
+
+/* A server host's counters that rose between two samples of one epoch are evidence over
+ * that time (docs/VERDICTS.md, "unanswered"). */
+static void host_counters(sm_sensors_t *s, struct sensor *se, const struct sm_host_counters *c)
+{
+    if (!c->present || se->role != SM_ROLE_SERVER)
+        return;
+    const struct sm_host_counters *p = &se->host;
+    if (p->present && c->sampled_ns > p->sampled_ns && s->sink.hint) {
+        if (c->listen_overflows > p->listen_overflows || c->listen_drops > p->listen_drops)
+            s->sink.hint(s->sink.arg, p->sampled_ns, c->sampled_ns, SM_HINT_LISTEN_OVERFLOW);
+        if (c->reqq_full_drop > p->reqq_full_drop)
+            s->sink.hint(s->sink.arg, p->sampled_ns, c->sampled_ns, SM_HINT_SYN_QUEUE_FULL);
+        if (c->syncookies_sent > p->syncookies_sent ||
+            c->reqq_full_do_cookies > p->reqq_full_do_cookies)
+            s->sink.hint(s->sink.arg, p->sampled_ns, c->sampled_ns, SM_HINT_SYNCOOKIES);
+    }
+    if (!p->present || c->sampled_ns > p->sampled_ns)
+        se->host = *c;
 }
 
 /* Processes one batch that is next in seq order. Takes ownership of recs. */
@@ -261,6 +284,7 @@ static void process(sm_sensors_t *s, struct sensor *se, const struct pending *b)
             se->epoch_before = sent > b->n ? sent - b->n : 0;
         }
     }
+    host_counters(s, se, &b->host);
     /* The join decides on watermarks only, so records may follow what they are blind to. */
     if (b->n > 0 && s->sink.records)
         s->sink.records(s->sink.arg, role, b->recs, b->n);
@@ -430,7 +454,7 @@ bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm
     }
     struct pending b = {true,          h->seq,         h->watermark_ns,
                         h->counters,   h->end_of_stream, h->unsent_from_ns,
-                        h->unsent_to_ns, recs,         n};
+                        h->unsent_to_ns, recs,         n,  h->host};
     if (h->seq == se->next_seq) {
         process(s, se, &b);
         drain(s, se);

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "synmatch/verdict.h"
+#include "synmatch/join.h"
 #include "synmatch/wire.h"
 
 typedef struct sm_sensors sm_sensors_t;
@@ -56,6 +56,9 @@ struct sm_sensors_sink {
     void (*blind)(void *arg, enum sm_role role, int64_t from, int64_t to,
                   enum sm_verdict_kind kind);
     void (*event)(void *arg, const struct sm_sensor_event *ev);
+    /* A server sensor's host counters rose over [from, to]: evidence of what the server host
+     * did (sm_join_hint). May be NULL. */
+    void (*hint)(void *arg, int64_t from, int64_t to, enum sm_host_hint kind);
     void *arg;
 };
 

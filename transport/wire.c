@@ -64,6 +64,17 @@ uint8_t *sm_wire_encode(const struct sm_wire_header *h, const struct sm_record *
     b.unsent_from_ns = h->unsent_from_ns;
     b.unsent_to_ns = h->unsent_to_ns;
     b.capture_start_ns = h->capture_start_ns;
+    Synmatch__HostCounters hc = SYNMATCH__HOST_COUNTERS__INIT;
+    if (h->host.present) {
+        hc.sampled_ns = h->host.sampled_ns;
+        hc.listen_overflows = h->host.listen_overflows;
+        hc.listen_drops = h->host.listen_drops;
+        hc.reqq_full_drop = h->host.reqq_full_drop;
+        hc.reqq_full_do_cookies = h->host.reqq_full_do_cookies;
+        hc.syncookies_sent = h->host.syncookies_sent;
+        hc.syn_retrans = h->host.syn_retrans;
+        b.host = &hc;
+    }
 
     uint8_t *mem = NULL, *out = NULL;
     ProtobufCBinaryData scope_addr[SM_WIRE_MAX_SCOPE];
@@ -245,7 +256,8 @@ static enum sm_wire_reject check_and_copy(const Synmatch__Batch *b, struct sm_wi
         b->n_opts != n || b->n_tsval != n || b->n_tsecr != n || b->n_vlan != n ||
         (b->n_frame != 0 && b->n_frame != n) || (b->n_stream != 0 && b->n_stream != n))
         return SM_WIRE_BAD_COLUMNS;
-    if (b->watermark_ns < 0 || b->capture_start_ns < 0)
+    if (b->watermark_ns < 0 || b->capture_start_ns < 0 ||
+        (b->host && b->host->sampled_ns <= 0))
         return SM_WIRE_BAD_TIME;
 
     memset(h, 0, sizeof *h);
@@ -267,6 +279,16 @@ static enum sm_wire_reject check_and_copy(const Synmatch__Batch *b, struct sm_wi
     h->unsent_from_ns = b->unsent_from_ns;
     h->unsent_to_ns = b->unsent_to_ns;
     h->capture_start_ns = b->capture_start_ns;
+    if (b->host) {
+        h->host.present = true;
+        h->host.sampled_ns = b->host->sampled_ns;
+        h->host.listen_overflows = b->host->listen_overflows;
+        h->host.listen_drops = b->host->listen_drops;
+        h->host.reqq_full_drop = b->host->reqq_full_drop;
+        h->host.reqq_full_do_cookies = b->host->reqq_full_do_cookies;
+        h->host.syncookies_sent = b->host->syncookies_sent;
+        h->host.syn_retrans = b->host->syn_retrans;
+    }
     enum sm_wire_reject why = copy_scope(b->scope, h);
     if (why != SM_WIRE_OK)
         return why;

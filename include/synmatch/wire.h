@@ -27,6 +27,14 @@ struct sm_wire_counters {
     uint64_t decode_errors;
 };
 
+/* The TCP counters of the agent's network namespace (TcpExt of /proc/net/netstat). */
+struct sm_host_counters {
+    bool present;
+    int64_t sampled_ns; /* capture clock */
+    uint64_t listen_overflows, listen_drops, reqq_full_drop, reqq_full_do_cookies;
+    uint64_t syncookies_sent, syn_retrans;
+};
+
 /* Everything in a batch but its records. */
 struct sm_wire_header {
     char sensor_id[SM_SENSOR_ID_MAX + 1];
@@ -38,6 +46,7 @@ struct sm_wire_header {
     bool end_of_stream;
     int64_t unsent_from_ns, unsent_to_ns; /* both 0 when nothing was dropped */
     int64_t capture_start_ns;             /* 0 = not known yet */
+    struct sm_host_counters host;
     size_t nscope;
     struct sm_scope_entry scope[SM_WIRE_MAX_SCOPE];
 };

@@ -58,10 +58,27 @@ static void on_event(void *arg, const struct sm_sensor_event *ev)
     last_reason = ev->reason;
 }
 
+static struct {
+    int64_t from, to;
+    enum sm_host_hint kind;
+} hints[16];
+static size_t nhints;
+
+static void on_hint(void *arg, int64_t from, int64_t to, enum sm_host_hint kind)
+{
+    (void)arg;
+    if (nhints < 16) {
+        hints[nhints].from = from;
+        hints[nhints].to = to;
+        hints[nhints].kind = kind;
+        nhints++;
+    }
+}
+
 static sm_sensors_t *books(void)
 {
-    ngot = nblind = nevents = 0;
-    struct sm_sensors_sink sink = {on_records, on_blind, on_event, NULL};
+    ngot = nblind = nevents = nhints = 0;
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, NULL};
     struct sm_sensors_config cfg = {.reorder_window = 8};
     return sm_sensors_new(&cfg, &sink);
 }
@@ -364,7 +381,7 @@ static void test_books_balance(void)
 static void test_expiry(void)
 {
     ngot = nblind = nevents = 0;
-    struct sm_sensors_sink sink = {on_records, on_blind, on_event, NULL};
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, NULL, NULL};
     struct sm_sensors_config cfg = {.max_sensors = 2, .expire_after_ns = 60 * SEC};
     sm_sensors_t *s = sm_sensors_new(&cfg, &sink);
     send(s, "a", SM_ROLE_CLIENT, 1, 0, 100, 0);
@@ -383,8 +400,48 @@ static void test_expiry(void)
     sm_sensors_destroy(&s);
 }
 
+/* The server host's counters: a rise between two samples of one epoch is a hint over that
+ * time; the first sample, a client's counters, and a new epoch's first sample give none. */
+static void test_host_counters(void)
+{
+    sm_sensors_t *s = books();
+    uint64_t ov[] = {5, 5, 7, 7, 0};
+    uint64_t ck[] = {0, 0, 0, 2, 0};
+    for (uint64_t seq = 0; seq < 5; seq++) {
+        struct sm_wire_header h;
+        memset(&h, 0, sizeof h);
+        strcpy(h.sensor_id, seq < 4 ? "srv" : "cli");
+        h.role = seq < 4 ? SM_ROLE_SERVER : SM_ROLE_CLIENT;
+        h.boot_epoch = 1;
+        h.seq = seq < 4 ? seq : 0;
+        h.watermark_ns = (int64_t)(seq + 1) * 100 * MS;
+        h.host = (struct sm_host_counters){.present = true, .sampled_ns = h.watermark_ns,
+                                           .listen_overflows = ov[seq], .listen_drops = ov[seq],
+                                           .syncookies_sent = ck[seq]};
+        sm_sensors_batch(s, &h, NULL, 0, (int64_t)seq * MS);
+    }
+    CHECK_EQ_U(nhints, 2);
+    CHECK(hints[0].kind == SM_HINT_LISTEN_OVERFLOW && hints[0].from == 200 * MS &&
+          hints[0].to == 300 * MS);
+    CHECK(hints[1].kind == SM_HINT_SYNCOOKIES && hints[1].from == 300 * MS &&
+          hints[1].to == 400 * MS);
+    /* a restarted server agent: its counters start over, no rise is made up */
+    struct sm_wire_header h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.sensor_id, "srv");
+    h.role = SM_ROLE_SERVER;
+    h.boot_epoch = 2;
+    h.watermark_ns = 500 * MS;
+    h.host = (struct sm_host_counters){.present = true, .sampled_ns = 500 * MS,
+                                       .listen_overflows = 100};
+    sm_sensors_batch(s, &h, NULL, 0, 10 * MS);
+    CHECK_EQ_U(nhints, 2);
+    sm_sensors_destroy(&s);
+}
+
 int main(void)
 {
+    test_host_counters();
     test_order_dup_reorder();
     test_first_heard_out_of_order();
     test_gap_waited_then_declared();
