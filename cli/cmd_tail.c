@@ -70,27 +70,64 @@ static void tuple_of(const char *line, const char *key, char *out, size_t outlen
     snprintf(out, outlen, v6 ? "[%s]:%s -> [%s]:%s" : "%s:%s -> %s:%s", src, sport, dst, dport);
 }
 
+/* The words a person scans for: every failure (and its early warning) in capitals, the
+ * rest as the collector names them. */
+static const char *display_name(const char *verdict)
+{
+    static const char *const loud[][2] = {
+        {"suspect", "SUSPECT"},       {"missing", "MISSING"},
+        {"unanswered", "UNANSWERED"}, {"reply_lost", "REPLY_LOST"},
+        {"answered_by_middlebox", "MIDDLEBOX"},
+    };
+    for (size_t i = 0; i < sizeof loud / sizeof loud[0]; i++)
+        if (strcmp(verdict, loud[i][0]) == 0)
+            return loud[i][1];
+    return verdict;
+}
+
+/* --verdict LIST: the verdicts shown, comma-separated; NULL shows all. */
+static const char *only;
+
+static bool wanted(const char *verdict)
+{
+    if (only == NULL)
+        return true;
+    size_t n = strlen(verdict);
+    for (const char *p = only; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, verdict, n) == 0)
+            return true;
+        p += len + (e != NULL);
+    }
+    return false;
+}
+
 static void print_human(const char *line)
 {
     char verdict[32], event[32], t[40], seq[16], attempts[12], reason[48], answer[16],
-        delay[32], lost[12], sensor[80], role[12];
+        delay[32], lost[12], sensor[80], role[12], got[16], flag[8];
     char client[160], server[160];
     if (field(line, "verdict", verdict, sizeof verdict)) {
+        if (!wanted(verdict))
+            return;
         field(line, "last", t, sizeof t);
         field(line, "seq", seq, sizeof seq);
         field(line, "attempts", attempts, sizeof attempts);
         tuple_of(line, "client", client, sizeof client);
-        bool loud = strcmp(verdict, "missing") == 0 || strcmp(verdict, "suspect") == 0;
-        for (char *c = verdict; loud && *c; c++)
-            *c = (char)(*c - ('a' <= *c && *c <= 'z' ? 32 : 0));
-        printf("%.23s  %-22s %s  seq %s  attempts %s", t, verdict, client, seq, attempts);
+        printf("%.23s  %-22s %s  seq %s  attempts %s", t, display_name(verdict), client, seq,
+               attempts);
         if (field(line, "answer", answer, sizeof answer)) {
             tuple_of(line, "server", server, sizeof server);
             field(line, "delay", delay, sizeof delay);
             field(line, "lost_before", lost, sizeof lost);
-            printf("  server %s answered %s, delay %s s", server, answer, delay);
+            if (!field(line, "client_answer", got, sizeof got))
+                snprintf(got, sizeof got, "?");
+            printf("  server %s sent %s, client got %s, delay %s s", server, answer, got, delay);
             if (strcmp(lost, "0") != 0)
                 printf(", %s lost first", lost);
+            if (field(line, "syncookies", flag, sizeof flag))
+                printf(", SYN cookies");
         } else if (field(line, "client_answer", answer, sizeof answer) &&
                    strcmp(answer, "none") != 0) {
             printf("  client got %s", answer);
@@ -115,14 +152,19 @@ static void print_human(const char *line)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: synmatch tail [--json] ENDPOINT\n"
+            "usage: synmatch tail [--json] [--verdict LIST] ENDPOINT\n"
             "\n"
             "Follows the alerts a collector publishes (synmatch-collector --alerts-pub ENDPOINT)\n"
             "and prints one readable line per verdict or sensor event, until interrupted.\n"
-            "MISSING and SUSPECT are in capitals. --json prints the lines as they come.\n"
+            "Failures are in capitals: SUSPECT (the early warning), MISSING, UNANSWERED,\n"
+            "REPLY_LOST, MIDDLEBOX; refused and the healthy ones are not.\n"
+            "\n"
+            "  --json          print the lines as they come\n"
+            "  --verdict LIST  show only these verdicts (comma-separated names, as in\n"
+            "                  docs/VERDICTS.md, e.g. suspect,missing,reply_lost); events still show\n"
             "\n"
             "example:\n"
-            "  synmatch tail tcp://collector.example:7401\n");
+            "  synmatch tail --verdict missing,unanswered,reply_lost tcp://collector.example:7401\n");
 }
 
 int sm_cmd_tail(int argc, char **argv)
@@ -130,6 +172,7 @@ int sm_cmd_tail(int argc, char **argv)
     bool json = false;
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
+        {"verdict", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -137,6 +180,8 @@ int sm_cmd_tail(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (ch == 'j') {
             json = true;
+        } else if (ch == 'v') {
+            only = optarg;
         } else if (ch == 'h') {
             usage(stdout);
             return 0;
@@ -177,7 +222,10 @@ int sm_cmd_tail(int argc, char **argv)
         if ((size_t)n > sizeof buf - 1)
             n = (int)(sizeof buf - 1);
         buf[n] = '\0';
+        char verdict[32];
         if (json) {
+            if (field(buf, "verdict", verdict, sizeof verdict) && !wanted(verdict))
+                continue;
             fputs(buf, stdout);
             fflush(stdout);
         } else {
