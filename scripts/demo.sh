@@ -3,11 +3,13 @@
 #
 #   sudo scripts/demo.sh [--nat]
 #
-# Three network namespaces: client, firewall (nftables drops SYNs to port 8081), server.
-# synmatch-agent captures live on the client's and the server's interface and sends its
-# records to synmatch-collector over ZeroMQ; `synmatch tail` shows the collector's alerts as
-# they happen while the client makes real connections (IPv4 and IPv6; some to the dropped
-# port, some refused, some with data). Every MISSING line is a SYN the firewall dropped.
+# Three network namespaces: client, firewall (nftables), server. synmatch-agent captures live
+# on the client's and the server's interface and sends its records to synmatch-collector over
+# ZeroMQ; `synmatch tail` shows the collector's alerts as they happen while the client makes
+# real connections (IPv4 and IPv6), one port per way a connection attempt breaks: the firewall
+# drops the SYN (MISSING), drops the server's SYN/ACK (REPLY_LOST) or resets the connection
+# itself (MIDDLEBOX); the server host's own firewall drops the SYN, or its accept queue is
+# full (UNANSWERED); the port is closed (refused); SYN cookies answer (matched); healthy.
 # Everything is removed on exit, also on Ctrl-C; the verdicts stay in a directory under /tmp.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,7 +17,7 @@ nat=0
 for a in "$@"; do
     case "$a" in
         --nat) nat=1 ;;
-        -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "usage: $0 [--nat]" >&2; exit 2 ;;
     esac
 done
@@ -39,7 +41,11 @@ trap cleanup EXIT
 trap 'echo; echo "interrupted"; exit 130' INT
 trap 'exit 143' TERM
 
-echo "== network: client $LAB_C4 / $LAB_C6 -> firewall (drops SYNs to port $LAB_PORT_DROP) -> server $LAB_S4 / $LAB_S6"
+echo "== network: client $LAB_C4 / $LAB_C6 -> firewall -> server $LAB_S4 / $LAB_S6"
+echo "   port $LAB_PORT_DROP: the firewall drops the SYN        port $LAB_PORT_REPLYDROP: it drops the server's SYN/ACK"
+echo "   port $LAB_PORT_RESET: the firewall resets it           port $LAB_PORT_HOSTDROP: the server host drops the SYN"
+echo "   port $LAB_PORT_FULLQ: the server's accept queue is full  port $LAB_PORT_REFUSED: closed (the server resets)"
+echo "   port $LAB_PORT_COOKIES: answered with SYN cookies        port $LAB_PORT_OK: healthy"
 LAB_NO_TRAP=1 lab_up 2>/dev/null
 [ "$nat" = 1 ] && { lab_nat_on; echo "== the firewall masquerades: the server sees $LAB_FWS4 / $LAB_FWS6"; }
 
@@ -67,8 +73,9 @@ ip netns exec "$LAB_NS_C" "$bin/synmatch-agent" -i c-fw --role client --sensor-i
 pids+=($!)
 apid=$!
 sleep 1
-echo "== making connections from the client (about 10 s); alerts as they happen:"
-lab_traffic "$out/traffic.tsv" >/dev/null
+echo "== making connections from the client (about 20 s); alerts as they happen:"
+# shellcheck disable=SC2086  # LAB_FAULTS is words on purpose
+lab_traffic "$out/traffic.tsv" $LAB_FAULTS >/dev/null
 echo "== waiting for the last retransmissions to be decided (7 s)"
 sleep 7
 kill -TERM "$spid" "$apid"
@@ -87,8 +94,10 @@ for line in open(sys.argv[1]):
 for k, n in sorted(c.items()):
     print("  %-22s %d" % (k, n))
 PY
-echo "== the firewall's own counters (dropped SYNs, packets bytes):"
-lab_counters | grep '^drop_' | sed 's/^/  /'
+echo "== what the firewalls did, by their own counters (packets, bytes):"
+echo "   drop_*: SYNs dropped (missing), replydrop_*: SYN/ACKs dropped (reply_lost),"
+echo "   reset_*: SYNs reset by the firewall (answered_by_middlebox), hostdrop_*: SYNs the server host dropped (unanswered)"
+lab_counters | grep -E '^(drop|replydrop|reset|hostdrop)_' | sed 's/^/  /'
 echo "== agents:"
 tail -n 1 "$out/agent-client.log" | sed 's/^/  /'
 tail -n 1 "$out/agent-server.log" | sed 's/^/  /'
