@@ -7,7 +7,8 @@
 # truth from tcpdump on both sides of the firewall:
 #   - an ISN none of whose SYNs reached the server: exactly one final `missing`, the client's
 #     attempt count;
-#   - every other: exactly one `matched`, attempts and lost attempts as captured;
+#   - every other: exactly one `refused` (a probe: the server's RST reached the client) or
+#     `matched` (a connection), attempts and lost attempts as captured;
 #   - no other verdict, no verdict for an ISN not captured; recall and precision 100%;
 #   - the firewall's random-drop counter = client SYN packets - server SYN packets;
 #   - the sensors' books balance (nothing lost between agents and collector).
@@ -135,10 +136,11 @@ lab_pcap_syns "$out/server.pcap" >"$out/server.syns"
 
 [ "$crc" -eq 0 ] || { echo "FAIL collector exit $crc"; tail -5 "$out/collector.err"; exit 1; }
 echo "traffic: $(cat "$out/traffic.txt"); firewall dropped $dropped SYNs at random"
-/usr/bin/python3 - "$out/client.syns" "$out/server.syns" "$out/verdicts.jsonl" "$dropped" "$LAB_S4" "$LAB_S6" <<'PY'
+/usr/bin/python3 - "$out/client.syns" "$out/server.syns" "$out/verdicts.jsonl" "$dropped" "$LAB_PORT_REFUSED" "$LAB_S4" "$LAB_S6" <<'PY'
 import ipaddress, json, sys
 csyns, ssyns, verdicts, dropped = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-servers = {ipaddress.ip_address(a) for a in sys.argv[5:7]}
+closed = int(sys.argv[5])
+servers = {ipaddress.ip_address(a) for a in sys.argv[6:8]}
 
 # A connection is its ISN and tuple (no NAT in this lab): at hundreds of thousands of random
 # ISNs, two connections share one now and then (a 10-minute run had 8 such pairs).
@@ -185,7 +187,7 @@ for line in open(verdicts):
 tp = fp = fn = 0
 for isn, n in client.items():
     v = final.get(isn)
-    want = "matched" if isn in server else "missing"
+    want = "missing" if isn not in server else "refused" if isn[4] == closed else "matched"
     if v is None:
         print("FAIL no verdict for ISN", isn, want); bad += 1; fn += want == "missing"; continue
     if v["verdict"] != want:
@@ -195,7 +197,7 @@ for isn, n in client.items():
     tp += want == "missing"
     if v["attempts"] != n:
         print("FAIL ISN", isn, "attempts", v["attempts"], "want", n); bad += 1
-    if want == "matched" and v["lost_before"] != n - server[isn]:
+    if want != "missing" and v["lost_before"] != n - server[isn]:
         print("FAIL ISN", isn, "lost_before", v["lost_before"], "want", n - server[isn]); bad += 1
 for isn in final:
     if isn not in client:
@@ -206,7 +208,7 @@ if nmiss == 0:
 recall = tp / (tp + fn) if tp + fn else 0
 precision = tp / (tp + fp) if tp + fp else 0
 print("%s %d ISNs (with their tuples), %d client SYNs, %d lost; missing: %d true, recall %.4f, precision %.4f; "
-      "%d matched; %d suspects; %d problems"
+      "%d reached the server; %d suspects; %d problems"
       % ("ok  " if not bad else "FAIL", len(client), sum(client.values()), lost, nmiss, recall,
          precision, len(client) - nmiss, len(suspects), bad))
 sys.exit(1 if bad else 0)

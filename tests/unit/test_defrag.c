@@ -28,7 +28,9 @@ static enum sm_defrag_result add(sm_defrag_t *df, uint32_t id, uint32_t off, uin
                                  uint64_t *evicted)
 {
     struct sm_frag_key k = key(id);
-    return sm_defrag_add(df, &k, off, more, data + off, len, out, outlen, evicted);
+    /* offsets past the buffer (the refused ones) carry bytes from its start */
+    const uint8_t *p = off + len <= sizeof data ? data + off : data;
+    return sm_defrag_add(df, &k, off, more, p, len, out, outlen, evicted);
 }
 
 static void test_orders(void)
