@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "addr.h"
+#include "fmt.h"
 #include "json.h"
 #include "compare.h"
 #include "log.h"
@@ -48,7 +49,11 @@ static void usage(FILE *out)
 "                        Default: every address that receives SYNs in the server capture\n"
 "  --timeout SECONDS     allowance for a SYN to reach the server and for the next\n"
 "                        retransmission (default 3)\n"
-"  --max-skew SECONDS    clock difference allowed between the two captures (default 1)\n"
+"  --max-skew SECONDS    error allowed in the clocks' agreement (default 1): the offset\n"
+"                        between the captures is measured from connections both saw and\n"
+"                        corrected; this allows for what the measure cannot see\n"
+"  --no-clock-correction leave the server's times as captured (the offset is still\n"
+"                        measured and printed)\n"
 "  --max-conversations N endpoint pairs remembered per file (default %u); past it the\n"
 "                        stream numbers are no longer exact and a warning says so\n"
 "  --max-pending N       SYN entries held by the join at once (default 1000000)\n"
@@ -177,6 +182,46 @@ static void summary(const struct sm_join_stats *js)
                 js->client_groups, line, js->out_of_scope);
 }
 
+/* One line on the two clocks: how far apart, how sure, what was done about it. */
+static void say_clock(const struct sm_clock_estimate *c, const struct sm_compare_opts *o)
+{
+    char off[48], spread[48], skew[48];
+    sm_fmt_span(off, sizeof off, c->offset_ns);
+    sm_fmt_span(spread, sizeof spread, c->spread_ns);
+    sm_fmt_span(skew, sizeof skew, o->max_skew_ns > 0 ? o->max_skew_ns : INT64_C(1000000000));
+    if (c->pairs == 0) {
+        sm_log_info("clock offset not measured: no connection was seen in both captures; "
+                    "--max-skew (%s) allows for it", skew);
+        return;
+    }
+    if (!c->confident) {
+        sm_log_info("clock offset not measured with confidence (%" PRIu64 " connections seen "
+                    "in both, spread %s); --max-skew (%s) allows for it", c->pairs, spread, skew);
+        return;
+    }
+    char more[160] = "";
+    size_t len = 0;
+    if (c->drift_ppm > 0.05 || c->drift_ppm < -0.05)
+        len += (size_t)snprintf(more + len, sizeof more - len, ", drift %+.1f ppm", c->drift_ppm);
+    if (c->steps)
+        len += (size_t)snprintf(more + len, sizeof more - len, ", stepped %" PRIu32 " time%s: "
+                                "the figure is the last segment's", c->steps,
+                                c->steps == 1 ? "" : "s");
+    if (!c->two_legs)
+        snprintf(more + len, sizeof more - len, ", one-way delay included: not both captures "
+                 "have SYN/ACKs");
+    if (!c->corrected && !o->no_clock_correction) {
+        sm_log_info("the clocks agree: the server's is %s %s the client's (%" PRIu64
+                    " connections seen in both, spread %s%s); no correction",
+                    off, c->offset_ns < 0 ? "behind" : "ahead of", c->pairs, spread, more);
+        return;
+    }
+    sm_log_info("the server's clock is %s %s the client's (median of %" PRIu64 " connections "
+                "seen in both, spread %s%s); %s",
+                off, c->offset_ns < 0 ? "behind" : "ahead of", c->pairs, spread, more,
+                c->corrected ? "times corrected" : "not corrected (--no-clock-correction)");
+}
+
 /*
  * compare SERVER CLIENT by mistake looks healthy: every SYN of the "client" file (the
  * server's capture) is in the "server" file, and the SYNs that were dropped sit, unanswered,
@@ -215,6 +260,7 @@ int sm_cmd_compare(int argc, char **argv)
         {"max-skew", required_argument, NULL, 'k'},
         {"max-conversations", required_argument, NULL, 'c'},
         {"max-pending", required_argument, NULL, 'p'},
+        {"no-clock-correction", no_argument, NULL, 'C'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -224,6 +270,9 @@ int sm_cmd_compare(int argc, char **argv)
         switch (ch) {
         case 'M':
             shown |= 1u << SM_TABLE_MAP;
+            break;
+        case 'C':
+            o.no_clock_correction = true;
             break;
         case 'X':
             shown |= 1u << SM_TABLE_MISSING;
@@ -383,6 +432,7 @@ int sm_cmd_compare(int argc, char **argv)
 
     const struct sm_join_stats *js = &res.join;
     summary(js);
+    say_clock(&res.clock, &o);
     warn_swapped(&res, &o);
     if (js->verdicts[SM_V_COLLECTOR_OVERLOAD])
         sm_log_warnx("%" PRIu64 " client SYNs could not be judged: more than --max-pending "

@@ -5,6 +5,11 @@
  * thread consumes both queues. The consumer always takes the batch with the smaller
  * watermark (ties: client first), so the engine sees one deterministic interleaving whatever
  * the thread timing, and decisions never run ahead of either file.
+ *
+ * Clocks: before the first record is joined, the consumer lets the engine's clock estimator
+ * look at everything both queues hold (up to QDEPTH batches a side), so that two captures
+ * whose clocks are seconds or days apart are merged in one clock from the start; the server's
+ * watermarks are compared in the client's clock (sm_join_client_time).
  */
 #include "compare.h"
 
@@ -15,7 +20,7 @@
 
 #include "synmatch/scope.h"
 
-#define QDEPTH 4
+#define QDEPTH 8
 #define BATCH_RECORDS 4096u
 
 struct slot {
@@ -88,6 +93,22 @@ static void *reader_main(void *arg)
         produce(sd, &b);
     }
     return NULL;
+}
+
+/* Waits until sd's queue is full or ends, then shows the engine's clock estimator what it
+ * holds (the batches stay queued). */
+static void look_ahead(struct side *sd, sm_join_t *j, enum sm_role role)
+{
+    pthread_mutex_lock(&sd->mu);
+    while (sd->count < QDEPTH && !(sd->count > 0 && sd->slots[(sd->head + sd->count - 1) % QDEPTH].eof))
+        pthread_cond_wait(&sd->cv, &sd->mu);
+    size_t n = sd->count;
+    pthread_mutex_unlock(&sd->mu);
+    /* the producer writes only slots not yet counted: these n are stable */
+    for (size_t k = 0; k < n; k++) {
+        const struct slot *s = &sd->slots[(sd->head + k) % QDEPTH];
+        sm_join_observe(j, role, s->recs, s->n);
+    }
 }
 
 /* Waits for the next batch of sd (every reader ends its stream with an eof batch). */
@@ -279,6 +300,7 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
         .verdict_arg = &rn,
         .in_scope = in_scope,
         .scope_arg = &rn,
+        .no_clock_correction = opts->no_clock_correction,
     };
     sm_join_t *j = sm_join_new(&jc);
     struct side sides[2];
@@ -304,13 +326,17 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
     }
 
     if (ok) {
+        for (int s = 0; s < 2; s++)
+            look_ahead(&sides[s], j, (enum sm_role)s);
         struct slot *cur[2] = {take(&sides[0]), take(&sides[1])};
         for (int s = 0; s < 2; s++)
             sm_join_coverage_start(j, (enum sm_role)s,
                                    cur[s]->have_first ? cur[s]->first_ns : INT64_MAX);
         bool done[2] = {false, false};
         while (!done[0] || !done[1]) {
-            int s = done[0] ? 1 : done[1] ? 0 : (cur[1]->wm < cur[0]->wm ? 1 : 0);
+            int s = done[0]   ? 1
+                    : done[1] ? 0
+                              : (sm_join_client_time(j, SM_ROLE_SERVER, cur[1]->wm) < cur[0]->wm);
             struct slot *sl = cur[s];
             for (size_t k = 0; k < sl->n; k++) {
                 const struct sm_record *r = &sl->recs[k];
@@ -351,6 +377,7 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
             apply_ifstats(j, &res->side[s], (enum sm_role)s, &res->drops[s]);
         sm_join_finish(j);
         sm_join_get_stats(j, &res->join);
+        sm_join_get_clock(j, &res->clock);
     }
     const sm_scope_t *sc = rn.given ? rn.given : rn.inferred;
     res->scope_inferred = rn.given == NULL;

@@ -28,6 +28,7 @@ struct sm_compare_opts {
     int64_t max_skew_ns; /* 0 = engine default */
     size_t max_conversations;
     size_t max_pending;
+    bool no_clock_correction;
     sm_verdict_fn on_verdict; /* optional: every final verdict, in decision order */
     void *verdict_arg;
 };
@@ -39,6 +40,7 @@ struct sm_compare_result {
     struct sm_row *rows[SM_TABLE_COUNT];
     size_t nrows[SM_TABLE_COUNT];
     struct sm_join_stats join;
+    struct sm_clock_estimate clock;
     bool scope_inferred;
     struct sm_addr *scope; /* sorted */
     size_t nscope;

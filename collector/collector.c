@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "fmt.h"
 #include "json.h"
 #include "log.h"
 #include "sensors.h"
@@ -54,6 +55,7 @@ struct collector {
     uint64_t hs_failed_protocol, hs_failed_auth, hs_failed_other, hs_ok;
     struct sm_allow allow;
     uint64_t zap_allowed, zap_denied, identity_mismatch;
+    uint64_t clock_changes; /* of the join's estimate, told so far */
 };
 
 /* Writes one line to the output and to the PUB socket. */
@@ -129,11 +131,47 @@ static void on_event(void *arg, const struct sm_sensor_event *ev)
     emit_json(c, &w);
 }
 
+/* The clocks' offset as the join measures it: when first confident, and on each move by
+ * more than its error (docs/VERDICTS.md, "Clocks"). */
+static void clock_event(struct collector *c)
+{
+    struct sm_clock_estimate ce;
+    sm_join_get_clock(c->join, &ce);
+    char line[SM_REPORT_LINE_MAX];
+    struct sm_json w;
+    sm_json_begin(&w, line, sizeof line);
+    sm_json_u64(&w, "schema", SM_VERDICT_SCHEMA);
+    sm_json_str(&w, "event", "clock_offset");
+    sm_json_time(&w, "time", sm_clock_real_ns());
+    sm_json_duration(&w, "offset", ce.offset_ns);
+    sm_json_time(&w, "at", ce.at_ns);
+    sm_json_duration(&w, "spread", ce.spread_ns);
+    sm_json_u64(&w, "pairs", ce.pairs);
+    sm_json_bool(&w, "two_legs", ce.two_legs);
+    sm_json_u64(&w, "steps", ce.steps);
+    sm_json_bool(&w, "corrected", ce.corrected);
+    if (ce.corrected)
+        sm_json_duration(&w, "applied", ce.applied_ns);
+    emit_json(c, &w);
+    char off[48];
+    sm_log_info("the server side's clock is %s %s the client side's (%" PRIu64 " connections "
+                "seen by both)%s", sm_fmt_span(off, sizeof off, ce.offset_ns),
+                ce.offset_ns < 0 ? "behind" : "ahead of", ce.pairs,
+                ce.corrected ? "; times corrected" : c->cfg->no_clock_correction
+                                                         ? "; not corrected (--no-clock-correction)"
+                                                         : "; they agree: no correction");
+}
+
 static void on_records(void *arg, enum sm_role role, const struct sm_record *recs, size_t n)
 {
     struct collector *c = arg;
     sm_join_add_batch(c->join, role, recs, n);
     c->records += n;
+    uint64_t ch = sm_join_clock_changes(c->join);
+    if (ch != c->clock_changes) {
+        c->clock_changes = ch;
+        clock_event(c);
+    }
 }
 
 static void on_blind(void *arg, enum sm_role role, int64_t from, int64_t to,
@@ -424,6 +462,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         .verdict_arg = &c,
         .in_scope = in_scope,
         .scope_arg = &c,
+        .no_clock_correction = cfg->no_clock_correction,
     };
     struct sm_sensors_config sc = {.down_after_ns = cfg->down_after_ns};
     struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, &c};

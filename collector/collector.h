@@ -21,6 +21,7 @@ struct sm_collector_config {
     FILE *out;              /* verdict and event lines */
     int64_t timeout_ns;     /* 0 = 3 s */
     int64_t max_skew_ns;    /* 0 = 1 s */
+    bool no_clock_correction; /* measure the clocks' offset, never translate */
     int64_t down_after_ns;  /* sensor silence that makes it down; 0 = 1 s */
     size_t max_pending;     /* join entries; 0 = 1,000,000 */
     int64_t stats_every_ns; /* stats line on stderr; 0 = 10 s, negative = never */

@@ -42,7 +42,10 @@ static void usage(FILE *out)
 "  --alerts-pub ENDPOINT also publish the lines on a ZeroMQ PUB socket (synmatch tail)\n"
 "  --timeout SECONDS     time for a SYN to reach the server and for the next\n"
 "                        retransmission, in event time (default 3)\n"
-"  --max-skew SECONDS    clock difference allowed between the hosts (default 1)\n"
+"  --max-skew SECONDS    error allowed in the hosts' clocks agreeing (default 1): their\n"
+"                        offset is measured from connections both sensors saw and\n"
+"                        corrected (a clock_offset event says so); this allows for the rest\n"
+"  --no-clock-correction measure and report the offset, but leave the server's times\n"
 "  --sensor-timeout SECONDS  silence after which a sensor is down (default 1)\n"
 "  --max-pending N       SYN entries held at once (default 1000000); past it the oldest\n"
 "                        end as collector_overload\n"
@@ -105,6 +108,7 @@ int main(int argc, char **argv)
         {"alerts-pub", required_argument, NULL, 'p'},
         {"timeout", required_argument, NULL, 't'},
         {"max-skew", required_argument, NULL, 'k'},
+        {"no-clock-correction", no_argument, NULL, 'C'},
         {"sensor-timeout", required_argument, NULL, 'd'},
         {"max-pending", required_argument, NULL, 'm'},
         {"stats", required_argument, NULL, 's'},
@@ -136,6 +140,9 @@ int main(int argc, char **argv)
             cfg.max_skew_ns = seconds("--max-skew", optarg, false);
             if (cfg.max_skew_ns == 0)
                 cfg.max_skew_ns = -1; /* exactly zero */
+            break;
+        case 'C':
+            cfg.no_clock_correction = true;
             break;
         case 'd':
             cfg.down_after_ns = seconds("--sensor-timeout", optarg, true);

@@ -6,6 +6,8 @@
  */
 #include "fmt.h"
 
+#include <stdio.h>
+
 #include <stdbool.h>
 
 #include "clock.h"
@@ -260,6 +262,20 @@ char *sm_fmt_endpoint(char *p, const struct sm_addr *a, unsigned port)
         *p++ = ']';
     *p++ = ':';
     return sm_fmt_u64(p, port);
+}
+
+char *sm_fmt_span(char *out, size_t n, int64_t ns)
+{
+    double mag = ns < 0 ? -(double)ns : (double)ns;
+    if (mag >= 86400e9)
+        snprintf(out, n, "%.4f s (%.2f days)", mag / 1e9, mag / 86400e9);
+    else if (mag >= 1e9)
+        snprintf(out, n, "%.4f s", mag / 1e9);
+    else if (mag >= 1e6)
+        snprintf(out, n, "%.1f ms", mag / 1e6);
+    else
+        snprintf(out, n, "%.0f us", mag / 1e3);
+    return out;
 }
 
 char *sm_fmt_duration(char *p, int64_t ns)

@@ -24,6 +24,9 @@ char *sm_fmt_addr(char *p, const struct sm_addr *a);
 int sm_fmt_addr_len(const struct sm_addr *a);
 char *sm_fmt_endpoint(char *p, const struct sm_addr *a, unsigned port);
 char *sm_fmt_duration(char *p, int64_t ns);  /* "-0.000123456" */
+/* For people: "17.3000 s", "259200.0000 s (3.00 days)", "0.4 ms", "35 us" (magnitude only;
+ * out needs 48 bytes). Returns out. */
+char *sm_fmt_span(char *out, size_t n, int64_t ns);
 /* "2026-11-26T06:36:30.123456789Z", always SM_FMT_RFC3339_LEN characters (years 1677-2262). */
 char *sm_fmt_rfc3339(char *p, int64_t ns);
 #define SM_FMT_RFC3339_LEN 30

@@ -36,6 +36,7 @@
 #include <sys/mman.h>
 
 #include "alloc.h"
+#include "clockfit.h"
 #include "hugemem.h"
 #include "siphash.h"
 #include "addr.h"
@@ -146,6 +147,11 @@ struct ivlist {
     size_t n, cap;
 };
 
+/* From client time `from` on, the server's clock is `offset` ahead of the client's. */
+struct correction {
+    int64_t from, offset;
+};
+
 struct sm_join {
     struct sm_join_config cfg;
     uint64_t hmul, hadd; /* random keys of the ISN hash */
@@ -180,6 +186,16 @@ struct sm_join {
     uint32_t ndelays, delay_next;
     bool median_stale; /* samples came since offset_median was computed */
     int64_t offset_median;
+    /* the clocks (section "clock" below) */
+    sm_clockfit_t *clock;
+    bool correcting;   /* server times are translated (corr) */
+    struct correction *corr; /* by client time: from each one's from on, its offset */
+    size_t ncorr, corr_cap, corr_at; /* corr_at: where the last lookup was */
+    int64_t applied;   /* the latest correction's offset */
+    int64_t observed_to[2]; /* sm_join_observe() showed records up to here (per role) */
+    bool clock_told;   /* the estimate was first confident */
+    int64_t told;      /* the offset last counted as a change */
+    uint64_t clock_changes;
     struct sm_join_stats st;
 };
 
@@ -590,6 +606,8 @@ static void schedule_group(sm_join_t *j, uint32_t i)
 
 /* ---- verdicts ------------------------------------------------------------------------------ */
 
+static int64_t offset_at(const sm_join_t *j, int64_t t);
+
 static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind,
                          const char *reason, struct sm_verdict *v)
 {
@@ -609,18 +627,22 @@ static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind k
     v->client_answer_ns = g->answer_ns;
     v->server_stream = SM_STREAM_NONE;
     v->candidates = g->candidates;
+    v->clock_corrected = j->correcting;
+    v->clock_offset_ns = offset_at(j, g->first_ns);
     if (g->peer) {
         const struct entry *s = &j->pool[g->peer];
         v->has_server = true;
         v->server = s->tuple;
         v->server_stream = s->stream;
         v->server_frame = s->frame;
-        v->server_first_ns = s->first_ns;
+        /* the engine holds server times in the client's clock; the verdict gives the
+         * server's own (with the correction in force now) */
+        v->server_first_ns = sat_add(s->first_ns, offset_at(j, s->first_ns));
         v->server_seq = s->isn;
         v->server_attempts = s->attempts;
         v->server_answer = (enum sm_answer)s->answer;
         v->reply_attempts = s->answers;
-        v->server_answer_ns = s->answer_ns;
+        v->server_answer_ns = sat_add(s->answer_ns, offset_at(j, s->answer_ns));
         v->lost_before = g->lost_before;
         v->delay_ns = g->delay_ns;
     }
@@ -735,7 +757,7 @@ static enum sm_verdict_kind blind_over(const sm_join_t *j, enum sm_role role, in
                                        int64_t to)
 {
     static const enum sm_verdict_kind rank[] = {SM_V_SENSOR_DOWN, SM_V_TRANSPORT_LOSS,
-                                                SM_V_SENSOR_CAPTURE_LOSS};
+                                                SM_V_SENSOR_CAPTURE_LOSS, SM_V_UNKNOWN};
     bool seen[SM_V_COUNT] = {false};
     const struct ivlist *l = &j->blind[role];
     for (size_t k = 0; k < l->n; k++)
@@ -765,6 +787,8 @@ static const char *blind_reason(enum sm_role role, enum sm_verdict_kind kind)
         return server ? "server_sensor_down" : "client_sensor_down";
     case SM_V_TRANSPORT_LOSS:
         return server ? "server_records_lost" : "client_records_lost";
+    case SM_V_UNKNOWN:
+        return "clock_stepped"; /* the server's clock jumped: its times there are unsure */
     default:
         return server ? "server_capture_drops" : "client_capture_drops";
     }
@@ -1435,6 +1459,191 @@ static void add_server(sm_join_t *j, const struct sm_record *r)
         j->st.ignored[SM_ROLE_SERVER]++;
 }
 
+/* ---- clock --------------------------------------------------------------------------------- */
+
+/*
+ * The server side's clock against the client side's (clockfit.h measures it). The engine
+ * holds every server time in the client's clock: what it is given is translated on the way
+ * in by the correction in force (applied), so matching windows, coverage, blind intervals,
+ * deadlines and delays all compare times of one clock. When the correction changes by more
+ * than drift (it is first switched on, or the clock stepped), what was taken in under the old
+ * one is moved (rebase): the server entries, the server's watermark, coverage, blind
+ * intervals and hints from the cutoff on, and the lone server SYNs are matched again.
+ */
+
+/* The correction in force at client time t (0 when none). Lookups mostly move forward in
+ * time: from where the last one ended, amortized constant. */
+static int64_t offset_at(const sm_join_t *cj, int64_t t)
+{
+    sm_join_t *j = (sm_join_t *)cj; /* the cursor is a cache */
+    if (j->ncorr == 0)
+        return 0;
+    size_t i = j->corr_at;
+    while (i + 1 < j->ncorr && j->corr[i + 1].from <= t)
+        i++;
+    while (i > 0 && j->corr[i].from > t)
+        i--;
+    j->corr_at = i;
+    return j->corr[i].offset;
+}
+
+/* Server time t in the client's clock. */
+static int64_t to_client(const sm_join_t *j, int64_t t)
+{
+    if (!j->correcting || t == INT64_MIN || t == INT64_MAX)
+        return t;
+    /* the correction is found by client time: guess it with the last one used */
+    int64_t guess = offset_at(j, sat_add(t, -j->corr[j->corr_at].offset));
+    return sat_add(t, -offset_at(j, sat_add(t, -guess)));
+}
+
+/* Appends a correction from client time from on; false when memory is short (then the
+ * previous one stays in force). Past MAX_CORRECTIONS every other drift correction goes. */
+#define MAX_CORRECTIONS 8192
+static bool add_correction(sm_join_t *j, int64_t from, int64_t offset, bool step)
+{
+    if (j->ncorr > 0 && from <= j->corr[j->ncorr - 1].from) {
+        if (!step) {
+            j->corr[j->ncorr - 1].offset = offset; /* a knot out of order: refine the last */
+            return true;
+        }
+        /* a step before the last correction: what came after it is superseded */
+        while (j->ncorr > 1 && j->corr[j->ncorr - 1].from >= from)
+            j->ncorr--;
+    }
+    if (j->ncorr == MAX_CORRECTIONS) {
+        size_t n = 1;
+        for (size_t i = 2; i < j->ncorr; i += 2)
+            j->corr[n++] = j->corr[i];
+        j->ncorr = n;
+    }
+    if (j->ncorr == j->corr_cap) {
+        size_t ncap = j->corr_cap ? j->corr_cap * 2 : 64;
+        struct correction *nc = sm_realloc(j->corr, ncap * sizeof *nc);
+        if (nc == NULL)
+            return false;
+        j->corr = nc;
+        j->corr_cap = ncap;
+    }
+    j->corr[j->ncorr++] = (struct correction){from, offset};
+    if (j->corr_at >= j->ncorr)
+        j->corr_at = j->ncorr - 1;
+    return true;
+}
+
+static inline void shift_time(int64_t *t, int64_t cutoff, int64_t delta)
+{
+    if (*t != INT64_MIN && *t != INT64_MAX && *t >= cutoff)
+        *t = sat_add(*t, -delta);
+}
+
+static void shift_ivlist(struct ivlist *l, int64_t cutoff, int64_t delta)
+{
+    for (size_t k = 0; k < l->n; k++) {
+        if (l->v[k].to >= cutoff) {
+            shift_time(&l->v[k].from, cutoff, delta);
+            shift_time(&l->v[k].to, cutoff, delta);
+        }
+    }
+}
+
+static void match_server(sm_join_t *j, uint32_t si);
+static void resolve_delivery(sm_join_t *j, struct entry *g);
+static bool ivlist_add(struct ivlist *l, int64_t from, int64_t to, int kind, bool blind);
+
+/* Server times from cutoff on (in the client's clock as it was) are moved back by delta. */
+static void rebase(sm_join_t *j, int64_t cutoff, int64_t delta)
+{
+    int64_t skew = j->cfg.max_skew_ns;
+    for (uint32_t i = 1; i < j->pool_used; i++) {
+        struct entry *e = &j->pool[i];
+        if (e->kind != E_SERVER || e->last_ns < cutoff)
+            continue;
+        e->first_ns = sat_add(e->first_ns, -delta);
+        e->last_ns = sat_add(e->last_ns, -delta);
+        if (e->answer != SM_ANSWER_NONE)
+            e->answer_ns = sat_add(e->answer_ns, -delta);
+        if (e->peer) {
+            resolve_delivery(j, &j->pool[e->peer]);
+            continue;
+        }
+        if (!e->flood)
+            match_server(j, i); /* a group may fit it now */
+        if (e->peer == 0)
+            queue_push(j, i, sat_add(e->flood ? e->last_ns : e->first_ns, skew));
+    }
+    shift_time(&j->wm[SM_ROLE_SERVER], cutoff, delta);
+    shift_time(&j->cov_start[SM_ROLE_SERVER], cutoff, delta);
+    shift_time(&j->cov_end[SM_ROLE_SERVER], cutoff, delta);
+    shift_ivlist(&j->blind[SM_ROLE_SERVER], cutoff, delta);
+    shift_ivlist(&j->hints, cutoff, delta);
+}
+
+static int64_t iabs64(int64_t x)
+{
+    return x < 0 ? -x : x;
+}
+
+/*
+ * A new knot of the estimate: switch the correction on, follow drift, or take a step. Each
+ * knot's offset holds from its own time on, so a front that looked ahead (compare) has the
+ * whole history before it joins a record, and the live collector follows the clock as it
+ * goes. Only a change beyond drift moves what was already taken in (rebase).
+ */
+static void clock_update(sm_join_t *j)
+{
+    struct sm_clockfit_knot k;
+    if (!sm_clockfit_knot(j->clock, &k) || k.spread_ns > SM_CLOCK_CONFIDENT_SPREAD_NS)
+        return;
+    int64_t err = k.spread_ns > SM_CLOCK_MIN_CORRECTION_NS / 10 ? k.spread_ns
+                                                                 : SM_CLOCK_MIN_CORRECTION_NS / 10;
+    if (!j->clock_told) {
+        j->clock_told = true;
+        j->told = k.offset_ns;
+        j->clock_changes++;
+    } else if (iabs64(k.offset_ns - j->told) > err) {
+        j->told = k.offset_ns;
+        j->clock_changes++;
+    }
+    if (j->cfg.no_clock_correction)
+        return;
+    if (!j->correcting) {
+        if (iabs64(k.offset_ns) < SM_CLOCK_MIN_CORRECTION_NS)
+            return; /* the clocks agree: nothing to translate */
+        if (!add_correction(j, INT64_MIN, k.offset_ns, true))
+            return;
+        j->correcting = true;
+        j->applied = k.offset_ns;
+        rebase(j, INT64_MIN, k.offset_ns);
+        return;
+    }
+    if (!k.step) {
+        /* drift: from this knot on; what was taken in stays within the error */
+        if (add_correction(j, k.at_ns, k.offset_ns, false))
+            j->applied = k.offset_ns;
+        return;
+    }
+    int64_t delta = k.offset_ns - offset_at(j, k.from_ns);
+    if (!add_correction(j, k.from_ns, k.offset_ns, true)) {
+        j->degraded = true; /* the server's times from here on cannot be trusted */
+        return;
+    }
+    j->applied = k.offset_ns;
+    /* What was taken in after the step was delta off; the two sides of it overlap for
+     * |delta| around it, where no time of the server's can be trusted. */
+    rebase(j, sat_add(k.from_ns, delta / 2), delta);
+    int64_t span = sat_add(iabs64(delta), j->cfg.max_skew_ns);
+    if (!ivlist_add(&j->blind[SM_ROLE_SERVER], sat_add(k.from_ns, -span),
+                    sat_add(k.from_ns, span), SM_V_UNKNOWN, true))
+        j->degraded = true;
+}
+
+static inline void clock_observe(sm_join_t *j, enum sm_role role, const struct sm_record *r)
+{
+    if (j->clock && sm_clockfit_observe(j->clock, role, r))
+        clock_update(j);
+}
+
 /* ---- public -------------------------------------------------------------------------------- */
 
 size_t sm_join_reserve_bytes(size_t max_pending)
@@ -1491,10 +1700,12 @@ sm_join_t *sm_join_new(const struct sm_join_config *cfg)
         return NULL;
     }
     j->pool_used = 1;
+    j->clock = sm_clockfit_new(SM_CLOCK_CONFIDENT_SPREAD_NS); /* none: no correction */
     for (int r = 0; r < 2; r++) {
         j->wm[r] = INT64_MIN;
         j->cov_start[r] = INT64_MIN;
         j->cov_end[r] = INT64_MAX;
+        j->observed_to[r] = INT64_MIN;
     }
     return j;
 }
@@ -1516,6 +1727,8 @@ void sm_join_destroy(sm_join_t **self_p)
     free(j->blind[0].v);
     free(j->blind[1].v);
     free(j->hints.v);
+    sm_clockfit_destroy(&j->clock);
+    free(j->corr);
     free(j);
     *self_p = NULL;
 }
@@ -1530,10 +1743,17 @@ void sm_join_add(sm_join_t *j, enum sm_role role, const struct sm_record *r)
         clamped.ts_ns = r->ts_ns > 0 ? TS_MAX : TS_MIN;
         r = &clamped;
     }
-    if (role == SM_ROLE_CLIENT)
+    if (r->ts_ns > j->observed_to[role])
+        clock_observe(j, role, r);
+    if (role == SM_ROLE_CLIENT) {
         add_client(j, r);
-    else
+    } else if (j->correcting) {
+        struct sm_record t = *r;
+        t.ts_ns = to_client(j, r->ts_ns);
+        add_server(j, &t);
+    } else {
         add_server(j, r);
+    }
 }
 
 /* The ISN a record is looked up by: its own for a SYN, the one it acknowledges for an answer;
@@ -1566,6 +1786,8 @@ void sm_join_add_batch(sm_join_t *j, enum sm_role role, const struct sm_record *
 
 void sm_join_watermark(sm_join_t *j, enum sm_role role, int64_t t)
 {
+    if (role == SM_ROLE_SERVER)
+        t = to_client(j, t);
     if (t > j->wm[role])
         j->wm[role] = t;
     run(j);
@@ -1573,7 +1795,7 @@ void sm_join_watermark(sm_join_t *j, enum sm_role role, int64_t t)
 
 void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t)
 {
-    j->cov_start[role] = t;
+    j->cov_start[role] = role == SM_ROLE_SERVER ? to_client(j, t) : t;
 }
 
 /*
@@ -1617,6 +1839,10 @@ void sm_join_blind(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
 {
     if (to < from)
         return;
+    if (role == SM_ROLE_SERVER) {
+        from = to_client(j, from);
+        to = to_client(j, to);
+    }
     if (!ivlist_add(&j->blind[role], from, to, (int)kind, true))
         j->degraded = true; /* no way to remember it: no SYN may be called missing */
 }
@@ -1625,12 +1851,14 @@ void sm_join_hint(sm_join_t *j, int64_t from, int64_t to, enum sm_host_hint kind
 {
     if (to < from || (unsigned)kind >= SM_HINT_COUNT)
         return;
+    from = to_client(j, from);
+    to = to_client(j, to);
     ivlist_add(&j->hints, from, to, (int)kind, false); /* a hint lost is a reason not given */
 }
 
 void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t)
 {
-    j->cov_end[role] = t;
+    j->cov_end[role] = role == SM_ROLE_SERVER ? to_client(j, t) : t;
     j->ended[role] = true;
     run(j);
 }
@@ -1706,6 +1934,37 @@ void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out)
     out->backlog = j->backlog;
     out->offset_samples = j->ndelays;
     out->offset_ns = j->ndelays ? offset_median(j) : 0;
+}
+
+void sm_join_get_clock(const sm_join_t *j, struct sm_clock_estimate *out)
+{
+    memset(out, 0, sizeof *out);
+    if (j->clock)
+        sm_clockfit_estimate(j->clock, out);
+    out->corrected = j->correcting;
+    out->applied_ns = j->applied;
+    out->changes = j->clock_changes;
+}
+
+uint64_t sm_join_clock_changes(const sm_join_t *j)
+{
+    return j->clock_changes;
+}
+
+int64_t sm_join_client_time(const sm_join_t *j, enum sm_role role, int64_t t)
+{
+    return role == SM_ROLE_SERVER ? to_client(j, t) : t;
+}
+
+void sm_join_observe(sm_join_t *j, enum sm_role role, const struct sm_record *recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].ts_ns > TS_MAX || recs[i].ts_ns < TS_MIN)
+            continue;
+        clock_observe(j, role, &recs[i]);
+        if (recs[i].ts_ns > j->observed_to[role])
+            j->observed_to[role] = recs[i].ts_ns; /* sm_join_add() will not show it again */
+    }
 }
 
 size_t sm_join_heap_size(const sm_join_t *j)

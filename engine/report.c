@@ -554,6 +554,11 @@ size_t sm_report_verdict_line(char *line, const struct sm_verdict *v)
     } else {
         p = sm_fmt_str(p, ",\"server\":null");
     }
+    if (v->clock_corrected) {
+        /* server clock minus client clock, as the server's times were corrected */
+        p = sm_fmt_str(p, ",\"clock_offset\":");
+        p = sm_fmt_duration(p, v->clock_offset_ns);
+    }
     if (v->attempts_inside) {
         p = sm_fmt_str(p, ",\"attempts_inside\":");
         p = sm_fmt_u64(p, v->attempts_inside);

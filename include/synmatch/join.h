@@ -48,6 +48,9 @@ struct sm_join_config {
     void *verdict_arg;
     sm_scope_fn in_scope; /* NULL = every destination is expected */
     void *scope_arg;
+    /* Leave the server's times as they are even when the clocks are measured apart
+     * (docs/VERDICTS.md, "Clocks"). */
+    bool no_clock_correction;
 };
 
 struct sm_join_stats {
@@ -69,6 +72,42 @@ struct sm_join_stats {
     uint32_t offset_samples;    /* matched pairs behind the clock offset estimate */
     int64_t offset_ns;          /* median server-minus-client delay of recent matches */
 };
+
+/*
+ * The offset between the two sides' clocks (server minus client), measured from connections
+ * both saw whatever the offset, and the correction the engine applies: once the estimate is
+ * confident and at least SM_CLOCK_MIN_CORRECTION_NS, every server time the engine is given
+ * (records, watermarks, coverage, blind intervals, hints) is translated into the client's
+ * clock; --max-skew then allows for the estimate's error, not for the offset.
+ */
+#define SM_CLOCK_MIN_CORRECTION_NS INT64_C(10000000) /* 10 ms: below, the clocks agree */
+#define SM_CLOCK_CONFIDENT_SPREAD_NS INT64_C(50000000) /* 50 ms of spread at most */
+struct sm_clock_estimate {
+    bool confident;    /* the latest bucket's pairs agree within the confident spread */
+    bool corrected;    /* the engine translates server times by applied_ns */
+    bool two_legs;     /* SYN/ACKs on both sides: the one-way delay is not in offset_ns */
+    int64_t offset_ns; /* server clock minus client clock, middle of the latest segment */
+    int64_t at_ns;     /* (client time of that middle) */
+    int64_t applied_ns;       /* the correction in force now (0 when not corrected) */
+    int64_t spread_ns;        /* median absolute deviation of the latest bucket */
+    double drift_ppm;         /* of the latest segment */
+    int64_t segment_from_ns;  /* where the latest segment began (client time) */
+    uint64_t pairs, back_pairs; /* connections paired (forward: SYNs, backward: SYN/ACKs) */
+    uint32_t steps;           /* segments after the first: the clock stepped */
+    int64_t first_ns, last_ns; /* client times the pairs span */
+    uint64_t changes;         /* bumped when first confident and when the correction moves
+                               * by more than the estimate's error */
+};
+void sm_join_get_clock(const sm_join_t *j, struct sm_clock_estimate *out);
+/* The estimate's `changes`, cheaply: a front polls it after feeding records. */
+uint64_t sm_join_clock_changes(const sm_join_t *j);
+
+/* t of role's clock in the client's clock, as the engine reads it now. */
+int64_t sm_join_client_time(const sm_join_t *j, enum sm_role role, int64_t t);
+
+/* Shows the clock estimator records of role before they are fed (a front that can look
+ * ahead, like compare, lets it measure the offset before the first record is joined). */
+void sm_join_observe(sm_join_t *j, enum sm_role role, const struct sm_record *recs, size_t n);
 
 #define SM_JOIN_DEFAULT_MAX_PENDING 1000000u
 

@@ -59,25 +59,29 @@ struct sm_verdict {
     struct sm_tuple server;
     int64_t server_stream;
     uint64_t server_frame;
-    int64_t server_first_ns;
+    int64_t server_first_ns; /* server_* times are in the server's own clock */
     uint32_t server_seq;
     uint32_t server_attempts;
-    int64_t delay_ns; /* server_first_ns minus the client attempt that got through */
+    int64_t delay_ns; /* server_first_ns minus the client attempt that got through, in one
+                       * clock (minus clock_offset_ns) */
     enum sm_answer server_answer; /* what the server sent back, seen at the server */
     uint32_t reply_attempts;      /* answers of that kind the server sent */
     int64_t server_answer_ns;     /* when the server sent the first of them */
     bool syncookies;              /* the server host was sending SYN cookies as it answered */
     uint32_t candidates;          /* ambiguous: server SYNs that could be this one */
+    bool clock_corrected;         /* the server's times were translated by clock_offset_ns */
+    int64_t clock_offset_ns;      /* server clock minus client clock, as corrected */
 };
 
 /* The reply leg's one-way delay: the client receiving the server's first answer minus the
- * server sending it (two clocks: may be negative). Only when both sides saw an answer. */
+ * server sending it (in one clock when corrected; else two, and it may be negative). Only
+ * when both sides saw an answer. */
 static inline bool sm_verdict_reply_delay(const struct sm_verdict *v, int64_t *ns)
 {
     if (!v->has_server || v->client_answer == SM_ANSWER_NONE ||
         v->server_answer == SM_ANSWER_NONE)
         return false;
-    *ns = v->client_answer_ns - v->server_answer_ns;
+    *ns = v->client_answer_ns - (v->server_answer_ns - v->clock_offset_ns);
     return true;
 }
 

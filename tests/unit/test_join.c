@@ -531,53 +531,205 @@ static void test_bounded_work(void)
 
 /* Clocks further apart than the allowance: matches still found (and measured); SYNs that
  * depend on the offset become unknown, never missing. */
+/* Twenty healthy handshakes with the server's clock off by `off`, then a SYN the server never
+ * saw, all given before any watermark (the estimate is confident before the first decision,
+ * and the groups linked before it are moved with the correction); no_correction as given. */
+static sm_join_t *offset_run(int64_t off, bool no_correction, unsigned port)
+{
+    ngot = 0;
+    struct sm_join_config cfg = {.on_verdict = collect, .no_clock_correction = no_correction};
+    sm_join_t *j = sm_join_new(&cfg);
+    for (unsigned i = 0; i < 20; i++) {
+        struct sm_tuple c = tup("198.18.0.1", port + i, "198.18.1.1", 80);
+        struct sm_record r = rec(c, T0 + i * SEC, SM_TH_SYN, port * 10 + i, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+        r.ts_ns += off + MS;
+        sm_join_add(j, SM_ROLE_SERVER, &r);
+        synack(j, c, c, port * 10 + i, r.ts_ns + 10000, T0 + i * SEC + 2 * MS);
+    }
+    struct sm_tuple lost = tup("198.18.0.1", port + 100, "198.18.1.1", 80);
+    struct sm_record r = rec(lost, T0 + 30 * SEC, SM_TH_SYN, port * 10 + 100, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    sm_join_watermark(j, SM_ROLE_CLIENT, T0 + 100 * SEC);
+    sm_join_watermark(j, SM_ROLE_SERVER, T0 + 100 * SEC + off);
+    return j;
+}
+
 static void test_clock_offset(void)
 {
+    /* Measured from the handshakes and corrected: the lost SYN is missing, the matched ones'
+     * delay is the one-way delay (1 ms), the verdicts carry the offset. */
     for (int sign = -1; sign <= 1; sign += 2) {
-        sm_join_t *j = engine(false, false, 0);
         int64_t off = sign * 3 * SEC;
-        for (unsigned i = 0; i < 20; i++) {
-            struct sm_tuple c = tup("198.18.0.1", 21000 + i, "198.18.1.1", 80);
-            struct sm_record r = rec(c, T0 + i * SEC, SM_TH_SYN, 4000 + i, 0);
-            sm_join_add(j, SM_ROLE_CLIENT, &r);
-            r.ts_ns += off + MS;
-            sm_join_add(j, SM_ROLE_SERVER, &r);
-            synack(j, c, c, 4000 + i, r.ts_ns + 10000, T0 + i * SEC + 2 * MS);
-            sm_join_watermark(j, SM_ROLE_CLIENT, T0 + i * SEC);
-            sm_join_watermark(j, SM_ROLE_SERVER, T0 + i * SEC + off);
+        sm_join_t *j = offset_run(off, false, 21000);
+        CHECK_EQ_U(count_kind(SM_V_MATCHED), 20);
+        CHECK_EQ_U(count_kind(SM_V_MISSING), 1);
+        struct sm_clock_estimate ce;
+        sm_join_get_clock(j, &ce);
+        CHECK(ce.confident && ce.corrected && ce.two_legs);
+        CHECK(ce.offset_ns > off - MS && ce.offset_ns < off + MS);
+        CHECK(ce.pairs == 20 && ce.back_pairs == 20 && ce.steps == 0);
+        CHECK(ce.changes >= 1);
+        for (size_t k = 0; k < ngot; k++) {
+            CHECK(got[k].clock_corrected);
+            if (got[k].kind == SM_V_MATCHED) {
+                CHECK(got[k].delay_ns > 0 && got[k].delay_ns < 2 * MS);
+                /* the server's own clock in the verdict */
+                CHECK(got[k].server_first_ns - got[k].first_ns > off);
+            }
         }
-        struct sm_tuple lost = tup("198.18.0.1", 22000, "198.18.1.1", 80);
-        struct sm_record r = rec(lost, T0 + 30 * SEC, SM_TH_SYN, 5000, 0);
-        sm_join_add(j, SM_ROLE_CLIENT, &r);
-        both_wm(j, T0 + 100 * SEC);
+        sm_join_destroy(&j);
+    }
+    /* Told not to correct: measured all the same; the lost SYN cannot be judged. */
+    for (int sign = -1; sign <= 1; sign += 2) {
+        int64_t off = sign * 3 * SEC;
+        sm_join_t *j = offset_run(off, true, 23000);
         CHECK_EQ_U(count_kind(SM_V_MATCHED), 20);
         CHECK_EQ_U(count_kind(SM_V_MISSING), 0);
         CHECK_EQ_U(count_kind(SM_V_UNKNOWN), 1);
+        struct sm_clock_estimate ce;
+        sm_join_get_clock(j, &ce);
+        CHECK(ce.confident && !ce.corrected);
+        CHECK(ce.offset_ns > off - MS && ce.offset_ns < off + MS);
         struct sm_join_stats st;
         sm_join_get_stats(j, &st);
-        CHECK(st.offset_samples >= 8);
         CHECK(st.offset_ns > off - 10 * MS && st.offset_ns < off + 10 * MS);
         sm_join_destroy(&j);
     }
-    /* Within the allowance nothing changes: 400 ms either way still calls a lost SYN missing. */
-    for (int sign = -1; sign <= 1; sign += 2) {
-        sm_join_t *j = engine(false, false, 0);
-        int64_t off = sign * 400 * MS;
-        for (unsigned i = 0; i < 20; i++) {
-            struct sm_tuple c = tup("198.18.0.1", 23000 + i, "198.18.1.1", 80);
-            struct sm_record r = rec(c, T0 + i * SEC, SM_TH_SYN, 6000 + i, 0);
-            sm_join_add(j, SM_ROLE_CLIENT, &r);
-            r.ts_ns += off + MS;
-            sm_join_add(j, SM_ROLE_SERVER, &r);
-            synack(j, c, c, 6000 + i, r.ts_ns + 10000, T0 + i * SEC + 2 * MS);
-        }
-        struct sm_tuple lost = tup("198.18.0.1", 24000, "198.18.1.1", 80);
-        struct sm_record r = rec(lost, T0 + 30 * SEC, SM_TH_SYN, 7000, 0);
-        sm_join_add(j, SM_ROLE_CLIENT, &r);
-        sm_join_watermark(j, SM_ROLE_CLIENT, T0 + 100 * SEC);
-        sm_join_watermark(j, SM_ROLE_SERVER, T0 + 100 * SEC + off);
-        CHECK_EQ_U(count_kind(SM_V_MATCHED), 20);
+    /* Clocks that agree (1 ms of one-way delay, no offset): nothing is translated. */
+    {
+        sm_join_t *j = offset_run(0, false, 25000);
         CHECK_EQ_U(count_kind(SM_V_MISSING), 1);
+        struct sm_clock_estimate ce;
+        sm_join_get_clock(j, &ce);
+        CHECK(ce.confident && !ce.corrected);
+        CHECK(ce.offset_ns > -MS && ce.offset_ns < MS);
+        for (size_t k = 0; k < ngot; k++)
+            CHECK(!got[k].clock_corrected && got[k].clock_offset_ns == 0);
+        sm_join_destroy(&j);
+    }
+}
+
+static unsigned wild_every; /* observe_pairs: a wild pair before every n-th (0 = none) */
+
+/* n connections from t0, one per gap, the server's clock at off(t) ahead: shown to the
+ * estimator only (sm_join_observe), the server's side first when server_first. */
+static void observe_pairs(sm_join_t *j, unsigned n, int64_t t0, int64_t gap, uint32_t isn0,
+                          int64_t (*off)(int64_t), bool answers, bool server_first)
+{
+    struct sm_record c[2], s[2];
+    for (unsigned i = 0; i < n; i++) {
+        if (wild_every && i % wild_every == 0) {
+            /* an ISN two connections shared: any delta within 20 s either way */
+            struct sm_tuple t = tup("198.18.0.2", 2000 + i, "198.18.1.1", 443);
+            int64_t tc = t0 + (int64_t)i * gap;
+            struct sm_record wc = rec(t, tc, SM_TH_SYN, 900000 + i, 0);
+            struct sm_record ws = rec(t, tc + (int64_t)(i * 7919 % 40) * SEC - 20 * SEC,
+                                      SM_TH_SYN, 900000 + i, 0);
+            sm_join_observe(j, SM_ROLE_CLIENT, &wc, 1);
+            sm_join_observe(j, SM_ROLE_SERVER, &ws, 1);
+        }
+        struct sm_tuple t = tup("198.18.0.1", 1024 + i % 60000, "198.18.1.1", 443);
+        int64_t tc = t0 + (int64_t)i * gap, o = off(tc);
+        c[0] = rec(t, tc, SM_TH_SYN, isn0 + i, 0);
+        s[0] = rec(t, tc + o + MS, SM_TH_SYN, isn0 + i, 0);
+        s[1] = rec(rev(t), tc + o + MS + 20000, SM_TH_SYN | SM_TH_ACK, 7, isn0 + i + 1);
+        c[1] = rec(rev(t), tc + 2 * MS + 20000, SM_TH_SYN | SM_TH_ACK, 7, isn0 + i + 1);
+        size_t k = answers ? 2 : 1;
+        if (server_first) {
+            sm_join_observe(j, SM_ROLE_SERVER, s, k);
+            sm_join_observe(j, SM_ROLE_CLIENT, c, k);
+        } else {
+            sm_join_observe(j, SM_ROLE_CLIENT, c, k);
+            sm_join_observe(j, SM_ROLE_SERVER, s, k);
+        }
+    }
+}
+
+static int64_t off_days(int64_t t)
+{
+    (void)t;
+    return -3 * 86400 * SEC;
+}
+
+static int64_t off_step(int64_t t)
+{
+    return t < T0 + 100 * SEC ? 5 * SEC : 7 * SEC;
+}
+
+static int64_t off_drift(int64_t t)
+{
+    return 2 * SEC + (t - T0) / 5000; /* 200 ppm */
+}
+
+static void test_clock_estimator(void)
+{
+    struct sm_clock_estimate ce;
+    /* Days apart, wild pairs among them (ISNs two connections shared, a replayed capture):
+     * the medians outvote them. */
+    {
+        sm_join_t *j = engine(false, false, 0);
+        wild_every = 16;
+        observe_pairs(j, 200, T0, 500 * MS, 100000, off_days, true, false);
+        wild_every = 0;
+        sm_join_get_clock(j, &ce);
+        CHECK(ce.confident && ce.corrected && ce.two_legs && ce.steps == 0);
+        CHECK(ce.offset_ns > off_days(0) - MS && ce.offset_ns < off_days(0) + MS);
+        CHECK(ce.applied_ns > off_days(0) - MS && ce.applied_ns < off_days(0) + MS);
+        CHECK(ce.pairs == 213 && ce.back_pairs == 200);
+        sm_join_destroy(&j);
+    }
+    /* The server's side shown first changes nothing. */
+    {
+        sm_join_t *j = engine(false, false, 0);
+        observe_pairs(j, 100, T0, 500 * MS, 200000, off_days, true, true);
+        sm_join_get_clock(j, &ce);
+        CHECK(ce.offset_ns > off_days(0) - MS && ce.offset_ns < off_days(0) + MS);
+        sm_join_destroy(&j);
+    }
+    /* A step of +2 s at 100 s is a new segment, not averaged away. */
+    {
+        sm_join_t *j = engine(false, false, 0);
+        observe_pairs(j, 400, T0, 500 * MS, 300000, off_step, true, false);
+        sm_join_get_clock(j, &ce);
+        CHECK_EQ_U(ce.steps, 1);
+        CHECK(ce.offset_ns > 7 * SEC - MS && ce.offset_ns < 7 * SEC + MS);
+        CHECK(ce.segment_from_ns >= T0 + 99 * SEC && ce.segment_from_ns <= T0 + 100 * SEC);
+        /* server times before the step are read with the old offset, after with the new */
+        CHECK(sm_join_client_time(j, SM_ROLE_SERVER, T0 + 50 * SEC + 5 * SEC) ==
+              T0 + 50 * SEC);
+        CHECK(sm_join_client_time(j, SM_ROLE_SERVER, T0 + 150 * SEC + 7 * SEC) ==
+              T0 + 150 * SEC);
+        sm_join_destroy(&j);
+    }
+    /* 200 ppm of drift over 10 minutes: the line through the knots, read at the middle. */
+    {
+        sm_join_t *j = engine(false, false, 0);
+        observe_pairs(j, 1200, T0, 500 * MS, 400000, off_drift, true, false);
+        sm_join_get_clock(j, &ce);
+        CHECK(ce.steps == 0);
+        CHECK(ce.drift_ppm > 195 && ce.drift_ppm < 205);
+        int64_t want = off_drift(ce.at_ns);
+        CHECK(ce.offset_ns > want - MS && ce.offset_ns < want + MS);
+        CHECK(ce.at_ns > T0 + 290 * SEC && ce.at_ns < T0 + 310 * SEC);
+        sm_join_destroy(&j);
+    }
+    /* SYNs alone: the forward delta stands for the offset, one-way delay included. */
+    {
+        sm_join_t *j = engine(false, false, 0);
+        observe_pairs(j, 50, T0, 500 * MS, 500000, off_days, false, false);
+        sm_join_get_clock(j, &ce);
+        CHECK(ce.confident && !ce.two_legs && ce.back_pairs == 0);
+        CHECK(ce.offset_ns == off_days(0) + MS);
+        sm_join_destroy(&j);
+    }
+    /* Nothing seen by both: nothing measured, nothing corrected. */
+    {
+        sm_join_t *j = engine(false, false, 0);
+        observe_pairs(j, 10, T0, 500 * MS, 600000, off_days, true, false);
+        sm_join_get_clock(j, &ce);
+        CHECK(!ce.confident && !ce.corrected && ce.pairs == 10);
+        CHECK(sm_join_client_time(j, SM_ROLE_SERVER, T0) == T0);
         sm_join_destroy(&j);
     }
 }
@@ -1102,6 +1254,7 @@ int main(void)
     test_overload();
     test_bounded_work();
     test_clock_offset();
+    test_clock_estimator();
     test_ambiguous_any_order();
     test_coverage_before_answer();
     test_extreme_timestamps();
