@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "synmatch/keys.h"
 
 static volatile sig_atomic_t stop;
 
@@ -152,7 +153,7 @@ static void print_human(const char *line)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: synmatch tail [--json] [--verdict LIST] ENDPOINT\n"
+            "usage: synmatch tail [--json] [--verdict LIST] [--key FILE --server-key KEY] ENDPOINT\n"
             "\n"
             "Follows the alerts a collector publishes (synmatch-collector --alerts-pub ENDPOINT)\n"
             "and prints one readable line per verdict or sensor event, until interrupted.\n"
@@ -162,17 +163,28 @@ static void usage(FILE *out)
             "  --json          print the lines as they come\n"
             "  --verdict LIST  show only these verdicts (comma-separated names, as in\n"
             "                  docs/VERDICTS.md, e.g. suspect,missing,reply_lost); events still show\n"
+            "  --key FILE      CURVE: this subscriber's secret key file (synmatch keygen); its\n"
+            "                  public key must be on the collector's --alerts-allow list\n"
+            "  --server-key KEY  CURVE: the collector's public key (a .pub file or its 40\n"
+            "                  characters); needed with --key\n"
+            "\n"
+            "A collector with --key publishes only to listed keys: a tail without one, or with\n"
+            "a key not on the list, connects and receives nothing (the collector counts it).\n"
             "\n"
             "example:\n"
-            "  synmatch tail --verdict missing,unanswered,reply_lost tcp://collector.example:7401\n");
+            "  synmatch tail --verdict missing,unanswered,reply_lost tcp://collector.example:7401\n"
+            "  synmatch tail --key me.key --server-key collector.pub tcp://collector.example:7401\n");
 }
 
 int sm_cmd_tail(int argc, char **argv)
 {
     bool json = false;
+    const char *key_file = NULL, *server_key = NULL;
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
         {"verdict", required_argument, NULL, 'v'},
+        {"key", required_argument, NULL, 'k'},
+        {"server-key", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -182,6 +194,10 @@ int sm_cmd_tail(int argc, char **argv)
             json = true;
         } else if (ch == 'v') {
             only = optarg;
+        } else if (ch == 'k') {
+            key_file = optarg;
+        } else if (ch == 's') {
+            server_key = optarg;
         } else if (ch == 'h') {
             usage(stdout);
             return 0;
@@ -195,6 +211,13 @@ int sm_cmd_tail(int argc, char **argv)
         return SM_EXIT_USAGE;
     }
     const char *endpoint = argv[optind];
+    if ((key_file == NULL) != (server_key == NULL))
+        sm_fatalx(SM_EXIT_USAGE, "--key and --server-key go together");
+    struct sm_keypair kp;
+    char server_z85[SM_KEY_Z85_LEN + 1], err[512];
+    if (key_file && (sm_keys_load_secret(key_file, &kp, err, sizeof err) == -1 ||
+                     sm_keys_load_public(server_key, server_z85, err, sizeof err) == -1))
+        sm_fatalx(SM_EXIT_CONFIG, "%s", err);
     void *ctx = zmq_ctx_new();
     void *sub = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
     if (sub == NULL)
@@ -204,6 +227,10 @@ int sm_cmd_tail(int argc, char **argv)
     zmq_setsockopt(sub, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0);
+    if (key_file && (zmq_setsockopt(sub, ZMQ_CURVE_SERVERKEY, server_z85, 41) == -1 ||
+                     zmq_setsockopt(sub, ZMQ_CURVE_PUBLICKEY, kp.public_z85, 41) == -1 ||
+                     zmq_setsockopt(sub, ZMQ_CURVE_SECRETKEY, kp.secret_z85, 41) == -1))
+        sm_fatalx(SM_EXIT_INTERNAL, "cannot set the CURVE keys: %s", zmq_strerror(zmq_errno()));
     if (zmq_connect(sub, endpoint) == -1)
         sm_fatalx(SM_EXIT_USAGE, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
     struct sigaction sa;

@@ -33,13 +33,28 @@
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93
 #endif
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+/* ZAP decides per socket: each CURVE socket has its own domain and its own allow-list, so an
+ * agent's key never reads alerts and a subscriber's key never sends records. */
 #define ZAP_DOMAIN "synmatch"
+#define ZAP_ALERTS_DOMAIN "synmatch-alerts"
 
 #define POLL_MS 50
 #define MAX_MSGS_PER_TURN 512
 #define RCV_HWM 64
 #define STATS_SENSORS_SHOWN 8
+enum { DOOR_AGENTS, DOOR_SUBSCRIBERS };
 #define MAX_DECISIONS_PER_TURN 20000 /* bounded expiry work: a backlog never stalls the socket */
+
+/* Who asked to connect to one of the collector's sockets, and what became of it. */
+struct door {
+    const char *name;      /* "agents" or "subscribers" */
+    const char *domain;    /* its ZAP domain */
+    const char *allow_file;
+    struct sm_allow allow; /* who may connect */
+    void *mon;             /* the socket's monitor */
+    uint64_t hs_ok, hs_failed_protocol, hs_failed_auth, hs_failed_other;
+    uint64_t allowed, denied_unlisted, denied_other_role;
+};
 
 struct collector {
     const struct sm_collector_config *cfg;
@@ -51,10 +66,10 @@ struct collector {
     uint64_t out_errors, lines_too_long;
     int64_t server_capture_start;
     bool curve;
-    void *zap, *mon;
-    uint64_t hs_failed_protocol, hs_failed_auth, hs_failed_other, hs_ok;
-    struct sm_allow allow;
-    uint64_t zap_allowed, zap_denied, identity_mismatch;
+    void *zap;
+    struct door doors[2]; /* [DOOR_AGENTS] the PULL socket, [DOOR_SUBSCRIBERS] the PUB */
+    struct sm_keypair kp;
+    uint64_t identity_mismatch;
     uint64_t clock_changes; /* of the join's estimate, told so far */
 };
 
@@ -217,11 +232,19 @@ static void stats_line(struct collector *c)
         klen += (size_t)snprintf(kinds + klen, sizeof kinds - klen, "%s%s %" PRIu64,
                                  k ? " " : "", sm_verdict_name((enum sm_verdict_kind)k),
                                  js.verdicts[k]);
-    sm_log_info("stats: handshakes ok %" PRIu64 ", failed: protocol %" PRIu64 " auth %" PRIu64
-                " other %" PRIu64 " | allow-list: allowed %" PRIu64 " denied %" PRIu64
-                " | batches claiming another sensor's id %" PRIu64,
-                c->hs_ok, c->hs_failed_protocol, c->hs_failed_auth, c->hs_failed_other,
-                c->zap_allowed, c->zap_denied, c->identity_mismatch);
+    for (int d = 0; d < 2; d++) {
+        const struct door *dr = &c->doors[d];
+        if (d == DOOR_SUBSCRIBERS && c->pub == NULL)
+            continue;
+        sm_log_info("stats: %s: handshakes ok %" PRIu64 ", failed: protocol %" PRIu64
+                    " auth %" PRIu64 " other %" PRIu64 " | allow-list: allowed %" PRIu64
+                    " denied %" PRIu64 " (not listed %" PRIu64 ", %s key %" PRIu64 ")%s",
+                    dr->name, dr->hs_ok, dr->hs_failed_protocol, dr->hs_failed_auth,
+                    dr->hs_failed_other, dr->allowed, dr->denied_unlisted + dr->denied_other_role,
+                    dr->denied_unlisted, d == DOOR_AGENTS ? "a subscriber's" : "an agent's",
+                    dr->denied_other_role, "");
+    }
+    sm_log_info("stats: batches claiming another sensor's id %" PRIu64, c->identity_mismatch);
     sm_log_info("stats: sensors %zu up of %zu | messages %" PRIu64 " rejected %" PRIu64 "%s"
                 " | batches %" PRIu64 " dup %" PRIu64 " stale %" PRIu64 " time_regressed %" PRIu64
                 " gaps %" PRIu64
@@ -289,8 +312,9 @@ static void drain_socket(struct collector *c)
 
 /*
  * One ZAP request (RFC 27): version, request id, domain, address, identity, mechanism,
- * credentials. Only CURVE clients whose public key is on the allow-list pass; their User-Id
- * is the sensor id the list gives them.
+ * credentials. The domain names the socket; only CURVE clients whose public key is on that
+ * socket's allow-list pass, and their User-Id is the name the list gives them. A key on the
+ * other socket's list is refused and counted as such; an unknown domain is refused.
  */
 static void handle_zap(struct collector *c)
 {
@@ -321,16 +345,28 @@ static void handle_zap(struct collector *c)
         zmq_msg_close(&m);
     }
     const char *id = NULL;
-    if (nf >= 7 && strcmp(frames[0], "1.0") == 0 && strcmp(frames[5], "CURVE") == 0 &&
+    struct door *dr = NULL, *other = NULL;
+    if (nf >= 3 && strcmp(frames[2], ZAP_DOMAIN) == 0) {
+        dr = &c->doors[DOOR_AGENTS];
+        other = &c->doors[DOOR_SUBSCRIBERS];
+    } else if (nf >= 3 && strcmp(frames[2], ZAP_ALERTS_DOMAIN) == 0) {
+        dr = &c->doors[DOOR_SUBSCRIBERS];
+        other = &c->doors[DOOR_AGENTS];
+    }
+    if (dr && nf >= 7 && strcmp(frames[0], "1.0") == 0 && strcmp(frames[5], "CURVE") == 0 &&
         nkey == 32) {
         char z85[SM_KEY_Z85_LEN + 1];
         zmq_z85_encode(z85, key, 32);
-        id = sm_allow_lookup(&c->allow, z85);
+        id = sm_allow_lookup(&dr->allow, z85);
+        if (id)
+            dr->allowed++;
+        else if (sm_allow_lookup(&other->allow, z85))
+            dr->denied_other_role++;
+        else
+            dr->denied_unlisted++;
+    } else if (dr) {
+        dr->denied_unlisted++;
     }
-    if (id)
-        c->zap_allowed++;
-    else
-        c->zap_denied++;
     const char *status = id ? "200" : "400";
     const char *text = id ? "OK" : "not allowed";
     zmq_send(c->zap, "1.0", 3, ZMQ_SNDMORE);
@@ -341,13 +377,13 @@ static void handle_zap(struct collector *c)
     zmq_send(c->zap, "", 0, 0);
 }
 
-/* One event from the PULL socket's monitor: handshakes that failed are counted by kind. */
-static void handle_monitor(struct collector *c)
+/* Events from a socket's monitor: handshakes that failed are counted by kind. */
+static void handle_monitor(struct door *dr)
 {
     for (;;) {
         zmq_msg_t m;
         zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) == -1) {
+        if (zmq_msg_recv(&m, dr->mon, ZMQ_DONTWAIT) == -1) {
             zmq_msg_close(&m);
             return;
         }
@@ -358,20 +394,20 @@ static void handle_monitor(struct collector *c)
         zmq_msg_close(&m);
         while (more) { /* the second frame: the peer's address */
             zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, c->mon, 0) == -1)
+            if (zmq_msg_recv(&m, dr->mon, 0) == -1)
                 more = false;
             else
                 more = zmq_msg_more(&m);
             zmq_msg_close(&m);
         }
         if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-            c->hs_failed_protocol++;
+            dr->hs_failed_protocol++;
         else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-            c->hs_failed_auth++;
+            dr->hs_failed_auth++;
         else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-            c->hs_failed_other++;
+            dr->hs_failed_other++;
         else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            c->hs_ok++;
+            dr->hs_ok++;
     }
 }
 
@@ -403,8 +439,9 @@ static void advance(struct collector *c, int64_t now)
     }
 }
 
+/* Opens a socket of type on endpoint; with keys, a CURVE server whose ZAP domain is door's. */
 static void *open_socket(struct collector *c, int type, const char *endpoint,
-                         const struct sm_keypair *kp)
+                         const struct sm_keypair *kp, const struct door *dr)
 {
     void *sock = zmq_socket(c->zctx, type);
     if (sock == NULL)
@@ -413,7 +450,7 @@ static void *open_socket(struct collector *c, int type, const char *endpoint,
         int one = 1;
         if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) == -1 ||
             zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, kp->secret_z85, 41) == -1 ||
-            zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) == -1 ||
+            zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, dr->domain, strlen(dr->domain)) == -1 ||
             zmq_setsockopt(sock, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one) == -1) {
             sm_log_warnx("%s: cannot enable CURVE with an enforced ZAP domain: %s", endpoint,
                          zmq_strerror(zmq_errno()));
@@ -435,7 +472,12 @@ static void *open_socket(struct collector *c, int type, const char *endpoint,
         int hwm = 100000;
         zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     }
-    if (zmq_bind(sock, endpoint) == -1) {
+    /* Re-opened after a reload, the endpoint may still be held by the socket just closed
+     * (libzmq lets go of it in its own thread): a few tries, a second at most. */
+    int rc, tries = 0;
+    while ((rc = zmq_bind(sock, endpoint)) == -1 && zmq_errno() == EADDRINUSE && tries++ < 20)
+        usleep(50000);
+    if (rc == -1) {
         sm_log_warnx("cannot listen on %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(sock);
         return NULL;
@@ -446,6 +488,63 @@ static void *open_socket(struct collector *c, int type, const char *endpoint,
     if (strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '@' && chmod(endpoint + 6, 0666) == -1)
         sm_log_warn("%s: cannot make the socket connectable for unprivileged agents", endpoint);
     return sock;
+}
+
+/* Counts door's handshakes from a monitor on sock (best effort: without one, no counts).
+ * Each monitor gets an endpoint of its own: one just stopped may not have let go of its. */
+static void watch(struct collector *c, void *sock, struct door *dr)
+{
+    static unsigned generation;
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://synmatch-monitor-%s-%u", dr->name, generation++);
+    if (zmq_socket_monitor(sock, ep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
+        return;
+    if (dr->mon == NULL)
+        dr->mon = zmq_socket(c->zctx, ZMQ_PAIR);
+    if (dr->mon && zmq_connect(dr->mon, ep) == -1) {
+        zmq_close(dr->mon);
+        dr->mon = NULL;
+    }
+}
+
+/*
+ * SIGHUP: both allow-lists read again (each stays as it was when its file is wrong). ZAP asks
+ * only at a handshake, so a subscriber removed from the list would keep reading on its open
+ * connection: the alerts socket is opened anew, every subscriber reconnects (ZeroMQ does so by
+ * itself) and is checked against the new list. Lines published in that moment are lost, as
+ * PUB loses them for a slow subscriber. -1 when the socket cannot be opened again.
+ */
+static int reload(struct collector *c)
+{
+    char err[512];
+    for (int d = 0; d < 2; d++) {
+        struct door *dr = &c->doors[d];
+        if (dr->allow_file == NULL)
+            continue;
+        if (sm_allow_load(dr->allow_file, &dr->allow, err, sizeof err) == -1) {
+            sm_log_warnx("allow-list of %s not reloaded, the previous one stays: %s", dr->name,
+                         err);
+            continue;
+        }
+        sm_log_info("allow-list of %s reloaded: %zu allowed", dr->name, dr->allow.n);
+        if (d == DOOR_SUBSCRIBERS && c->pub) {
+            struct door *sd = &c->doors[DOOR_SUBSCRIBERS];
+            zmq_socket_monitor(c->pub, NULL, 0);
+            zmq_close(c->pub);
+            c->pub = open_socket(c, ZMQ_PUB, c->cfg->alerts_pub, &c->kp, sd);
+            if (c->pub == NULL)
+                return -1;
+            if (sd->mon) {
+                zmq_close(sd->mon);
+                sd->mon = NULL;
+            }
+            watch(c, c->pub, sd);
+        }
+    }
+    return 0;
 }
 
 enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
@@ -482,16 +581,28 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         status = SM_COLLECTOR_ERR_NOMEM;
         goto out;
     }
-    struct sm_keypair kp;
     char err[512];
+    c.doors[DOOR_AGENTS] = (struct door){.name = "agents", .domain = ZAP_DOMAIN,
+                                         .allow_file = cfg->allow_file};
+    c.doors[DOOR_SUBSCRIBERS] = (struct door){.name = "subscribers", .domain = ZAP_ALERTS_DOMAIN,
+                                              .allow_file = cfg->alerts_allow_file};
     if ((cfg->key_file == NULL) != (cfg->allow_file == NULL)) {
         sm_log_warnx("--key and --allow go together");
         status = SM_COLLECTOR_ERR_USAGE;
         goto out;
     }
+    if (cfg->alerts_allow_file && (cfg->key_file == NULL || cfg->alerts_pub == NULL)) {
+        sm_log_warnx("--alerts-allow needs --key (the alerts socket is encrypted with the "
+                     "collector's key) and --alerts-pub");
+        status = SM_COLLECTOR_ERR_USAGE;
+        goto out;
+    }
     if (cfg->key_file) {
-        if (sm_keys_load_secret(cfg->key_file, &kp, err, sizeof err) == -1 ||
-            sm_allow_load(cfg->allow_file, &c.allow, err, sizeof err) == -1) {
+        if (sm_keys_load_secret(cfg->key_file, &c.kp, err, sizeof err) == -1 ||
+            sm_allow_load(cfg->allow_file, &c.doors[DOOR_AGENTS].allow, err, sizeof err) == -1 ||
+            (cfg->alerts_allow_file &&
+             sm_allow_load(cfg->alerts_allow_file, &c.doors[DOOR_SUBSCRIBERS].allow, err,
+                           sizeof err) == -1)) {
             sm_log_warnx("%s", err);
             status = SM_COLLECTOR_ERR_CONFIG;
             goto out;
@@ -504,36 +615,36 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
             status = SM_COLLECTOR_ERR_TRANSPORT;
             goto out;
         }
-    } else if (!cfg->insecure && (!endpoint_is_local(cfg->listen) ||
-                                  (cfg->alerts_pub && !endpoint_is_local(cfg->alerts_pub)))) {
+    } else if (!cfg->insecure && !endpoint_is_local(cfg->listen)) {
         sm_log_warnx("refusing to listen on %s without keys: anyone could send records; use "
-                     "--key and --allow, or --insecure on a trusted network",
-                     endpoint_is_local(cfg->listen) ? cfg->alerts_pub : cfg->listen);
+                     "--key and --allow, or --insecure on a trusted network", cfg->listen);
+        status = SM_COLLECTOR_ERR_USAGE;
+        goto out;
+    } else if (!cfg->insecure && cfg->alerts_pub && !endpoint_is_local(cfg->alerts_pub)) {
+        sm_log_warnx("refusing to publish alerts on %s without keys: anyone could read the "
+                     "monitored hosts' addresses and failures; use --key with --alerts-allow, "
+                     "or --insecure on a trusted network", cfg->alerts_pub);
         status = SM_COLLECTOR_ERR_USAGE;
         goto out;
     }
-    c.pull = open_socket(&c, ZMQ_PULL, cfg->listen, c.curve ? &kp : NULL);
+    c.pull = open_socket(&c, ZMQ_PULL, cfg->listen, c.curve ? &c.kp : NULL,
+                         &c.doors[DOOR_AGENTS]);
     if (c.pull == NULL) {
         status = SM_COLLECTOR_ERR_TRANSPORT;
         goto out;
     }
-    if (zmq_socket_monitor(c.pull, "inproc://synmatch-monitor",
-                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) ==
-        0) {
-        c.mon = zmq_socket(c.zctx, ZMQ_PAIR);
-        if (c.mon && zmq_connect(c.mon, "inproc://synmatch-monitor") == -1) {
-            zmq_close(c.mon);
-            c.mon = NULL;
-        }
-    }
+    watch(&c, c.pull, &c.doors[DOOR_AGENTS]);
     if (cfg->alerts_pub) {
-        c.pub = open_socket(&c, ZMQ_PUB, cfg->alerts_pub, NULL);
+        c.pub = open_socket(&c, ZMQ_PUB, cfg->alerts_pub, c.curve ? &c.kp : NULL,
+                            &c.doors[DOOR_SUBSCRIBERS]);
         if (c.pub == NULL) {
             status = SM_COLLECTOR_ERR_TRANSPORT;
             goto out;
         }
+        watch(&c, c.pub, &c.doors[DOOR_SUBSCRIBERS]);
+        if (c.curve && c.doors[DOOR_SUBSCRIBERS].allow.n == 0)
+            sm_log_warnx("alerts on %s are encrypted and no subscriber is allowed: name them "
+                         "with --alerts-allow FILE ('NAME PUBLIC-KEY' lines)", cfg->alerts_pub);
     }
     {
         char line[256];
@@ -546,35 +657,56 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         emit_json(&c, &w);
         fflush(cfg->out);
     }
-    sm_log_info("listening on %s%s%s%s", cfg->listen, cfg->alerts_pub ? ", alerts on " : "",
-                cfg->alerts_pub ? cfg->alerts_pub : "",
-                c.curve ? " (CURVE, allow-list)" : " (no keys: not authenticated)");
+    {
+        char agents[96], subs[128] = "";
+        if (c.curve)
+            snprintf(agents, sizeof agents, "CURVE, %zu agent%s allowed",
+                     c.doors[DOOR_AGENTS].allow.n, c.doors[DOOR_AGENTS].allow.n == 1 ? "" : "s");
+        else
+            snprintf(agents, sizeof agents, "no keys: anyone who can connect may send records");
+        if (cfg->alerts_pub && c.curve)
+            snprintf(subs, sizeof subs, ", alerts on %s (CURVE, %zu subscriber%s allowed)",
+                     cfg->alerts_pub, c.doors[DOOR_SUBSCRIBERS].allow.n,
+                     c.doors[DOOR_SUBSCRIBERS].allow.n == 1 ? "" : "s");
+        else if (cfg->alerts_pub)
+            snprintf(subs, sizeof subs, ", alerts on %s (no keys: anyone who can connect may "
+                     "read them)", cfg->alerts_pub);
+        sm_log_info("listening on %s (%s)%s", cfg->listen, agents, subs);
+    }
 
     int64_t every = cfg->stats_every_ns ? cfg->stats_every_ns : 10 * SM_NS_PER_SEC;
     int64_t next_stats = sm_clock_mono_ns() + every;
     bool done = false, backlog = false;
     while (!done && !(cfg->stop && *cfg->stop)) {
-        zmq_pollitem_t items[3] = {{c.pull, 0, ZMQ_POLLIN, 0},
-                                   {c.mon, 0, ZMQ_POLLIN, 0},
-                                   {c.zap, 0, ZMQ_POLLIN, 0}};
-        int nitems = c.zap ? 3 : c.mon ? 2 : 1;
-        if (!c.mon && c.zap) /* keep the ZAP socket at index 2: poll a harmless null slot */
-            items[1].socket = c.pull;
+        zmq_pollitem_t items[4];
+        int nitems = 0, izap = -1, imon[2] = {-1, -1};
+        items[nitems++] = (zmq_pollitem_t){c.pull, 0, ZMQ_POLLIN, 0};
+        if (c.zap) {
+            izap = nitems;
+            items[nitems++] = (zmq_pollitem_t){c.zap, 0, ZMQ_POLLIN, 0};
+        }
+        for (int d = 0; d < 2; d++) {
+            if (c.doors[d].mon) {
+                imon[d] = nitems;
+                items[nitems++] = (zmq_pollitem_t){c.doors[d].mon, 0, ZMQ_POLLIN, 0};
+            }
+        }
         if (zmq_poll(items, nitems, backlog ? 0 : POLL_MS) == -1 && zmq_errno() != EINTR) {
             sm_log_warnx("poll: %s", zmq_strerror(zmq_errno()));
             status = SM_COLLECTOR_ERR_INTERNAL;
             break;
         }
-        if (c.zap && (items[2].revents & ZMQ_POLLIN))
+        if (izap >= 0 && (items[izap].revents & ZMQ_POLLIN))
             handle_zap(&c);
-        if (c.mon && (items[1].revents & ZMQ_POLLIN))
-            handle_monitor(&c);
+        for (int d = 0; d < 2; d++)
+            if (imon[d] >= 0 && (items[imon[d]].revents & ZMQ_POLLIN))
+                handle_monitor(&c.doors[d]);
         if (c.curve && cfg->reload && *cfg->reload) {
             *cfg->reload = 0;
-            if (sm_allow_load(cfg->allow_file, &c.allow, err, sizeof err) == -1)
-                sm_log_warnx("allow-list not reloaded, the previous one stays: %s", err);
-            else
-                sm_log_info("allow-list reloaded: %zu sensors", c.allow.n);
+            if (reload(&c) == -1) {
+                status = SM_COLLECTOR_ERR_TRANSPORT;
+                break;
+            }
         }
         drain_socket(&c);
         int64_t now = sm_clock_mono_ns();
@@ -602,13 +734,19 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
     }
 
 out:
-    if (c.mon) {
+    if (c.doors[DOOR_AGENTS].mon) {
         zmq_socket_monitor(c.pull, NULL, 0);
-        zmq_close(c.mon);
+        zmq_close(c.doors[DOOR_AGENTS].mon);
+    }
+    if (c.doors[DOOR_SUBSCRIBERS].mon) {
+        if (c.pub)
+            zmq_socket_monitor(c.pub, NULL, 0);
+        zmq_close(c.doors[DOOR_SUBSCRIBERS].mon);
     }
     if (c.zap)
         zmq_close(c.zap);
-    sm_allow_free(&c.allow);
+    sm_allow_free(&c.doors[DOOR_AGENTS].allow);
+    sm_allow_free(&c.doors[DOOR_SUBSCRIBERS].allow);
     if (c.pub)
         zmq_close(c.pub);
     if (c.pull)

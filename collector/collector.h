@@ -28,9 +28,10 @@ struct sm_collector_config {
     bool exit_when_done;    /* exit once every sensor sent end-of-stream */
     const char *key_file;   /* CURVE: the collector's secret key file; NULL = no keys */
     const char *allow_file; /* CURVE: "SENSOR-ID PUBLIC-KEY" lines; required with key_file */
+    const char *alerts_allow_file; /* CURVE: "NAME PUBLIC-KEY" lines: who may read alerts */
     bool insecure;          /* without keys, allow endpoints other than loopback and ipc:// */
     volatile sig_atomic_t *stop;   /* set by a signal handler to stop */
-    volatile sig_atomic_t *reload; /* set by SIGHUP: reload the allow-list */
+    volatile sig_atomic_t *reload; /* set by SIGHUP: reload the allow-lists */
 };
 
 /* Why sm_collector_run() stopped; the program maps these to exit statuses. */

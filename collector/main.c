@@ -39,7 +39,8 @@ static void usage(FILE *out)
 "options:\n"
 "  --listen ENDPOINT     tcp://ADDR:PORT or ipc:///path (required)\n"
 "  --output FILE         verdict lines to FILE (appended) instead of standard output\n"
-"  --alerts-pub ENDPOINT also publish the lines on a ZeroMQ PUB socket (synmatch tail)\n"
+"  --alerts-pub ENDPOINT also publish the lines on a ZeroMQ PUB socket (synmatch tail);\n"
+"                        with --key it is encrypted too and only --alerts-allow may read it\n"
 "  --timeout SECONDS     time for a SYN to reach the server and for the next\n"
 "                        retransmission, in event time (default 3)\n"
 "  --max-skew SECONDS    error allowed in the hosts' clocks agreeing (default 1): their\n"
@@ -54,7 +55,13 @@ static void usage(FILE *out)
 "  --allow FILE          CURVE: the agents allowed, one 'SENSOR-ID PUBLIC-KEY' per line;\n"
 "                        a batch must come from the key of the sensor it names. SIGHUP\n"
 "                        reloads it. Without --key, only loopback and ipc:// endpoints\n"
-"  --insecure            without keys, listen on any endpoint anyway (trusted networks)\n"
+"                        (for --listen and --alerts-pub alike)\n"
+"  --alerts-allow FILE   CURVE: who may read the alerts, one 'NAME PUBLIC-KEY' per line\n"
+"                        (synmatch tail --key); agents' keys do not count. SIGHUP reloads\n"
+"                        it and makes every subscriber reconnect. With --key and without\n"
+"                        it, nobody may read the alerts\n"
+"  --insecure            without keys, listen and publish on any endpoint anyway (trusted\n"
+"                        networks only)\n"
 "  --exit-when-done      exit once client and server sensors have been seen and every\n"
 "                        sensor has sent end-of-stream\n"
 "  -h, --help            this text\n"
@@ -115,6 +122,7 @@ int main(int argc, char **argv)
         {"exit-when-done", no_argument, NULL, 'x'},
         {"key", required_argument, NULL, 'K'},
         {"allow", required_argument, NULL, 'A'},
+        {"alerts-allow", required_argument, NULL, 'S'},
         {"insecure", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -162,6 +170,9 @@ int main(int argc, char **argv)
             break;
         case 'K':
             cfg.key_file = optarg;
+            break;
+        case 'S':
+            cfg.alerts_allow_file = optarg;
             break;
         case 'A':
             cfg.allow_file = optarg;

@@ -49,17 +49,22 @@ echo "   port $LAB_PORT_COOKIES: answered with SYN cookies        port $LAB_PORT
 LAB_NO_TRAP=1 lab_up 2>/dev/null
 [ "$nat" = 1 ] && { lab_nat_on; echo "== the firewall masquerades: the server sees $LAB_FWS4 / $LAB_FWS6"; }
 
-# Keys: one pair for the collector, one per agent, and the collector's allow-list.
-for k in collector client server; do "$bin/synmatch" keygen "$out/$k" >/dev/null; done
+# Keys: one pair for the collector, one per agent, one for the person tailing the alerts, and
+# the collector's two allow-lists (agents may send records, the operator may read alerts).
+for k in collector client server operator; do "$bin/synmatch" keygen "$out/$k" >/dev/null; done
 printf 'client %s\nserver %s\n' "$(cat "$out/client.pub")" "$(cat "$out/server.pub")" >"$out/agents.allow"
-echo "== keys in $out: the collector accepts only the two agents' keys (CURVE, allow-list)"
+printf 'operator %s\n' "$(cat "$out/operator.pub")" >"$out/subscribers.allow"
+echo "== keys in $out: the collector accepts only the two agents' keys, and publishes alerts"
+echo "   only to the operator's (CURVE, an allow-list per socket)"
 "$bin/synmatch-collector" --listen "ipc://$out/collector.sock" --alerts-pub "ipc://$out/alerts.sock" \
     --key "$out/collector.key" --allow "$out/agents.allow" \
+    --alerts-allow "$out/subscribers.allow" \
     --exit-when-done --stats 0 --output "$out/verdicts.jsonl" 2>"$out/collector.log" &
 pids+=($!)
 cpid=$!
 sleep 0.3
-"$bin/synmatch" tail "ipc://$out/alerts.sock" &
+"$bin/synmatch" tail --key "$out/operator.key" --server-key "$out/collector.pub" \
+    "ipc://$out/alerts.sock" &
 pids+=($!)
 sleep 0.3
 ip netns exec "$LAB_NS_S" "$bin/synmatch-agent" -i s-fw --role server --sensor-id server \

@@ -1,6 +1,7 @@
 /*
- * test_zap_failclosed.c - proves on this libzmq build what the collector relies on: a CURVE
- * server with ZMQ_ZAP_ENFORCE_DOMAIN (option 93, draft in Debian's zmq.h) accepts nothing
+ * test_zap_failclosed.c - proves on this libzmq build what the collector relies on, for its
+ * records socket (PULL) and its alerts socket (PUB) alike: a CURVE server with
+ * ZMQ_ZAP_ENFORCE_DOMAIN (option 93, draft in Debian's zmq.h) accepts nothing
  * when no ZAP handler is bound or the handler fails, and accepts with a handler that says
  * 200. Without option 93, libzmq lets clients in when no handler is bound: the option is what
  * makes the collector fail closed.
@@ -90,6 +91,44 @@ static bool delivered(bool enforce, int wait_ms)
     return got;
 }
 
+/* The same for the alerts socket: a CURVE PUB server publishing every 20 ms for wait_ms, and
+ * a SUB client; whether the client received a line. */
+static bool published(bool enforce, int wait_ms)
+{
+    void *srv = zmq_socket(ctx, ZMQ_PUB);
+    int one = 1, linger = 0;
+    zmq_setsockopt(srv, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(srv, ZMQ_CURVE_SERVER, &one, sizeof one);
+    zmq_setsockopt(srv, ZMQ_CURVE_SECRETKEY, server_sec, 41);
+    zmq_setsockopt(srv, ZMQ_ZAP_DOMAIN, "synmatch-alerts", 15);
+    if (enforce)
+        CHECK(zmq_setsockopt(srv, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one) == 0);
+    CHECK(zmq_bind(srv, "tcp://127.0.0.1:*") == 0);
+    char ep[256];
+    size_t eplen = sizeof ep;
+    zmq_getsockopt(srv, ZMQ_LAST_ENDPOINT, ep, &eplen);
+
+    void *cli = zmq_socket(ctx, ZMQ_SUB);
+    zmq_setsockopt(cli, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(cli, ZMQ_SUBSCRIBE, "", 0);
+    zmq_setsockopt(cli, ZMQ_CURVE_SERVERKEY, server_pub, 41);
+    zmq_setsockopt(cli, ZMQ_CURVE_PUBLICKEY, client_pub, 41);
+    zmq_setsockopt(cli, ZMQ_CURVE_SECRETKEY, client_sec, 41);
+    CHECK(zmq_connect(cli, ep) == 0);
+    bool got = false;
+    for (int t = 0; t < wait_ms && !got; t += 20) {
+        zmq_send(srv, "line", 4, ZMQ_DONTWAIT);
+        zmq_pollitem_t it = {cli, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 20) == 1) {
+            char buf[16];
+            got = zmq_recv(cli, buf, sizeof buf, ZMQ_DONTWAIT) == 4;
+        }
+    }
+    zmq_close(cli);
+    zmq_close(srv);
+    return got;
+}
+
 int main(void)
 {
     ctx = zmq_ctx_new();
@@ -98,6 +137,8 @@ int main(void)
     /* A refused handshake never delivers; an accepted one may be slow on a loaded machine. */
     CHECK(delivered(false, 10000)); /* not enforced, no handler: libzmq lets it in */
     CHECK(!delivered(true, 1500));  /* enforced, no handler: closed */
+    CHECK(published(false, 10000)); /* the alerts socket alike */
+    CHECK(!published(true, 1500));
 
     zap.sock = zmq_socket(ctx, ZMQ_REP);
     CHECK(zmq_bind(zap.sock, "inproc://zeromq.zap.01") == 0);
@@ -105,10 +146,13 @@ int main(void)
     zap.status = "500";
     CHECK(pthread_create(&th, NULL, zap_main, NULL) == 0);
     CHECK(!delivered(true, 1500)); /* enforced, handler failing: closed */
+    CHECK(!published(true, 1500));
     zap.status = "400";
     CHECK(!delivered(true, 1500)); /* enforced, handler refusing: closed */
+    CHECK(!published(true, 1500));
     zap.status = "200";
     CHECK(delivered(true, 10000)); /* enforced, handler allowing: open (the control) */
+    CHECK(published(true, 10000));
     zap.stop = true;
     pthread_join(th, NULL);
     zmq_close(zap.sock);
