@@ -16,7 +16,10 @@
 #define BUCKET_MAX 256     /* a bucket closes at this many pairs, whatever its span */
 #define BUCKET_SPAN NS_PER_SEC /* after the first, a bucket spans at least this long */
 #define MAX_KNOTS 4096     /* past it, every other knot goes (steps are kept) */
-#define BOOT_PAIRS 4096    /* past this many pairs, one ISN in SAMPLE_EVERY is paired */
+/* Past BOOT_PAIRS pairs, while connections come faster than a bucket can hold (it fills to
+ * BUCKET_MAX in under BUCKET_SPAN), one ISN in 2^SAMPLE_BITS is paired (the same ISNs on both
+ * sides); slower traffic is paired whole, so that a step is seen within seconds. */
+#define BOOT_PAIRS 1024
 #define SAMPLE_BITS 4
 #define STEP_MIN (20 * NS_PER_SEC / 1000) /* a knot this far from the last starts a segment */
 #define STEP_SPREADS 8     /* ... or this many spreads, when more */
@@ -52,6 +55,7 @@ struct sm_clockfit {
     uint64_t pairs, back_pairs;
     uint32_t steps;
     int64_t first_ns, last_ns;
+    bool sampling;
 };
 
 sm_clockfit_t *sm_clockfit_new(int64_t confident_spread_ns)
@@ -75,19 +79,44 @@ void sm_clockfit_destroy(sm_clockfit_t **self_p)
     *self_p = NULL;
 }
 
-static int cmp_i64(const void *a, const void *b)
+/* The k-th smallest of v[0..n-1] (Hoare's selection; reorders v). */
+static int64_t kth(int64_t *v, uint32_t n, uint32_t k)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
+    uint32_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int64_t pivot = v[lo + (hi - lo) / 2];
+        uint32_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                int64_t t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return v[k];
+    }
+    return v[k];
 }
 
-/* The median of v[0..n-1], n > 0 (sorts a copy). */
+/* The median of v[0..n-1], n > 0 (of a copy): the lower middle for an even n. */
 static int64_t median(const int64_t *v, uint32_t n)
 {
     int64_t tmp[BUCKET_MAX];
     memcpy(tmp, v, n * sizeof *v);
-    qsort(tmp, n, sizeof *tmp, cmp_i64);
-    return n % 2 ? tmp[n / 2] : tmp[n / 2 - 1] + (tmp[n / 2] - tmp[n / 2 - 1]) / 2;
+    return kth(tmp, n, (n - 1) / 2);
 }
 
 static int64_t iabs64(int64_t x)
@@ -166,6 +195,10 @@ static void close_bucket(sm_clockfit_t *cf)
         cf->good = k;
         cf->good_fwd = mf;
     }
+    if (cf->nf >= BUCKET_MAX && cf->bucket_to - cf->bucket_from < BUCKET_SPAN)
+        cf->sampling = cf->pairs >= BOOT_PAIRS;
+    else if (cf->bucket_to - cf->bucket_from > 4 * BUCKET_SPAN)
+        cf->sampling = false;
     memcpy(cf->prev_fwd, cf->fwd, cf->nf * sizeof cf->fwd[0]);
     memcpy(cf->prev_t, cf->fwd_t, cf->nf * sizeof cf->fwd_t[0]);
     cf->prev_n = cf->nf;
@@ -207,7 +240,7 @@ bool sm_clockfit_observe(sm_clockfit_t *cf, enum sm_role role, const struct sm_r
     } else {
         return false;
     }
-    if (cf->pairs >= BOOT_PAIRS && (uint32_t)(isn * cf->smul) >> (32 - SAMPLE_BITS) != 0)
+    if (cf->sampling && (uint32_t)(isn * cf->smul) >> (32 - SAMPLE_BITS) != 0)
         return false;
     bool client = role == SM_ROLE_CLIENT;
     enum table mine = answer ? (client ? T_CLIENT_ANSWER : T_SERVER_ANSWER)

@@ -628,7 +628,7 @@ static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind k
     v->server_stream = SM_STREAM_NONE;
     v->candidates = g->candidates;
     v->clock_corrected = j->correcting;
-    v->clock_offset_ns = offset_at(j, g->first_ns);
+    v->clock_offset_ns = j->correcting ? offset_at(j, g->first_ns) : 0;
     if (g->peer) {
         const struct entry *s = &j->pool[g->peer];
         v->has_server = true;
@@ -637,12 +637,14 @@ static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind k
         v->server_frame = s->frame;
         /* the engine holds server times in the client's clock; the verdict gives the
          * server's own (with the correction in force now) */
-        v->server_first_ns = sat_add(s->first_ns, offset_at(j, s->first_ns));
+        v->server_first_ns = j->correcting ? sat_add(s->first_ns, offset_at(j, s->first_ns))
+                                           : s->first_ns;
         v->server_seq = s->isn;
         v->server_attempts = s->attempts;
         v->server_answer = (enum sm_answer)s->answer;
         v->reply_attempts = s->answers;
-        v->server_answer_ns = sat_add(s->answer_ns, offset_at(j, s->answer_ns));
+        v->server_answer_ns = j->correcting ? sat_add(s->answer_ns, offset_at(j, s->answer_ns))
+                                            : s->answer_ns;
         v->lost_before = g->lost_before;
         v->delay_ns = g->delay_ns;
     }
