@@ -102,7 +102,16 @@ static int exit_for_side(const struct sm_filesrc_summary *s)
 
 static void warn_side(const char *path, const struct sm_filesrc_summary *s)
 {
-    if (!s->numbering_exact) {
+    if (s->unaligned_blocks)
+        sm_log_warnx("%s: %" PRIu64 " pcapng blocks have a length that is not a multiple of 4; "
+                     "read as padded to the next one, as tshark does",
+                     path, s->unaligned_blocks);
+    if (s->bounded_frames)
+        sm_log_warnx("%s: stream numbers may differ from Wireshark's from frame %" PRIu64
+                     ": %" PRIu64 " frames nest deeper than synmatch follows (%s)",
+                     path, s->first_bounded_frame, s->bounded_frames, SM_DECODE_BOUNDS);
+    if (!s->numbering_exact && !(s->bounded_frames && !s->pairs_evicted &&
+                                 !s->counters[SM_DC_FRAG_EVICTED])) {
         if (s->pairs_evicted)
             sm_log_warnx("%s: stream numbers are not exact from frame %" PRIu64 ": %" PRIu64
                          " endpoint pairs were forgotten (raise --max-conversations)",

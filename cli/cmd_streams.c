@@ -111,6 +111,15 @@ int sm_cmd_streams(int argc, char **argv)
                      path, sm_streams_first_inexact_frame(fo.streams),
                      sm_streams_evicted(fo.streams));
     const uint64_t *ctr = sm_decoder_counters(dec);
+    if (sm_pcapfile_unaligned_blocks(pf))
+        sm_log_warnx("%s: %" PRIu64 " pcapng blocks have a length that is not a multiple of 4; "
+                     "read as padded to the next one, as tshark does",
+                     path, sm_pcapfile_unaligned_blocks(pf));
+    if (sm_decoder_bounded_frames(dec))
+        sm_log_warnx("%s: numbering may differ from Wireshark's from frame %" PRIu64
+                     ": %" PRIu64 " frames nest deeper than synmatch follows (%s)",
+                     path, sm_decoder_first_bounded_frame(dec), sm_decoder_bounded_frames(dec),
+                     SM_DECODE_BOUNDS);
     if (ctr[SM_DC_FRAG_EVICTED])
         sm_log_warnx("%s: numbering may not be exact: %" PRIu64
                      " incomplete IP datagrams were dropped to bound memory",

@@ -18,9 +18,16 @@
 #include "alloc.h"
 #include "defrag.h"
 
-#define MAX_DEPTH 8      /* IP layers per frame (tunnels and quotes) */
-#define MAX_VLAN_TAGS 8  /* stacked 802.1Q/802.1ad tags per Ethernet header */
-#define MAX_V6_EXT 32    /* IPv6 extension headers per chain */
+/*
+ * Bounds of our own. tshark follows nesting until a frame has 500 protocol layers (its
+ * gui.max_tree_depth, epan/packet.c: "saved_layers_len < prefs.gui_max_tree_depth"), about
+ * 250 GRE tunnels; recursion that deep is not worth its stack here. A frame cut off by one of
+ * these is counted (sm_decoder_bounded_frames) and the fronts say from which frame on the
+ * numbers may differ from Wireshark's.
+ */
+#define MAX_DEPTH 64     /* IP layers per frame (tunnels and quotes) */
+#define MAX_VLAN_TAGS 128 /* stacked 802.1Q/802.1ad tags per Ethernet header */
+#define MAX_V6_EXT 256   /* IPv6 extension headers per chain */
 #define DEFAULT_FRAG_BYTES (32u * 1024u * 1024u)
 #define DEFAULT_FRAG_DATAGRAMS 16384u
 
@@ -62,6 +69,7 @@ enum {
 struct sm_decoder {
     sm_defrag_t *defrag;
     uint64_t counters[SM_DC_COUNT];
+    uint64_t bounded_frames, first_bounded_frame; /* cut off by a bound of our own */
 };
 
 /* Bytes a layer may read (cap) and bytes the packet says it has (rep). */
@@ -79,6 +87,7 @@ struct ctx {
     void *arg;
     int ntcp;
     int depth;
+    bool bounded;     /* a bound of our own cut this frame off */
     bool quoted;      /* below an ICMP error: TCP headers are never analyzable */
     uint16_t vlan_id; /* the innermost tag seen so far, as Wireshark's pinfo->vlan_id */
     uint8_t nvlan;
@@ -190,6 +199,17 @@ static inline struct span limit(struct span s, uint32_t n)
 static inline void count(struct ctx *c, enum sm_decode_counter k)
 {
     c->d->counters[k]++;
+}
+
+/* Counts k, a bound of our own that tshark does not have, and remembers the frame. */
+static void bound_hit(struct ctx *c, enum sm_decode_counter k)
+{
+    count(c, k);
+    if (c->bounded)
+        return;
+    c->bounded = true;
+    if (c->d->bounded_frames++ == 0)
+        c->d->first_bounded_frame = c->frame->number;
 }
 
 static void decode_ethertype(struct ctx *c, uint16_t type, struct span s);
@@ -470,7 +490,7 @@ static void decode_transport(struct ctx *c, uint8_t proto, const struct ipinfo *
         }
         uint8_t next = s.p[0];
         if (c->depth >= MAX_DEPTH || next == IPPROTO_V_AH) {
-            count(c, SM_DC_ENCAP_TOO_DEEP);
+            bound_hit(c, SM_DC_ENCAP_TOO_DEEP);
             break;
         }
         decode_transport(c, next, ip, after(&s, ((uint32_t)s.p[1] + 2) * 4));
@@ -522,7 +542,7 @@ static void ipv4_options(struct ctx *c, const uint8_t *p, uint32_t len, struct s
 static void decode_ipv4(struct ctx *c, struct span s)
 {
     if (c->depth >= MAX_DEPTH) {
-        count(c, SM_DC_ENCAP_TOO_DEEP);
+        bound_hit(c, SM_DC_ENCAP_TOO_DEEP);
         return;
     }
     if (!have(&s, 0, 20)) {
@@ -668,7 +688,7 @@ static void v6_routing(const uint8_t *p, uint32_t len, struct sm_addr *dst)
 static void decode_ipv6(struct ctx *c, struct span s)
 {
     if (c->depth >= MAX_DEPTH) {
-        count(c, SM_DC_ENCAP_TOO_DEEP);
+        bound_hit(c, SM_DC_ENCAP_TOO_DEEP);
         return;
     }
     if (!have(&s, 0, 40)) {
@@ -698,7 +718,7 @@ static void decode_ipv6(struct ctx *c, struct span s)
 
     for (unsigned n = 0;; n++) {
         if (n > MAX_V6_EXT) {
-            count(c, SM_DC_IPV6_EXT_TOO_MANY);
+            bound_hit(c, SM_DC_IPV6_EXT_TOO_MANY);
             goto out;
         }
         switch (nxt) {
@@ -837,7 +857,7 @@ static void decode_ethertype(struct ctx *c, uint16_t type, struct span s)
         case ETH_QINQ:
         case ETH_QINQ_OLD: {
             if (tags >= MAX_VLAN_TAGS) {
-                count(c, SM_DC_VLAN_TOO_DEEP);
+                bound_hit(c, SM_DC_VLAN_TOO_DEEP);
                 return;
             }
             if (!have(&s, 0, 4)) {
@@ -1056,4 +1076,14 @@ void sm_decoder_destroy(sm_decoder_t **self_p)
 const uint64_t *sm_decoder_counters(const sm_decoder_t *d)
 {
     return d->counters;
+}
+
+uint64_t sm_decoder_bounded_frames(const sm_decoder_t *d)
+{
+    return d->bounded_frames;
+}
+
+uint64_t sm_decoder_first_bounded_frame(const sm_decoder_t *d)
+{
+    return d->first_bounded_frame;
 }

@@ -134,6 +134,11 @@ int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batc
     sum->numbering_exact = sm_streams_exact(rd.streams) && ctr[SM_DC_FRAG_EVICTED] == 0;
     sum->first_inexact_frame = sm_streams_first_inexact_frame(rd.streams);
     sum->pairs_evicted = sm_streams_evicted(rd.streams);
+    sum->bounded_frames = sm_decoder_bounded_frames(dec);
+    sum->unaligned_blocks = sm_pcapfile_unaligned_blocks(pf);
+    sum->first_bounded_frame = sm_decoder_first_bounded_frame(dec);
+    if (sum->bounded_frames)
+        sum->numbering_exact = false;
     const struct sm_ifstats *ifs;
     size_t nifs = sm_pcapfile_ifstats(pf, &ifs);
     if (nifs > 0) {

@@ -56,6 +56,7 @@ struct sm_pcapfile {
     uint8_t *buf;
     size_t cap, len, pos;
     uint64_t consumed; /* file offset of buf[pos] */
+    uint64_t unaligned_blocks;
 
     bool ng;
     bool swapped; /* the file's byte order is not ours */
@@ -433,8 +434,15 @@ static int next_ng(sm_pcapfile_t *f, struct sm_frame *out)
                 return -1;
             continue;
         }
-        uint32_t type = rd32(f, h), blen = rd32(f, h + 4);
-        if (blen < 12 || blen % 4 != 0 || blen > SM_PCAP_MAX_RECORD)
+        uint32_t type = rd32(f, h), blen = rd32(f, h + 4), declared = blen;
+        /* The spec says a multiple of 4; some writers (and damage) say otherwise. tshark
+         * reads such a block as padded to the next multiple, its trailer either length:
+         * so do we, and count it. */
+        if (blen % 4 != 0 && blen >= 12 && blen <= SM_PCAP_MAX_RECORD) {
+            blen = (blen + 3) & ~3u;
+            f->unaligned_blocks++;
+        }
+        if (blen < 12 || blen > SM_PCAP_MAX_RECORD)
             return fail(f, SM_PCAP_ERR_CORRUPT,
                         "corrupt at frame %" PRIu64 " (byte %" PRIu64
                         "): block length %" PRIu32 " is invalid",
@@ -448,7 +456,8 @@ static int next_ng(sm_pcapfile_t *f, struct sm_frame *out)
                         "): block has %zd of %" PRIu32 " bytes",
                         frame_no, f->consumed, got, blen);
         h = f->buf + f->pos;
-        if (rd32(f, h + blen - 4) != blen)
+        uint32_t trailer = rd32(f, h + blen - 4);
+        if (trailer != blen && trailer != declared)
             return fail(f, SM_PCAP_ERR_CORRUPT,
                         "corrupt at frame %" PRIu64 " (byte %" PRIu64
                         "): block lengths do not match",
@@ -639,6 +648,11 @@ size_t sm_pcapfile_ifstats(const sm_pcapfile_t *f, const struct sm_ifstats **out
 {
     *out = f->ifstats;
     return f->n_ifstats;
+}
+
+uint64_t sm_pcapfile_unaligned_blocks(const sm_pcapfile_t *f)
+{
+    return f->unaligned_blocks;
 }
 
 uint64_t sm_pcapfile_offset(const sm_pcapfile_t *f)

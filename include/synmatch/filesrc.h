@@ -54,6 +54,9 @@ struct sm_filesrc_summary {
     uint64_t streams;           /* tcp.stream indices used */
     bool numbering_exact;
     uint64_t first_inexact_frame;
+    uint64_t bounded_frames;       /* cut off by a nesting bound (sm_decoder_bounded_frames) */
+    uint64_t first_bounded_frame;
+    uint64_t unaligned_blocks;     /* pcapng blocks read as padded (sm_pcapfile_unaligned_blocks) */
     uint64_t pairs_evicted;
     uint64_t counters[SM_DC_COUNT];
     size_t nifstats;

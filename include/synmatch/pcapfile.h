@@ -68,6 +68,9 @@ size_t sm_pcapfile_ifstats(const sm_pcapfile_t *f, const struct sm_ifstats **out
 /* Bytes consumed so far. */
 uint64_t sm_pcapfile_offset(const sm_pcapfile_t *f);
 
+/* pcapng blocks whose length was not a multiple of 4, read as padded (as tshark does). */
+uint64_t sm_pcapfile_unaligned_blocks(const sm_pcapfile_t *f);
+
 void sm_pcapfile_close(sm_pcapfile_t **self_p);
 
 #endif

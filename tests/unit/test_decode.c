@@ -544,17 +544,20 @@ static void test_link_layers(sm_decoder_t *d)
     check_syn4("three tags", true, false);
     check_vlans("three tags", 2, 100, 200);
     {
-        uint16_t tags[18];
-        for (int i = 0; i < 9; i++) {
+        /* tshark follows any number; synmatch 128 (a bound of its own, counted) */
+        uint16_t tags[2 * 129];
+        for (int i = 0; i < 129; i++) {
             tags[2 * i] = ET_VLAN;
-            tags[2 * i + 1] = (uint16_t)(i + 1);
+            tags[2 * i + 1] = (uint16_t)(i % 4000 + 1);
         }
-        mk_eth_tags(&f, tags, 8, ET_IPV4, &ip4);
-        run_case(d, "eight tags", LT_ETHERNET, &f, FULL(&f), 1, END);
-        check_syn4("eight tags", true, false);
-        check_vlans("eight tags", 2, 1, 2);
-        mk_eth_tags(&f, tags, 9, ET_IPV4, &ip4);
-        run_case(d, "nine tags", LT_ETHERNET, &f, FULL(&f), 0, SM_DC_VLAN_TOO_DEEP, 1, END);
+        mk_eth_tags(&f, tags, 128, ET_IPV4, &ip4);
+        run_case(d, "128 tags", LT_ETHERNET, &f, FULL(&f), 1, END);
+        check_syn4("128 tags", true, false);
+        check_vlans("128 tags", 2, 1, 2);
+        CHECK_EQ_U(sm_decoder_bounded_frames(d), 0);
+        mk_eth_tags(&f, tags, 129, ET_IPV4, &ip4);
+        run_case(d, "129 tags", LT_ETHERNET, &f, FULL(&f), 0, SM_DC_VLAN_TOO_DEEP, 1, END);
+        CHECK_EQ_U(sm_decoder_bounded_frames(d), 1);
     }
 
     mk_sll(&f, ET_IPV4, &ip4);
@@ -889,14 +892,21 @@ static void test_ipv6(sm_decoder_t *d)
     check_view("home address option", 0, "2001:db8:99::99", CPORT, S6, SPORT, 2000, 0, SM_TH_SYN,
                true, false);
 
-    /* 40 extension headers: too many. */
+    /* 256 extension headers are followed (tshark: any number); 300 are too many for us. */
     pl.n = 0;
-    for (int i = 0; i < 40; i++)
-        ext8(&pl, i == 39 ? P_TCP : P_DSTOPTS);
+    for (int i = 0; i < 256; i++)
+        ext8(&pl, i == 255 ? P_TCP : P_DSTOPTS);
     pk_all(&pl, &t);
     mk_ipv6(&ip, &(struct v6spec){.src = C6, .dst = S6, .nxt = P_HOPOPTS, .plen = -1}, &pl);
     mk_eth(&f, ET_IPV6, &ip);
-    run_case(d, "40 extension headers", LT_ETHERNET, &f, FULL(&f), 0, SM_DC_IPV6_EXT_TOO_MANY, 1,
+    run_case(d, "256 extension headers", LT_ETHERNET, &f, FULL(&f), 1, END);
+    pl.n = 0;
+    for (int i = 0; i < 300; i++)
+        ext8(&pl, i == 299 ? P_TCP : P_DSTOPTS);
+    pk_all(&pl, &t);
+    mk_ipv6(&ip, &(struct v6spec){.src = C6, .dst = S6, .nxt = P_HOPOPTS, .plen = -1}, &pl);
+    mk_eth(&f, ET_IPV6, &ip);
+    run_case(d, "300 extension headers", LT_ETHERNET, &f, FULL(&f), 0, SM_DC_IPV6_EXT_TOO_MANY, 1,
              END);
 
     /* An extension header cut by the capture, by the payload length, before its length. */
@@ -1475,31 +1485,31 @@ static void test_tunnels(sm_decoder_t *d)
         run_case(d, "4in6", LT_ETHERNET, &f, FULL(&f), 1, END);
         check_syn4("4in6", true, false);
     }
-    /* Eight nested IP headers are decoded; a ninth is too deep. */
+    /* 64 nested IP headers are decoded; a 65th is too deep (tshark: up to its 500 layers). */
     {
         struct pkt a, b;
         a = syn;
-        for (int i = 1; i < 8; i++) {
+        for (int i = 1; i < 64; i++) {
             mk_ipv4(&b,
                     &(struct v4spec){
                         .src = "198.51.100.1", .dst = "198.51.100.2", .proto = P_IPIP, .total = -1},
                     &a);
             a = b;
         }
-        run_case(d, "8 nested ip", LT_RAW, &a, FULL(&a), 1, END);
-        check_syn4("8 nested ip", true, false);
+        run_case(d, "64 nested ip", LT_RAW, &a, FULL(&a), 1, END);
+        check_syn4("64 nested ip", true, false);
         mk_ipv4(&b,
                 &(struct v4spec){
                     .src = "198.51.100.1", .dst = "198.51.100.2", .proto = P_IPIP, .total = -1},
                 &a);
-        run_case(d, "9 nested ip", LT_RAW, &b, FULL(&b), 0, SM_DC_ENCAP_TOO_DEEP, 1, END);
+        run_case(d, "65 nested ip", LT_RAW, &b, FULL(&b), 0, SM_DC_ENCAP_TOO_DEEP, 1, END);
     }
     /* The same bound through VXLAN, whose inner frames are plain Ethernet/IPv4/TCP (the
-     * decoder's fast path): seven wraps make eight IP layers, eight make nine. */
+     * decoder's fast path): 63 wraps make 64 IP layers, 64 make 65. */
     {
         struct pkt e, u, ip;
         mk_eth(&e, ET_IPV4, &syn);
-        for (int wraps = 1; wraps <= 8; wraps++) {
+        for (int wraps = 1; wraps <= 64; wraps++) {
             u.n = 0;
             pk_be16(&u, 49152);
             pk_be16(&u, 4789);
@@ -1513,12 +1523,12 @@ static void test_tunnels(sm_decoder_t *d)
                         .src = "198.51.100.1", .dst = "198.51.100.2", .proto = P_UDP, .total = -1},
                     &u);
             mk_eth(&e, ET_IPV4, &ip);
-            if (wraps == 7) {
-                run_case(d, "7 nested vxlan", LT_ETHERNET, &e, FULL(&e), 1, END);
-                check_syn4("7 nested vxlan", true, false);
+            if (wraps == 63) {
+                run_case(d, "63 nested vxlan", LT_ETHERNET, &e, FULL(&e), 1, END);
+                check_syn4("63 nested vxlan", true, false);
             }
         }
-        run_case(d, "8 nested vxlan", LT_ETHERNET, &e, FULL(&e), 0, SM_DC_ENCAP_TOO_DEEP, 1, END);
+        run_case(d, "64 nested vxlan", LT_ETHERNET, &e, FULL(&e), 0, SM_DC_ENCAP_TOO_DEEP, 1, END);
     }
 }
 

@@ -947,14 +947,37 @@ static void test_pcapng_errors(void)
         expect_read_fails(write_file("ng-cut-blockhdr.pcapng", &b), 2, SM_PCAP_ERR_TRUNCATED, 3);
         b_free(&b);
 
-        /* Block length not a multiple of 4, below 12, over the maximum. */
-        static const uint32_t bad_len[] = {30, 101, 8, 0, 11, SM_PCAP_MAX_RECORD + 4, 0xfffffffcu};
+        /* Block length below 12, over the maximum, or not a multiple of 4 with nothing at
+         * its padded end that says so. */
+        static const uint32_t bad_len[] = {30, 8, 0, 11, SM_PCAP_MAX_RECORD + 4, 0xfffffffcu};
         for (size_t i = 0; i < sizeof bad_len / sizeof bad_len[0]; i++) {
             ng_prefix(&b, be);
             at = b.n;
             ng_epb(&b, 0, 3, sizeof d, sizeof d, d);
             poke32(&b, at + 4, bad_len[i]);
             expect_read_fails(write_file("ng-bad-len.pcapng", &b), 2, SM_PCAP_ERR_CORRUPT, 3);
+            b_free(&b);
+        }
+        /* A length 1 to 3 short of a multiple of 4, whose block is that multiple long (its
+         * trailer says either): read as padded, as tshark does, and counted. */
+        for (uint32_t short_by = 1; short_by <= 3; short_by++) {
+            ng_prefix(&b, be);
+            at = b.n;
+            ng_epb(&b, 0, 3, sizeof d, sizeof d, d);
+            uint32_t real = (uint32_t)(b.n - at);
+            poke32(&b, at + 4, real - short_by);
+            if (short_by == 2)
+                poke32(&b, b.n - 4, real - short_by); /* the trailer agrees with the header */
+            ng_epb(&b, 0, 4, sizeof d, sizeof d, d);
+            sm_pcapfile_t *pf = open_ok(write_file("ng-unaligned.pcapng", &b));
+            struct got *g = got_new();
+            read_all(pf, g);
+            CHECK_EQ_U(g->n, 4);
+            CHECK(g->rc == 0);
+            CHECK_EQ_U(sm_pcapfile_unaligned_blocks(pf), 1);
+            got_free(g);
+            free(g);
+            sm_pcapfile_close(&pf);
             b_free(&b);
         }
         /*
@@ -970,12 +993,23 @@ static void test_pcapng_errors(void)
         ng_epb(&b, 0, 3, sizeof d, sizeof d, d);
         expect_read_fails(write_file("ng-len-30.pcapng", &b), 2, SM_PCAP_ERR_CORRUPT, 3);
         b_free(&b);
-        /* The same on a block that is not a packet block (an unknown type). */
+        /* A block that is not a packet block (an unknown type), 2 short of its padded
+         * length: read on, counted. */
         ng_prefix(&b, be);
         at = b.n;
         ng_opaque(&b, BT_CUSTOM, 16);
         poke32(&b, at + 4, 26);
-        expect_read_fails(write_file("ng-bad-len-custom.pcapng", &b), 2, SM_PCAP_ERR_CORRUPT, 0);
+        {
+            sm_pcapfile_t *pf = open_ok(write_file("ng-unaligned-custom.pcapng", &b));
+            struct got *g = got_new();
+            read_all(pf, g);
+            CHECK_EQ_U(g->n, 2);
+            CHECK(g->rc == 0);
+            CHECK_EQ_U(sm_pcapfile_unaligned_blocks(pf), 1);
+            got_free(g);
+            free(g);
+            sm_pcapfile_close(&pf);
+        }
         b_free(&b);
 
         /* Trailing length does not match the leading one. */
