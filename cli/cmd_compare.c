@@ -441,6 +441,15 @@ int sm_cmd_compare(int argc, char **argv)
 
     const struct sm_join_stats *js = &res.join;
     summary(js);
+    if (js->isn_rewritten)
+        sm_log_warnx("a device between the captures rewrites TCP sequence numbers (for example "
+                     "Cisco ASA sequence number randomization): %" PRIu64 " connections were "
+                     "matched by TCP timestamp, IP ID or ports instead (\"match\": "
+                     "\"fingerprint\"; server_seq differs from client_seq)",
+                     js->isn_rewritten);
+    if (js->fp_skipped)
+        sm_log_warnx("%" PRIu64 " fingerprint candidates were not examined (more than %d fit "
+                     "one SYN); those SYNs count as ambiguous", js->fp_skipped, 16);
     say_clock(&res.clock, &o);
     warn_swapped(&res, &o);
     if (js->verdicts[SM_V_COLLECTOR_OVERLOAD])

@@ -64,6 +64,9 @@
  * constant ISN would otherwise make one chain that every SYN of the flood walks (quadratic),
  * and matching by ISN cannot tell such SYNs apart anyway. */
 #define MAX_SAME_ISN 64
+/* Offline, lone server SYNs kept for the second matcher at most (160 bytes each). */
+#define ARCHIVE_MAX (1u << 20)
+#define FP_MAX_CANDIDATES 16 /* fingerprint candidates examined per group */
 
 enum ekind {
     E_FREE = 0,
@@ -77,13 +80,33 @@ struct attempt {
     int64_t ts;
     uint32_t tsval;
     bool has_tsval;
+    uint16_t ip_id;
 };
+
+/* What a SYN says of its sender besides its ISN: the TCP options (a SYN carries no TSecr),
+ * the IPv4 ID and the window. The second matcher (fingerprint) compares these when a device
+ * rewrote the ISN; MSS is never compared (devices clamp it). 12 bytes. */
+struct synprint {
+    uint8_t present; /* SM_OPT_* */
+    uint8_t wscale;
+    uint16_t mss;
+    uint32_t tsval;
+    uint16_t ip_id; /* 0 for IPv6 */
+    uint16_t window;
+};
+
+static inline struct synprint synprint_of(const struct sm_record *r)
+{
+    struct synprint f = {r->opts.present, r->opts.wscale, r->opts.mss, r->opts.tsval, r->ip_id,
+                         r->window};
+    return f;
+}
 
 /*
  * 160 bytes, in the order they are needed: a lookup reads the first 64 (kind, ISN, tuple), a
  * decision the first 128. The entries being decided were written seconds ago and are cold,
  * so every cache line an entry spans costs a miss: the attempts after the first, which few
- * groups have, live out of line (the first is first_ns and opts).
+ * groups have, live out of line (the first is first_ns and fp).
  */
 struct entry {
     uint32_t hnext; /* next entry with this ISN, or the free list */
@@ -105,7 +128,7 @@ struct entry {
     uint32_t candidates; /* server SYNs that could have matched this group */
     int64_t first_ns, last_ns, gap_ns;
     int64_t delay_ns;
-    struct sm_tcp_opts opts;
+    struct synprint fp;
     /* 124 */
     uint32_t answers; /* packets of that answer: the client received / the server sent */
     int64_t stream;
@@ -179,6 +202,10 @@ struct sm_join {
     int64_t cov_start[2], cov_end[2];
     struct ivlist blind[2]; /* per role: where the evidence is incomplete */
     struct ivlist hints;    /* the server host's counters (sm_join_hint) */
+    /* Offline: the lone server SYNs that expired, for the second matcher at the end. */
+    struct entry *arch;
+    size_t narch, arch_cap;
+    uint64_t arch_dropped;
 
     bool degraded; /* evidence could not be recorded (out of memory): nothing is missing */
     bool backlog;  /* run() stopped at max_work with due entries left */
@@ -627,6 +654,7 @@ static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind k
     v->client_answer_ns = g->answer_ns;
     v->server_stream = SM_STREAM_NONE;
     v->candidates = g->candidates;
+    v->fingerprint = g->peer && j->pool[g->peer].isn != g->isn;
     v->clock_corrected = j->correcting;
     v->clock_offset_ns = j->correcting ? offset_at(j, g->first_ns) : 0;
     if (g->peer) {
@@ -825,6 +853,8 @@ static uint32_t attempts_witnessable(const sm_join_t *j, const struct entry *g)
     return n;
 }
 
+static bool strong_print(const struct entry *e);
+
 /*
  * Final verdict for a group the server never saw. Out-of-scope groups end silently (counted);
  * otherwise the evidence decides between missing and the named non-network verdicts.
@@ -859,6 +889,14 @@ static void decide_unmatched(sm_join_t *j, uint32_t gi)
             emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
     } else if ((k = blind_over(j, SM_ROLE_SERVER, from, to)) != SM_V_COUNT) {
         emit(j, gi, k, blind_reason(SM_ROLE_SERVER, k));
+    } else if (j->st.isn_rewritten > 0 && !strong_print(g)) {
+        /* A device rewrites ISNs on these paths, and nothing of this SYN but its ports
+         * could name its server SYN: it may have been delivered. */
+        emit(j, gi, SM_V_UNKNOWN, "isn_rewritten_unmatchable");
+    } else if (g->candidates > 1 && g->answer != SM_ANSWER_NONE) {
+        /* it lost a tie for a server SYN that may have been its own: the answer it got
+         * may have been that server's, not a middlebox's */
+        emit(j, gi, SM_V_AMBIGUOUS, NULL);
     } else if (g->answer != SM_ANSWER_NONE) {
         emit(j, gi, SM_V_ANSWERED_BY_MIDDLEBOX, NULL);
     } else if ((k = blind_over(j, SM_ROLE_CLIENT, from, to)) != SM_V_COUNT) {
@@ -996,6 +1034,22 @@ static void decide_group(sm_join_t *j, uint32_t gi)
 
 /* A server SYN no client SYN matched ends (another client's, or one no client sensor
  * watches); counted, and whether the server left it unanswered. */
+/* Keeps a copy of lone server SYN e for the second matcher (offline: sm_join_finish). */
+static void archive(sm_join_t *j, const struct entry *e)
+{
+    if (j->narch == j->arch_cap) {
+        size_t ncap = j->arch_cap ? j->arch_cap * 2 : 1024;
+        struct entry *na = ncap <= ARCHIVE_MAX ? sm_realloc(j->arch, ncap * sizeof *na) : NULL;
+        if (na == NULL) {
+            j->arch_dropped++; /* counted: a rewritten connection may go unmatched */
+            return;
+        }
+        j->arch = na;
+        j->arch_cap = ncap;
+    }
+    j->arch[j->narch++] = *e;
+}
+
 static void server_alone(sm_join_t *j, uint32_t si)
 {
     const struct entry *e = &j->pool[si];
@@ -1004,6 +1058,8 @@ static void server_alone(sm_join_t *j, uint32_t si)
         if (e->answer == SM_ANSWER_NONE &&
             (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &e->tuple)))
             j->st.server_only_unanswered++;
+        if (j->cfg.hold_unmatched)
+            archive(j, e);
     }
     entry_free(j, si);
 }
@@ -1114,10 +1170,10 @@ static int fit(const sm_join_t *j, const struct entry *g, const struct entry *s)
     int score = 1;
     if (g->tuple.dport == s->tuple.dport)
         score += 4; /* survives NAT unless the destination port is translated */
-    if ((g->opts.present & SM_OPT_TS) && (s->opts.present & SM_OPT_TS) &&
-        g->opts.tsval == s->opts.tsval)
+    if ((g->fp.present & SM_OPT_TS) && (s->fp.present & SM_OPT_TS) &&
+        g->fp.tsval == s->fp.tsval)
         score += 2;
-    if (g->opts.present == s->opts.present)
+    if (g->fp.present == s->fp.present)
         score += 1;
     return score;
 }
@@ -1135,6 +1191,7 @@ static void record_attempt(struct entry *g, uint32_t i, const struct sm_record *
     a->ts = r->ts_ns;
     a->has_tsval = (r->opts.present & SM_OPT_TS) != 0;
     a->tsval = r->opts.tsval;
+    a->ip_id = r->ip_id;
 }
 
 /* Attempt i of group g (i < tracked_attempts(g)). */
@@ -1142,7 +1199,7 @@ static struct attempt attempt_at(const struct entry *g, uint32_t i)
 {
     if (i > 0)
         return g->more[i - 1];
-    struct attempt a = {g->first_ns, g->opts.tsval, (g->opts.present & SM_OPT_TS) != 0};
+    struct attempt a = {g->first_ns, g->fp.tsval, (g->fp.present & SM_OPT_TS) != 0, g->fp.ip_id};
     return a;
 }
 
@@ -1164,10 +1221,10 @@ static void resolve_delivery(sm_join_t *j, struct entry *g)
     uint32_t n = tracked_attempts(g);
     uint32_t k = 0;
     bool found = false;
-    if (s->opts.present & SM_OPT_TS) {
+    if (s->fp.present & SM_OPT_TS) {
         for (uint32_t i = 0; i < n && !found; i++) {
             struct attempt a = attempt_at(g, i);
-            if (a.has_tsval && a.tsval == s->opts.tsval) {
+            if (a.has_tsval && a.tsval == s->fp.tsval) {
                 k = i;
                 found = true;
             }
@@ -1381,7 +1438,7 @@ static void add_client(sm_join_t *j, const struct sm_record *r)
         g->attempts = 1;
         g->stream = r->stream;
         g->frame = r->frame;
-        g->opts = r->opts;
+        g->fp = synprint_of(r);
         j->st.client_groups++;
         match_group(j, gi);
         schedule_group(j, gi);
@@ -1447,7 +1504,7 @@ static void add_server(sm_join_t *j, const struct sm_record *r)
         s->attempts = 1;
         s->stream = r->stream;
         s->frame = r->frame;
-        s->opts = r->opts;
+        s->fp = synprint_of(r);
         j->st.server_syns++;
         match_server(j, si);
         /* A server SYN that found its group is decided with it; only one still alone needs
@@ -1459,6 +1516,223 @@ static void add_server(sm_join_t *j, const struct sm_record *r)
     }
     if (!note_answer(j, E_SERVER, r))
         j->st.ignored[SM_ROLE_SERVER]++;
+}
+
+/* ---- the second matcher: fingerprints, for ISNs a device rewrote ------------------------- */
+
+/*
+ * A firewall that randomizes ISNs (Cisco ASA, Firepower) rewrites the client's sequence
+ * numbers on the way to the server and the acknowledgements on the way back, and nothing
+ * else a SYN says: its TCP timestamp (Linux: one random offset per connection or host pair),
+ * its IPv4 ID, its ports (without NAT), its options and window. Groups the ISN did not
+ * match are matched on those, against the server SYNs the ISN did not match either, within
+ * the same time window: the TSval (or, without timestamps, the IPv4 ID) must be equal, or,
+ * with neither, the source port, and only a unique candidate is taken; more than one is
+ * `ambiguous`, never a guess. Offline (compare) this runs at the end, over the lone server
+ * SYNs kept since they expired (archive()).
+ */
+enum fp_kind { FP_TSVAL = 1, FP_IPID = 2, FP_PORT = 3 };
+
+static inline uint64_t fp_key(enum fp_kind kind, uint16_t dport, uint32_t value)
+{
+    return (uint64_t)kind << 48 | (uint64_t)dport << 32 | value;
+}
+
+/* True when a SYN says more of itself than its ports: a timestamp or an IPv4 ID. */
+static bool strong_print(const struct entry *e)
+{
+    return (e->fp.present & SM_OPT_TS) || e->fp.ip_id != 0;
+}
+
+/* The one key a server SYN is filed under: its strongest print. */
+static uint64_t server_key(const struct entry *s)
+{
+    if (s->fp.present & SM_OPT_TS)
+        return fp_key(FP_TSVAL, s->tuple.dport, s->fp.tsval);
+    if (s->fp.ip_id != 0)
+        return fp_key(FP_IPID, s->tuple.dport, s->fp.ip_id);
+    return fp_key(FP_PORT, s->tuple.dport, s->tuple.sport);
+}
+
+/* Could server SYN s (another ISN) be an attempt of group g? Time, options, window. */
+static bool fp_fits(const sm_join_t *j, const struct entry *g, const struct entry *s)
+{
+    int64_t skew = j->cfg.max_skew_ns;
+    if (s->isn == g->isn || s->tuple.dport != g->tuple.dport)
+        return false;
+    if (s->first_ns < sat_add(g->first_ns, -skew) ||
+        s->first_ns > sat_add(g->last_ns, j->cfg.timeout_ns + skew))
+        return false;
+    if (s->fp.present != g->fp.present || s->fp.window != g->fp.window)
+        return false;
+    if ((g->fp.present & SM_OPT_WSCALE) && s->fp.wscale != g->fp.wscale)
+        return false;
+    return true;
+}
+
+struct fp_index {
+    uint64_t *key;
+    uint32_t *at; /* archive index + 1; 0 = empty */
+    size_t mask;
+};
+
+static bool fp_index_build(sm_join_t *j, struct fp_index *ix)
+{
+    size_t n = 16;
+    while (n < 2 * j->narch)
+        n *= 2;
+    ix->key = sm_malloc(n * sizeof *ix->key);
+    ix->at = sm_calloc(n, sizeof *ix->at);
+    ix->mask = n - 1;
+    if (ix->key == NULL || ix->at == NULL) {
+        free(ix->key);
+        free(ix->at);
+        return false;
+    }
+    for (size_t a = 0; a < j->narch; a++) {
+        uint64_t k = server_key(&j->arch[a]);
+        size_t h = (size_t)((k * UINT64_C(0x9e3779b97f4a7c15)) >> 20) & ix->mask;
+        while (ix->at[h])
+            h = (h + 1) & ix->mask;
+        ix->key[h] = k;
+        ix->at[h] = (uint32_t)a + 1;
+    }
+    return true;
+}
+
+/* Adds the archived server SYNs filed under k that fit g to cand (distinct, at most max). */
+static size_t fp_lookup(const sm_join_t *j, const struct fp_index *ix, uint64_t k,
+                        const struct entry *g, uint32_t *cand, size_t n, size_t max,
+                        uint64_t *skipped)
+{
+    size_t h = (size_t)((k * UINT64_C(0x9e3779b97f4a7c15)) >> 20) & ix->mask;
+    for (; ix->at[h]; h = (h + 1) & ix->mask) {
+        if (ix->key[h] != k)
+            continue;
+        uint32_t a = ix->at[h] - 1;
+        const struct entry *s = &j->arch[a];
+        if (s->kind != E_SERVER || !fp_fits(j, g, s))
+            continue; /* taken already, or not this one */
+        bool dup = false;
+        for (size_t i = 0; i < n && !dup; i++)
+            dup = cand[i] == a;
+        if (dup)
+            continue;
+        if (n == max) {
+            (*skipped)++;
+            continue;
+        }
+        cand[n++] = a;
+    }
+    return n;
+}
+
+/* How many of its prints server SYN s shares with some attempt of g: TSval 4, IPv4 ID 2,
+ * source port 1. */
+static int fp_score(const struct entry *g, uint32_t tracked, const struct entry *s)
+{
+    int best = 0;
+    for (uint32_t i = 0; i < tracked; i++) {
+        struct attempt a = attempt_at(g, i);
+        int sc = (a.has_tsval && (s->fp.present & SM_OPT_TS) && a.tsval == s->fp.tsval) * 4 +
+                 (a.ip_id != 0 && a.ip_id == s->fp.ip_id) * 2;
+        if (sc > best)
+            best = sc;
+    }
+    return best + (g->tuple.sport == s->tuple.sport);
+}
+
+/* Tries held group gi against the archive; links it to a unique candidate. */
+static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
+{
+    struct entry *g = &j->pool[gi];
+    uint32_t cand[FP_MAX_CANDIDATES];
+    size_t n = 0;
+    uint64_t skipped = 0;
+    uint32_t tracked = tracked_attempts(g);
+    if (g->fp.present & SM_OPT_TS) {
+        for (uint32_t i = 0; i < tracked; i++) {
+            struct attempt a = attempt_at(g, i);
+            if (a.has_tsval)
+                n = fp_lookup(j, ix, fp_key(FP_TSVAL, g->tuple.dport, a.tsval), g, cand, n,
+                              FP_MAX_CANDIDATES, &skipped);
+        }
+    } else if (g->fp.ip_id != 0) {
+        for (uint32_t i = 0; i < tracked; i++)
+            n = fp_lookup(j, ix, fp_key(FP_IPID, g->tuple.dport, attempt_at(g, i).ip_id), g,
+                          cand, n, FP_MAX_CANDIDATES, &skipped);
+    } else {
+        n = fp_lookup(j, ix, fp_key(FP_PORT, g->tuple.dport, g->tuple.sport), g, cand, n,
+                      FP_MAX_CANDIDATES, &skipped);
+    }
+    j->st.fp_skipped += skipped;
+    if (n == 0)
+        return;
+    /* Several fit (two connections in one millisecond share a TSval): the other fields
+     * decide, and only a clear winner is taken. */
+    int best = -1, second = -1;
+    size_t pick = 0;
+    for (size_t c = 0; c < n; c++) {
+        int sc = fp_score(g, tracked, &j->arch[cand[c]]);
+        if (sc > best) {
+            second = best;
+            best = sc;
+            pick = c;
+        } else if (sc > second) {
+            second = sc;
+        }
+    }
+    if (skipped || best == second) {
+        contest(g, (uint32_t)(n + skipped)); /* never a guess */
+        return;
+    }
+    cand[0] = cand[pick];
+    if (j->live >= j->cfg.max_pending) {
+        j->st.fp_skipped++; /* no room to bring it back: the group stays as it is */
+        return;
+    }
+    struct entry *a = &j->arch[cand[0]];
+    uint32_t si = entry_alloc(j, E_SERVER, a->isn);
+    if (si == 0)
+        return;
+    struct entry *s = &j->pool[si];
+    s->tuple = a->tuple;
+    s->first_ns = a->first_ns;
+    s->last_ns = a->last_ns;
+    s->attempts = a->attempts;
+    s->stream = a->stream;
+    s->frame = a->frame;
+    s->fp = a->fp;
+    s->answer = a->answer;
+    s->answers = a->answers;
+    s->answer_ns = a->answer_ns;
+    a->kind = E_FREE; /* taken */
+    link_pair(j, gi, si, 1);
+    j->st.server_only--;
+    j->st.isn_rewritten++;
+}
+
+/* Offline, at the end: every held group the ISN left unmatched tries the fingerprints. */
+static void fp_pass(sm_join_t *j)
+{
+    /* the lone server SYNs still pending join the archive first */
+    for (uint32_t i = 1; i < j->pool_used; i++)
+        if (j->pool[i].kind == E_SERVER && j->pool[i].peer == 0 && !j->pool[i].flood)
+            server_alone(j, i);
+    if (j->narch == 0)
+        return;
+    struct fp_index ix;
+    if (!fp_index_build(j, &ix))
+        return;
+    for (size_t k = 0; k < j->held_len; k++) {
+        uint32_t gi = j->held[k];
+        struct entry *g = &j->pool[gi];
+        if (g->kind == E_GROUP && g->held && g->peer == 0 && g->candidates <= 1 &&
+            (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)))
+            fp_match(j, &ix, gi);
+    }
+    free(ix.key);
+    free(ix.at);
 }
 
 /* ---- clock --------------------------------------------------------------------------------- */
@@ -1729,6 +2003,7 @@ void sm_join_destroy(sm_join_t **self_p)
     free(j->blind[0].v);
     free(j->blind[1].v);
     free(j->hints.v);
+    free(j->arch);
     sm_clockfit_destroy(&j->clock);
     free(j->corr);
     free(j);
@@ -1869,6 +2144,8 @@ void sm_join_finish(sm_join_t *j)
 {
     j->ended[SM_ROLE_CLIENT] = j->ended[SM_ROLE_SERVER] = true;
     run_limited(j, false);
+    if (j->cfg.hold_unmatched)
+        fp_pass(j);
     for (size_t k = 0; k < j->held_len; k++) {
         uint32_t gi = j->held[k];
         /* A slot evicted and reused since it was held is skipped (no longer held). */

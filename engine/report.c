@@ -170,6 +170,7 @@ enum col {
     C_SERVER_ANSWER,
     C_REASON,
     C_INSIDE,
+    C_MATCH,
 };
 
 struct column {
@@ -188,7 +189,7 @@ static const struct table_spec {
     int ncol;
     struct column c[MAX_COLUMNS];
 } tables[SM_TABLE_COUNT] = {
-    [SM_TABLE_MAP] = {"map", 8, {
+    [SM_TABLE_MAP] = {"map", 9, {
         {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, ""},
         {C_SERVER_STREAM, "server_stream", "server_stream", 13, true, " "},
         {C_CLIENT_SEQ, "client_seq", "client_seq", 10, true, " "},
@@ -197,6 +198,7 @@ static const struct table_spec {
         {C_SERVER_TUPLE, "server", "server (src -> dst)", 0, false, "  "},
         {C_DELTA, "delta", "delta (s)", 12, true, "  "},
         {C_VERDICT, "verdict", "verdict", 0, false, "  "},
+        {C_MATCH, "match", "match", 0, false, "  "},
     }},
     [SM_TABLE_MISSING] = {"missing", 6, {
         {C_COUNT, "count", "count", 5, true, ""},
@@ -276,6 +278,7 @@ void sm_row_from_verdict(struct sm_row *row, const struct sm_verdict *v)
         row->server_seq = v->server_seq;
         row->delta_ns = v->delay_ns;
         row->server_answer = v->server_answer;
+        row->fingerprint = v->fingerprint;
     }
 }
 
@@ -335,6 +338,8 @@ static char *cell(char *p, const struct column *c, const struct sm_row *r, enum 
         return text_cell(p, r->reason, fmt);
     case C_INSIDE:
         return sm_fmt_u64(p, r->attempts_inside);
+    case C_MATCH:
+        return text_cell(p, r->fingerprint ? "fingerprint" : "isn", fmt);
     }
     return p;
 }
@@ -551,6 +556,9 @@ size_t sm_report_verdict_line(char *line, const struct sm_verdict *v)
             p = sm_fmt_str(p, ",\"candidates\":");
             p = sm_fmt_u64(p, v->candidates);
         }
+        /* how the server's SYN was found: by its ISN, or by its fingerprint (a device
+         * rewrote the ISN: server_seq differs) */
+        p = sm_fmt_str(p, v->fingerprint ? ",\"match\":\"fingerprint\"" : ",\"match\":\"isn\"");
     } else {
         p = sm_fmt_str(p, ",\"server\":null");
     }

@@ -65,6 +65,8 @@ struct sm_join_stats {
     uint64_t isn_flood;         /* SYNs refused: their ISN already had 64 entries pending */
     uint64_t server_only_unanswered; /* of server_only: in scope, and the server sent no
                                       * answer (the signature of swapped compare arguments) */
+    uint64_t isn_rewritten;     /* groups matched by fingerprint: their ISN was rewritten */
+    uint64_t fp_skipped;        /* fingerprint candidates not examined (bound) */
     uint64_t verdicts[SM_V_COUNT];
     size_t pending;             /* entries held now */
     size_t peak_pending;

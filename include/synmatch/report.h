@@ -35,6 +35,7 @@ struct sm_row {
     uint32_t server_seq;
     int64_t delta_ns; /* when the server saw it minus when the client sent that attempt */
     enum sm_answer server_answer;
+    bool fingerprint; /* matched by fingerprint, not ISN */
 };
 
 void sm_row_from_verdict(struct sm_row *row, const struct sm_verdict *v);

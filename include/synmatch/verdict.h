@@ -69,6 +69,7 @@ struct sm_verdict {
     int64_t server_answer_ns;     /* when the server sent the first of them */
     bool syncookies;              /* the server host was sending SYN cookies as it answered */
     uint32_t candidates;          /* ambiguous: server SYNs that could be this one */
+    bool fingerprint;             /* matched by fingerprint: a device rewrote the ISN */
     bool clock_corrected;         /* the server's times were translated by clock_offset_ns */
     int64_t clock_offset_ns;      /* server clock minus client clock, as corrected */
 };

@@ -53,7 +53,7 @@ cmp -s "$golden/table.err" "$tmp/table.err" && ok "stderr summary matches" || { 
     ok "missing = the firewall's dropped SYNs ($(wc -l <"$data/dropped_counts.txt") ISNs)" || bad "missing differs from dropped_counts.txt"
 
 # ---- formats -------------------------------------------------------------------------------
-head -n 1 "$tmp/map_csv.out" | grep -qx 'client_stream,server_stream,client_seq,server_seq,client_src,client_sport,client_dst,client_dport,server_src,server_sport,server_dst,server_dport,delta,verdict' &&
+head -n 1 "$tmp/map_csv.out" | grep -qx 'client_stream,server_stream,client_seq,server_seq,client_src,client_sport,client_dst,client_dport,server_src,server_sport,server_dst,server_dport,delta,verdict,match' &&
     ok "map csv header" || bad "map csv header"
 head -n 1 "$tmp/missing_csv.out" | grep -qx 'count,seq,client_src,client_sport,client_dst,client_dport,client_stream,first,last' &&
     ok "missing csv header" || bad "missing csv header"

@@ -734,6 +734,58 @@ static void test_clock_estimator(void)
     }
 }
 
+/* ISNs rewritten between the captures: matched by fingerprint, offline, only when unique. */
+static void test_fingerprint(void)
+{
+    sm_join_t *j = engine(true, false, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40000, "198.18.1.1", 443);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 1111, 0);
+    r.opts.present = SM_OPT_TS;
+    r.opts.tsval = 500;
+    r.ip_id = 77;
+    r.window = 64240;
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    struct sm_record s = r;
+    s.seq = 987654;
+    s.ts_ns = T0 + MS;
+    sm_join_add(j, SM_ROLE_SERVER, &s);
+    /* the server acknowledges the ISN it saw; the device gives the client its own back */
+    struct sm_record sa = rec(rev(c), T0 + 2 * MS, SM_TH_SYN | SM_TH_ACK, 9, 987655);
+    sm_join_add(j, SM_ROLE_SERVER, &sa);
+    struct sm_record ca = rec(rev(c), T0 + 3 * MS, SM_TH_SYN | SM_TH_ACK, 9, 1112);
+    sm_join_add(j, SM_ROLE_CLIENT, &ca);
+    /* two server SYNs a group cannot tell apart: another ISN each, the same prints */
+    struct sm_tuple c2 = tup("198.18.0.2", 40001, "198.18.1.1", 443);
+    struct sm_record g2 = rec(c2, T0 + 10 * SEC, SM_TH_SYN, 2222, 0);
+    g2.opts.present = SM_OPT_TS;
+    g2.opts.tsval = 900;
+    sm_join_add(j, SM_ROLE_CLIENT, &g2);
+    for (uint32_t k = 0; k < 2; k++) {
+        struct sm_record t = g2;
+        t.seq = 5000 + k;
+        t.ts_ns = T0 + 10 * SEC + MS;
+        sm_join_add(j, SM_ROLE_SERVER, &t);
+    }
+    both_wm(j, T0 + 60 * SEC);
+    sm_join_end(j, SM_ROLE_CLIENT, T0 + 60 * SEC);
+    sm_join_end(j, SM_ROLE_SERVER, T0 + 60 * SEC);
+    sm_join_finish(j);
+    CHECK_EQ_U(count_kind(SM_V_MATCHED), 1);
+    CHECK_EQ_U(count_kind(SM_V_AMBIGUOUS), 1);
+    CHECK_EQ_U(count_kind(SM_V_MISSING), 0);
+    for (size_t k = 0; k < ngot; k++) {
+        if (got[k].kind == SM_V_MATCHED) {
+            CHECK(got[k].fingerprint);
+            CHECK_EQ_U(got[k].server_seq, 987654);
+            CHECK_EQ_U(got[k].isn, 1111);
+        }
+    }
+    struct sm_join_stats st;
+    sm_join_get_stats(j, &st);
+    CHECK_EQ_U(st.isn_rewritten, 1);
+    sm_join_destroy(&j);
+}
+
 /* A destination port that survives NAT breaks the tie between two ISN-equal server SYNs. */
 static void test_port_disambiguates(void)
 {
@@ -1255,6 +1307,7 @@ int main(void)
     test_bounded_work();
     test_clock_offset();
     test_clock_estimator();
+    test_fingerprint();
     test_ambiguous_any_order();
     test_coverage_before_answer();
     test_extreme_timestamps();
