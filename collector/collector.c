@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "addr.h"
 #include "clock.h"
 #include "fmt.h"
 #include "json.h"
@@ -71,6 +72,7 @@ struct collector {
     struct sm_keypair kp;
     uint64_t identity_mismatch;
     uint64_t clock_changes; /* of the join's estimate, told so far */
+    bool rewriting_told;    /* the isn_rewriting event was written */
 };
 
 /* Writes one line to the output and to the PUB socket. */
@@ -92,11 +94,37 @@ static void emit_json(struct collector *c, struct sm_json *w)
         emit_line(c, w->buf, len);
 }
 
+static void rewriting_event(struct collector *c, const struct sm_verdict *v);
+
 static void on_verdict(void *arg, const struct sm_verdict *v)
 {
     struct collector *c = arg;
     char line[SM_REPORT_LINE_MAX];
     emit_line(c, line, sm_report_verdict_line(line, v));
+    if (v->fingerprint && !c->rewriting_told)
+        rewriting_event(c, v);
+}
+
+/* The first connection matched by fingerprint: a device between the sensors rewrites ISNs
+ * (docs/VERDICTS.md, "isn_rewriting"). Said once, with the path it was seen on. */
+static void rewriting_event(struct collector *c, const struct sm_verdict *v)
+{
+    c->rewriting_told = true;
+    char line[SM_REPORT_LINE_MAX], addr[SM_ADDR_STRLEN];
+    struct sm_json w;
+    sm_json_begin(&w, line, sizeof line);
+    sm_json_u64(&w, "schema", SM_VERDICT_SCHEMA);
+    sm_json_str(&w, "event", "isn_rewriting");
+    sm_json_time(&w, "time", sm_clock_real_ns());
+    sm_json_time(&w, "first_seen", v->first_ns);
+    sm_json_str(&w, "server", sm_addr_format(&v->server.dst, addr, sizeof addr));
+    sm_json_u64(&w, "dport", v->server.dport);
+    sm_json_u64(&w, "client_seq", v->isn);
+    sm_json_u64(&w, "server_seq", v->server_seq);
+    emit_json(c, &w);
+    sm_log_warnx("a device between the sensors rewrites TCP sequence numbers (for example Cisco "
+                 "ASA sequence number randomization): connections to %s port %u are matched "
+                 "by TCP timestamp, IP ID or ports instead", addr, (unsigned)v->server.dport);
 }
 
 static const char *role_name(enum sm_role r)
@@ -250,10 +278,11 @@ static void stats_line(struct collector *c)
                 " gaps %" PRIu64
                 " (%" PRIu64 " batches lost) | records %" PRIu64 " | pending %zu"
                 " | %s out_of_scope %" PRIu64 " isn_flood %" PRIu64
-                " | clock offset %.3f s (%" PRIu32 " pairs)",
+                " | clock offset %.3f s (%" PRIu32 " pairs) | matched by fingerprint %" PRIu64,
                 t.up, t.sensors, c->messages, rej, detail, t.batches, t.duplicates, t.stale,
                 t.time_regressed, t.gaps, t.lost_batches, c->records, js.pending, kinds,
-                js.out_of_scope, js.isn_flood, (double)js.offset_ns / 1e9, js.offset_samples);
+                js.out_of_scope, js.isn_flood, (double)js.offset_ns / 1e9, js.offset_samples,
+                js.isn_rewritten);
     /* Each sensor's own books, the first few: which one is down or dropping. */
     struct sm_sensor_stats ss[STATS_SENSORS_SHOWN];
     size_t n = sm_sensors_stats(c->sensors, ss, STATS_SENSORS_SHOWN);

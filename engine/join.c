@@ -67,6 +67,15 @@
 /* Offline, lone server SYNs kept for the second matcher at most (160 bytes each). */
 #define ARCHIVE_MAX (1u << 20)
 #define FP_MAX_CANDIDATES 16 /* fingerprint candidates examined per group */
+/* Live, lone server SYNs kept for the second matcher (a ring, 160 bytes each): ~1.3 s of a
+ * 50,000 SYN/s flood, minutes of ordinary traffic. */
+#define LIVE_ARCHIVE (1u << 16)
+
+struct fp_index {
+    uint64_t *key;
+    uint64_t *at; /* archive value + 1 (offline: index, live: ring position); 0 = empty */
+    size_t mask;
+};
 
 enum ekind {
     E_FREE = 0,
@@ -202,10 +211,15 @@ struct sm_join {
     int64_t cov_start[2], cov_end[2];
     struct ivlist blind[2]; /* per role: where the evidence is incomplete */
     struct ivlist hints;    /* the server host's counters (sm_join_hint) */
-    /* Offline: the lone server SYNs that expired, for the second matcher at the end. */
+    /* The lone server SYNs that expired, for the second matcher: offline all of them (to the
+     * end), live the latest LIVE_ARCHIVE in a ring with its index (fp section). */
     struct entry *arch;
     size_t narch, arch_cap;
     uint64_t arch_dropped;
+    uint64_t *arch_seq;           /* live: which ring position each slot holds */
+    uint64_t ring_next;           /* live: positions written */
+    struct fp_index *live_ix;     /* live: key -> ring position + 1 */
+    size_t live_ix_inserts;
 
     bool degraded; /* evidence could not be recorded (out of memory): nothing is missing */
     bool backlog;  /* run() stopped at max_work with due entries left */
@@ -1008,9 +1022,16 @@ static void decide_linked(sm_join_t *j, uint32_t gi)
 }
 
 /* Decides group gi now, on what is known now. */
+static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi);
+
 static void decide_final(sm_join_t *j, uint32_t gi)
 {
     struct entry *g = &j->pool[gi];
+    /* Live, the second matcher looks at the server SYNs that expired alone. */
+    if (!g->peer && j->live_ix && g->candidates <= 1 && !j->cfg.hold_unmatched &&
+        (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)))
+        fp_match(j, j->live_ix, gi);
+    g = &j->pool[gi];
     g->held = false;
     if (g->peer)
         decide_linked(j, gi);
@@ -1032,8 +1053,8 @@ static void decide_group(sm_join_t *j, uint32_t gi)
         decide_final(j, gi);
 }
 
-/* A server SYN no client SYN matched ends (another client's, or one no client sensor
- * watches); counted, and whether the server left it unanswered. */
+static void live_archive(sm_join_t *j, const struct entry *e);
+
 /* Keeps a copy of lone server SYN e for the second matcher (offline: sm_join_finish). */
 static void archive(sm_join_t *j, const struct entry *e)
 {
@@ -1050,6 +1071,8 @@ static void archive(sm_join_t *j, const struct entry *e)
     j->arch[j->narch++] = *e;
 }
 
+/* A server SYN no client SYN matched ends (another client's, or one no client sensor
+ * watches); counted, and whether the server left it unanswered. */
 static void server_alone(sm_join_t *j, uint32_t si)
 {
     const struct entry *e = &j->pool[si];
@@ -1060,6 +1083,8 @@ static void server_alone(sm_join_t *j, uint32_t si)
             j->st.server_only_unanswered++;
         if (j->cfg.hold_unmatched)
             archive(j, e);
+        else
+            live_archive(j, e);
     }
     entry_free(j, si);
 }
@@ -1089,6 +1114,8 @@ static void evict_oldest(sm_join_t *j)
     }
 }
 
+static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi);
+
 /* Decides what is due at or before the horizon: everything, or max_work entries when limit. */
 static void run_limited(sm_join_t *j, bool limit)
 {
@@ -1113,6 +1140,12 @@ static void run_limited(sm_join_t *j, bool limit)
                 server_alone(j, it.idx);
             }
             continue;
+        }
+        if (j->cfg.emit_suspect && !e->suspect_sent && suspicious(e) &&
+            sat_add(e->first_ns, j->cfg.timeout_ns) <= h && e->peer == 0 && j->live_ix &&
+            e->candidates <= 1 && (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &e->tuple))) {
+            fp_match(j, j->live_ix, it.idx); /* found by fingerprint: nothing to warn of */
+            e = &j->pool[it.idx];
         }
         if (j->cfg.emit_suspect && !e->suspect_sent && suspicious(e) &&
             sat_add(e->first_ns, j->cfg.timeout_ns) <= h) {
@@ -1570,59 +1603,118 @@ static bool fp_fits(const sm_join_t *j, const struct entry *g, const struct entr
     return true;
 }
 
-struct fp_index {
-    uint64_t *key;
-    uint32_t *at; /* archive index + 1; 0 = empty */
-    size_t mask;
-};
-
-static bool fp_index_build(sm_join_t *j, struct fp_index *ix)
+static inline size_t fp_slot(const struct fp_index *ix, uint64_t k)
 {
-    size_t n = 16;
-    while (n < 2 * j->narch)
-        n *= 2;
+    return (size_t)((k * UINT64_C(0x9e3779b97f4a7c15)) >> 20) & ix->mask;
+}
+
+static bool fp_index_init(struct fp_index *ix, size_t n)
+{
     ix->key = sm_malloc(n * sizeof *ix->key);
     ix->at = sm_calloc(n, sizeof *ix->at);
     ix->mask = n - 1;
     if (ix->key == NULL || ix->at == NULL) {
         free(ix->key);
         free(ix->at);
+        ix->key = NULL;
+        ix->at = NULL;
         return false;
-    }
-    for (size_t a = 0; a < j->narch; a++) {
-        uint64_t k = server_key(&j->arch[a]);
-        size_t h = (size_t)((k * UINT64_C(0x9e3779b97f4a7c15)) >> 20) & ix->mask;
-        while (ix->at[h])
-            h = (h + 1) & ix->mask;
-        ix->key[h] = k;
-        ix->at[h] = (uint32_t)a + 1;
     }
     return true;
 }
 
+static void fp_index_put(struct fp_index *ix, uint64_t k, uint64_t v)
+{
+    size_t h = fp_slot(ix, k);
+    while (ix->at[h])
+        h = (h + 1) & ix->mask;
+    ix->key[h] = k;
+    ix->at[h] = v + 1;
+}
+
+static bool fp_index_build(sm_join_t *j, struct fp_index *ix)
+{
+    size_t n = 16;
+    while (n < 2 * j->narch)
+        n *= 2;
+    if (!fp_index_init(ix, n))
+        return false;
+    for (size_t a = 0; a < j->narch; a++)
+        fp_index_put(ix, server_key(&j->arch[a]), a);
+    return true;
+}
+
+/* The archived server SYN an index value names, or NULL when the ring wrote over it. */
+static struct entry *arch_at(const sm_join_t *j, uint64_t v)
+{
+    if (j->cfg.hold_unmatched)
+        return v < j->narch ? &j->arch[v] : NULL;
+    size_t slot = (size_t)(v & (LIVE_ARCHIVE - 1));
+    return j->arch && j->arch_seq[slot] == v ? &j->arch[slot] : NULL;
+}
+
+/*
+ * Live: lone server SYN e into the ring, and its key into the index. The index is never
+ * deleted from: entries the ring wrote over fail arch_at(); once it has taken as many keys
+ * as the ring holds it is rebuilt from the ring (amortized constant work per SYN).
+ */
+static void live_archive(sm_join_t *j, const struct entry *e)
+{
+    if (j->arch == NULL) {
+        j->arch = sm_malloc(LIVE_ARCHIVE * sizeof *j->arch);
+        j->arch_seq = sm_malloc(LIVE_ARCHIVE * sizeof *j->arch_seq);
+        j->live_ix = sm_calloc(1, sizeof *j->live_ix);
+        if (j->arch == NULL || j->arch_seq == NULL || j->live_ix == NULL ||
+            !fp_index_init(j->live_ix, 4 * LIVE_ARCHIVE)) {
+            free(j->arch);
+            free(j->arch_seq);
+            free(j->live_ix);
+            j->arch = NULL;
+            j->arch_seq = NULL;
+            j->live_ix = NULL;
+            j->arch_dropped++;
+            return;
+        }
+        for (size_t k = 0; k < LIVE_ARCHIVE; k++)
+            j->arch_seq[k] = UINT64_MAX;
+    }
+    uint64_t pos = j->ring_next++;
+    size_t slot = (size_t)(pos & (LIVE_ARCHIVE - 1));
+    j->arch[slot] = *e;
+    j->arch_seq[slot] = pos;
+    if (++j->live_ix_inserts > LIVE_ARCHIVE) {
+        memset(j->live_ix->at, 0, (j->live_ix->mask + 1) * sizeof *j->live_ix->at);
+        for (size_t k = 0; k < LIVE_ARCHIVE; k++)
+            if (j->arch_seq[k] != UINT64_MAX && j->arch[k].kind == E_SERVER)
+                fp_index_put(j->live_ix, server_key(&j->arch[k]), j->arch_seq[k]);
+        j->live_ix_inserts = 1;
+    } else {
+        fp_index_put(j->live_ix, server_key(e), pos);
+    }
+}
+
 /* Adds the archived server SYNs filed under k that fit g to cand (distinct, at most max). */
 static size_t fp_lookup(const sm_join_t *j, const struct fp_index *ix, uint64_t k,
-                        const struct entry *g, uint32_t *cand, size_t n, size_t max,
+                        const struct entry *g, uint64_t *cand, size_t n, size_t max,
                         uint64_t *skipped)
 {
-    size_t h = (size_t)((k * UINT64_C(0x9e3779b97f4a7c15)) >> 20) & ix->mask;
-    for (; ix->at[h]; h = (h + 1) & ix->mask) {
+    for (size_t h = fp_slot(ix, k); ix->at[h]; h = (h + 1) & ix->mask) {
         if (ix->key[h] != k)
             continue;
-        uint32_t a = ix->at[h] - 1;
-        const struct entry *s = &j->arch[a];
-        if (s->kind != E_SERVER || !fp_fits(j, g, s))
-            continue; /* taken already, or not this one */
+        uint64_t v = ix->at[h] - 1;
+        const struct entry *s = arch_at(j, v);
+        if (s == NULL || s->kind != E_SERVER || !fp_fits(j, g, s))
+            continue; /* written over, taken already, or not this one */
         bool dup = false;
         for (size_t i = 0; i < n && !dup; i++)
-            dup = cand[i] == a;
+            dup = cand[i] == v;
         if (dup)
             continue;
         if (n == max) {
             (*skipped)++;
             continue;
         }
-        cand[n++] = a;
+        cand[n++] = v;
     }
     return n;
 }
@@ -1646,7 +1738,7 @@ static int fp_score(const struct entry *g, uint32_t tracked, const struct entry 
 static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
 {
     struct entry *g = &j->pool[gi];
-    uint32_t cand[FP_MAX_CANDIDATES];
+    uint64_t cand[FP_MAX_CANDIDATES];
     size_t n = 0;
     uint64_t skipped = 0;
     uint32_t tracked = tracked_attempts(g);
@@ -1673,7 +1765,7 @@ static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
     int best = -1, second = -1;
     size_t pick = 0;
     for (size_t c = 0; c < n; c++) {
-        int sc = fp_score(g, tracked, &j->arch[cand[c]]);
+        int sc = fp_score(g, tracked, arch_at(j, cand[c]));
         if (sc > best) {
             second = best;
             best = sc;
@@ -1691,7 +1783,7 @@ static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
         j->st.fp_skipped++; /* no room to bring it back: the group stays as it is */
         return;
     }
-    struct entry *a = &j->arch[cand[0]];
+    struct entry *a = arch_at(j, cand[0]);
     uint32_t si = entry_alloc(j, E_SERVER, a->isn);
     if (si == 0)
         return;
@@ -2004,6 +2096,12 @@ void sm_join_destroy(sm_join_t **self_p)
     free(j->blind[1].v);
     free(j->hints.v);
     free(j->arch);
+    free(j->arch_seq);
+    if (j->live_ix) {
+        free(j->live_ix->key);
+        free(j->live_ix->at);
+        free(j->live_ix);
+    }
     sm_clockfit_destroy(&j->clock);
     free(j->corr);
     free(j);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A firewall that rewrites ISNs between the captures (Cisco ASA sequence number
-# randomization), offline: the committed real pair (Linux TCP through masquerade NAT) with
+# randomization), offline and live (two -r agents and the collector): the committed real pair (Linux TCP through masquerade NAT) with
 # the server capture rewritten by tests/lib/rewrite_isn.py (a random offset per connection
 # on the client's sequence numbers and the server's acknowledgements, MSS clamped to 1380):
 #   - every final verdict (kind, attempts, answers, lost attempts, both stream numbers) equals
@@ -8,6 +8,8 @@
 #     before, none delivered called missing or answered_by_middlebox;
 #   - each SYN the server saw says "match": "fingerprint" and its server_seq differs, and
 #     compare warns once that a device rewrites sequence numbers;
+#   - live, the same verdicts as the live replay of the unrewritten pair, one isn_rewriting
+#     event naming the path, and no suspect but for the SYNs that were really lost;
 #   - with timestamps off on the client as well (both captures' SYNs without them): IPv4 is
 #     matched by IP ID exactly as before; IPv6 carries nothing but ports, so a connection it
 #     cannot tell apart is unknown (isn_rewritten_unmatchable), never missing or middlebox.
@@ -30,8 +32,25 @@ compare "$data/client.pcap" "$data/server.pcap" "$tmp/base.jsonl"
 compare "$data/client.pcap" "$tmp/rw.pcap" "$tmp/rw.jsonl"
 compare "$tmp/c_nots.pcap" "$tmp/rw_nots.pcap" "$tmp/rw_nots.jsonl"
 "$build/synmatch" compare --map --format csv "$data/client.pcap" "$tmp/rw.pcap" >"$tmp/rw_map.csv" 2>/dev/null || true
+serve=()
+while read -r ip; do serve+=(--serve "$ip"); done <"$data/server_ips.txt"
+live() { # CLIENT SERVER OUT
+    local sock=ipc://$tmp/c.sock
+    "$build/synmatch-collector" --listen "$sock" --exit-when-done --stats 0 --output "$3" 2>"$3.err" &
+    local cpid=$!
+    "$build/synmatch-agent" -r "$2" --role server --sensor-id server "${serve[@]}" --collector "$sock" 2>/dev/null &
+    local spid=$!
+    "$build/synmatch-agent" -r "$1" --role client --sensor-id client --collector "$sock" 2>/dev/null
+    wait "$spid"
+    for _ in $(seq 200); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$cpid" 2>/dev/null; then echo "FAIL the collector did not finish"; return 1; fi
+    wait "$cpid"
+}
+live "$data/client.pcap" "$data/server.pcap" "$tmp/live_base.jsonl" || fail=1
+live "$data/client.pcap" "$tmp/rw.pcap" "$tmp/live_rw.jsonl" || fail=1
 
-/usr/bin/python3 - "$tmp/base.jsonl" "$tmp/rw.jsonl" "$tmp/rw_nots.jsonl" "$tmp/rw_map.csv" <<'PY' || fail=1
+/usr/bin/python3 - "$tmp/base.jsonl" "$tmp/rw.jsonl" "$tmp/rw_nots.jsonl" "$tmp/rw_map.csv" \
+    "$tmp/live_base.jsonl" "$tmp/live_rw.jsonl" <<'PY' || fail=1
 import json, sys
 def finals(path):
     out = {}
@@ -80,6 +99,18 @@ v6_unknown = sum(1 for o in nots.values() if o.get("reason") == "isn_rewritten_u
 check(not wrong, "timestamps off: IPv4 as before (by IP ID); IPv6 as before or unknown "
       "(isn_rewritten_unmatchable: %d), never a false missing or middlebox" % v6_unknown)
 check(v6_unknown > 0, "timestamps off: the IPv6 connections sharing one source port are said to be unmatchable")
+# live
+lbase, lrw = finals(sys.argv[5]), finals(sys.argv[6])
+ldiff = [k for k in lbase if k not in lrw or key(lbase[k]) != key(lrw[k])]
+for k in ldiff[:5]:
+    print("     live ISN %d: %s, unrewritten %s" % (k, key(lrw[k]) if k in lrw else None, key(lbase[k])))
+check(lbase and not ldiff and set(lbase) == set(lrw), "live: all %d verdicts as the unrewritten replay" % len(lbase))
+events = [json.loads(l) for l in open(sys.argv[6]) if '"event":"isn_rewriting"' in l]
+check(len(events) == 1 and events[0]["server_seq"] != events[0]["client_seq"],
+      "live: one isn_rewriting event, with both sequence numbers")
+def suspects(path):
+    return {json.loads(l)["seq"] for l in open(path) if '"verdict":"suspect"' in l}
+check(suspects(sys.argv[6]) == suspects(sys.argv[5]), "live: suspects only for the SYNs really lost (%d)" % len(suspects(sys.argv[5])))
 sys.exit(1 if bad else 0)
 PY
 exit "$fail"
