@@ -216,6 +216,7 @@ struct sm_join {
     struct entry *arch;
     size_t narch, arch_cap;
     uint64_t arch_dropped;
+    bool arch_mapped;             /* offline: arch is an mmap of ARCHIVE_MAX entries */
     uint64_t *arch_seq;           /* live: which ring position each slot holds */
     uint64_t ring_next;           /* live: positions written */
     struct fp_index *live_ix;     /* live: key -> ring position + 1 */
@@ -1058,15 +1059,19 @@ static void live_archive(sm_join_t *j, const struct entry *e);
 /* Keeps a copy of lone server SYN e for the second matcher (offline: sm_join_finish). */
 static void archive(sm_join_t *j, const struct entry *e)
 {
-    if (j->narch == j->arch_cap) {
-        size_t ncap = j->arch_cap ? j->arch_cap * 2 : 1024;
-        struct entry *na = ncap <= ARCHIVE_MAX ? sm_realloc(j->arch, ncap * sizeof *na) : NULL;
-        if (na == NULL) {
-            j->arch_dropped++; /* counted: a rewritten connection may go unmatched */
-            return;
-        }
-        j->arch = na;
-        j->arch_cap = ncap;
+    if (j->arch == NULL && j->arch_cap == 0) {
+        /* Reserved whole, backed as it is used, like the pool: never copied to grow. */
+        void *m = sm_alloc_should_fail()
+                      ? MAP_FAILED
+                      : mmap(NULL, ARCHIVE_MAX * sizeof(struct entry), PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        j->arch_cap = ARCHIVE_MAX;
+        j->arch = m == MAP_FAILED ? NULL : m;
+        j->arch_mapped = j->arch != NULL;
+    }
+    if (j->arch == NULL || j->narch == j->arch_cap) {
+        j->arch_dropped++; /* counted: a rewritten connection may go unmatched */
+        return;
     }
     j->arch[j->narch++] = *e;
 }
@@ -1191,6 +1196,23 @@ static uint32_t find(sm_join_t *j, enum ekind kind, uint32_t isn, const struct s
     return 0;
 }
 
+static struct attempt attempt_at(const struct entry *g, uint32_t i);
+static uint32_t tracked_attempts(const struct entry *g);
+
+/* Could server SYN s carry a TSval of group g's connection? One TCP timestamp clock ticks
+ * at most 1,000 times a second: the two TSvals are no further apart than the milliseconds
+ * between the two SYNs, and a second of slop (a retransmission the other side missed). */
+static bool tsval_near(const struct entry *g, const struct entry *s)
+{
+    int64_t d = (int32_t)(s->fp.tsval - g->fp.tsval);
+    int64_t dt = (s->first_ns - g->first_ns) / 1000000;
+    if (d < 0)
+        d = -d;
+    if (dt < 0)
+        dt = -dt;
+    return d <= dt + 1000;
+}
+
 /* How well server SYN s fits client group g: higher is better; 0 = cannot be it. */
 static int fit(const sm_join_t *j, const struct entry *g, const struct entry *s)
 {
@@ -1199,6 +1221,15 @@ static int fit(const sm_join_t *j, const struct entry *g, const struct entry *s)
      * is another connection's. */
     if (s->first_ns < sat_add(g->first_ns, -(j->cfg.max_skew_ns + MATCH_SLACK)) ||
         s->first_ns > sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns + MATCH_SLACK))
+        return 0;
+    /* In the slack alone (beyond the skew allowance), an equal ISN whose TCP timestamp is
+     * further from the client's than the time between them allows is another connection's:
+     * with ISNs rewritten by a device, one connection's new ISN meets another's old one now
+     * and then. */
+    bool in_slack = s->first_ns < sat_add(g->first_ns, -j->cfg.max_skew_ns) ||
+                    s->first_ns > sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns);
+    if (in_slack && (g->fp.present & SM_OPT_TS) && (s->fp.present & SM_OPT_TS) &&
+        !tsval_near(g, s))
         return 0;
     int score = 1;
     if (g->tuple.dport == s->tuple.dport)
@@ -1735,7 +1766,11 @@ static int fp_score(const struct entry *g, uint32_t tracked, const struct entry 
 }
 
 /* Tries held group gi against the archive; links it to a unique candidate. */
-static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
+/*
+ * The one archived server SYN that group gi's prints name with a clear margin, or
+ * UINT64_MAX: none fits, or several fit as well (then the group is contested: ambiguous).
+ */
+static uint64_t fp_choose(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
 {
     struct entry *g = &j->pool[gi];
     uint64_t cand[FP_MAX_CANDIDATES];
@@ -1759,7 +1794,7 @@ static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
     }
     j->st.fp_skipped += skipped;
     if (n == 0)
-        return;
+        return UINT64_MAX;
     /* Several fit (two connections in one millisecond share a TSval): the other fields
      * decide, and only a clear winner is taken. */
     int best = -1, second = -1;
@@ -1776,14 +1811,20 @@ static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
     }
     if (skipped || best == second) {
         contest(g, (uint32_t)(n + skipped)); /* never a guess */
-        return;
+        return UINT64_MAX;
     }
-    cand[0] = cand[pick];
+    return cand[pick];
+}
+
+/* Links group gi to archived server SYN v, brought back into the pool. */
+static void fp_claim(sm_join_t *j, uint32_t gi, uint64_t v)
+{
     if (j->live >= j->cfg.max_pending) {
-        j->st.fp_skipped++; /* no room to bring it back: the group stays as it is */
+        /* no room to bring it back: it may have been delivered, nothing is known */
+        j->degraded = true;
         return;
     }
-    struct entry *a = arch_at(j, cand[0]);
+    struct entry *a = arch_at(j, v);
     uint32_t si = entry_alloc(j, E_SERVER, a->isn);
     if (si == 0)
         return;
@@ -1804,6 +1845,14 @@ static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
     j->st.isn_rewritten++;
 }
 
+/* Live: group gi takes its server SYN by fingerprint now, if one is clear (first come). */
+static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
+{
+    uint64_t v = fp_choose(j, ix, gi);
+    if (v != UINT64_MAX)
+        fp_claim(j, gi, v);
+}
+
 /* Offline, at the end: every held group the ISN left unmatched tries the fingerprints. */
 static void fp_pass(sm_join_t *j)
 {
@@ -1816,13 +1865,43 @@ static void fp_pass(sm_join_t *j)
     struct fp_index ix;
     if (!fp_index_build(j, &ix))
         return;
+    /* Two passes, so that the order of the groups decides nothing: each group names its
+     * clear winner; a server SYN named by two groups goes to neither (both ambiguous). */
+    uint64_t *choice = sm_malloc((j->held_len + 1) * sizeof *choice);
+    uint8_t *named = sm_calloc(j->narch, 1);
+    if (choice == NULL || named == NULL) {
+        free(choice);
+        free(named);
+        free(ix.key);
+        free(ix.at);
+        j->degraded = true; /* rewritten connections may go unmatched: nothing is missing */
+        return;
+    }
     for (size_t k = 0; k < j->held_len; k++) {
         uint32_t gi = j->held[k];
         struct entry *g = &j->pool[gi];
+        choice[k] = UINT64_MAX;
         if (g->kind == E_GROUP && g->held && g->peer == 0 && g->candidates <= 1 &&
-            (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)))
-            fp_match(j, &ix, gi);
+            (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &g->tuple))) {
+            choice[k] = fp_choose(j, &ix, gi);
+            if (choice[k] != UINT64_MAX && named[choice[k]] < 2)
+                named[choice[k]]++;
+        }
     }
+    for (size_t k = 0; k < j->held_len; k++) {
+        if (choice[k] == UINT64_MAX)
+            continue;
+        uint32_t gi = j->held[k];
+        if (named[choice[k]] > 1) {
+            contest(&j->pool[gi], 2);
+            continue;
+        }
+        fp_claim(j, gi, choice[k]);
+        if (j->pool[gi].peer)
+            decide_final(j, gi); /* now: the pair's two entries are free again */
+    }
+    free(choice);
+    free(named);
     free(ix.key);
     free(ix.at);
 }
@@ -2095,7 +2174,10 @@ void sm_join_destroy(sm_join_t **self_p)
     free(j->blind[0].v);
     free(j->blind[1].v);
     free(j->hints.v);
-    free(j->arch);
+    if (j->arch_mapped)
+        munmap(j->arch, ARCHIVE_MAX * sizeof(struct entry));
+    else
+        free(j->arch);
     free(j->arch_seq);
     if (j->live_ix) {
         free(j->live_ix->key);
