@@ -1663,15 +1663,25 @@ static void fp_index_put(struct fp_index *ix, uint64_t k, uint64_t v)
     ix->at[h] = v + 1;
 }
 
+/* Files server SYN s under its strongest print and, when that is not its ports, under its
+ * ports too: a load tool's SYNs may share one IP ID, and then the port decides. */
+static void fp_file(struct fp_index *ix, const struct entry *s, uint64_t v)
+{
+    uint64_t k = server_key(s), kp = fp_key(FP_PORT, s->tuple.dport, s->tuple.sport);
+    fp_index_put(ix, k, v);
+    if (k != kp)
+        fp_index_put(ix, kp, v);
+}
+
 static bool fp_index_build(sm_join_t *j, struct fp_index *ix)
 {
     size_t n = 16;
-    while (n < 2 * j->narch)
+    while (n < 4 * j->narch)
         n *= 2;
     if (!fp_index_init(ix, n))
         return false;
     for (size_t a = 0; a < j->narch; a++)
-        fp_index_put(ix, server_key(&j->arch[a]), a);
+        fp_file(ix, &j->arch[a], a);
     return true;
 }
 
@@ -1696,7 +1706,7 @@ static void live_archive(sm_join_t *j, const struct entry *e)
         j->arch_seq = sm_malloc(LIVE_ARCHIVE * sizeof *j->arch_seq);
         j->live_ix = sm_calloc(1, sizeof *j->live_ix);
         if (j->arch == NULL || j->arch_seq == NULL || j->live_ix == NULL ||
-            !fp_index_init(j->live_ix, 4 * LIVE_ARCHIVE)) {
+            !fp_index_init(j->live_ix, 8 * LIVE_ARCHIVE)) {
             free(j->arch);
             free(j->arch_seq);
             free(j->live_ix);
@@ -1717,10 +1727,10 @@ static void live_archive(sm_join_t *j, const struct entry *e)
         memset(j->live_ix->at, 0, (j->live_ix->mask + 1) * sizeof *j->live_ix->at);
         for (size_t k = 0; k < LIVE_ARCHIVE; k++)
             if (j->arch_seq[k] != UINT64_MAX && j->arch[k].kind == E_SERVER)
-                fp_index_put(j->live_ix, server_key(&j->arch[k]), j->arch_seq[k]);
+                fp_file(j->live_ix, &j->arch[k], j->arch_seq[k]);
         j->live_ix_inserts = 1;
     } else {
-        fp_index_put(j->live_ix, server_key(e), pos);
+        fp_file(j->live_ix, e, pos);
     }
 }
 
@@ -1742,8 +1752,8 @@ static size_t fp_lookup(const sm_join_t *j, const struct fp_index *ix, uint64_t 
         if (dup)
             continue;
         if (n == max) {
-            (*skipped)++;
-            continue;
+            (*skipped)++; /* one is enough to know: the rest are not walked */
+            break;
         }
         cand[n++] = v;
     }
@@ -1777,6 +1787,11 @@ static uint64_t fp_choose(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
     size_t n = 0;
     uint64_t skipped = 0;
     uint32_t tracked = tracked_attempts(g);
+    /* First by its ports, scanned to its end (or the bound): a candidate of the same source
+     * port that a long strong-key chain leaves unexamined is found here. */
+    uint64_t skipped_port = 0;
+    n = fp_lookup(j, ix, fp_key(FP_PORT, g->tuple.dport, g->tuple.sport), g, cand, n,
+                  FP_MAX_CANDIDATES, &skipped_port);
     if (g->fp.present & SM_OPT_TS) {
         for (uint32_t i = 0; i < tracked; i++) {
             struct attempt a = attempt_at(g, i);
@@ -1788,19 +1803,22 @@ static uint64_t fp_choose(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
         for (uint32_t i = 0; i < tracked; i++)
             n = fp_lookup(j, ix, fp_key(FP_IPID, g->tuple.dport, attempt_at(g, i).ip_id), g,
                           cand, n, FP_MAX_CANDIDATES, &skipped);
-    } else {
-        n = fp_lookup(j, ix, fp_key(FP_PORT, g->tuple.dport, g->tuple.sport), g, cand, n,
-                      FP_MAX_CANDIDATES, &skipped);
     }
-    j->st.fp_skipped += skipped;
+    j->st.fp_skipped += skipped + skipped_port;
     if (n == 0)
         return UINT64_MAX;
     /* Several fit (two connections in one millisecond share a TSval): the other fields
      * decide, and only a clear winner is taken. */
+    /* A winner must share the strongest print the SYN has: its TSval when it carries a
+     * timestamp, else its IPv4 ID, else its port. A port alone next to a timestamp is
+     * another connection's port. */
+    int need = (g->fp.present & SM_OPT_TS) ? 4 : g->fp.ip_id != 0 ? 2 : 1;
     int best = -1, second = -1;
     size_t pick = 0;
     for (size_t c = 0; c < n; c++) {
         int sc = fp_score(g, tracked, arch_at(j, cand[c]));
+        if (sc < need)
+            continue;
         if (sc > best) {
             second = best;
             best = sc;
@@ -1809,8 +1827,15 @@ static uint64_t fp_choose(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
             second = sc;
         }
     }
-    if (skipped || best == second) {
-        contest(g, (uint32_t)(n + skipped)); /* never a guess */
+    if (best < 0 && !skipped)
+        return UINT64_MAX; /* nothing shares its strongest print */
+    /* Candidates left unexamined could tie the best, unless it shares the source port and
+     * the port key was scanned whole (a skipped one with that port would have been found
+     * there, and one without it scores less). */
+    bool port_sure = best >= 0 && skipped_port == 0 &&
+                     arch_at(j, cand[pick])->tuple.sport == g->tuple.sport;
+    if (best == second || skipped_port || (skipped && !port_sure)) {
+        contest(g, (uint32_t)(n + skipped + skipped_port)); /* never a guess */
         return UINT64_MAX;
     }
     return cand[pick];

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """rewrite_isn.py - a server capture as if a firewall randomized each connection's ISN.
 
-    rewrite_isn.py IN.pcap OUT.pcap [--seed N] [--mss N] [--strip-ts] [--keep-isn]
+    rewrite_isn.py IN.pcap OUT.pcap [--seed N] [--mss N] [--strip-ts] [--keep-isn] [--every K]
 
 What Cisco ASA "TCP sequence number randomization" does between the two captures, seen from
 the server's side: every connection (by the tuple of its first SYN as this capture sees it)
@@ -10,7 +10,8 @@ the acknowledgement numbers and SACK edges the server sends back (the device tak
 again on the way to the client, beyond this capture). --mss N clamps the MSS option
 of SYNs to N (ASA's default is 1380); --strip-ts turns the SYNs' timestamp options into NOPs
 (a client with timestamps off); --keep-isn leaves the sequence numbers alone (to strip the
-timestamps of the client's capture too).
+timestamps of the client's capture too); --every K rewrites only every K-th connection (a
+device on some paths only).
 TCP checksums are fixed. Classic pcap, Ethernet, IPv4 and IPv6 (no extension headers);
 everything else is copied as it is. Prints how many connections were rewritten.
 """
@@ -26,6 +27,7 @@ ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--mss", type=int)
 ap.add_argument("--strip-ts", action="store_true")
 ap.add_argument("--keep-isn", action="store_true")
+ap.add_argument("--every", type=int, default=1)
 a = ap.parse_args()
 rng = random.Random(a.seed)
 
@@ -80,7 +82,8 @@ while off + 16 <= len(data):
     flags = pkt[t + 13]
     fwd, rev = (src, sport, dst, dport), (dst, dport, src, sport)
     if flags & 0x12 == 0x02 and fwd not in offsets:
-        offsets[fwd] = 0 if a.keep_isn else rng.getrandbits(32) | 1
+        o = rng.getrandbits(32) | 1
+        offsets[fwd] = 0 if a.keep_isn or len(offsets) % a.every else o
     if fwd in offsets:  # client to server: the client's sequence numbers
         o = offsets[fwd]
         struct.pack_into("!I", pkt, t + 4, (seq + o) & 0xffffffff)
