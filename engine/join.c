@@ -1845,8 +1845,9 @@ static uint64_t fp_choose(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
 static void fp_claim(sm_join_t *j, uint32_t gi, uint64_t v)
 {
     if (j->live >= j->cfg.max_pending) {
-        /* no room to bring it back: it may have been delivered, nothing is known */
-        j->degraded = true;
+        /* no room to bring it back: it may have been delivered, never missing */
+        j->st.fp_skipped++;
+        contest(&j->pool[gi], 2);
         return;
     }
     struct entry *a = arch_at(j, v);
@@ -1870,9 +1871,21 @@ static void fp_claim(sm_join_t *j, uint32_t gi, uint64_t v)
     j->st.isn_rewritten++;
 }
 
+/*
+ * Which groups the second matcher tries: those the client saw answered (behind a rewriting
+ * device the client still gets its SYN/ACK) and, once a rewrite has been seen, all. A SYN
+ * that nobody answered and no rewriting in sight is not worth a guess at weak prints.
+ */
+static bool fp_eligible(const sm_join_t *j, const struct entry *g)
+{
+    return g->answer != SM_ANSWER_NONE || j->st.isn_rewritten > 0;
+}
+
 /* Live: group gi takes its server SYN by fingerprint now, if one is clear (first come). */
 static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
 {
+    if (!fp_eligible(j, &j->pool[gi]))
+        return;
     uint64_t v = fp_choose(j, ix, gi);
     if (v != UINT64_MAX)
         fp_claim(j, gi, v);
@@ -1902,28 +1915,36 @@ static void fp_pass(sm_join_t *j)
         j->degraded = true; /* rewritten connections may go unmatched: nothing is missing */
         return;
     }
-    for (size_t k = 0; k < j->held_len; k++) {
-        uint32_t gi = j->held[k];
-        struct entry *g = &j->pool[gi];
-        choice[k] = UINT64_MAX;
-        if (g->kind == E_GROUP && g->held && g->peer == 0 && g->candidates <= 1 &&
-            (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &g->tuple))) {
-            choice[k] = fp_choose(j, &ix, gi);
-            if (choice[k] != UINT64_MAX && named[choice[k]] < 2)
-                named[choice[k]]++;
+    /* Round one: the groups the client saw answered; round two, if round one found a
+     * rewriting device: the rest (fp_eligible). */
+    for (int round = 0; round < 2; round++) {
+        if (round == 1 && j->st.isn_rewritten == 0)
+            break;
+        memset(named, 0, j->narch);
+        for (size_t k = 0; k < j->held_len; k++) {
+            uint32_t gi = j->held[k];
+            struct entry *g = &j->pool[gi];
+            choice[k] = UINT64_MAX;
+            if (g->kind == E_GROUP && g->held && g->peer == 0 && g->candidates <= 1 &&
+                (round == 0 ? g->answer != SM_ANSWER_NONE : g->answer == SM_ANSWER_NONE) &&
+                (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &g->tuple))) {
+                choice[k] = fp_choose(j, &ix, gi);
+                if (choice[k] != UINT64_MAX && named[choice[k]] < 2)
+                    named[choice[k]]++;
+            }
         }
-    }
-    for (size_t k = 0; k < j->held_len; k++) {
-        if (choice[k] == UINT64_MAX)
-            continue;
-        uint32_t gi = j->held[k];
-        if (named[choice[k]] > 1) {
-            contest(&j->pool[gi], 2);
-            continue;
+        for (size_t k = 0; k < j->held_len; k++) {
+            if (choice[k] == UINT64_MAX)
+                continue;
+            uint32_t gi = j->held[k];
+            if (named[choice[k]] > 1) {
+                contest(&j->pool[gi], 2);
+                continue;
+            }
+            fp_claim(j, gi, choice[k]);
+            if (j->pool[gi].peer)
+                decide_final(j, gi); /* now: the pair's two entries are free again */
         }
-        fp_claim(j, gi, choice[k]);
-        if (j->pool[gi].peer)
-            decide_final(j, gi); /* now: the pair's two entries are free again */
     }
     free(choice);
     free(named);
