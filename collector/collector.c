@@ -266,11 +266,11 @@ static void stats_line(struct collector *c)
             continue;
         sm_log_info("stats: %s: handshakes ok %" PRIu64 ", failed: protocol %" PRIu64
                     " auth %" PRIu64 " other %" PRIu64 " | allow-list: allowed %" PRIu64
-                    " denied %" PRIu64 " (not listed %" PRIu64 ", %s key %" PRIu64 ")%s",
+                    " denied %" PRIu64 " (not listed %" PRIu64 ", %s key %" PRIu64 ")",
                     dr->name, dr->hs_ok, dr->hs_failed_protocol, dr->hs_failed_auth,
                     dr->hs_failed_other, dr->allowed, dr->denied_unlisted + dr->denied_other_role,
                     dr->denied_unlisted, d == DOOR_AGENTS ? "a subscriber's" : "an agent's",
-                    dr->denied_other_role, "");
+                    dr->denied_other_role);
     }
     sm_log_info("stats: batches claiming another sensor's id %" PRIu64, c->identity_mismatch);
     sm_log_info("stats: sensors %zu up of %zu | messages %" PRIu64 " rejected %" PRIu64 "%s"

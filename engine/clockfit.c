@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "select.h"
 
 #define NS_PER_SEC INT64_C(1000000000)
 #define TABLE_BITS 14      /* slots per pairing table */
@@ -80,44 +81,12 @@ void sm_clockfit_destroy(sm_clockfit_t **self_p)
     *self_p = NULL;
 }
 
-/* The k-th smallest of v[0..n-1] (Hoare's selection; reorders v). */
-static int64_t kth(int64_t *v, uint32_t n, uint32_t k)
-{
-    uint32_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        int64_t pivot = v[lo + (hi - lo) / 2];
-        uint32_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot)
-                i++;
-            while (v[j] > pivot)
-                j--;
-            if (i <= j) {
-                int64_t t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                if (j == 0)
-                    break;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return v[k];
-    }
-    return v[k];
-}
-
 /* The median of v[0..n-1], n > 0 (of a copy): the lower middle for an even n. */
 static int64_t median(const int64_t *v, uint32_t n)
 {
     int64_t tmp[BUCKET_MAX];
     memcpy(tmp, v, n * sizeof *v);
-    return kth(tmp, n, (n - 1) / 2);
+    return sm_select_kth(tmp, n, (n - 1) / 2);
 }
 
 static int64_t iabs64(int64_t x)

@@ -37,6 +37,7 @@
 
 #include "alloc.h"
 #include "clockfit.h"
+#include "select.h"
 #include "hugemem.h"
 #include "siphash.h"
 #include "addr.h"
@@ -713,38 +714,6 @@ static void emit_record(sm_join_t *j, const struct sm_record *r, enum sm_verdict
     j->cfg.on_verdict(j->cfg.verdict_arg, &v);
 }
 
-/* The k-th smallest of v[0..n-1] (Hoare's selection; reorders v): expected linear time. */
-static int64_t select_kth(int64_t *v, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        int64_t pivot = v[lo + (hi - lo) / 2];
-        size_t a = lo, b = hi;
-        while (a <= b) {
-            while (v[a] < pivot)
-                a++;
-            while (v[b] > pivot)
-                b--;
-            if (a <= b) {
-                int64_t t = v[a];
-                v[a] = v[b];
-                v[b] = t;
-                a++;
-                if (b == 0)
-                    break;
-                b--;
-            }
-        }
-        if (k <= b)
-            hi = b;
-        else if (k >= a)
-            lo = a;
-        else
-            return v[k];
-    }
-    return v[k];
-}
-
 static void note_delay(sm_join_t *j, int64_t delay)
 {
     j->delays[j->delay_next] = delay;
@@ -763,7 +732,7 @@ static int64_t offset_median(const sm_join_t *cj)
     if (j->median_stale && j->ndelays > 0) {
         int64_t tmp[OFFSET_SAMPLES];
         memcpy(tmp, j->delays, j->ndelays * sizeof tmp[0]);
-        j->offset_median = select_kth(tmp, j->ndelays, j->ndelays / 2);
+        j->offset_median = sm_select_kth(tmp, j->ndelays, j->ndelays / 2);
         j->median_stale = false;
     }
     return j->offset_median;
@@ -1119,8 +1088,6 @@ static void evict_oldest(sm_join_t *j)
     }
 }
 
-static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi);
-
 /* Decides what is due at or before the horizon: everything, or max_work entries when limit. */
 static void run_limited(sm_join_t *j, bool limit)
 {
@@ -1195,9 +1162,6 @@ static uint32_t find(sm_join_t *j, enum ekind kind, uint32_t isn, const struct s
     }
     return 0;
 }
-
-static struct attempt attempt_at(const struct entry *g, uint32_t i);
-static uint32_t tracked_attempts(const struct entry *g);
 
 /* Could server SYN s carry a TSval of group g's connection? One TCP timestamp clock ticks
  * at most 1,000 times a second: the two TSvals are no further apart than the milliseconds

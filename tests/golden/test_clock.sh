@@ -24,27 +24,10 @@ tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 serve=()
 while read -r ip; do serve+=(--serve "$ip"); done <"$data/server_ips.txt"
+# shellcheck source=../lib/replay.sh
+. "$lib/replay.sh"
+live() { sm_replay "$build" "$tmp" "$@"; } # CLIENT SERVER OUT [SERVE...]
 
-live() { # CLIENT SERVER OUT [SERVE...]
-    local c=$1 s=$2 out=$3
-    shift 3
-    local sock=ipc://$tmp/c.sock
-    "$build/synmatch-collector" --listen "$sock" --exit-when-done --stats 0 --output "$out" \
-        2>"$out.err" &
-    local cpid=$!
-    "$build/synmatch-agent" -r "$s" --role server --sensor-id server "$@" --collector "$sock" \
-        2>/dev/null &
-    local spid=$!
-    "$build/synmatch-agent" -r "$c" --role client --sensor-id client --collector "$sock" 2>/dev/null
-    wait "$spid"
-    for _ in $(seq 200); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$cpid" 2>/dev/null; then
-        echo "FAIL the collector did not finish"
-        tail -5 "$out.err"
-        return 1
-    fi
-    wait "$cpid"
-}
 compare() { # CLIENT SERVER OUT [OPTIONS...]: verdicts to OUT, stderr to OUT.err
     local c=$1 s=$2 out=$3
     shift 3

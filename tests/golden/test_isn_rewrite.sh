@@ -38,18 +38,9 @@ compare "$tmp/c_nots.pcap" "$tmp/rw_nots.pcap" "$tmp/rw_nots.jsonl"
 "$build/synmatch" compare --map --format csv "$data/client.pcap" "$tmp/rw.pcap" >"$tmp/rw_map.csv" 2>/dev/null || true
 serve=()
 while read -r ip; do serve+=(--serve "$ip"); done <"$data/server_ips.txt"
-live() { # CLIENT SERVER OUT
-    local sock=ipc://$tmp/c.sock
-    "$build/synmatch-collector" --listen "$sock" --exit-when-done --stats 0 --output "$3" 2>"$3.err" &
-    local cpid=$!
-    "$build/synmatch-agent" -r "$2" --role server --sensor-id server "${serve[@]}" --collector "$sock" 2>/dev/null &
-    local spid=$!
-    "$build/synmatch-agent" -r "$1" --role client --sensor-id client --collector "$sock" 2>/dev/null
-    wait "$spid"
-    for _ in $(seq 200); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$cpid" 2>/dev/null; then echo "FAIL the collector did not finish"; return 1; fi
-    wait "$cpid"
-}
+# shellcheck source=../lib/replay.sh
+. "$lib/replay.sh"
+live() { sm_replay "$build" "$tmp" "$@" "${serve[@]}"; } # CLIENT SERVER OUT
 live "$data/client.pcap" "$data/server.pcap" "$tmp/live_base.jsonl" || fail=1
 live "$data/client.pcap" "$tmp/rw.pcap" "$tmp/live_rw.jsonl" || fail=1
 python3 "$lib/gen_syn_pair.py" "$tmp/lc.pcap" "$tmp/ls.pcap" --count 3000 --rate 1000000 \

@@ -12,18 +12,10 @@ tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 serve=()
 while read -r ip; do serve+=(--serve "$ip"); done <"$data/server_ips.txt"
+# shellcheck source=../lib/replay.sh
+. "$here/../lib/replay.sh"
+live() { sm_replay "$build" "$tmp" "$@" "${serve[@]}"; } # CLIENT SERVER OUT
 
-live() { # CLIENT SERVER OUT
-    local sock=ipc://$tmp/c.sock
-    "$build/synmatch-collector" --listen "$sock" --exit-when-done --stats 0 --output "$3" 2>/dev/null &
-    local cpid=$!
-    "$build/synmatch-agent" -r "$2" --role server --sensor-id server "${serve[@]}" --collector "$sock" 2>/dev/null &
-    local s=$!
-    "$build/synmatch-agent" -r "$1" --role client --sensor-id client --collector "$sock" 2>/dev/null
-    wait "$s"
-    for _ in $(seq 100); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
-    wait "$cpid"
-}
 
 "$build/synmatch" compare --verdicts "$data/client.pcap" "$data/server.pcap" >"$tmp/base.jsonl" 2>/dev/null || true
 fail=0

@@ -41,6 +41,23 @@ def csum(b):
     return ~s & 0xffff
 
 
+def options(pkt, t, doff):
+    """The TCP options of the header at t: (kind, offset, length) each, NOPs skipped."""
+    i = t + 20
+    while i < t + doff:
+        kind = pkt[i]
+        if kind == 0:
+            return
+        if kind == 1:
+            i += 1
+            continue
+        ln = pkt[i + 1] if i + 1 < t + doff else 0
+        if ln < 2:
+            return
+        yield kind, i, ln
+        i += ln
+
+
 data = open(a.inp, "rb").read()
 endian = {b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">",
           b"\x4d\x3c\xb2\xa1": "<", b"\xa1\xb2\x3c\x4d": ">"}.get(data[:4])
@@ -87,43 +104,21 @@ while off + 16 <= len(data):
     if fwd in offsets:  # client to server: the client's sequence numbers
         o = offsets[fwd]
         struct.pack_into("!I", pkt, t + 4, (seq + o) & 0xffffffff)
-        if flags & 0x02 and a.mss is not None or flags & 0x02 and a.strip_ts:
-            i = t + 20
-            while i < t + doff:
-                kind = pkt[i]
-                if kind == 0:
-                    break
-                if kind == 1:
-                    i += 1
-                    continue
-                ln = pkt[i + 1] if i + 1 < t + doff else 0
-                if ln < 2:
-                    break
+        if flags & 0x02 and (a.mss is not None or a.strip_ts):
+            for kind, i, ln in options(pkt, t, doff):
                 if kind == 2 and ln == 4 and a.mss is not None:
                     mss = struct.unpack("!H", pkt[i + 2:i + 4])[0]
                     struct.pack_into("!H", pkt, i + 2, min(mss, a.mss))
                 if kind == 8 and a.strip_ts:
                     pkt[i:i + ln] = b"\x01" * ln
-                i += ln
     elif rev in offsets and flags & 0x10:  # server to client: what it acknowledges
         o = offsets[rev]
         struct.pack_into("!I", pkt, t + 8, (ack + o) & 0xffffffff)
-        i = t + 20
-        while i < t + doff:  # SACK edges
-            kind = pkt[i]
-            if kind == 0:
-                break
-            if kind == 1:
-                i += 1
-                continue
-            ln = pkt[i + 1] if i + 1 < t + doff else 0
-            if ln < 2:
-                break
+        for kind, i, ln in options(pkt, t, doff):  # SACK edges
             if kind == 5:
                 for e in range(i + 2, i + ln - 3, 4):
                     v = struct.unpack("!I", pkt[e:e + 4])[0]
                     struct.pack_into("!I", pkt, e, (v + o) & 0xffffffff)
-            i += ln
     else:
         out.append(hdr + bytes(pkt))
         continue

@@ -414,6 +414,20 @@ static void expect_open_fails(const char *path, enum sm_pcap_err want)
  * The file opens, gives good_frames frames, then stops with kind; the error message names
  * frame_no (0: not checked) and next() keeps failing.
  */
+/* path reads to its end, frames frames, one block read as padded to a multiple of 4. */
+static void expect_read_unaligned(const char *path, int frames)
+{
+    sm_pcapfile_t *pf = open_ok(path);
+    struct got *g = got_new();
+    read_all(pf, g);
+    CHECK_EQ_U(g->n, frames);
+    CHECK(g->rc == 0);
+    CHECK_EQ_U(sm_pcapfile_unaligned_blocks(pf), 1);
+    got_free(g);
+    free(g);
+    sm_pcapfile_close(&pf);
+}
+
 static void expect_read_fails(const char *path, int good_frames, enum sm_pcap_err want,
                               unsigned frame_no)
 {
@@ -969,15 +983,7 @@ static void test_pcapng_errors(void)
             if (short_by == 2)
                 poke32(&b, b.n - 4, real - short_by); /* the trailer agrees with the header */
             ng_epb(&b, 0, 4, sizeof d, sizeof d, d);
-            sm_pcapfile_t *pf = open_ok(write_file("ng-unaligned.pcapng", &b));
-            struct got *g = got_new();
-            read_all(pf, g);
-            CHECK_EQ_U(g->n, 4);
-            CHECK(g->rc == 0);
-            CHECK_EQ_U(sm_pcapfile_unaligned_blocks(pf), 1);
-            got_free(g);
-            free(g);
-            sm_pcapfile_close(&pf);
+            expect_read_unaligned(write_file("ng-unaligned.pcapng", &b), 4);
             b_free(&b);
         }
         /*
@@ -999,17 +1005,7 @@ static void test_pcapng_errors(void)
         at = b.n;
         ng_opaque(&b, BT_CUSTOM, 16);
         poke32(&b, at + 4, 26);
-        {
-            sm_pcapfile_t *pf = open_ok(write_file("ng-unaligned-custom.pcapng", &b));
-            struct got *g = got_new();
-            read_all(pf, g);
-            CHECK_EQ_U(g->n, 2);
-            CHECK(g->rc == 0);
-            CHECK_EQ_U(sm_pcapfile_unaligned_blocks(pf), 1);
-            got_free(g);
-            free(g);
-            sm_pcapfile_close(&pf);
-        }
+        expect_read_unaligned(write_file("ng-unaligned-custom.pcapng", &b), 2);
         b_free(&b);
 
         /* Trailing length does not match the leading one. */
