@@ -1618,11 +1618,19 @@ static bool fp_index_init(struct fp_index *ix, size_t n)
     return true;
 }
 
+/* Probes per insertion at most: a flood of SYNs with one print (a constant IP ID) would
+ * otherwise grow one cluster that every insertion and lookup walks. Past it the SYN is
+ * not filed: one print shared by so many SYNs could not have named one of them anyway. */
+#define FP_MAX_PROBE 64
+
 static void fp_index_put(struct fp_index *ix, uint64_t k, uint64_t v)
 {
     size_t h = fp_slot(ix, k);
-    while (ix->at[h])
+    for (int probes = 0; ix->at[h]; probes++) {
+        if (probes == FP_MAX_PROBE)
+            return;
         h = (h + 1) & ix->mask;
+    }
     ix->key[h] = k;
     ix->at[h] = v + 1;
 }
