@@ -70,12 +70,18 @@
 #define FP_MAX_CANDIDATES 16 /* fingerprint candidates examined per group */
 /* Live, lone server SYNs kept for the second matcher (a ring, 160 bytes each): ~0.3 s of a
  * 50,000 SYN/s flood, minutes of ordinary traffic. */
-#define LIVE_ARCHIVE (1u << 14)
+#define LIVE_ARCHIVE (1u << 14) /* at most; an eighth of max_pending when that is smaller */
+
+#define FP_DROPPED 256 /* keys remembered whose insertion the probe bound refused */
 
 struct fp_index {
     uint64_t *key;
     uint64_t *at; /* archive value + 1 (offline: index, live: ring position); 0 = empty */
     size_t mask;
+    /* Keys some SYN filed under was refused for (fp_index_put): a lookup of one of them
+     * cannot be complete. Past FP_DROPPED of them, any lookup that meets the bound is not. */
+    uint64_t dropped[FP_DROPPED];
+    unsigned ndropped;
 };
 
 enum ekind {
@@ -213,12 +219,17 @@ struct sm_join {
     struct ivlist blind[2]; /* per role: where the evidence is incomplete */
     struct ivlist hints;    /* the server host's counters (sm_join_hint) */
     /* The lone server SYNs that expired, for the second matcher: offline all of them (to the
-     * end), live the latest LIVE_ARCHIVE in a ring with its index (fp section). */
+     * end), live the latest ring_cap in a ring with its index (fp section). */
     struct entry *arch;
     size_t narch, arch_cap;
     uint64_t arch_dropped;
+    /* The times (first_ns) of the lone server SYNs the archive no longer holds (dropped when
+     * full, written over in the ring), as one hull: a group whose window meets it cannot know
+     * every candidate it had. lost_lo > lost_hi: none lost. */
+    int64_t lost_lo, lost_hi;
     bool arch_mapped;             /* offline: arch is an mmap of ARCHIVE_MAX entries */
     uint64_t *arch_seq;           /* live: which ring position each slot holds */
+    size_t ring_cap;              /* live: slots in the ring (a power of two) */
     uint64_t ring_next;           /* live: positions written */
     struct fp_index *live_ix;     /* live: key -> ring position + 1 */
     size_t live_ix_inserts;
@@ -1025,6 +1036,16 @@ static void decide_group(sm_join_t *j, uint32_t gi)
 
 static void live_archive(sm_join_t *j, const struct entry *e);
 
+/* Lone server SYN e is not (or no longer) in the archive. */
+static void arch_lose(sm_join_t *j, const struct entry *e)
+{
+    j->arch_dropped++;
+    if (e->first_ns < j->lost_lo)
+        j->lost_lo = e->first_ns;
+    if (e->first_ns > j->lost_hi)
+        j->lost_hi = e->first_ns;
+}
+
 /* Keeps a copy of lone server SYN e for the second matcher (offline: sm_join_finish). */
 static void archive(sm_join_t *j, const struct entry *e)
 {
@@ -1039,7 +1060,7 @@ static void archive(sm_join_t *j, const struct entry *e)
         j->arch_mapped = j->arch != NULL;
     }
     if (j->arch == NULL || j->narch == j->arch_cap) {
-        j->arch_dropped++; /* counted: a rewritten connection may go unmatched */
+        arch_lose(j, e); /* counted: a rewritten connection may go unmatched */
         return;
     }
     j->arch[j->narch++] = *e;
@@ -1608,6 +1629,7 @@ static bool fp_index_init(struct fp_index *ix, size_t n)
     ix->key = sm_malloc(n * sizeof *ix->key);
     ix->at = sm_calloc(n, sizeof *ix->at);
     ix->mask = n - 1;
+    ix->ndropped = 0;
     if (ix->key == NULL || ix->at == NULL) {
         free(ix->key);
         free(ix->at);
@@ -1619,16 +1641,35 @@ static bool fp_index_init(struct fp_index *ix, size_t n)
 }
 
 /* Probes per insertion at most: a flood of SYNs with one print (a constant IP ID) would
- * otherwise grow one cluster that every insertion and lookup walks. Past it the SYN is
- * not filed: one print shared by so many SYNs could not have named one of them anyway. */
+ * otherwise grow one cluster that every insertion and lookup walks. A SYN lies in the
+ * first FP_MAX_PROBE slots from its home or is not filed (its key is remembered, so that a
+ * lookup knows it may be incomplete): one print shared by so many SYNs could not have
+ * named one of them anyway. */
 #define FP_MAX_PROBE 64
+
+/* Whether a SYN filed under k may have been refused. */
+static bool fp_dropped(const struct fp_index *ix, uint64_t k)
+{
+    if (ix->ndropped > FP_DROPPED)
+        return true;
+    for (unsigned i = 0; i < ix->ndropped; i++)
+        if (ix->dropped[i] == k)
+            return true;
+    return false;
+}
 
 static void fp_index_put(struct fp_index *ix, uint64_t k, uint64_t v)
 {
     size_t h = fp_slot(ix, k);
-    for (int probes = 0; ix->at[h]; probes++) {
-        if (probes == FP_MAX_PROBE)
+    for (int probes = 1; ix->at[h]; probes++) { /* h is the probes-th slot from home */
+        if (probes == FP_MAX_PROBE) {
+            if (!fp_dropped(ix, k)) {
+                if (ix->ndropped < FP_DROPPED)
+                    ix->dropped[ix->ndropped] = k;
+                ix->ndropped++;
+            }
             return;
+        }
         h = (h + 1) & ix->mask;
     }
     ix->key[h] = k;
@@ -1662,7 +1703,7 @@ static struct entry *arch_at(const sm_join_t *j, uint64_t v)
 {
     if (j->cfg.hold_unmatched)
         return v < j->narch ? &j->arch[v] : NULL;
-    size_t slot = (size_t)(v & (LIVE_ARCHIVE - 1));
+    size_t slot = (size_t)(v & (j->ring_cap - 1));
     return j->arch && j->arch_seq[slot] == v ? &j->arch[slot] : NULL;
 }
 
@@ -1674,30 +1715,33 @@ static struct entry *arch_at(const sm_join_t *j, uint64_t v)
 static void live_archive(sm_join_t *j, const struct entry *e)
 {
     if (j->arch == NULL) {
-        j->arch = sm_malloc(LIVE_ARCHIVE * sizeof *j->arch);
-        j->arch_seq = sm_malloc(LIVE_ARCHIVE * sizeof *j->arch_seq);
+        j->arch = sm_malloc(j->ring_cap * sizeof *j->arch);
+        j->arch_seq = sm_malloc(j->ring_cap * sizeof *j->arch_seq);
         j->live_ix = sm_calloc(1, sizeof *j->live_ix);
         if (j->arch == NULL || j->arch_seq == NULL || j->live_ix == NULL ||
-            !fp_index_init(j->live_ix, 8 * LIVE_ARCHIVE)) {
+            !fp_index_init(j->live_ix, 8 * j->ring_cap)) {
             free(j->arch);
             free(j->arch_seq);
             free(j->live_ix);
             j->arch = NULL;
             j->arch_seq = NULL;
             j->live_ix = NULL;
-            j->arch_dropped++;
+            arch_lose(j, e);
             return;
         }
-        for (size_t k = 0; k < LIVE_ARCHIVE; k++)
+        for (size_t k = 0; k < j->ring_cap; k++)
             j->arch_seq[k] = UINT64_MAX;
     }
     uint64_t pos = j->ring_next++;
-    size_t slot = (size_t)(pos & (LIVE_ARCHIVE - 1));
+    size_t slot = (size_t)(pos & (j->ring_cap - 1));
+    if (j->arch_seq[slot] != UINT64_MAX && j->arch[slot].kind == E_SERVER)
+        arch_lose(j, &j->arch[slot]); /* written over before any group took it */
     j->arch[slot] = *e;
     j->arch_seq[slot] = pos;
-    if (++j->live_ix_inserts > LIVE_ARCHIVE) {
+    if (++j->live_ix_inserts > j->ring_cap) {
         memset(j->live_ix->at, 0, (j->live_ix->mask + 1) * sizeof *j->live_ix->at);
-        for (size_t k = 0; k < LIVE_ARCHIVE; k++)
+        j->live_ix->ndropped = 0;
+        for (size_t k = 0; k < j->ring_cap; k++)
             if (j->arch_seq[k] != UINT64_MAX && j->arch[k].kind == E_SERVER)
                 fp_file(j->live_ix, &j->arch[k], j->arch_seq[k]);
         j->live_ix_inserts = 1;
@@ -1711,7 +1755,10 @@ static size_t fp_lookup(const sm_join_t *j, const struct fp_index *ix, uint64_t 
                         const struct entry *g, uint64_t *cand, size_t n, size_t max,
                         uint64_t *skipped)
 {
-    for (size_t h = fp_slot(ix, k); ix->at[h]; h = (h + 1) & ix->mask) {
+    /* Every SYN filed under k lies in the first FP_MAX_PROBE slots from its home (fp_index_put). */
+    int probes = 0;
+    size_t h = fp_slot(ix, k);
+    for (; ix->at[h] && probes < FP_MAX_PROBE; h = (h + 1) & ix->mask, probes++) {
         if (ix->key[h] != k)
             continue;
         uint64_t v = ix->at[h] - 1;
@@ -1729,6 +1776,8 @@ static size_t fp_lookup(const sm_join_t *j, const struct fp_index *ix, uint64_t 
         }
         cand[n++] = v;
     }
+    if (probes == FP_MAX_PROBE && fp_dropped(ix, k))
+        (*skipped)++; /* a SYN under k may not have been filed */
     return n;
 }
 
@@ -1776,7 +1825,11 @@ static uint64_t fp_choose(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
             n = fp_lookup(j, ix, fp_key(FP_IPID, g->tuple.dport, attempt_at(g, i).ip_id), g,
                           cand, n, FP_MAX_CANDIDATES, &skipped);
     }
-    j->st.fp_skipped += skipped + skipped_port;
+    /* Server SYNs of its window the archive lost could tie whatever was found: then nothing
+     * found is sure, not even a port match. */
+    bool incomplete = j->lost_lo <= sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns) &&
+                      j->lost_hi >= sat_add(g->first_ns, -j->cfg.max_skew_ns);
+    j->st.fp_skipped += skipped + skipped_port + incomplete;
     if (n == 0)
         return UINT64_MAX;
     /* Several fit (two connections in one millisecond share a TSval): the other fields
@@ -1799,15 +1852,15 @@ static uint64_t fp_choose(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
             second = sc;
         }
     }
-    if (best < 0 && !skipped)
+    if (best < 0 && !skipped && !incomplete)
         return UINT64_MAX; /* nothing shares its strongest print */
     /* Candidates left unexamined could tie the best, unless it shares the source port and
      * the port key was scanned whole (a skipped one with that port would have been found
      * there, and one without it scores less). */
     bool port_sure = best >= 0 && skipped_port == 0 &&
                      arch_at(j, cand[pick])->tuple.sport == g->tuple.sport;
-    if (best == second || skipped_port || (skipped && !port_sure)) {
-        contest(g, (uint32_t)(n + skipped + skipped_port)); /* never a guess */
+    if (best == second || skipped_port || incomplete || (skipped && !port_sure)) {
+        contest(g, (uint32_t)(n + skipped + skipped_port + incomplete)); /* never a guess */
         return UINT64_MAX;
     }
     return cand[pick];
@@ -2141,10 +2194,18 @@ sm_join_t *sm_join_new(const struct sm_join_config *cfg)
         j->cfg.max_pending = SM_JOIN_DEFAULT_MAX_PENDING;
     if (j->cfg.max_pending > UINT32_MAX - 2)
         j->cfg.max_pending = UINT32_MAX - 2;
+    /* The live ring is part of the memory --max-pending bounds: an eighth of it (a power of
+     * two, at least 1,024), at most LIVE_ARCHIVE, so that a flood fills it as soon as the
+     * table rather than raising the peak once the table's bound has been reached. */
+    j->ring_cap = 1024;
+    while (j->ring_cap < LIVE_ARCHIVE && 2 * j->ring_cap <= j->cfg.max_pending / 8)
+        j->ring_cap *= 2;
     struct sm_sipkey seed;
     sm_sipkey_random(&seed);
     j->hmul = seed.k0;
     j->hadd = seed.k1;
+    j->lost_lo = INT64_MAX;
+    j->lost_hi = INT64_MIN;
     j->tab_mask = 1023;
     j->tab = sm_calloc(j->tab_mask + 1, sizeof *j->tab);
     /* The pool is reserved whole (address space only: max_pending entries) and backed as it
