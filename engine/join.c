@@ -1782,7 +1782,9 @@ static size_t fp_lookup(const sm_join_t *j, const struct fp_index *ix, uint64_t 
 }
 
 /* How many of its prints server SYN s shares with some attempt of g: TSval 4, IPv4 ID 2,
- * source port 1. */
+ * source port 1, times 4; then, to tell apart SYNs equal in those (a reused port's two
+ * connections in one millisecond carry one TSval), the server's count of attempts: not above
+ * the client's 2, equal to it 1 more (the server sees at most the attempts the client sent). */
 static int fp_score(const struct entry *g, uint32_t tracked, const struct entry *s)
 {
     int best = 0;
@@ -1793,7 +1795,8 @@ static int fp_score(const struct entry *g, uint32_t tracked, const struct entry 
         if (sc > best)
             best = sc;
     }
-    return best + (g->tuple.sport == s->tuple.sport);
+    int prints = best + (g->tuple.sport == s->tuple.sport);
+    return prints * 4 + (s->attempts <= g->attempts) * 2 + (s->attempts == g->attempts);
 }
 
 /* Tries held group gi against the archive; links it to a unique candidate. */
@@ -1837,7 +1840,7 @@ static uint64_t fp_choose(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
     /* A winner must share the strongest print the SYN has: its TSval when it carries a
      * timestamp, else its IPv4 ID, else its port. A port alone next to a timestamp is
      * another connection's port. */
-    int need = (g->fp.present & SM_OPT_TS) ? 4 : g->fp.ip_id != 0 ? 2 : 1;
+    int need = ((g->fp.present & SM_OPT_TS) ? 4 : g->fp.ip_id != 0 ? 2 : 1) * 4;
     int best = -1, second = -1;
     size_t pick = 0;
     for (size_t c = 0; c < n; c++) {

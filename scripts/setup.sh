@@ -12,7 +12,8 @@ build=${1:-$root/build}
 packages=(
     build-essential cmake pkg-config clang libclang-rt-14-dev
     libpcap-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
-    tshark tcpdump tcpreplay nftables iproute2 ethtool python3
+    tshark tcpdump tcpreplay nftables iptables iproute2 ethtool python3
+    libnetfilter-queue-dev
 )
 
 missing=()

@@ -591,6 +591,45 @@ lab_nat_off() {
     export LAB_NAT
 }
 
+# lab_rewrite_on [MSS]: the firewall randomizes every connection's ISN as Cisco ASA does
+# (tests/lib/sm_isnrw.c, $LAB_ISNRW, on NFQUEUE 0 and 1), clamping the MSS to MSS when given.
+# It takes the forwarded packets as they leave (mangle POSTROUTING, before NAT on the way to
+# the server and after it on the way back: the client's own tuple both ways), so the
+# firewall's rules and its own rejections see the client's sequence numbers, as behind an
+# ASA's ACL. The firewall's conntrack then sees the server acknowledge numbers the client never
+# sent: it is made liberal (nf_conntrack_tcp_be_liberal), as the issue's recipe says, or NAT
+# would not take the answers back. Each connection's "REWRITTEN ORIGINAL" ISN goes into
+# $LAB_RUN/isnrw.log (lab_truth reads it). Only forwarded packets are queued (marked in
+# mangle FORWARD): the kernel drops queued packets of unconfirmed connections it generated
+# itself (a reject's RST). No queue bypass: if the program dies, the connections fail and the
+# test says so. (nftables' own `queue` is not in every kernel; iptables' NFQUEUE target is.)
+lab_rewrite_on() {
+    local mss=${1:-} ipt pid
+    [ -n "${LAB_ISNRW:-}" ] && [ -x "$LAB_ISNRW" ] ||
+        { _lab_die "LAB_ISNRW=${LAB_ISNRW:-}: sm_isnrw not built (needs libnetfilter-queue-dev: scripts/setup.sh)"; return 1; }
+    command -v modprobe >/dev/null && modprobe -q nfnetlink_queue 2>/dev/null
+    [ -e /proc/net/netfilter/nfnetlink_queue ] ||
+        { _lab_die "the kernel has no nfnetlink_queue (CONFIG_NETFILTER_NETLINK_QUEUE)"; return 1; }
+    for ipt in iptables-legacy ip6tables-legacy; do
+        command -v "$ipt" >/dev/null || { _lab_die "$ipt not installed (apt-get install iptables)"; return 1; }
+    done
+    (_lab_bg ip netns exec "$LAB_NS_FW" "$LAB_ISNRW" --log "$LAB_RUN/isnrw.log" ${mss:+--mss "$mss"}) \
+        >"$LAB_RUN/isnrw.out" 2>&1 &
+    pid=$!
+    echo "$pid" >>"$LAB_RUN/pids"
+    _lab_wait_file_line "$LAB_RUN/isnrw.out" ready 10 "$pid" ||
+        { _lab_die "sm_isnrw did not start: $(cat "$LAB_RUN/isnrw.out")"; return 1; }
+    _lab_sysctl "$LAB_NS_FW" net.netfilter.nf_conntrack_tcp_be_liberal=1
+    for ipt in iptables-legacy ip6tables-legacy; do
+        lab_exec fw "$ipt" -t mangle -A FORWARD -p tcp -j MARK --set-mark 0x5a &&
+            lab_exec fw "$ipt" -t mangle -A POSTROUTING -o fw-s -p tcp -m mark --mark 0x5a -j NFQUEUE --queue-num 0 &&
+            lab_exec fw "$ipt" -t mangle -A POSTROUTING -o fw-c -p tcp -m mark --mark 0x5a -j NFQUEUE --queue-num 1 ||
+            { _lab_die "$ipt: could not add the NFQUEUE rules"; return 1; }
+    done
+    LAB_REWRITE=1
+    export LAB_REWRITE
+}
+
 # Print "name packets bytes" for every named counter of the lab tables (firewall and server).
 lab_counters() {
     local ns
@@ -724,6 +763,12 @@ lab_truth() {
     for f in client server firewall_in; do
         lab_pcap_syns "$dir/$f.pcap" >"$LAB_RUN/$f.syns"
     done
+    if [ -s "$LAB_RUN/isnrw.log" ]; then
+        # The ISNs the firewall rewrote, as the client chose them (keep the log for the test).
+        cp "$LAB_RUN/isnrw.log" "$dir/isn_rewrites.txt"
+        _lab_unrewrite "$dir/isn_rewrites.txt" <"$LAB_RUN/server.syns" >"$LAB_RUN/server.syns.orig" &&
+            mv "$LAB_RUN/server.syns.orig" "$LAB_RUN/server.syns"
+    fi
     "$LAB_PY" "$LAB_ROOT/tests/lib/truth.py" \
         --client "$LAB_RUN/client.syns" --server "$LAB_RUN/server.syns" --fw "$LAB_RUN/firewall_in.syns" \
         --traffic "$dir/traffic.tsv" --counters "$dir/nft_counters.txt" --outdir "$dir" \
@@ -732,7 +777,34 @@ lab_truth() {
         --nat-ips "$LAB_FWS4,$LAB_FWS6" \
         --ports "$LAB_PORT_OK,$LAB_PORT_DROP,$LAB_PORT_REFUSED,$LAB_PORT_LOSSY,$LAB_PORT_OTHER" \
         --fault-ports "$LAB_PORT_REPLYDROP,$LAB_PORT_HOSTDROP,$LAB_PORT_FULLQ,$LAB_PORT_COOKIES,$LAB_PORT_RESET" \
-        --sport-reuse "$LAB_SPORT_REUSE" --sport-reuse-rst "$LAB_SPORT_REUSE_RST"
+        --sport-reuse "$LAB_SPORT_REUSE" --sport-reuse-rst "$LAB_SPORT_REUSE_RST" --rewrite "${LAB_REWRITE:-0}"
+}
+
+# _lab_unrewrite LOG: pcap_syns lines with the client's ISNs where the firewall rewrote them
+# (a SYN's seq; a SYN/ACK's or RST's ack - 1; an RST's seq or seq - 1).
+_lab_unrewrite() {
+    "$LAB_PY" -c '
+import sys
+m = {}
+for l in open(sys.argv[1]):
+    new, orig = map(int, l.split())
+    m[new] = orig
+def back(v, d):
+    v = (v - d) % 2**32
+    return None if v not in m else (m[v] + d) % 2**32
+for line in sys.stdin:
+    f = line.rstrip("\n").split("\t")
+    fl, seq, ack = int(f[6], 16), int(f[7]), int(f[8])
+    if fl & 0x12 == 0x02:
+        seq = back(seq, 0) if back(seq, 0) is not None else seq
+    elif fl & 0x10:
+        ack = back(ack, 1) if back(ack, 1) is not None else ack
+    elif fl & 0x04:
+        b = back(seq, 1) if back(seq, 1) is not None else back(seq, 0)
+        seq = b if b is not None else seq
+    f[7], f[8] = str(seq), str(ack)
+    print("\t".join(f))
+' "$1"
 }
 
 # lab_pcap_syns FILE...: every SYN/RST packet as TSV

@@ -2,6 +2,7 @@
 """rewrite_isn.py - a server capture as if a firewall randomized each connection's ISN.
 
     rewrite_isn.py IN.pcap OUT.pcap [--seed N] [--mss N] [--strip-ts] [--keep-isn] [--every K]
+                   [--undo LOG]
 
 What Cisco ASA "TCP sequence number randomization" does between the two captures, seen from
 the server's side: every connection (by the tuple of its first SYN as this capture sees it)
@@ -11,7 +12,9 @@ again on the way to the client, beyond this capture). --mss N clamps the MSS opt
 of SYNs to N (ASA's default is 1380); --strip-ts turns the SYNs' timestamp options into NOPs
 (a client with timestamps off); --keep-isn leaves the sequence numbers alone (to strip the
 timestamps of the client's capture too); --every K rewrites only every K-th connection (a
-device on some paths only).
+device on some paths only). --undo LOG takes a rewrite off again: LOG has a line "REWRITTEN
+ORIGINAL" per connection (the lab's sm_isnrw writes it), and each connection whose first SYN
+carries a REWRITTEN ISN gets it back (the offset that does it is applied as above).
 TCP checksums are fixed. Classic pcap, Ethernet, IPv4 and IPv6 (no extension headers);
 everything else is copied as it is. Prints how many connections were rewritten.
 """
@@ -28,7 +31,14 @@ ap.add_argument("--mss", type=int)
 ap.add_argument("--strip-ts", action="store_true")
 ap.add_argument("--keep-isn", action="store_true")
 ap.add_argument("--every", type=int, default=1)
+ap.add_argument("--undo")
 a = ap.parse_args()
+undo = None
+if a.undo:
+    undo = {}
+    for line in open(a.undo):
+        new, orig = map(int, line.split())
+        undo[new] = orig
 rng = random.Random(a.seed)
 
 
@@ -98,7 +108,9 @@ while off + 16 <= len(data):
     doff = (pkt[t + 12] >> 4) * 4
     flags = pkt[t + 13]
     fwd, rev = (src, sport, dst, dport), (dst, dport, src, sport)
-    if flags & 0x12 == 0x02 and fwd not in offsets:
+    if undo is not None and flags & 0x12 == 0x02 and seq in undo:
+        offsets[fwd] = (undo[seq] - seq) & 0xffffffff  # a later ISN on the tuple: its own
+    elif undo is None and flags & 0x12 == 0x02 and fwd not in offsets:
         o = rng.getrandbits(32) | 1
         offsets[fwd] = 0 if a.keep_isn or len(offsets) % a.every else o
     if fwd in offsets:  # client to server: the client's sequence numbers

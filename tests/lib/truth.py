@@ -31,6 +31,11 @@ ap.add_argument("--ports", required=True)           # ok,drop,refused,lossy,othe
 ap.add_argument("--fault-ports", required=True)     # replydrop,hostdrop,fullq,cookies,reset
 ap.add_argument("--sport-reuse", type=int, required=True)
 ap.add_argument("--sport-reuse-rst", type=int, required=True)
+# The firewall randomizes ISNs (lab_rewrite_on): a reused source port's new SYN may then carry
+# an ISN below what the server's TIME_WAIT socket last saw, with a TSval equal to its last
+# (the same millisecond), so the server answers it with an ACK, the client resets, and its
+# retransmission gets through: a reused port may take two attempts, both seen at the server.
+ap.add_argument("--rewrite", type=int, default=0)
 a = ap.parse_args()
 
 CLIENT = set(a.client_ips.split(","))
@@ -178,6 +183,11 @@ for k, c in conns.items():
         want_ans = ["syn-ack"] if kind == "replydrop" else ["none"]
         check(ans == want_ans, "%s ISN %d: server answered %s, expected %s" % (kind, isn, ans, want_ans))
         check(not cli_ans.get(isn), "%s ISN %d: the client received %s" % (kind, isn, sorted(cli_ans.get(isn, ()))))
+    elif kind == "reuse" and a.rewrite and c["attempts"] == 2:
+        check(n_srv == 2, "reuse ISN %d: server saw %d of 2 SYNs" % (isn, n_srv))
+        check("syn-ack" in ans, "reuse ISN %d: server answered %s, expected a syn-ack" % (isn, ans))
+        check("syn-ack" in cli_ans.get(isn, ()), "reuse ISN %d: client never received the syn-ack" % isn)
+        ans = ["syn-ack"]
     else:
         check(n_srv == 1, "%s ISN %d: server saw %d SYNs, expected 1" % (kind, isn, n_srv))
         want_ans = "rst" if kind == "refused" else "syn-ack"
