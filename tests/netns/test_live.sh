@@ -13,12 +13,23 @@
 #     counted, and with --nat the translation visible;
 #   - nothing out of scope judged, no other verdict, a `suspect` for every failure and for
 #     nothing else.
-#   tests/netns/test_live.sh BUILD_DIR [--nat]
+# With --rewrite the firewall randomizes every connection's ISN as Cisco ASA does
+# (tests/lib/sm_isnrw.c): the same verdicts, each one with a server side matched by
+# fingerprint with both ISNs, and an isn_rewriting event.
+#   tests/netns/test_live.sh BUILD_DIR [--nat] [--rewrite]
 set -euo pipefail
 build=$(cd "$1" && pwd)
 shift
 nat=0
-[ "${1:-}" = --nat ] && nat=1
+rewrite=0
+for a in "$@"; do
+    case "$a" in
+        --nat) nat=1 ;;
+        --rewrite) rewrite=1 ;;
+        *) echo "usage: $0 BUILD_DIR [--nat] [--rewrite]" >&2; exit 2 ;;
+    esac
+done
+export LAB_ISNRW=$build/tests/sm_isnrw
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 LAB=${LAB:-sml$$}
@@ -37,6 +48,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 LAB_NO_TRAP=1 lab_up
 [ "$nat" = 1 ] && lab_nat_on
+[ "$rewrite" = 0 ] || lab_rewrite_on
 
 "$build/synmatch-collector" --listen "$sock" --exit-when-done --stats 0 \
     --output "$out/verdicts.jsonl" 2>"$out/collector.err" &
@@ -76,9 +88,9 @@ fail=0
 for a in server client; do
     grep -q "records" "$out/agent_$a.err" && echo "ok   $a agent summary line" || { echo "FAIL $a agent summary"; cat "$out/agent_$a.err"; fail=1; }
 done
-/usr/bin/python3 - "$out/expected.tsv" "$out/verdicts.jsonl" "$nat" <<'PY' || fail=1
+/usr/bin/python3 - "$out/expected.tsv" "$out/verdicts.jsonl" "$nat" "$rewrite" <<'PY' || fail=1
 import json, sys
-expected, verdicts, nat = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+expected, verdicts, nat, rewrite = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4] == "1"
 want = {}
 for line in open(expected):
     if line.startswith("#"):
@@ -103,6 +115,8 @@ for line in open(verdicts):
     final[o["seq"]] = o
 if events.count("collector_start") != 1 or events.count("sensor_up") != 2:
     print("FAIL events", events); bad += 1
+if ("isn_rewriting" in events) != rewrite:
+    print("FAIL isn_rewriting event", "missing" if rewrite else "without a rewrite", events); bad += 1
 for isn, w in want.items():
     v = final.get(isn)
     if w["expect"] == "out_of_scope":
@@ -111,6 +125,8 @@ for isn, w in want.items():
         continue
     if v is None:
         print("FAIL no verdict for", isn, w); bad += 1; continue
+    if rewrite and v.get("server") is not None and (v.get("match") != "fingerprint" or v.get("server_seq") == isn):
+        print("FAIL ISN", isn, "match", v.get("match"), "server_seq", v.get("server_seq"), "(rewritten)"); bad += 1
     if v["verdict"] != w["expect"]:
         print("FAIL ISN", isn, w["kind"], "expected", w["expect"], "got", v["verdict"], v.get("reason")); bad += 1; continue
     if v["attempts"] != w["ca"]:

@@ -786,6 +786,64 @@ static void test_fingerprint(void)
     sm_join_destroy(&j);
 }
 
+/*
+ * A reused source port's two connections in one millisecond carry one TSval, and the
+ * second's first SYN met the first's TIME_WAIT (challenge ACK), so it was sent twice: the
+ * attempt counts tell the two rewritten server SYNs apart (found in the lab through the
+ * ISN-randomizing firewall). Offline and live.
+ */
+static void test_fp_attempts_tie(void)
+{
+    for (int hold = 0; hold <= 1; hold++) {
+        sm_join_t *j = engine(hold, false, 0);
+        struct sm_tuple c = tup("198.18.0.1", 61080, "198.18.1.1", 8080);
+        struct sm_record r = rec(c, T0, SM_TH_SYN, 1000, 0);
+        r.opts.present = SM_OPT_TS;
+        r.opts.tsval = 126;
+        r.window = 64240;
+        /* client: A once, B twice (12 ms apart, the second with a later TSval) */
+        struct sm_record a = r, b1 = r, b2 = r;
+        b1.seq = b2.seq = 2000;
+        b1.ts_ns = T0 + MS;
+        b2.ts_ns = T0 + 13 * MS;
+        b2.opts.tsval = 138;
+        /* the server sees each with its rewritten ISN */
+        struct sm_record sa = a, sb1 = b1, sb2 = b2;
+        sa.seq = 700000;
+        sb1.seq = sb2.seq = 900000;
+        sa.ts_ns += 100 * 1000;
+        sb1.ts_ns += 100 * 1000;
+        sb2.ts_ns += 100 * 1000;
+        sm_join_add(j, SM_ROLE_CLIENT, &a);
+        sm_join_add(j, SM_ROLE_SERVER, &sa);
+        sm_join_add(j, SM_ROLE_CLIENT, &b1);
+        sm_join_add(j, SM_ROLE_SERVER, &sb1);
+        sm_join_add(j, SM_ROLE_CLIENT, &b2);
+        sm_join_add(j, SM_ROLE_SERVER, &sb2);
+        struct sm_record ans = rec(rev(c), T0 + 20 * MS, SM_TH_SYN | SM_TH_ACK, 9, 1001);
+        sm_join_add(j, SM_ROLE_CLIENT, &ans);
+        ans = rec(rev(c), T0 + 20 * MS, SM_TH_SYN | SM_TH_ACK, 9, 700001);
+        sm_join_add(j, SM_ROLE_SERVER, &ans);
+        ans = rec(rev(c), T0 + 30 * MS, SM_TH_SYN | SM_TH_ACK, 19, 2001);
+        sm_join_add(j, SM_ROLE_CLIENT, &ans);
+        ans = rec(rev(c), T0 + 30 * MS, SM_TH_SYN | SM_TH_ACK, 19, 900001);
+        sm_join_add(j, SM_ROLE_SERVER, &ans);
+        for (int64_t t = 1; t <= 120; t++)
+            both_wm(j, T0 + t * SEC);
+        sm_join_end(j, SM_ROLE_CLIENT, T0 + 120 * SEC);
+        sm_join_end(j, SM_ROLE_SERVER, T0 + 120 * SEC);
+        sm_join_finish(j);
+        CHECK_EQ_U(count_kind(SM_V_MATCHED), 2);
+        for (size_t k = 0; k < ngot; k++) {
+            if (got[k].kind != SM_V_MATCHED)
+                continue;
+            CHECK(got[k].fingerprint);
+            CHECK_EQ_U(got[k].server_seq, got[k].isn == 1000 ? 700000u : 900000u);
+        }
+        sm_join_destroy(&j);
+    }
+}
+
 /* A destination port that survives NAT breaks the tie between two ISN-equal server SYNs. */
 static void test_port_disambiguates(void)
 {
@@ -1393,6 +1451,7 @@ int main(void)
     test_fingerprint();
     test_fp_chain_bound();
     test_fp_ring_lost();
+    test_fp_attempts_tie();
     test_ambiguous_any_order();
     test_coverage_before_answer();
     test_extreme_timestamps();
