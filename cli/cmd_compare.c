@@ -448,8 +448,11 @@ int sm_cmd_compare(int argc, char **argv)
                      "\"fingerprint\"; server_seq differs from client_seq)",
                      js->isn_rewritten);
     if (js->fp_skipped)
-        sm_log_warnx("%" PRIu64 " fingerprint candidates were not examined (more than %d fit "
-                     "one SYN); those SYNs count as ambiguous", js->fp_skipped, 16);
+        sm_log_warnx("%" PRIu64 " fingerprint lookups could not see every candidate (more "
+                     "than 16 fit one SYN, one TCP timestamp or IP ID shared by too many SYNs, "
+                     "or server SYNs the matcher could not keep: %" PRIu64 "); such a SYN was "
+                     "matched only where its source port settled it, else it is ambiguous",
+                     js->fp_skipped, js->fp_archive_lost);
     say_clock(&res.clock, &o);
     warn_swapped(&res, &o);
     if (js->verdicts[SM_V_COLLECTOR_OVERLOAD])

@@ -278,11 +278,12 @@ static void stats_line(struct collector *c)
                 " gaps %" PRIu64
                 " (%" PRIu64 " batches lost) | records %" PRIu64 " | pending %zu"
                 " | %s out_of_scope %" PRIu64 " isn_flood %" PRIu64
-                " | clock offset %.3f s (%" PRIu32 " pairs) | matched by fingerprint %" PRIu64,
+                " | clock offset %.3f s (%" PRIu32 " pairs) | matched by fingerprint %" PRIu64
+                " (lookups incomplete %" PRIu64 ", server SYNs not kept %" PRIu64 ")",
                 t.up, t.sensors, c->messages, rej, detail, t.batches, t.duplicates, t.stale,
                 t.time_regressed, t.gaps, t.lost_batches, c->records, js.pending, kinds,
                 js.out_of_scope, js.isn_flood, (double)js.offset_ns / 1e9, js.offset_samples,
-                js.isn_rewritten);
+                js.isn_rewritten, js.fp_skipped, js.fp_archive_lost);
     /* Each sensor's own books, the first few: which one is down or dropping. */
     struct sm_sensor_stats ss[STATS_SENSORS_SHOWN];
     size_t n = sm_sensors_stats(c->sensors, ss, STATS_SENSORS_SHOWN);

@@ -2473,6 +2473,7 @@ void sm_join_get_stats(const sm_join_t *j, struct sm_join_stats *out)
     *out = j->st;
     out->pending = j->live;
     out->backlog = j->backlog;
+    out->fp_archive_lost = j->arch_dropped;
     out->offset_samples = j->ndelays;
     out->offset_ns = j->ndelays ? offset_median(j) : 0;
 }

@@ -66,7 +66,11 @@ struct sm_join_stats {
     uint64_t server_only_unanswered; /* of server_only: in scope, and the server sent no
                                       * answer (the signature of swapped compare arguments) */
     uint64_t isn_rewritten;     /* groups matched by fingerprint: their ISN was rewritten */
-    uint64_t fp_skipped;        /* fingerprint candidates not examined (bound) */
+    uint64_t fp_skipped;        /* fingerprint lookups not complete: candidates past the
+                                 * bound, a print's index chain full, or server SYNs the
+                                 * archive lost in the group's window (no unique match then) */
+    uint64_t fp_archive_lost;   /* lone server SYNs the fingerprint archive could not keep
+                                 * (offline past 2^20, live written over in the ring) */
     uint64_t verdicts[SM_V_COUNT];
     size_t pending;             /* entries held now */
     size_t peak_pending;
