@@ -137,6 +137,7 @@ static const char *const counter_names[SM_DC_COUNT] = {
     [SM_DC_GRE_UNSUPPORTED] = "gre_unsupported",
     [SM_DC_VXLAN_TRUNCATED] = "vxlan_truncated",
     [SM_DC_ENCAP_TOO_DEEP] = "encap_too_deep",
+    [SM_DC_IPV6_OPT_MALFORMED] = "ipv6_opt_malformed",
 };
 
 const char *sm_decode_counter_name(enum sm_decode_counter c)
@@ -644,25 +645,34 @@ enum {
     V6_SHIM6 = 140,
 };
 
-/* Destination Options: a Home Address option (0xc9) makes its address the source (R13). */
-static void v6_dstopts(const uint8_t *p, uint32_t len, struct sm_addr *src)
+/*
+ * The options of a hop-by-hop or destination options header of elen bytes, avail bytes of
+ * the datagram from its start on (captured and within the payload length). A Home Address
+ * option (0xc9) in a destination options header makes its address the source (R13).
+ * False when an option runs past the datagram: Wireshark reads every option's length and
+ * data from the datagram, not from the header, and stops dissecting at such a read (the
+ * packet is "malformed" and its TCP gets no stream, R14); one that only runs past its
+ * header reads into what follows and is fine.
+ */
+static bool v6_options(const uint8_t *p, uint32_t elen, uint32_t avail, struct sm_addr *src)
 {
     uint32_t i = 2;
-    while (i < len) {
+    while (i < elen) {
         uint8_t type = p[i];
         if (type == 0) { /* Pad1 */
             i++;
             continue;
         }
-        if (i + 1 >= len)
-            return;
+        if (i + 1 >= avail)
+            return false;
         uint8_t olen = p[i + 1];
-        if ((uint32_t)olen + 2 > len - i)
-            return;
-        if (type == 0xc9 && olen == 16)
+        if ((uint32_t)olen + 2 > avail - i)
+            return false;
+        if (src != NULL && type == 0xc9 && olen == 16 && i + 18 <= elen)
             memcpy(src->bytes, p + i + 2, 16);
         i += 2u + olen;
     }
+    return true;
 }
 
 /* Routing header with segments left: the final destination becomes the destination (R13). */
@@ -737,9 +747,13 @@ static void decode_ipv6(struct ctx *c, struct span s)
                 count(c, SM_DC_IPV6_EXT_TRUNCATED);
                 goto out;
             }
-            if (nxt == V6_DSTOPTS)
-                v6_dstopts(cur.p, elen, &ip.src);
-            else if (nxt == V6_ROUTING)
+            if ((nxt == V6_HOPOPTS || nxt == V6_DSTOPTS) &&
+                !v6_options(cur.p, elen, cur.cap < cur.rep ? cur.cap : cur.rep,
+                            nxt == V6_DSTOPTS ? &ip.src : NULL)) {
+                count(c, SM_DC_IPV6_OPT_MALFORMED);
+                goto out;
+            }
+            if (nxt == V6_ROUTING)
                 v6_routing(cur.p, elen, &ip.dst);
             else if (nxt == V6_MOBILITY) {
                 count(c, SM_DC_NOT_TCP);

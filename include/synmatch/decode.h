@@ -60,6 +60,8 @@ enum sm_decode_counter {
     SM_DC_GRE_UNSUPPORTED,
     SM_DC_VXLAN_TRUNCATED,
     SM_DC_ENCAP_TOO_DEEP,
+    SM_DC_IPV6_OPT_MALFORMED, /* a hop-by-hop or destination option runs past the datagram:
+                               * Wireshark stops there (malformed), so no TCP is decoded */
     SM_DC_COUNT
 };
 

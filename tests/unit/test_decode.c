@@ -930,6 +930,29 @@ static void test_ipv6(sm_decoder_t *d)
     run_case(d, "ipv6 ext past payload length", LT_ETHERNET, &f, FULL(&f), 0,
              SM_DC_IPV6_EXT_TRUNCATED, 1, END);
 
+    /* Options walked as Wireshark does (R14): one running past the datagram hides the TCP
+     * header, one running only past its header (into the TCP header) does not. */
+    for (int over = 0; over <= 2; over++) {
+        pl.n = 0;
+        pk_u8(&pl, P_TCP);
+        pk_u8(&pl, 0); /* 8 bytes */
+        pk_u8(&pl, 1); /* PadN: to the datagram's end (24), one past it, or into TCP only */
+        pk_u8(&pl, (uint8_t)(over == 0 ? 4 + t.n : over == 1 ? 5 + t.n : 5));
+        pk_zero(&pl, 4);
+        pk_all(&pl, &t);
+        mk_ipv6(&ip, &(struct v6spec){.src = C6, .dst = S6, .nxt = over == 2 ? P_DSTOPTS : P_HOPOPTS,
+                                      .plen = -1}, &pl);
+        mk_eth(&f, ET_IPV6, &ip);
+        if (over == 1)
+            run_case(d, "ipv6 option past the datagram", LT_ETHERNET, &f, FULL(&f), 0,
+                     SM_DC_IPV6_OPT_MALFORMED, 1, END);
+        else
+            run_case(d, "ipv6 option within the datagram", LT_ETHERNET, &f, FULL(&f), 1, END);
+    }
+    /* ... and one running past what the capture kept of it */
+    run_case(d, "ipv6 option past the snapshot", LT_ETHERNET, &f, 14 + 40 + 8, f.n, 0,
+             SM_DC_IPV6_OPT_MALFORMED, 1, END);
+
     /* Payload length shorter than the TCP header: reported (16+ bytes) but not analyzable. */
     mk_ipv6(&ip, &(struct v6spec){.src = C6, .dst = S6, .nxt = P_TCP, .plen = 36}, &t);
     mk_eth(&f, ET_IPV6, &ip);
