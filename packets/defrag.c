@@ -1,8 +1,10 @@
 /*
  * defrag.c - reassembly the way Wireshark decides it: a datagram completes on the frame that
  * fills its last hole, whichever order the fragments came in, and is then forgotten (a later
- * fragment with the same key starts a new datagram). Overlapping bytes are written by the
- * later fragment.
+ * fragment with the same key starts a new datagram). Overlapping bytes are the fragment's
+ * of the lowest offset, of equal offsets the first one's (Wireshark's reassemble.c keeps its
+ * fragments sorted by offset, equal ones in arrival order, and copies each only past what the
+ * ones before it covered); fragments past the datagram's end do not keep it from completing.
  *
  * Bounds: at most max_datagrams incomplete datagrams and max_bytes of buffered payload;
  * beyond either, the oldest incomplete datagram is dropped and counted. Lookup is a chained
@@ -18,7 +20,7 @@
 #include "addr.h"
 
 #define MAX_DATAGRAM 65535u
-#define MAX_RANGES 64u /* holes tracked per datagram; more fragments than this is hostile */
+#define MAX_FRAGS 4096u /* fragments per datagram (8-byte ones fill 64 KiB with 8192) */
 
 struct range {
     uint32_t start, end;
@@ -33,8 +35,9 @@ struct dgram {
     uint32_t buf_cap;
     uint32_t total;                 /* datagram length once the last fragment is seen */
     bool have_last;
-    uint32_t nranges;
-    struct range ranges[MAX_RANGES]; /* sorted, disjoint, non-adjacent */
+    uint32_t cover;                  /* bytes 0..cover are all there */
+    struct range *frags;             /* every fragment, by offset (equal: arrival order) */
+    uint32_t nfrags, frags_cap;
 };
 
 struct sm_defrag {
@@ -81,11 +84,12 @@ static void unlink_dgram(sm_defrag_t *df, struct dgram *d)
     else
         df->newest = d->older;
     df->count--;
-    df->bytes -= d->buf_cap;
+    df->bytes -= d->buf_cap + d->frags_cap * sizeof *d->frags;
 }
 
 static void free_dgram(struct dgram *d)
 {
+    free(d->frags);
     free(d->buf);
     free(d);
 }
@@ -123,31 +127,6 @@ static uint64_t key_hash(const sm_defrag_t *df, const struct sm_frag_key *k)
     return sm_siphash(&df->key, flat, sizeof flat);
 }
 
-/* Adds [s, e) to the sorted range list, merging neighbours. Returns false if it is full. */
-static bool add_range(struct dgram *d, uint32_t s, uint32_t e)
-{
-    uint32_t i = 0;
-    while (i < d->nranges && d->ranges[i].end < s)
-        i++;
-    uint32_t j = i;
-    while (j < d->nranges && d->ranges[j].start <= e) {
-        if (d->ranges[j].start < s)
-            s = d->ranges[j].start;
-        if (d->ranges[j].end > e)
-            e = d->ranges[j].end;
-        j++;
-    }
-    if (i == j && d->nranges == MAX_RANGES)
-        return false;
-    /* Replace ranges [i, j) with one range. */
-    uint32_t tail = d->nranges - j;
-    memmove(&d->ranges[i + 1], &d->ranges[j], tail * sizeof d->ranges[0]);
-    d->ranges[i].start = s;
-    d->ranges[i].end = e;
-    d->nranges = i + 1 + tail;
-    return true;
-}
-
 /* Drops the oldest incomplete datagrams, except keep, until count and bytes fit. */
 static void evict_to_fit(sm_defrag_t *df, const struct dgram *keep, size_t new_count,
                          size_t extra_bytes, uint64_t *evicted)
@@ -163,6 +142,49 @@ static void evict_to_fit(sm_defrag_t *df, const struct dgram *keep, size_t new_c
         }
         d = next;
     }
+}
+
+/* Where the bytes a fragment at s writes begin: the fragments at or before s keep theirs. */
+static uint32_t first_own_byte(const struct dgram *d, uint32_t s)
+{
+    uint32_t m = s;
+    for (uint32_t i = 0; i < d->nfrags && d->frags[i].start <= s; i++)
+        if (d->frags[i].end > m)
+            m = d->frags[i].end;
+    return m;
+}
+
+/* Files fragment [s, e) after those at or before s (its list's memory counts in the cap). */
+static bool add_frag(sm_defrag_t *df, struct dgram *d, uint32_t s, uint32_t e, uint64_t *evicted)
+{
+    if (d->nfrags == d->frags_cap) {
+        if (d->frags_cap == MAX_FRAGS)
+            return false;
+        uint32_t ncap = d->frags_cap ? 2 * d->frags_cap : 8;
+        size_t extra = (ncap - d->frags_cap) * sizeof *d->frags;
+        evict_to_fit(df, d, 0, extra, evicted);
+        struct range *nf =
+            df->bytes + extra > df->max_bytes ? NULL : sm_realloc(d->frags, ncap * sizeof *nf);
+        if (nf == NULL) {
+            (*evicted)++; /* dropped for want of memory: the numbering may be inexact */
+            return false;
+        }
+        df->bytes += extra;
+        d->frags = nf;
+        d->frags_cap = ncap;
+    }
+    uint32_t i = d->nfrags;
+    while (i > 0 && d->frags[i - 1].start > s)
+        i--;
+    memmove(&d->frags[i + 1], &d->frags[i], (d->nfrags - i) * sizeof d->frags[0]);
+    d->frags[i].start = s;
+    d->frags[i].end = e;
+    d->nfrags++;
+    /* what is there from byte 0 on, as far as it goes without a hole */
+    for (; i < d->nfrags && d->frags[i].start <= d->cover; i++)
+        if (d->frags[i].end > d->cover)
+            d->cover = d->frags[i].end;
+    return true;
 }
 
 enum sm_defrag_result sm_defrag_add(sm_defrag_t *df, const struct sm_frag_key *key,
@@ -198,8 +220,9 @@ enum sm_defrag_result sm_defrag_add(sm_defrag_t *df, const struct sm_frag_key *k
         df->newest = d;
         df->count++;
     }
-    if (!more) {
-        /* A second, different end is a conflict; the newest word wins, as in Wireshark. */
+    if (!more && !d->have_last) {
+        /* The first last fragment gives the length; a second, different end is only a
+         * conflict (Wireshark: "multiple tails"), the length stays. */
         d->total = end;
         d->have_last = true;
     }
@@ -230,15 +253,16 @@ enum sm_defrag_result sm_defrag_add(sm_defrag_t *df, const struct sm_frag_key *k
         d->buf_cap = ncap;
     }
     if (len > 0) {
-        memcpy(d->buf + offset, data, len);
-        if (!add_range(d, offset, end)) {
+        uint32_t from = first_own_byte(d, offset);
+        if (from < end)
+            memcpy(d->buf + from, data + (from - offset), end - from);
+        if (!add_frag(df, d, offset, end, evicted)) {
             unlink_dgram(df, d);
             free_dgram(d);
             return SM_DEFRAG_BAD;
         }
     }
-    if (d->have_last && d->nranges == 1 && d->ranges[0].start == 0 &&
-        d->ranges[0].end >= d->total) {
+    if (d->have_last && d->cover >= d->total) {
         unlink_dgram(df, d);
         free(df->done);
         df->done = d->buf;

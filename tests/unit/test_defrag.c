@@ -1,7 +1,8 @@
 /*
  * test_defrag.c - IP reassembly: in order, out of order, duplicates, the end given twice,
  * datagrams past 64 KiB, the bounds (bytes and datagrams, oldest evicted first, counted), and
- * running out of memory (the datagram dropped and counted as evicted, never a crash).
+ * running out of memory (the datagram dropped and counted as evicted, never a crash); which
+ * bytes overlapping fragments leave, which of two ends counts, and fragments past the end.
  */
 #include <stdint.h>
 #include <string.h>
@@ -113,6 +114,68 @@ static void test_out_of_memory(void)
     }
 }
 
+/* A fragment of n bytes all equal to c. */
+static enum sm_defrag_result addc(sm_defrag_t *df, uint32_t id, uint32_t off, uint32_t n, bool more,
+                                  uint8_t c, const uint8_t **out, uint32_t *outlen, uint64_t *ev)
+{
+    uint8_t b[64];
+    memset(b, c, sizeof b);
+    struct sm_frag_key k = key(id);
+    return sm_defrag_add(df, &k, off, more, b, n, out, outlen, ev);
+}
+
+static bool all(const uint8_t *p, uint32_t from, uint32_t to, uint8_t c)
+{
+    for (uint32_t i = from; i < to; i++)
+        if (p[i] != c)
+            return false;
+    return true;
+}
+
+/*
+ * As Wireshark's reassemble.c decides (docs/tcp-stream-numbering.md, R11): overlapping bytes
+ * are the lowest offset's, of equal offsets the first's, in either arrival order; the first
+ * last fragment gives the length; fragments past the end do not keep it from completing.
+ */
+static void test_overlaps(void)
+{
+    sm_defrag_t *df = sm_defrag_new(1 << 20, 64);
+    const uint8_t *out;
+    uint32_t outlen;
+    uint64_t ev = 0;
+    /* lower offset first, then one overlapping it from above */
+    CHECK(addc(df, 20, 0, 16, true, 'A', &out, &outlen, &ev) == SM_DEFRAG_HELD);
+    CHECK(addc(df, 20, 8, 16, false, 'B', &out, &outlen, &ev) == SM_DEFRAG_COMPLETE);
+    CHECK(outlen == 24 && all(out, 0, 16, 'A') && all(out, 16, 24, 'B'));
+    /* the same two the other way round: the lower offset still wins */
+    CHECK(addc(df, 21, 8, 16, false, 'B', &out, &outlen, &ev) == SM_DEFRAG_HELD);
+    CHECK(addc(df, 21, 0, 16, true, 'A', &out, &outlen, &ev) == SM_DEFRAG_COMPLETE);
+    CHECK(outlen == 24 && all(out, 0, 16, 'A') && all(out, 16, 24, 'B'));
+    /* equal offsets: the first */
+    CHECK(addc(df, 22, 0, 8, true, 'A', &out, &outlen, &ev) == SM_DEFRAG_HELD);
+    CHECK(addc(df, 22, 0, 8, true, 'B', &out, &outlen, &ev) == SM_DEFRAG_HELD);
+    CHECK(addc(df, 22, 8, 8, false, 'C', &out, &outlen, &ev) == SM_DEFRAG_COMPLETE);
+    CHECK(outlen == 16 && all(out, 0, 8, 'A') && all(out, 8, 16, 'C'));
+    /* two ends: the first counts */
+    CHECK(addc(df, 23, 8, 8, false, 'A', &out, &outlen, &ev) == SM_DEFRAG_HELD);
+    CHECK(addc(df, 23, 16, 8, false, 'B', &out, &outlen, &ev) == SM_DEFRAG_HELD);
+    CHECK(addc(df, 23, 0, 8, true, 'C', &out, &outlen, &ev) == SM_DEFRAG_COMPLETE);
+    CHECK_EQ_U(outlen, 16);
+    /* a fragment past the end does not hold it back */
+    CHECK(addc(df, 24, 0, 8, true, 'A', &out, &outlen, &ev) == SM_DEFRAG_HELD);
+    CHECK(addc(df, 24, 40, 8, true, 'B', &out, &outlen, &ev) == SM_DEFRAG_HELD);
+    CHECK(addc(df, 24, 8, 8, false, 'C', &out, &outlen, &ev) == SM_DEFRAG_COMPLETE);
+    CHECK(outlen == 16 && all(out, 0, 8, 'A') && all(out, 8, 16, 'C'));
+    /* a hole below the end keeps it open, however many fragments lie around it */
+    for (uint32_t k = 0; k < 200; k++)
+        CHECK(addc(df, 25, 16 + 8 * k, 8, k + 1 < 200, 'D', &out, &outlen, &ev) == SM_DEFRAG_HELD);
+    CHECK(addc(df, 25, 0, 8, true, 'E', &out, &outlen, &ev) == SM_DEFRAG_HELD);
+    CHECK(addc(df, 25, 8, 8, true, 'F', &out, &outlen, &ev) == SM_DEFRAG_COMPLETE);
+    CHECK(outlen == 16 + 8 * 200 && all(out, 8, 16, 'F') && all(out, 16, outlen, 'D'));
+    CHECK_EQ_U(ev, 0);
+    sm_defrag_destroy(&df);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof data; i++)
@@ -120,5 +183,6 @@ int main(void)
     test_orders();
     test_bounds();
     test_out_of_memory();
+    test_overlaps();
     return check_done();
 }
