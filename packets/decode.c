@@ -28,6 +28,7 @@
 #define MAX_DEPTH 64     /* IP layers per frame (tunnels and quotes) */
 #define MAX_VLAN_TAGS 128 /* stacked 802.1Q/802.1ad tags per Ethernet header */
 #define MAX_V6_EXT 256   /* IPv6 extension headers per chain */
+/* (and, in defrag.c, 4,096 fragments per IP datagram) */
 #define DEFAULT_FRAG_BYTES (32u * 1024u * 1024u)
 #define DEFAULT_FRAG_DATAGRAMS 16384u
 
@@ -614,6 +615,8 @@ static void decode_ipv4(struct ctx *c, struct span s)
                 decode_transport(c, proto, &ip, whole);
             } else if (res == SM_DEFRAG_HELD) {
                 count(c, SM_DC_FRAG_HELD);
+            } else if (res == SM_DEFRAG_TOO_MANY) {
+                bound_hit(c, SM_DC_FRAG_BAD);
             } else {
                 count(c, SM_DC_FRAG_BAD);
             }
@@ -813,8 +816,11 @@ static void decode_ipv6(struct ctx *c, struct span s)
                 count(c, SM_DC_FRAG_HELD);
                 goto out;
             }
-            if (res == SM_DEFRAG_BAD) {
-                count(c, SM_DC_FRAG_BAD);
+            if (res == SM_DEFRAG_BAD || res == SM_DEFRAG_TOO_MANY) {
+                if (res == SM_DEFRAG_TOO_MANY)
+                    bound_hit(c, SM_DC_FRAG_BAD);
+                else
+                    count(c, SM_DC_FRAG_BAD);
                 goto out;
             }
             count(c, SM_DC_FRAG_REASSEMBLED);

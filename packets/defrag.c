@@ -257,9 +257,10 @@ enum sm_defrag_result sm_defrag_add(sm_defrag_t *df, const struct sm_frag_key *k
         if (from < end)
             memcpy(d->buf + from, data + (from - offset), end - from);
         if (!add_frag(df, d, offset, end, evicted)) {
+            bool too_many = d->nfrags == MAX_FRAGS;
             unlink_dgram(df, d);
             free_dgram(d);
-            return SM_DEFRAG_BAD;
+            return too_many ? SM_DEFRAG_TOO_MANY : SM_DEFRAG_BAD;
         }
     }
     if (d->have_last && d->cover >= d->total) {

@@ -23,6 +23,8 @@ enum sm_defrag_result {
     SM_DEFRAG_HELD,     /* stored; the datagram is not complete yet */
     SM_DEFRAG_COMPLETE, /* this fragment completed the datagram: *out holds its payload */
     SM_DEFRAG_BAD,      /* cannot be part of a valid datagram (past 65535 bytes); dropped */
+    SM_DEFRAG_TOO_MANY, /* the datagram had more fragments than kept (4,096): dropped, where
+                         * Wireshark would go on reassembling */
 };
 
 sm_defrag_t *sm_defrag_new(size_t max_bytes, size_t max_datagrams);

@@ -106,7 +106,8 @@ const uint64_t *sm_decoder_counters(const sm_decoder_t *d);
 /* Frames cut off by a nesting bound of synmatch's own (IP layers, IPv6 extension headers,
  * VLAN tags) that tshark does not have, and the first of them (0 = none): from there on
  * tcp.stream may differ from Wireshark's. */
-#define SM_DECODE_BOUNDS "64 IP layers, 256 IPv6 extension headers, 128 VLAN tags"
+#define SM_DECODE_BOUNDS                                                                           \
+    "64 IP layers, 256 IPv6 extension headers, 128 VLAN tags, 4,096 fragments per datagram"
 uint64_t sm_decoder_bounded_frames(const sm_decoder_t *d);
 uint64_t sm_decoder_first_bounded_frame(const sm_decoder_t *d);
 

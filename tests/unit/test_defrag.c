@@ -173,6 +173,12 @@ static void test_overlaps(void)
     CHECK(addc(df, 25, 8, 8, true, 'F', &out, &outlen, &ev) == SM_DEFRAG_COMPLETE);
     CHECK(outlen == 16 + 8 * 200 && all(out, 8, 16, 'F') && all(out, 16, outlen, 'D'));
     CHECK_EQ_U(ev, 0);
+    /* past 4,096 fragments in one datagram: dropped and said to be a bound of ours */
+    enum sm_defrag_result r = SM_DEFRAG_HELD;
+    for (uint32_t k = 0; k <= 4096 && r == SM_DEFRAG_HELD; k++)
+        r = addc(df, 26, 16 + 8 * (k % 1000), 8, true, 'G', &out, &outlen, &ev);
+    CHECK(r == SM_DEFRAG_TOO_MANY);
+    CHECK(addc(df, 26, 0, 8, false, 'G', &out, &outlen, &ev) == SM_DEFRAG_COMPLETE); /* a new one */
     sm_defrag_destroy(&df);
 }
 
