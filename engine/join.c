@@ -84,6 +84,21 @@ struct fp_index {
     unsigned ndropped;
 };
 
+/*
+ * The destination ports the server's SYNs went to, per second of (client clock) time: at most
+ * PRES_PORTS of them, past it "any". Live the last PRES_LIVE seconds, in a ring; offline the
+ * whole capture, up to PRES_OFFLINE seconds (past it, "any"). See pres_seen().
+ */
+#define PRES_PORTS 32
+#define PRES_LIVE 128
+#define PRES_OFFLINE (1 << 18)
+
+struct pres_slot {
+    int64_t sec; /* live: the second it holds, INT64_MIN for none */
+    uint8_t n;   /* ports held; PRES_PORTS + 1: more than fit */
+    uint16_t port[PRES_PORTS];
+};
+
 enum ekind {
     E_FREE = 0,
     E_GROUP,
@@ -227,6 +242,12 @@ struct sm_join {
      * full, written over in the ring), as one hull: a group whose window meets it cannot know
      * every candidate it had. lost_lo > lost_hi: none lost. */
     int64_t lost_lo, lost_hi;
+    /* the destination ports of the server's SYNs, per second (pres_note) */
+    struct pres_slot *pres;
+    size_t pres_cap, pres_len; /* offline: slots held for pres_base, pres_base + 1, ... */
+    int64_t pres_base;
+    int64_t pres_floor; /* live: seconds up to this one were written over or came too late */
+    bool pres_any;      /* offline: past PRES_OFFLINE seconds, or out of memory */
     bool arch_mapped;             /* offline: arch is an mmap of ARCHIVE_MAX entries */
     uint64_t *arch_seq;           /* live: which ring position each slot holds */
     size_t ring_cap;              /* live: slots in the ring (a power of two) */
@@ -849,6 +870,7 @@ static uint32_t attempts_witnessable(const sm_join_t *j, const struct entry *g)
 }
 
 static bool strong_print(const struct entry *e);
+static bool pres_seen(const sm_join_t *j, uint16_t port, int64_t from, int64_t to);
 
 /*
  * Final verdict for a group the server never saw. Out-of-scope groups end silently (counted);
@@ -884,9 +906,11 @@ static void decide_unmatched(sm_join_t *j, uint32_t gi)
             emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
     } else if ((k = blind_over(j, SM_ROLE_SERVER, from, to)) != SM_V_COUNT) {
         emit(j, gi, k, blind_reason(SM_ROLE_SERVER, k));
-    } else if (j->st.isn_rewritten > 0 && !strong_print(g)) {
+    } else if (j->st.isn_rewritten > 0 && !strong_print(g) &&
+               pres_seen(j, g->tuple.dport, from, to)) {
         /* A device rewrites ISNs on these paths, and nothing of this SYN but its ports
-         * could name its server SYN: it may have been delivered. */
+         * could name its server SYN: it may have been delivered (unless the server saw no
+         * SYN at all to that port then: evidence enough of its own, below). */
         emit(j, gi, SM_V_UNKNOWN, "isn_rewritten_unmatchable");
     } else if (g->candidates > 1 && g->answer != SM_ANSWER_NONE) {
         /* it lost a tie for a server SYN that may have been its own: the answer it got
@@ -1532,9 +1556,138 @@ static void note_refused(sm_join_t *j, const struct sm_record *r)
         m->last_ns = r->ts_ns; /* its timer item, when it pops, reschedules */
 }
 
+/* ---- which ports the server saw SYNs to --------------------------------------------------- */
+
+static int64_t sec_of(int64_t ns)
+{
+    return ns >= 0 ? ns / NS_PER_SEC : -((-(ns + 1)) / NS_PER_SEC) - 1;
+}
+
+static void pres_put(struct pres_slot *s, uint16_t port)
+{
+    if (s->n > PRES_PORTS)
+        return;
+    for (uint8_t i = 0; i < s->n; i++)
+        if (s->port[i] == port)
+            return;
+    if (s->n == PRES_PORTS)
+        s->n = PRES_PORTS + 1; /* more than fit: "any" from now on */
+    else
+        s->port[s->n++] = port;
+}
+
+static bool pres_has(const struct pres_slot *s, uint16_t port)
+{
+    if (s->n > PRES_PORTS)
+        return true;
+    for (uint8_t i = 0; i < s->n; i++)
+        if (s->port[i] == port)
+            return true;
+    return false;
+}
+
+static struct pres_slot *pres_ring_at(const sm_join_t *j, int64_t sec)
+{
+    return &j->pres[(size_t)((sec % PRES_LIVE + PRES_LIVE) % PRES_LIVE)];
+}
+
+/* The server saw a SYN to port at ns (client clock). */
+static void pres_note(sm_join_t *j, int64_t ns, uint16_t port)
+{
+    int64_t sec = sec_of(ns);
+    if (!j->cfg.hold_unmatched) {
+        if (j->pres == NULL) {
+            j->pres = sm_malloc(PRES_LIVE * sizeof *j->pres);
+            if (j->pres == NULL) {
+                j->pres_floor = INT64_MAX; /* nothing known: any port may have been seen */
+                return;
+            }
+            for (size_t k = 0; k < PRES_LIVE; k++)
+                j->pres[k].sec = INT64_MIN, j->pres[k].n = 0;
+        }
+        struct pres_slot *s = pres_ring_at(j, sec);
+        if (s->sec > sec) { /* too late for the ring */
+            if (sec > j->pres_floor)
+                j->pres_floor = sec;
+            return;
+        }
+        if (s->sec < sec) {
+            if (s->sec != INT64_MIN && s->sec > j->pres_floor)
+                j->pres_floor = s->sec; /* written over */
+            s->sec = sec;
+            s->n = 0;
+        }
+        pres_put(s, port);
+        return;
+    }
+    if (j->pres_any)
+        return;
+    if (j->pres_len == 0)
+        j->pres_base = sec;
+    if (sec < j->pres_base || sec - j->pres_base >= PRES_OFFLINE) {
+        /* before the first, or too far from it: rather than move everything, know less */
+        j->pres_any = true;
+        return;
+    }
+    size_t at = (size_t)(sec - j->pres_base);
+    if (at >= j->pres_len) {
+        if (at >= j->pres_cap) {
+            size_t ncap = j->pres_cap ? j->pres_cap : 64;
+            while (ncap <= at)
+                ncap *= 2;
+            struct pres_slot *np = sm_realloc(j->pres, ncap * sizeof *np);
+            if (np == NULL) {
+                j->pres_any = true;
+                return;
+            }
+            j->pres = np;
+            j->pres_cap = ncap;
+        }
+        for (size_t k = j->pres_len; k <= at; k++)
+            j->pres[k].n = 0;
+        j->pres_len = at + 1;
+    }
+    pres_put(&j->pres[at], port);
+}
+
+/*
+ * Whether the server may have seen a SYN to port between from and to (client clock): false
+ * only when it surely saw none. Behind a device that rewrites ISNs, a client SYN that carries
+ * nothing but its ports cannot be matched by fingerprint; but if no SYN at all reached that
+ * port on the server then, it was not delivered, whatever its ISN became.
+ */
+static bool pres_seen(const sm_join_t *j, uint16_t port, int64_t from, int64_t to)
+{
+    int64_t a = sec_of(from), b = sec_of(to);
+    if (!j->cfg.hold_unmatched) {
+        if (j->pres == NULL)
+            return j->pres_floor == INT64_MAX; /* none seen yet, unless out of memory */
+        if (a <= j->pres_floor || b - a >= PRES_LIVE)
+            return true;
+        for (int64_t sec = a; sec <= b; sec++) {
+            const struct pres_slot *s = pres_ring_at(j, sec);
+            if (s->sec > sec)
+                return true; /* written over since */
+            if (s->sec == sec && pres_has(s, port))
+                return true;
+        }
+        return false;
+    }
+    if (j->pres_any)
+        return true;
+    for (int64_t sec = a; sec <= b; sec++) {
+        if (j->pres_len == 0 || sec < j->pres_base || sec - j->pres_base >= (int64_t)j->pres_len)
+            continue; /* no server SYN at all then */
+        if (pres_has(&j->pres[sec - j->pres_base], port))
+            return true;
+    }
+    return false;
+}
+
 static void add_server(sm_join_t *j, const struct sm_record *r)
 {
     if (sm_flags_is_syn(r->flags)) {
+        pres_note(j, r->ts_ns, r->tuple.dport);
         uint32_t si = find(j, E_SERVER, r->seq, &r->tuple, false);
         if (si) {
             j->pool[si].attempts++;
@@ -2208,6 +2361,7 @@ sm_join_t *sm_join_new(const struct sm_join_config *cfg)
     j->hmul = seed.k0;
     j->hadd = seed.k1;
     j->lost_lo = INT64_MAX;
+    j->pres_floor = INT64_MIN;
     j->lost_hi = INT64_MIN;
     j->tab_mask = 1023;
     j->tab = sm_calloc(j->tab_mask + 1, sizeof *j->tab);
@@ -2261,6 +2415,7 @@ void sm_join_destroy(sm_join_t **self_p)
     else
         free(j->arch);
     free(j->arch_seq);
+    free(j->pres);
     if (j->live_ix) {
         free(j->live_ix->key);
         free(j->live_ix->at);

@@ -844,6 +844,67 @@ static void test_fp_attempts_tie(void)
     }
 }
 
+/*
+ * Behind a rewriting device, a client SYN with nothing but its ports (IPv6 without
+ * timestamps) is unknown (isn_rewritten_unmatchable) when the server saw SYNs to its port
+ * that could have been it, but missing when the server saw no SYN to that port at all.
+ * Offline and live.
+ */
+static void test_fp_port_unseen(void)
+{
+    for (int hold = 0; hold <= 1; hold++) {
+        sm_join_t *j = engine(hold, false, 0);
+        /* a rewrite seen: a timestamped SYN matched by fingerprint */
+        struct sm_tuple c = tup("198.18.0.1", 40000, "198.18.1.1", 443);
+        struct sm_record r = rec(c, T0, SM_TH_SYN, 1111, 0);
+        r.opts.present = SM_OPT_TS;
+        r.opts.tsval = 500;
+        r.window = 64240;
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+        struct sm_record sv = r;
+        sv.seq = 987654;
+        sv.ts_ns = T0 + MS;
+        sm_join_add(j, SM_ROLE_SERVER, &sv);
+        struct sm_record ans = rec(rev(c), T0 + 2 * MS, SM_TH_SYN | SM_TH_ACK, 9, 1112);
+        sm_join_add(j, SM_ROLE_CLIENT, &ans);
+        ans.ack = 987655;
+        sm_join_add(j, SM_ROLE_SERVER, &ans);
+        for (int64_t t = 1; t <= 10; t++)
+            both_wm(j, T0 + t * SEC);
+        /* then two SYNs with no print, unanswered: one to port 80, where the server saw a
+         * SYN it cannot tell apart, one to port 8081, where it saw none */
+        struct sm_record w80 = rec(tup("198.18.0.1", 40001, "198.18.1.1", 80), T0 + 20 * SEC,
+                                   SM_TH_SYN, 2222, 0);
+        struct sm_record w81 = rec(tup("198.18.0.1", 40002, "198.18.1.1", 8081), T0 + 20 * SEC,
+                                   SM_TH_SYN, 3333, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &w80);
+        sm_join_add(j, SM_ROLE_CLIENT, &w81);
+        struct sm_record o80 = rec(tup("198.18.0.7", 50000, "198.18.1.1", 80), T0 + 20 * SEC + MS,
+                                   SM_TH_SYN, 4444, 0);
+        sm_join_add(j, SM_ROLE_SERVER, &o80);
+        for (int64_t t = 11; t <= 120; t++)
+            both_wm(j, T0 + t * SEC);
+        sm_join_end(j, SM_ROLE_CLIENT, T0 + 120 * SEC);
+        sm_join_end(j, SM_ROLE_SERVER, T0 + 120 * SEC);
+        sm_join_finish(j);
+        for (size_t k = 0; k < ngot; k++) {
+            if (got[k].kind == SM_V_SUSPECT)
+                continue;
+            if (got[k].isn == 2222) {
+                CHECK_EQ_U(got[k].kind, SM_V_UNKNOWN);
+                CHECK_EQ_S(got[k].reason, "isn_rewritten_unmatchable");
+            } else if (got[k].isn == 3333) {
+                CHECK_EQ_U(got[k].kind, SM_V_MISSING);
+            } else {
+                CHECK_EQ_U(got[k].isn, 1111);
+                CHECK(got[k].fingerprint);
+            }
+        }
+        CHECK_EQ_U(count_final(), 3);
+        sm_join_destroy(&j);
+    }
+}
+
 /* A destination port that survives NAT breaks the tie between two ISN-equal server SYNs. */
 static void test_port_disambiguates(void)
 {
@@ -1452,6 +1513,7 @@ int main(void)
     test_fp_chain_bound();
     test_fp_ring_lost();
     test_fp_attempts_tie();
+    test_fp_port_unseen();
     test_ambiguous_any_order();
     test_coverage_before_answer();
     test_extreme_timestamps();
