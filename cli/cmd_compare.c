@@ -208,7 +208,7 @@ static void say_clock(const struct sm_clock_estimate *c, const struct sm_compare
                     "in both, spread %s); --max-skew (%s) allows for it", c->pairs, spread, skew);
         return;
     }
-    char more[160] = "";
+    char more[256] = "";
     size_t len = 0;
     if (c->drift_ppm > 0.05 || c->drift_ppm < -0.05)
         len += (size_t)snprintf(more + len, sizeof more - len, ", drift %+.1f ppm", c->drift_ppm);
@@ -217,8 +217,8 @@ static void say_clock(const struct sm_clock_estimate *c, const struct sm_compare
                                 "the figure is the last segment's", c->steps,
                                 c->steps == 1 ? "" : "s");
     if (!c->two_legs)
-        snprintf(more + len, sizeof more - len, ", one-way delay included: not both captures "
-                 "have SYN/ACKs");
+        snprintf(more + len, sizeof more - len, ", one-way delay included: too few SYN/ACKs "
+                 "seen in both captures (none in one, or a proxy's answers)");
     if (!c->corrected && !o->no_clock_correction) {
         sm_log_info("the clocks agree: the server's is %s %s the client's (%" PRIu64
                     " connections seen in both, spread %s%s); no correction",

@@ -221,6 +221,10 @@ bool sm_clockfit_observe(sm_clockfit_t *cf, enum sm_role role, const struct sm_r
                              : (client ? T_CLIENT_SYN : T_SERVER_SYN);
     enum table other = answer ? (client ? T_SERVER_ANSWER : T_CLIENT_ANSWER)
                               : (client ? T_SERVER_SYN : T_CLIENT_SYN);
+    /* A SYN/ACK pairs only with one of the same seq as well: a SYN proxy's answer (another
+     * ISN, sent before the server saw the SYN) would otherwise stand for the return leg. */
+    if (answer)
+        isn ^= r->seq * UINT32_C(0x9E3779B1);
     uint32_t k = (uint32_t)(isn * cf->hmul) >> (32 - TABLE_BITS);
     struct pslot *m = &cf->tab[mine][k], *o = &cf->tab[other][k];
     if (m->state != 0 && m->isn == isn)

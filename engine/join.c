@@ -156,12 +156,15 @@ struct entry {
     /* 64 */
     uint32_t older, newer; /* age list */
     uint32_t lost_before;
-    uint32_t candidates; /* server SYNs that could have matched this group */
+    uint16_t candidates; /* server SYNs that could have matched this group (saturating) */
+    uint16_t answers;    /* packets of that answer: the client received / the server sent
+                          * (saturating) */
     int64_t first_ns, last_ns, gap_ns;
     int64_t delay_ns;
     struct synprint fp;
     /* 124 */
-    uint32_t answers; /* packets of that answer: the client received / the server sent */
+    uint32_t answer_seq; /* the first SYN/ACK's seq: the answerer's ISN (a SYN proxy's is
+                          * not the server's) */
     int64_t stream;
     uint64_t frame;
     struct attempt *more; /* groups: attempts 2..TRACKED_ATTEMPTS, from the second on */
@@ -682,6 +685,24 @@ static void schedule_group(sm_join_t *j, uint32_t i)
 /* ---- verdicts ------------------------------------------------------------------------------ */
 
 static int64_t offset_at(const sm_join_t *j, int64_t t);
+static struct attempt attempt_at(const struct entry *g, uint32_t i);
+static uint32_t tracked_attempts(const struct entry *g);
+
+/*
+ * A SYN proxy answered the client itself and opened its own connection to the server only
+ * after the client's handshake with it (nftables synproxy, a firewall's SYN-flood protection,
+ * a load balancer): the SYN/ACK the client got is not the server's (another ISN, or the
+ * server sent none) and it came before the server saw any SYN of the connection. Timing
+ * decides, in the engine's (the client's) clock: the sequence number alone would not, as a
+ * device that rewrites the server's ISN changes it too, but that SYN/ACK follows the server's
+ * SYN.
+ */
+static bool proxied(const struct entry *g, const struct entry *s)
+{
+    return g->answer == SM_ANSWER_SYNACK &&
+           (s->answer != SM_ANSWER_SYNACK || g->answer_seq != s->answer_seq) &&
+           g->answer_ns < s->first_ns;
+}
 
 static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind,
                          const char *reason, struct sm_verdict *v)
@@ -723,6 +744,17 @@ static void fill_verdict(const sm_join_t *j, uint32_t gi, enum sm_verdict_kind k
                                             : s->answer_ns;
         v->lost_before = g->lost_before;
         v->delay_ns = g->delay_ns;
+        if (kind != SM_V_AMBIGUOUS && proxied(g, s)) {
+            /* the proxy's answer time, from the client's last attempt before it */
+            int64_t sent = g->first_ns;
+            for (uint32_t i = 0, n = tracked_attempts(g); i < n; i++) {
+                int64_t t = attempt_at(g, i).ts;
+                if (t <= g->answer_ns && t > sent)
+                    sent = t;
+            }
+            v->proxied = true;
+            v->proxy_rtt_ns = g->answer_ns - sent;
+        }
     }
 }
 
@@ -857,9 +889,6 @@ static bool witnessable(const sm_join_t *j, int64_t t)
            sat_add(t, j->cfg.timeout_ns + skew) <= j->cov_end[SM_ROLE_SERVER];
 }
 
-static struct attempt attempt_at(const struct entry *g, uint32_t i);
-static uint32_t tracked_attempts(const struct entry *g);
-
 /* Of group g's attempts (those remembered), how many the server capture could witness. */
 static uint32_t attempts_witnessable(const sm_join_t *j, const struct entry *g)
 {
@@ -975,6 +1004,9 @@ static bool settled(const struct entry *g, const struct entry *s)
 static void decide_linked(sm_join_t *j, uint32_t gi)
 {
     const struct entry *g = &j->pool[gi], *s = &j->pool[g->peer];
+    /* Behind a SYN proxy the reply leg the client saw is the proxy's and it got through: the
+     * server's answer then says how the connection ended. */
+    enum sm_answer ca = proxied(g, s) ? (enum sm_answer)s->answer : (enum sm_answer)g->answer;
     int64_t skew = j->cfg.max_skew_ns;
     /* the client's view of the reply, and the server's of its own answer */
     int64_t cfrom = sat_add(g->first_ns, -skew);
@@ -983,12 +1015,12 @@ static void decide_linked(sm_join_t *j, uint32_t gi)
     enum sm_verdict_kind k;
     if (g->candidates > 1) {
         emit(j, gi, SM_V_AMBIGUOUS, NULL);
-    } else if (g->answer == SM_ANSWER_SYNACK && s->answer == SM_ANSWER_SYNACK) {
+    } else if (ca == SM_ANSWER_SYNACK && s->answer == SM_ANSWER_SYNACK) {
         emit_x(j, gi, SM_V_MATCHED, NULL,
                hint_over(j, SM_HINT_SYNCOOKIES, s->first_ns, s->answer_ns), 0);
-    } else if (g->answer == SM_ANSWER_RST && s->answer == SM_ANSWER_RST) {
+    } else if (ca == SM_ANSWER_RST && s->answer == SM_ANSWER_RST) {
         emit(j, gi, SM_V_REFUSED, NULL);
-    } else if (g->answer != SM_ANSWER_NONE) {
+    } else if (ca != SM_ANSWER_NONE) {
         /* The client got an answer the server did not send: a device between them answered
          * (a proxy, a reset on the way back), unless the server's capture was blind then. */
         if ((k = blind_over(j, SM_ROLE_SERVER, sfrom, sto)) != SM_V_COUNT)
@@ -1314,6 +1346,8 @@ static void resolve_delivery(sm_join_t *j, struct entry *g)
 
 static void contest(struct entry *e, uint32_t n)
 {
+    if (n > UINT16_MAX)
+        n = UINT16_MAX;
     if (e->candidates < n)
         e->candidates = n;
 }
@@ -1461,12 +1495,16 @@ static bool note_answer(sm_join_t *j, enum ekind kind, const struct sm_record *r
     if (e->answer == SM_ANSWER_NONE || (a == SM_ANSWER_SYNACK && e->answer == SM_ANSWER_RST)) {
         e->answer = (uint8_t)a; /* the SYN/ACK wins over an RST: it answered the SYN */
         e->answer_ns = r->ts_ns;
+        e->answer_seq = r->seq;
         e->answers = 0;
     }
     if (e->answer == a) {
-        if (r->ts_ns < e->answer_ns)
+        if (r->ts_ns < e->answer_ns) {
             e->answer_ns = r->ts_ns;
-        e->answers++;
+            e->answer_seq = r->seq;
+        }
+        if (e->answers < UINT16_MAX)
+            e->answers++;
     }
     return true;
 }
@@ -2045,6 +2083,7 @@ static void fp_claim(sm_join_t *j, uint32_t gi, uint64_t v)
     s->fp = a->fp;
     s->answer = a->answer;
     s->answers = a->answers;
+    s->answer_seq = a->answer_seq;
     s->answer_ns = a->answer_ns;
     a->kind = E_FREE; /* taken */
     link_pair(j, gi, si, 1);

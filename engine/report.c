@@ -550,6 +550,15 @@ size_t sm_report_verdict_line(char *line, const struct sm_verdict *v)
         }
         if (v->kind == SM_V_ANSWERED_BY_MIDDLEBOX)
             p = sm_fmt_str(p, ",\"server_saw_syn\":true");
+        if (v->proxied) {
+            /* the proxy's answer as the client saw it; the server's to the proxy's SYN */
+            p = sm_fmt_str(p, ",\"proxied\":true,\"proxy_rtt\":");
+            p = sm_fmt_duration(p, v->proxy_rtt_ns);
+            if (v->server_answer != SM_ANSWER_NONE) {
+                p = sm_fmt_str(p, ",\"server_answer_delay\":");
+                p = sm_fmt_duration(p, v->server_answer_ns - v->server_first_ns);
+            }
+        }
         if (v->syncookies)
             p = sm_fmt_str(p, ",\"syncookies\":true");
         if (v->candidates > 1) {

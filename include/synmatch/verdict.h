@@ -70,17 +70,20 @@ struct sm_verdict {
     bool syncookies;              /* the server host was sending SYN cookies as it answered */
     uint32_t candidates;          /* ambiguous: server SYNs that could be this one */
     bool fingerprint;             /* matched by fingerprint: a device rewrote the ISN */
+    bool proxied;                 /* a SYN proxy answered the client before the server saw
+                                   * the SYN (the server's SYN is the proxy's) */
+    int64_t proxy_rtt_ns;         /* proxied: the client's SYN to the proxy's SYN/ACK */
     bool clock_corrected;         /* the server's times were translated by clock_offset_ns */
     int64_t clock_offset_ns;      /* server clock minus client clock, as corrected */
 };
 
 /* The reply leg's one-way delay: the client receiving the server's first answer minus the
  * server sending it (in one clock when corrected; else two, and it may be negative). Only
- * when both sides saw an answer. */
+ * when both sides saw an answer, and the client's was the server's (not a proxy's). */
 static inline bool sm_verdict_reply_delay(const struct sm_verdict *v, int64_t *ns)
 {
     if (!v->has_server || v->client_answer == SM_ANSWER_NONE ||
-        v->server_answer == SM_ANSWER_NONE)
+        v->server_answer == SM_ANSWER_NONE || v->proxied)
         return false;
     *ns = v->client_answer_ns - (v->server_answer_ns - v->clock_offset_ns);
     return true;

@@ -10,8 +10,10 @@
 #include "check.h"
 #include "addr.h"
 #include "synmatch/join.h"
+#include "synmatch/report.h"
 
 #define MS INT64_C(1000000)
+#define US INT64_C(1000)
 #define SEC INT64_C(1000000000)
 #define T0 (INT64_C(1790000000) * SEC)
 
@@ -1316,6 +1318,63 @@ static void test_handshake_matrix(void)
 }
 
 /*
+ * A SYN proxy (nftables synproxy) answers the client with its own SYN/ACK, and opens its own
+ * connection to the server (the client's ISN) only after the client's handshake: the verdict
+ * is the server's answer, marked proxied. A device that rewrites the server's ISN changes the
+ * SYN/ACK's seq too, but its SYN/ACK follows the server's SYN: not a proxy.
+ */
+static void test_proxied(void)
+{
+    static const enum sm_answer ans[] = {SM_ANSWER_SYNACK, SM_ANSWER_RST, SM_ANSWER_NONE};
+    static const enum sm_verdict_kind want[] = {SM_V_MATCHED, SM_V_REFUSED, SM_V_UNANSWERED};
+    for (int hold = 0; hold < 2; hold++) {
+        for (int sa = 0; sa < 4; sa++) { /* 3: the rewriting device, not a proxy */
+            sm_join_t *j = engine(hold, false, 0);
+            bool rewriter = sa == 3;
+            struct sm_tuple c = tup("198.18.0.1", 42100, "198.18.1.1", 80);
+            struct sm_record r = rec(c, T0, SM_TH_SYN, 3000, 0);
+            sm_join_add(j, SM_ROLE_CLIENT, &r);
+            /* the proxy's SYN/ACK (its own ISN 7777) reaches the client at 1 ms; the
+             * rewriter's (the server's 8000 rewritten) at 3 ms, after the server's SYN */
+            r = rec(rev(c), T0 + (rewriter ? 3 : 1) * MS, SM_TH_SYN | SM_TH_ACK, 7777, 3001);
+            sm_join_add(j, SM_ROLE_CLIENT, &r);
+            r = rec(c, T0 + 2 * MS, SM_TH_SYN, 3000, 0);
+            sm_join_add(j, SM_ROLE_SERVER, &r);
+            enum sm_answer a = rewriter ? SM_ANSWER_SYNACK : ans[sa];
+            if (a != SM_ANSWER_NONE) {
+                r = rec(rev(c), T0 + 2 * MS + 100 * US,
+                        a == SM_ANSWER_SYNACK ? SM_TH_SYN | SM_TH_ACK : SM_TH_RST | SM_TH_ACK,
+                        a == SM_ANSWER_SYNACK ? 8000 : 0, 3001);
+                sm_join_add(j, SM_ROLE_SERVER, &r);
+            }
+            both_wm(j, T0 + 20 * SEC);
+            if (hold) {
+                sm_join_end(j, SM_ROLE_CLIENT, T0 + 30 * SEC);
+                sm_join_end(j, SM_ROLE_SERVER, T0 + 30 * SEC);
+                sm_join_finish(j);
+            }
+            CHECK_EQ_U(ngot, 1);
+            CHECK_EQ_S(sm_verdict_name(got[0].kind),
+                       sm_verdict_name(rewriter ? SM_V_MATCHED : want[sa]));
+            CHECK(got[0].proxied == !rewriter);
+            char line[SM_REPORT_LINE_MAX];
+            line[sm_report_verdict_line(line, &got[0])] = '\0';
+            if (!rewriter) {
+                CHECK_EQ_U(got[0].proxy_rtt_ns, MS);
+                CHECK(strstr(line, "\"proxied\":true,\"proxy_rtt\":0.001000000") != NULL);
+                CHECK((strstr(line, "\"server_answer_delay\":0.000100000") != NULL) ==
+                      (a != SM_ANSWER_NONE));
+                CHECK(strstr(line, "reply_delay") == NULL);
+                CHECK(!sm_verdict_is_failure(got[0].kind) || a == SM_ANSWER_NONE);
+            } else {
+                CHECK(strstr(line, "proxied") == NULL && strstr(line, "reply_delay") != NULL);
+            }
+            sm_join_destroy(&j);
+        }
+    }
+}
+
+/*
  * The reply leg obeys the same evidence rules as the SYN leg: a server answer the client did
  * not receive is reply_lost only if the client's capture was there to see it; silence at a
  * server whose capture was blind is not unanswered; a capture that ended too early says so.
@@ -1486,6 +1545,7 @@ static void test_server_only_unanswered(void)
 int main(void)
 {
     test_handshake_matrix();
+    test_proxied();
     test_reply_leg_evidence();
     test_host_hints();
     test_suspect_kinds();
