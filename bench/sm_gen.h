@@ -46,6 +46,7 @@ struct gen_opts {
     double rate;          /* connections per second of event time */
     double missing_pct;   /* % of connections whose SYN never reaches the server */
     double v6_pct;
+    double rewrite_pct;   /* % whose ISN a device between the sensors rewrote (as Cisco ASA) */
     bool client_synack; /* the client sensor also sees the SYN/ACK */
     size_t batch;       /* records per batch */
     uint64_t seed;
@@ -57,6 +58,7 @@ static inline void gen_opts_default(struct gen_opts *o)
     o->rate = 50000;
     o->missing_pct = 1.0;
     o->v6_pct = 10.0;
+    o->rewrite_pct = 0.0;
     o->client_synack = true;
     o->batch = 4096;
     o->seed = 1;
@@ -73,7 +75,8 @@ static inline int gen_opts_parse(struct gen_opts *o, int argc, char **argv, int 
         return 1;
     }
     if (strcmp(a, "--connections") && strcmp(a, "--rate") && strcmp(a, "--missing") &&
-        strcmp(a, "--v6") && strcmp(a, "--batch") && strcmp(a, "--seed"))
+        strcmp(a, "--v6") && strcmp(a, "--rewrite") && strcmp(a, "--batch") &&
+        strcmp(a, "--seed"))
         return 0;
     if (v == NULL)
         return -1;
@@ -89,6 +92,8 @@ static inline int gen_opts_parse(struct gen_opts *o, int argc, char **argv, int 
         o->missing_pct = d;
     else if (strcmp(a, "--v6") == 0)
         o->v6_pct = d;
+    else if (strcmp(a, "--rewrite") == 0)
+        o->rewrite_pct = d;
     else if (strcmp(a, "--batch") == 0)
         o->batch = (size_t)d;
     else
@@ -104,6 +109,8 @@ static inline int gen_opts_parse(struct gen_opts *o, int argc, char **argv, int 
     "  --rate R          connections per second of event time [50000]\n"                     \
     "  --missing PCT     %% whose SYN never reaches the server [1]\n"                          \
     "  --v6 PCT          %% IPv6 [10]\n"                                                       \
+    "  --rewrite PCT     %% whose ISN a device between the sensors rewrote: the server sees\n"  \
+    "                    another seq (the second matcher's path) [0]\n"                         \
     "  --no-client-synack  the client sensor sees no SYN/ACK (3 records per connection, not\n" \
     "                    4: every delivered SYN is then reply_lost)\n"                          \
     "  --batch N         records per batch [4096]\n"                                          \
@@ -121,6 +128,7 @@ struct gen_conn {
     int64_t t;
     bool missing, v6, ecn;
     uint32_t isn, sisn, tsval, stsval;
+    uint32_t server_isn; /* the client's ISN as the server sees it (rewritten or not) */
     uint16_t sport, nport, dport, ipid;
     uint32_t host; /* client host number */
 };
@@ -139,6 +147,9 @@ static inline void gen_conn_of(const struct gen_opts *o, uint64_t i, struct gen_
     c->ecn = (r3 >> 60) == 0; /* 1/16 with ECE|CWR */
     c->isn = (uint32_t)r2;
     c->sisn = (uint32_t)(r2 >> 32);
+    /* a per-connection random offset, never 0 (bits the other fields do not draw on) */
+    bool rewritten = (double)((r3 >> 44) % 10000) < o->rewrite_pct * 100.0;
+    c->server_isn = c->isn + (rewritten ? (uint32_t)(gen_mix(r3) | 1) : 0);
     c->tsval = (uint32_t)r3;
     c->stsval = (uint32_t)(r3 >> 32) ^ 0x5a5a5a5au;
     c->sport = (uint16_t)(32768 + (r1 >> 8) % 28232);
@@ -220,7 +231,7 @@ static inline void gen_record(const struct gen_conn *c, enum gen_kind k, struct 
         r->tuple.sport = k == GEN_SSYN ? c->nport : c->sport;
         r->tuple.dst = sv;
         r->tuple.dport = c->dport;
-        r->seq = c->isn;
+        r->seq = k == GEN_SSYN ? c->server_isn : c->isn;
         r->flags = SM_TH_SYN | (c->ecn ? SM_TH_ECE | SM_TH_CWR : 0);
         r->window = 64240;
         r->ttl = k == GEN_SSYN ? 63 : 64;
@@ -235,7 +246,7 @@ static inline void gen_record(const struct gen_conn *c, enum gen_kind k, struct 
         r->tuple.dst = k == GEN_CSYNACK ? cl : nat;
         r->tuple.dport = k == GEN_CSYNACK ? c->sport : c->nport;
         r->seq = c->sisn;
-        r->ack = c->isn + 1;
+        r->ack = (k == GEN_SSYNACK ? c->server_isn : c->isn) + 1;
         r->flags = SM_TH_SYN | SM_TH_ACK;
         r->window = 65160;
         r->ttl = k == GEN_CSYNACK ? 63 : 64;

@@ -150,7 +150,9 @@ struct entry {
     bool suspect_sent;
     uint8_t answer; /* group: what the client received; server: what the server sent (the
                      * SYN/ACK wins over an RST) */
-    bool flood;     /* server kind: the marker of refused server SYNs of a flooded ISN */
+    bool flood : 1; /* server kind: the marker of refused server SYNs of a flooded ISN */
+    bool fp_incomplete : 1; /* group: the second matcher found nothing, and could not see
+                             * every server SYN of its window (lost, or past a bound) */
     struct sm_tuple tuple;
     uint32_t attempts;
     /* 64 */
@@ -935,6 +937,9 @@ static void decide_unmatched(sm_join_t *j, uint32_t gi)
             emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
     } else if ((k = blind_over(j, SM_ROLE_SERVER, from, to)) != SM_V_COUNT) {
         emit(j, gi, k, blind_reason(SM_ROLE_SERVER, k));
+    } else if (g->fp_incomplete) {
+        /* its server SYN, rewritten, may be among those the second matcher could not see */
+        emit(j, gi, SM_V_UNKNOWN, "fingerprint_incomplete");
     } else if (j->st.isn_rewritten > 0 && !strong_print(g) &&
                pres_seen(j, g->tuple.dport, from, to)) {
         /* A device rewrites ISNs on these paths, and nothing of this SYN but its ports
@@ -1263,13 +1268,15 @@ static int fit(const sm_join_t *j, const struct entry *g, const struct entry *s)
     if (s->first_ns < sat_add(g->first_ns, -(j->cfg.max_skew_ns + MATCH_SLACK)) ||
         s->first_ns > sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns + MATCH_SLACK))
         return 0;
-    /* In the slack alone (beyond the skew allowance), an equal ISN whose TCP timestamp is
-     * further from the client's than the time between them allows is another connection's:
-     * with ISNs rewritten by a device, one connection's new ISN meets another's old one now
-     * and then. */
+    /* In the slack (beyond the skew allowance), and anywhere once a device was seen
+     * rewriting ISNs, an equal ISN whose TCP timestamp is further from the client's than the
+     * time between them allows is another connection's: a rewritten ISN meets another
+     * connection's own now and then (about once in 10^5 connections at 5,000 a second), and
+     * the connection it really belongs to is not there to make it ambiguous. */
     bool in_slack = s->first_ns < sat_add(g->first_ns, -j->cfg.max_skew_ns) ||
                     s->first_ns > sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns);
-    if (in_slack && (g->fp.present & SM_OPT_TS) && (s->fp.present & SM_OPT_TS) &&
+    if ((in_slack || j->st.isn_rewritten > 0) && (g->fp.present & SM_OPT_TS) &&
+        (s->fp.present & SM_OPT_TS) &&
         !tsval_near(g, s))
         return 0;
     int score = 1;
@@ -2024,8 +2031,11 @@ static uint64_t fp_choose(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
     bool incomplete = j->lost_lo <= sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns) &&
                       j->lost_hi >= sat_add(g->first_ns, -j->cfg.max_skew_ns);
     j->st.fp_skipped += skipped + skipped_port + incomplete;
-    if (n == 0)
+    if (n == 0) {
+        /* what it could not see may have been its own: not missing, not a middlebox's */
+        g->fp_incomplete = g->fp_incomplete || incomplete || skipped || skipped_port;
         return UINT64_MAX;
+    }
     /* Several fit (two connections in one millisecond share a TSval): the other fields
      * decide, and only a clear winner is taken. */
     /* A winner must share the strongest print the SYN has: its TSval when it carries a

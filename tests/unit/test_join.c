@@ -1014,7 +1014,8 @@ static void test_fp_chain_bound(void)
 
 /*
  * Live, the ring (an eighth of --max-pending: 1,024 here) wrote over lone server SYNs of a
- * group's window: the one left with its IPv4 ID is not sure to be the only one (ambiguous);
+ * group's window: the one left with its IPv4 ID is not sure to be the only one (ambiguous),
+ * one that finds nothing is unknown (fingerprint_incomplete), never answered_by_middlebox;
  * a group whose window the ring still holds whole is matched.
  */
 static void test_fp_ring_lost(void)
@@ -1027,13 +1028,76 @@ static void test_fp_ring_lost(void)
         both_wm(j, T0 + t * SEC);
     answered_group(j, 4000, T0 + SEC, 9000, 1 + 1099); /* the last of the 1,100 survives */
     answered_group(j, 4001, T0 + 30 * SEC, 9001, 5555);
+    /* nothing left fits this one: its server SYN may have been among those lost, so it is
+     * neither a middlebox's answer nor missing */
+    answered_group(j, 4002, T0 + 50 * MS, 9002, 60000);
     for (int64_t t = 41; t <= 300; t++)
         both_wm(j, T0 + t * SEC);
     CHECK_EQ_U(count_fingerprint_links(), 1);
     CHECK_EQ_U(count_kind(SM_V_AMBIGUOUS), 1);
+    CHECK_EQ_U(count_kind(SM_V_UNKNOWN), 1);
+    for (size_t i = 0; i < ngot; i++) {
+        if (got[i].kind == SM_V_UNKNOWN)
+            CHECK_EQ_S(got[i].reason, "fingerprint_incomplete");
+        CHECK(got[i].kind != SM_V_ANSWERED_BY_MIDDLEBOX || got[i].has_server);
+    }
     for (size_t i = 0; i < ngot; i++)
         if (got[i].fingerprint)
             CHECK_EQ_U(got[i].server_seq, 20000);
+    sm_join_destroy(&j);
+}
+
+/* A SYN with a TCP timestamp, as seen by role on tuple t (options and window as Linux's). */
+static void ts_syn(sm_join_t *j, enum sm_role role, struct sm_tuple t, int64_t ts, uint32_t isn,
+                   uint32_t tsval)
+{
+    struct sm_record r = rec(t, ts, SM_TH_SYN, isn, 0);
+    r.window = 64240;
+    r.opts.present = SM_OPT_MSS | SM_OPT_WSCALE | SM_OPT_SACKOK | SM_OPT_TS;
+    r.opts.wscale = 7;
+    r.opts.mss = 1460;
+    r.opts.tsval = tsval;
+    sm_join_add(j, role, &r);
+}
+
+/*
+ * Behind a device that rewrites ISNs, a rewritten ISN now and then equals another
+ * connection's own, in its window: the connection it belongs to is not there to make it
+ * ambiguous, so the TCP timestamp must show one clock could have sent both, else it is not
+ * that group's (found at 5,000 rewritten connections a second: one wrong match, and the
+ * victim's server SYN taken, per 300,000).
+ */
+static void test_isn_collision_behind_rewriter(void)
+{
+    sm_join_t *j = engine(false, false, 0);
+    struct sm_tuple a = tup("198.18.0.1", 41000, "198.18.1.1", 443);
+    struct sm_tuple b = tup("198.18.0.2", 41001, "198.18.1.1", 443);
+    struct sm_tuple c = tup("198.18.0.3", 41002, "198.18.1.1", 443);
+    /* a: rewritten 100 -> 777; seen so, it shows the device */
+    ts_syn(j, SM_ROLE_CLIENT, a, T0, 100, 5000);
+    struct sm_record r = rec(rev(a), T0 + 2 * MS, SM_TH_SYN | SM_TH_ACK, 1, 101);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    ts_syn(j, SM_ROLE_SERVER, a, T0 + MS, 777, 5000);
+    r = rec(rev(a), T0 + MS + 100 * US, SM_TH_SYN | SM_TH_ACK, 1, 778);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    for (int64_t t = 1; t <= 10; t++)
+        both_wm(j, T0 + t * SEC);
+    /* b: rewritten 200 -> 888; c (another client, no client sensor) rewritten to 200 */
+    ts_syn(j, SM_ROLE_CLIENT, b, T0 + 10 * SEC, 200, 9000);
+    r = rec(rev(b), T0 + 10 * SEC + 2 * MS, SM_TH_SYN | SM_TH_ACK, 2, 201);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    ts_syn(j, SM_ROLE_SERVER, c, T0 + 10 * SEC + 500 * US, 200, 123456789);
+    ts_syn(j, SM_ROLE_SERVER, b, T0 + 10 * SEC + MS, 888, 9000);
+    r = rec(rev(b), T0 + 10 * SEC + MS + 100 * US, SM_TH_SYN | SM_TH_ACK, 2, 889);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    for (int64_t t = 11; t <= 60; t++)
+        both_wm(j, T0 + t * SEC);
+    CHECK_EQ_U(count_final(), 2);
+    for (size_t i = 0; i < ngot; i++) {
+        CHECK_EQ_S(sm_verdict_name(got[i].kind), "matched");
+        CHECK(got[i].fingerprint);
+        CHECK_EQ_U(got[i].server_seq, got[i].isn == 100 ? 777 : 888);
+    }
     sm_join_destroy(&j);
 }
 
@@ -1546,6 +1610,7 @@ int main(void)
 {
     test_handshake_matrix();
     test_proxied();
+    test_isn_collision_behind_rewriter();
     test_reply_leg_evidence();
     test_host_hints();
     test_suspect_kinds();
