@@ -74,9 +74,17 @@
 
 #define FP_DROPPED 256 /* keys remembered whose insertion the probe bound refused */
 
+/* One filed SYN: its key, where it is, and its time to a second (about), so that a lookup
+ * passes over SYNs of other times without touching the archive. */
+struct fp_ent {
+    uint64_t key;
+    uint32_t at;  /* archive value + 1 (offline: index; live: the ring position's low 32 bits,
+                   * never all ones); 0 = empty */
+    int32_t sec;  /* fp_sec(first_ns) */
+};
+
 struct fp_index {
-    uint64_t *key;
-    uint64_t *at; /* archive value + 1 (offline: index, live: ring position); 0 = empty */
+    struct fp_ent *e;
     size_t mask;
     /* Keys some SYN filed under was refused for (fp_index_put): a lookup of one of them
      * cannot be complete. Past FP_DROPPED of them, any lookup that meets the bound is not. */
@@ -1822,19 +1830,21 @@ static inline size_t fp_slot(const struct fp_index *ix, uint64_t k)
     return (size_t)((k * UINT64_C(0x9e3779b97f4a7c15)) >> 20) & ix->mask;
 }
 
+/* A time in units of 2^30 ns, clamped: monotonic, so a window compared in it keeps all the
+ * window holds. */
+static inline int32_t fp_sec(int64_t ns)
+{
+    int64_t s = ns >> 30;
+    return s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : (int32_t)s;
+}
+
 static bool fp_index_init(struct fp_index *ix, size_t n)
 {
-    ix->key = sm_malloc(n * sizeof *ix->key);
-    ix->at = sm_calloc(n, sizeof *ix->at);
+    ix->e = sm_calloc(n, sizeof *ix->e);
     ix->mask = n - 1;
     ix->ndropped = 0;
-    if (ix->key == NULL || ix->at == NULL) {
-        free(ix->key);
-        free(ix->at);
-        ix->key = NULL;
-        ix->at = NULL;
+    if (ix->e == NULL)
         return false;
-    }
     return true;
 }
 
@@ -1856,10 +1866,10 @@ static bool fp_dropped(const struct fp_index *ix, uint64_t k)
     return false;
 }
 
-static void fp_index_put(struct fp_index *ix, uint64_t k, uint64_t v)
+static void fp_index_put(struct fp_index *ix, uint64_t k, uint64_t v, int64_t first_ns)
 {
     size_t h = fp_slot(ix, k);
-    for (int probes = 1; ix->at[h]; probes++) { /* h is the probes-th slot from home */
+    for (int probes = 1; ix->e[h].at; probes++) { /* h is the probes-th slot from home */
         if (probes == FP_MAX_PROBE) {
             if (!fp_dropped(ix, k)) {
                 if (ix->ndropped < FP_DROPPED)
@@ -1870,8 +1880,9 @@ static void fp_index_put(struct fp_index *ix, uint64_t k, uint64_t v)
         }
         h = (h + 1) & ix->mask;
     }
-    ix->key[h] = k;
-    ix->at[h] = v + 1;
+    ix->e[h].key = k;
+    ix->e[h].at = (uint32_t)v + 1;
+    ix->e[h].sec = fp_sec(first_ns);
 }
 
 /* Files server SYN s under its strongest print and, when that is not its ports, under its
@@ -1879,9 +1890,9 @@ static void fp_index_put(struct fp_index *ix, uint64_t k, uint64_t v)
 static void fp_file(struct fp_index *ix, const struct entry *s, uint64_t v)
 {
     uint64_t k = server_key(s), kp = fp_key(FP_PORT, s->tuple.dport, s->tuple.sport);
-    fp_index_put(ix, k, v);
+    fp_index_put(ix, k, v, s->first_ns);
     if (k != kp)
-        fp_index_put(ix, kp, v);
+        fp_index_put(ix, kp, v, s->first_ns);
 }
 
 static bool fp_index_build(sm_join_t *j, struct fp_index *ix)
@@ -1931,13 +1942,15 @@ static void live_archive(sm_join_t *j, const struct entry *e)
             j->arch_seq[k] = UINT64_MAX;
     }
     uint64_t pos = j->ring_next++;
+    if ((uint32_t)pos == UINT32_MAX)
+        pos = j->ring_next++; /* the index keeps pos + 1 in 32 bits: never 0 */
     size_t slot = (size_t)(pos & (j->ring_cap - 1));
     if (j->arch_seq[slot] != UINT64_MAX && j->arch[slot].kind == E_SERVER)
         arch_lose(j, &j->arch[slot]); /* written over before any group took it */
     j->arch[slot] = *e;
     j->arch_seq[slot] = pos;
     if (++j->live_ix_inserts > j->ring_cap) {
-        memset(j->live_ix->at, 0, (j->live_ix->mask + 1) * sizeof *j->live_ix->at);
+        memset(j->live_ix->e, 0, (j->live_ix->mask + 1) * sizeof *j->live_ix->e);
         j->live_ix->ndropped = 0;
         for (size_t k = 0; k < j->ring_cap; k++)
             if (j->arch_seq[k] != UINT64_MAX && j->arch[k].kind == E_SERVER)
@@ -1956,10 +1969,17 @@ static size_t fp_lookup(const sm_join_t *j, const struct fp_index *ix, uint64_t 
     /* Every SYN filed under k lies in the first FP_MAX_PROBE slots from its home (fp_index_put). */
     int probes = 0;
     size_t h = fp_slot(ix, k);
-    for (; ix->at[h] && probes < FP_MAX_PROBE; h = (h + 1) & ix->mask, probes++) {
-        if (ix->key[h] != k)
-            continue;
-        uint64_t v = ix->at[h] - 1;
+    int32_t lo = fp_sec(sat_add(g->first_ns, -j->cfg.max_skew_ns));
+    int32_t hi = fp_sec(sat_add(g->last_ns, j->cfg.timeout_ns + j->cfg.max_skew_ns));
+    for (; ix->e[h].at && probes < FP_MAX_PROBE; h = (h + 1) & ix->mask, probes++) {
+        const struct fp_ent *f = &ix->e[h];
+        if (f->key != k || f->sec < lo || f->sec > hi)
+            continue; /* another print, or outside the window (fp_fits) */
+        /* offline the archive index; live the ring position, which lies within 2^32 below
+         * ring_next (the index holds at most twice the ring) */
+        uint32_t v32 = f->at - 1;
+        uint64_t v = j->cfg.hold_unmatched ? v32
+                                           : j->ring_next - (uint32_t)((uint32_t)j->ring_next - v32);
         const struct entry *s = arch_at(j, v);
         if (s == NULL || s->kind != E_SERVER || !fp_fits(j, g, s))
             continue; /* written over, taken already, or not this one */
@@ -2140,8 +2160,7 @@ static void fp_pass(sm_join_t *j)
     if (choice == NULL || named == NULL) {
         free(choice);
         free(named);
-        free(ix.key);
-        free(ix.at);
+        free(ix.e);
         j->degraded = true; /* rewritten connections may go unmatched: nothing is missing */
         return;
     }
@@ -2178,8 +2197,7 @@ static void fp_pass(sm_join_t *j)
     }
     free(choice);
     free(named);
-    free(ix.key);
-    free(ix.at);
+    free(ix.e);
 }
 
 /* ---- clock --------------------------------------------------------------------------------- */
@@ -2466,8 +2484,7 @@ void sm_join_destroy(sm_join_t **self_p)
     free(j->arch_seq);
     free(j->pres);
     if (j->live_ix) {
-        free(j->live_ix->key);
-        free(j->live_ix->at);
+        free(j->live_ix->e);
         free(j->live_ix);
     }
     sm_clockfit_destroy(&j->clock);
