@@ -149,12 +149,17 @@ static void on_event(void *arg, const struct sm_sensor_event *ev)
     sm_json_str(&w, "sensor", ev->sensor_id);
     sm_json_str(&w, "role", role_name(ev->role));
     sm_json_u64(&w, "epoch", ev->epoch);
+    if (ev->partitioned)
+        sm_json_u64(&w, "partition", ev->partition);
     if (ev->kind == SM_SENSOR_GAP) {
         sm_json_u64(&w, "first_seq", ev->first_seq);
         sm_json_u64(&w, "last_seq", ev->last_seq);
-    } else {
+    } else if (ev->kind == SM_SENSOR_UP || ev->kind == SM_SENSOR_BACK ||
+               ev->kind == SM_SENSOR_END) {
         sm_json_u64(&w, "seq", ev->first_seq);
     }
+    if (ev->streams > 1 && ev->kind != SM_SENSOR_GAP)
+        sm_json_u64(&w, "partitions", ev->streams);
     if (ev->watermark_ns != INT64_MIN)
         sm_json_time(&w, "watermark", ev->watermark_ns);
     if (ev->reason)
@@ -217,23 +222,23 @@ static void on_records(void *arg, enum sm_role role, const struct sm_record *rec
     }
 }
 
-static void on_blind(void *arg, enum sm_role role, int64_t from, int64_t to,
+static void on_blind(void *arg, enum sm_role role, uint32_t view, int64_t from, int64_t to,
                      enum sm_verdict_kind kind)
 {
     struct collector *c = arg;
-    sm_join_blind(c->join, role, from, to, kind);
+    sm_join_blind(c->join, role, view, from, to, kind);
 }
 
-static void on_hint(void *arg, int64_t from, int64_t to, enum sm_host_hint kind)
+static void on_hint(void *arg, uint32_t view, int64_t from, int64_t to, enum sm_host_hint kind)
 {
     struct collector *c = arg;
-    sm_join_hint(c->join, from, to, kind);
+    sm_join_hint(c->join, view, from, to, kind);
 }
 
-static bool in_scope(void *arg, const struct sm_tuple *client)
+static int32_t scope_view(void *arg, const struct sm_tuple *client)
 {
     const struct collector *c = arg;
-    return sm_sensors_in_scope(c->sensors, client);
+    return sm_sensors_scope_view(c->sensors, client);
 }
 
 static void stats_line(struct collector *c)
@@ -589,7 +594,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         .max_work = MAX_DECISIONS_PER_TURN,
         .on_verdict = on_verdict,
         .verdict_arg = &c,
-        .in_scope = in_scope,
+        .in_scope = scope_view,
         .scope_arg = &c,
         .no_clock_correction = cfg->no_clock_correction,
     };
