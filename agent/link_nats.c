@@ -8,29 +8,50 @@
  * window). The in-flight window is bounded (MAX_PENDING); when it is full libnats waits
  * STALL_MS at most and refuses, which the sender treats as "would block" and keeps the part
  * in its own accounted queue. While the servers are away libnats buffers publishes in its
- * reconnect buffer (transport/nats.c); past that it refuses too. A publish JetStream did
- * not acknowledge in ACK_WAIT_MS (a timeout across a reconnect, a leader election) is sent
- * again with the same id, up to TRIES times; past that it is counted (sm_link_failed) and
- * the collector sees the seq gap. The error handler runs on a libnats thread: it resends or
- * counts, nothing else.
+ * reconnect buffer (transport/nats.c); past that it refuses too.
+ *
+ * A part the stream did not store (no acknowledgement in ACK_WAIT_MS, no stream leader while
+ * a cluster that lost a server elects one: seconds) is held here and sent again with its id,
+ * the first held one alone with a growing backoff until it is stored, then the rest; while
+ * any is held, new parts wait in the sender's queue, so each partition reaches the stream in
+ * seq order and the collector need not give up on a seq that is only late. A part still not
+ * stored after RETRY_FOR_NS, or refused for good (no such stream, not allowed), is counted
+ * (sm_link_failed) and the collector sees its seq gap. The acknowledgement thread only holds
+ * parts; the agent's thread sends them.
  */
+#define FIRST_FAIL_HEADER "Synmatch-First-Fail"
+#define PROBE_HEADER "Synmatch-Probe"
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "errbuf.h"
 #include "link.h"
 #include "log.h"
 #include "synmatch/wire.h"
 
-#define MAX_PENDING 4096           /* publishes awaiting JetStream's acknowledgement */
-#define STALL_MS 1                 /* how long a publish may wait for room in that window */
-#define ACK_WAIT_MS 5000           /* an acknowledgement not back by then: resend */
-#define TRIES 5                    /* sends of one part at most */
-#define TRY_HEADER "Synmatch-Try"
+#define MAX_PENDING 4096        /* publishes awaiting JetStream's acknowledgement */
+#define STALL_MS 1              /* how long a publish may wait for room in that window */
+#define ACK_WAIT_MS 5000        /* an acknowledgement not back by then: a failure */
+#define RETRY_FOR_NS (120 * INT64_C(1000000000)) /* a part is sent again for so long */
+#define BACKOFF_MIN_NS (50 * INT64_C(1000000))
+#define BACKOFF_MAX_NS (1000 * INT64_C(1000000))
+#define HELD_MAX_BYTES (64 << 20) /* parts waiting to be sent again, at most */
 #define WAIT_STEP_MS 5
+
+/* A part the stream did not take, waiting to be sent again (oldest first). */
+struct held {
+    struct held *next;
+    char subject[SM_NATS_SUBJECT_MAX];
+    char id[SM_SENSOR_ID_MAX + 96];
+    int64_t first_fail_ns;
+    size_t len;
+    uint8_t data[];
+};
 
 struct nlink {
     struct sm_link base;
@@ -40,51 +61,211 @@ struct nlink {
     enum sm_role role;
     uint64_t epoch;
     char endpoint[256];
-    atomic_uint_fast64_t failed;
-    atomic_bool warned_fail;
+    /* held parts: filled by the acknowledgement thread, sent again by the agent's */
+    pthread_mutex_t mu;
+    struct held *head, *tail;
+    size_t held_bytes;
+    int64_t next_try_ns, backoff_ns;
+    atomic_int probe; /* PROBE_*: the first held part, sent again alone */
+    atomic_uint_fast64_t failed, resent;
+    atomic_bool warned_fail, warned_held;
     bool warned;
 };
 
-/* On a libnats thread: the acknowledgement did not come, or JetStream refused. */
-static void on_pub_error(jsCtx *js, jsPubAckErr *pae, void *closure)
+static int64_t mono_ns(void)
 {
-    struct nlink *l = closure;
-    const char *v = NULL;
-    int tries = 1;
-    if (natsMsgHeader_Get(pae->Msg, TRY_HEADER, &v) == NATS_OK && v)
-        tries = atoi(v);
-    /* A refusal with a JetStream error code (no stream, storage full, not allowed) will not
-     * change by resending now; a timeout or a lost connection may. */
-    if (pae->ErrCode == 0 && tries < TRIES) {
-        char t[16];
-        snprintf(t, sizeof t, "%d", tries + 1);
-        natsMsgHeader_Set(pae->Msg, TRY_HEADER, t);
-        if (js_PublishMsgAsync(js, &pae->Msg, NULL) == NATS_OK)
-            return;
-    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void give_up(struct nlink *l, const char *why)
+{
     atomic_fetch_add(&l->failed, 1);
     if (!atomic_exchange(&l->warned_fail, true))
-        sm_log_warnx("collector %s: a batch was not stored after %d tries (%s%s%s); the "
-                     "collector will see its seq gap",
-                     l->endpoint, tries, natsStatus_GetText(pae->Err),
-                     pae->ErrText ? ": " : "", pae->ErrText ? pae->ErrText : "");
+        sm_log_warnx("collector %s: a batch was not stored (%s); the collector will see its "
+                     "seq gap", l->endpoint, why);
+}
+
+enum { PROBE_NONE, PROBE_IN_FLIGHT, PROBE_STORED, PROBE_FAILED };
+
+/*
+ * On a libnats thread, for every publish: stored, or not (no acknowledgement in time, no
+ * stream leader while the cluster elects one, a lost connection). A part not stored is held,
+ * in order, and sent again by the agent's thread with the same message id, for RETRY_FOR_NS.
+ * A refusal with a JetStream error code (no such stream, storage full, not allowed) will not
+ * change by waiting: given up at once. The held part sent first again (the probe) stays held
+ * until its answer says whether the rest may follow.
+ */
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    struct nlink *l = closure;
+    const char *probe = NULL;
+    natsMsgHeader_Get(msg, PROBE_HEADER, &probe);
+    if (probe != NULL) {
+        atomic_store(&l->probe, pa != NULL && pae == NULL ? PROBE_STORED : PROBE_FAILED);
+        natsMsg_Destroy(msg);
+        return;
+    }
+    if (pa != NULL && pae == NULL) {
+        natsMsg_Destroy(msg);
+        return;
+    }
+    if (pae != NULL && pae->ErrCode != 0) {
+        give_up(l, pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
+        natsMsg_Destroy(msg);
+        return;
+    }
+    const char *id = NULL, *first = NULL;
+    natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
+    natsMsgHeader_Get(msg, FIRST_FAIL_HEADER, &first);
+    int64_t now = mono_ns(), since = first ? strtoll(first, NULL, 10) : now;
+    const char *why = pae ? natsStatus_GetText(pae->Err) : "no answer";
+    if (now - since > RETRY_FOR_NS) {
+        give_up(l, why);
+        natsMsg_Destroy(msg);
+        return;
+    }
+    int len = natsMsg_GetDataLength(msg);
+    struct held *h = malloc(sizeof *h + (size_t)len);
+    pthread_mutex_lock(&l->mu);
+    bool room = h != NULL && l->held_bytes + (size_t)len <= HELD_MAX_BYTES;
+    if (room) {
+        snprintf(h->subject, sizeof h->subject, "%s", natsMsg_GetSubject(msg));
+        snprintf(h->id, sizeof h->id, "%s", id ? id : "");
+        h->first_fail_ns = since;
+        h->len = (size_t)len;
+        memcpy(h->data, natsMsg_GetData(msg), (size_t)len);
+        h->next = NULL;
+        if (l->tail)
+            l->tail->next = h;
+        else
+            l->head = h;
+        l->tail = h;
+        l->held_bytes += (size_t)len;
+    }
+    pthread_mutex_unlock(&l->mu);
+    natsMsg_Destroy(msg);
+    if (!room) {
+        free(h);
+        give_up(l, "too much waiting to be sent again");
+        return;
+    }
+    if (!atomic_exchange(&l->warned_held, true))
+        sm_log_warnx("collector %s: the stream did not take a batch (%s); holding it and what "
+                     "follows, sending again", l->endpoint, why);
+}
+
+/* One part as a message with its id (and when it first failed, and whether it is the probe);
+ * NULL when out of memory. */
+static natsMsg *make_msg(const char *subject, const char *id, const void *data, size_t len,
+                         int64_t first_fail_ns, bool probe)
+{
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subject, NULL, data, (int)len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+    if (s == NATS_OK && first_fail_ns) {
+        char t[24];
+        snprintf(t, sizeof t, "%lld", (long long)first_fail_ns);
+        s = natsMsgHeader_Set(m, FIRST_FAIL_HEADER, t);
+    }
+    if (s == NATS_OK && probe)
+        s = natsMsgHeader_Set(m, PROBE_HEADER, "1");
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Publishes held part h (under mu). */
+static natsStatus publish_held(struct nlink *l, const struct held *h, bool probe)
+{
+    natsMsg *m = make_msg(h->subject, h->id, h->data, h->len, h->first_fail_ns, probe);
+    natsStatus s = m ? js_PublishMsgAsync(l->js, &m, NULL) : NATS_NO_MEMORY;
+    natsMsg_Destroy(m);
+    return s;
+}
+
+/*
+ * Sends the held parts again, oldest first: the first alone, with a growing backoff, until
+ * the stream stores it; then the rest. Returns true when none is held any more (new parts
+ * may go out: each partition reaches the stream in seq order).
+ */
+static bool resend_held(struct nlink *l)
+{
+    pthread_mutex_lock(&l->mu);
+    int64_t now = mono_ns();
+    int probe = atomic_load(&l->probe);
+    if (probe == PROBE_STORED && l->head != NULL) {
+        struct held *h = l->head;
+        l->head = h->next;
+        if (l->head == NULL)
+            l->tail = NULL;
+        l->held_bytes -= h->len;
+        free(h);
+        atomic_fetch_add(&l->resent, 1);
+        l->backoff_ns = 0;
+        /* the stream takes parts again: the others go now, in order; one it refuses
+         * again is held again */
+        while (l->head != NULL) {
+            h = l->head;
+            if (publish_held(l, h, false) != NATS_OK)
+                break;
+            l->head = h->next;
+            if (l->head == NULL)
+                l->tail = NULL;
+            l->held_bytes -= h->len;
+            free(h);
+            atomic_fetch_add(&l->resent, 1);
+        }
+        atomic_store(&l->probe, PROBE_NONE);
+        probe = PROBE_NONE;
+    } else if (probe == PROBE_FAILED) {
+        l->backoff_ns = l->backoff_ns ? l->backoff_ns * 2 : BACKOFF_MIN_NS;
+        if (l->backoff_ns > BACKOFF_MAX_NS)
+            l->backoff_ns = BACKOFF_MAX_NS;
+        l->next_try_ns = now + l->backoff_ns;
+        atomic_store(&l->probe, PROBE_NONE);
+        probe = PROBE_NONE;
+        if (l->head != NULL && now - l->head->first_fail_ns > RETRY_FOR_NS) {
+            struct held *h = l->head; /* it had its time: a seq gap */
+            l->head = h->next;
+            if (l->head == NULL)
+                l->tail = NULL;
+            l->held_bytes -= h->len;
+            free(h);
+            pthread_mutex_unlock(&l->mu);
+            give_up(l, "not stored in time");
+            pthread_mutex_lock(&l->mu);
+        }
+    }
+    if (probe == PROBE_NONE && l->head != NULL && now >= l->next_try_ns) {
+        atomic_store(&l->probe, PROBE_IN_FLIGHT);
+        if (publish_held(l, l->head, true) != NATS_OK)
+            atomic_store(&l->probe, PROBE_FAILED);
+    }
+    bool empty = l->head == NULL && atomic_load(&l->probe) == PROBE_NONE;
+    pthread_mutex_unlock(&l->mu);
+    return empty;
 }
 
 static int nsend(sm_link_t *base, const uint8_t *buf, size_t len, uint32_t partition,
                  uint64_t seq)
 {
     struct nlink *l = (struct nlink *)base;
+    /* while parts wait to be sent again, newer ones wait too, in the sender's own queue */
+    if (!resend_held(l))
+        return 0;
     char subj[SM_NATS_SUBJECT_MAX], id[SM_SENSOR_ID_MAX + 96];
     if (sm_nats_subject(subj, sizeof subj, partition, l->role, l->sensor_id) == -1)
         return -1;
     snprintf(id, sizeof id, "%s:%llu:%llu:%u", l->sensor_id, (unsigned long long)l->epoch,
              (unsigned long long)seq, (unsigned)partition);
-    natsMsg *m = NULL;
-    natsStatus s = natsMsg_Create(&m, subj, NULL, (const char *)buf, (int)len);
-    if (s == NATS_OK)
-        s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-    if (s == NATS_OK)
-        s = js_PublishMsgAsync(l->js, &m, NULL);
+    natsMsg *m = make_msg(subj, id, buf, len, 0, false);
+    natsStatus s = m ? js_PublishMsgAsync(l->js, &m, NULL) : NATS_NO_MEMORY;
     natsMsg_Destroy(m); /* NULL once libnats took it */
     if (s == NATS_OK)
         return 1;
@@ -100,7 +281,7 @@ static int nsend(sm_link_t *base, const uint8_t *buf, size_t len, uint32_t parti
 
 static void nwait(sm_link_t *base, int timeout_ms)
 {
-    (void)base;
+    resend_held((struct nlink *)base);
     nats_Sleep(timeout_ms < WAIT_STEP_MS ? timeout_ms : WAIT_STEP_MS);
 }
 
@@ -112,17 +293,47 @@ static void nfree(struct nlink *l)
         natsConnection_Close(l->nc);
         natsConnection_Destroy(l->nc);
     }
+    for (struct held *h = l->head, *next; h != NULL; h = next) {
+        next = h->next;
+        free(h);
+    }
+    pthread_mutex_destroy(&l->mu);
     free(l);
+}
+
+/* Parts still held: each one is a seq gap for the collector. */
+static size_t count_held(struct nlink *l)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&l->mu);
+    for (const struct held *h = l->head; h != NULL; h = h->next)
+        n++;
+    pthread_mutex_unlock(&l->mu);
+    return n;
 }
 
 static int nclose(sm_link_t *base, int linger_ms)
 {
     struct nlink *l = (struct nlink *)base;
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = linger_ms > 0 ? linger_ms : 1;
-    natsStatus s = js_PublishAsyncComplete(l->js, &po);
-    int rc = s == NATS_OK && atomic_load(&l->failed) == 0 ? 0 : -1;
+    int64_t deadline = mono_ns() + (int64_t)linger_ms * 1000000;
+    natsStatus s = NATS_OK;
+    /* what is held goes again, and everything in flight must be acknowledged (a failure
+     * held meanwhile goes again too), within the linger */
+    for (;;) {
+        while (!resend_held(l) && mono_ns() < deadline)
+            nats_Sleep(WAIT_STEP_MS);
+        int64_t left_ms = (deadline - mono_ns()) / 1000000;
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = left_ms > 0 ? left_ms : 1;
+        s = js_PublishAsyncComplete(l->js, &po);
+        if (count_held(l) == 0 || mono_ns() >= deadline)
+            break;
+    }
+    size_t held = count_held(l);
+    for (size_t k = 0; k < held; k++)
+        give_up(l, "still not stored at the end");
+    int rc = s == NATS_OK && held == 0 && atomic_load(&l->failed) == 0 ? 0 : -1;
     if (s != NATS_OK)
         sm_log_warnx("collector %s: the last batches were not all acknowledged: %s",
                      l->endpoint, natsStatus_GetText(s));
@@ -162,6 +373,7 @@ sm_link_t *sm_link_nats_open(const struct sm_link_opts *o, char *errbuf, size_t 
     snprintf(l->sensor_id, sizeof l->sensor_id, "%s", o->sensor_id);
     l->role = o->role;
     l->epoch = o->epoch;
+    pthread_mutex_init(&l->mu, NULL);
     char inbox[SM_SENSOR_ID_MAX + 32];
     snprintf(inbox, sizeof inbox, "_SM_INBOX.%s", o->sensor_id);
     struct sm_nats_conn_opts co = o->nats;
@@ -192,8 +404,8 @@ sm_link_t *sm_link_nats_open(const struct sm_link_opts *o, char *errbuf, size_t 
     jo.Wait = ACK_WAIT_MS;
     jo.PublishAsync.MaxPending = MAX_PENDING;
     jo.PublishAsync.StallWait = STALL_MS;
-    jo.PublishAsync.ErrHandler = on_pub_error;
-    jo.PublishAsync.ErrHandlerClosure = l;
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.PublishAsync.AckHandlerClosure = l;
     natsStatus s = natsConnection_JetStream(&l->js, l->nc, &jo);
     if (s != NATS_OK) {
         sm_errbuf(errbuf, errlen, "%s: JetStream: %s", o->endpoint, natsStatus_GetText(s));

@@ -16,6 +16,8 @@
 #include "cli.h"
 #include "log.h"
 #include "synmatch/keys.h"
+#include "synmatch/nats.h"
+#include "tail_nats.h"
 
 static volatile sig_atomic_t stop;
 
@@ -154,8 +156,12 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: synmatch tail [--json] [--verdict LIST] [--key FILE --server-key KEY] ENDPOINT\n"
+            "       synmatch tail [--json] [--verdict LIST] [--from-start] [--exit-idle SECONDS]\n"
+            "                     [--nats-ca FILE [--nats-cert FILE --nats-key FILE]]\n"
+            "                     [--nats-creds FILE] nats://HOST:PORT[,HOST:PORT...]\n"
             "\n"
-            "Follows the alerts a collector publishes (synmatch-collector --alerts-pub ENDPOINT)\n"
+            "Follows the alerts a collector publishes (synmatch-collector --alerts-pub ENDPOINT),\n"
+            "or the verdict stream the collector shards of a JetStream deployment store (nats://),\n"
             "and prints one readable line per verdict or sensor event, until interrupted.\n"
             "Failures are in capitals: SUSPECT (the early warning), MISSING, UNANSWERED,\n"
             "REPLY_LOST, MIDDLEBOX; refused and the healthy ones are not.\n"
@@ -167,24 +173,54 @@ static void usage(FILE *out)
             "                  public key must be on the collector's --alerts-allow list\n"
             "  --server-key KEY  CURVE: the collector's public key (a .pub file or its 40\n"
             "                  characters); needed with --key\n"
+            "  --from-start    nats://: every line the stream holds first, then new ones\n"
+            "  --exit-idle SECONDS  nats://: end once nothing new came for SECONDS\n"
+            "  --nats-ca FILE, --nats-cert FILE, --nats-key FILE, --nats-creds FILE\n"
+            "                  nats://: TLS and credentials, as the collector's\n"
             "\n"
             "A collector with --key publishes only to listed keys: a tail without one, or with\n"
             "a key not on the list, connects and receives nothing (the collector counts it).\n"
             "\n"
             "example:\n"
             "  synmatch tail --verdict missing,unanswered,reply_lost tcp://collector.example:7401\n"
-            "  synmatch tail --key me.key --server-key collector.pub tcp://collector.example:7401\n");
+            "  synmatch tail --key me.key --server-key collector.pub tcp://collector.example:7401\n"
+            "  synmatch tail --verdict missing nats://198.18.0.21:4222,198.18.0.22:4222\n");
+}
+
+/* One line as it came: passed through (--json), or made readable. */
+static void show_line(void *arg, const char *line)
+{
+    bool json = *(const bool *)arg;
+    char verdict[32];
+    if (json) {
+        if (field(line, "verdict", verdict, sizeof verdict) && !wanted(verdict))
+            return;
+        fputs(line, stdout);
+        if (line[0] && line[strlen(line) - 1] != '\n')
+            fputc('\n', stdout);
+        fflush(stdout);
+    } else {
+        print_human(line);
+    }
 }
 
 int sm_cmd_tail(int argc, char **argv)
 {
-    bool json = false;
+    bool json = false, from_start = false;
+    int64_t idle_ns = 0;
     const char *key_file = NULL, *server_key = NULL;
+    struct sm_nats_conn_opts nc = {.name = "synmatch tail"};
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
         {"verdict", required_argument, NULL, 'v'},
         {"key", required_argument, NULL, 'k'},
         {"server-key", required_argument, NULL, 's'},
+        {"from-start", no_argument, NULL, 'F'},
+        {"exit-idle", required_argument, NULL, 'I'},
+        {"nats-ca", required_argument, NULL, 'a'},
+        {"nats-cert", required_argument, NULL, 'c'},
+        {"nats-key", required_argument, NULL, 'y'},
+        {"nats-creds", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -198,6 +234,18 @@ int sm_cmd_tail(int argc, char **argv)
             key_file = optarg;
         } else if (ch == 's') {
             server_key = optarg;
+        } else if (ch == 'F') {
+            from_start = true;
+        } else if (ch == 'I') {
+            idle_ns = sm_cli_seconds("--exit-idle", optarg, true);
+        } else if (ch == 'a') {
+            nc.ca_file = optarg;
+        } else if (ch == 'c') {
+            nc.cert_file = optarg;
+        } else if (ch == 'y') {
+            nc.key_file = optarg;
+        } else if (ch == 'r') {
+            nc.creds_file = optarg;
         } else if (ch == 'h') {
             usage(stdout);
             return 0;
@@ -211,6 +259,25 @@ int sm_cmd_tail(int argc, char **argv)
         return SM_EXIT_USAGE;
     }
     const char *endpoint = argv[optind];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (sm_nats_is_url(endpoint)) {
+        if (key_file || server_key)
+            sm_fatalx(SM_EXIT_USAGE, "--key and --server-key are for a collector's ZeroMQ "
+                      "alerts socket; over NATS use --nats-cert/--nats-key or --nats-creds");
+        if ((nc.cert_file == NULL) != (nc.key_file == NULL))
+            sm_fatalx(SM_EXIT_USAGE, "--nats-cert and --nats-key go together");
+        nc.endpoint = endpoint;
+        return sm_tail_nats(&nc, from_start, idle_ns / 1000000, show_line, &json, &stop) == 0
+                   ? 0
+                   : SM_EXIT_TRANSPORT;
+    }
+    if (from_start || idle_ns || nc.ca_file || nc.cert_file || nc.creds_file)
+        sm_fatalx(SM_EXIT_USAGE, "--from-start, --exit-idle and --nats-* are for a nats:// "
+                  "endpoint");
     if ((key_file == NULL) != (server_key == NULL))
         sm_fatalx(SM_EXIT_USAGE, "--key and --server-key go together");
     struct sm_keypair kp;
@@ -233,11 +300,6 @@ int sm_cmd_tail(int argc, char **argv)
         sm_fatalx(SM_EXIT_INTERNAL, "cannot set the CURVE keys: %s", zmq_strerror(zmq_errno()));
     if (zmq_connect(sub, endpoint) == -1)
         sm_fatalx(SM_EXIT_USAGE, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     char buf[4097];
     while (!stop) {
         zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
@@ -249,15 +311,7 @@ int sm_cmd_tail(int argc, char **argv)
         if ((size_t)n > sizeof buf - 1)
             n = (int)(sizeof buf - 1);
         buf[n] = '\0';
-        char verdict[32];
-        if (json) {
-            if (field(buf, "verdict", verdict, sizeof verdict) && !wanted(verdict))
-                continue;
-            fputs(buf, stdout);
-            fflush(stdout);
-        } else {
-            print_human(buf);
-        }
+        show_line(&json, buf);
     }
     zmq_close(sub);
     zmq_ctx_term(ctx);

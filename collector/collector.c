@@ -44,7 +44,8 @@
 #define POLL_MS 50
 #define NATS_IDLE_MS 10 /* JetStream: the pause after a turn that found nothing */
 #define DEFAULT_REPLAY_NS (180 * INT64_C(1000000000))
-#define NATS_FINISH_MS 10000 /* at the end, how long to wait for the stream's acknowledgements */
+#define NATS_FINISH_MS 10000
+#define NATS_DOWN_AFTER_NS (15 * INT64_C(1000000000)) /* default --sensor-timeout over NATS */ /* at the end, how long to wait for the stream's acknowledgements */
 #define MAX_MSGS_PER_TURN 512
 #define RCV_HWM 64
 #define STATS_SENSORS_SHOWN 8
@@ -669,6 +670,10 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
     if (nats) {
         sc.shard = cfg->shard;
         sc.shards = cfg->shards ? cfg->shards : 1;
+        /* A durable transport is late, not lossy: a cluster that lost a server takes seconds
+         * to elect new leaders, and what the agents published meanwhile comes after. */
+        if (sc.down_after_ns == 0)
+            sc.down_after_ns = NATS_DOWN_AFTER_NS;
     }
     struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, &c};
     c.join = sm_join_new(&jc);

@@ -26,11 +26,13 @@
 #define BATCH_BYTES 32768                /* a batch this big goes at once */
 #define RING 1024                        /* messages awaiting acknowledgement, at most */
 #define MAX_INFLIGHT_BYTES (64 << 20)
-#define ACK_WAIT_MS 10000
+#define ACK_WAIT_MS 30000
+#define RETRY_PAUSE_NS (200 * INT64_C(1000000))
 #define KEY_HEADER "Synmatch-Keys"
 #define SLOT_HEADER "Synmatch-Slot"
-#define LOAD_IDLE_MS 2000  /* loading the published keys: the longest wait for the next one */
+#define LOAD_IDLE_MS 3000  /* loading the published keys: the longest wait for the next one */
 #define LOAD_MAX_MS 60000
+#define LOAD_TRIES 10
 
 enum { F_FREE, F_PENDING, F_STORED, F_FAILED };
 
@@ -47,7 +49,7 @@ struct flight {
     char *data, *keys;
     size_t len;
     atomic_int state;
-    uint32_t gen;
+    int64_t retry_at; /* failed: monotonic ns of the next send (0: not yet set) */
 };
 
 struct sm_nats_out {
@@ -116,7 +118,8 @@ sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, s
     out->boot_ns = sm_clock_real_ns();
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = ACK_WAIT_MS;
+    jo.Wait = ACK_WAIT_MS; /* publish acknowledgements, and API calls (a consumer made in a
+                            * cluster that just lost a server takes seconds) */
     jo.PublishAsync.MaxPending = RING;
     jo.PublishAsync.AckHandler = on_ack;
     jo.PublishAsync.AckHandlerClosure = out;
@@ -203,8 +206,26 @@ static void add_keys(sm_nats_out_t *o, const char *v)
     }
 }
 
+/* One reading of the keys since since_ns; -1 with errbuf when it stopped before the end. */
+static int load_once(sm_nats_out_t *o, uint32_t partitions, int64_t since_ns, char *errbuf,
+                     size_t errlen);
+
 int sm_nats_out_load_published(sm_nats_out_t *o, uint32_t partitions, int64_t since_ns,
                                char *errbuf, size_t errlen)
+{
+    /* A cluster that just lost a server may stall a new consumer while it elects leaders:
+     * read again from the start (the set only gains keys). */
+    for (int tries = 1;; tries++) {
+        if (load_once(o, partitions, since_ns, errbuf, errlen) == 0)
+            return 0;
+        if (tries == LOAD_TRIES)
+            return -1;
+        sm_log_warnx("%s; reading again", errbuf);
+    }
+}
+
+static int load_once(sm_nats_out_t *o, uint32_t partitions, int64_t since_ns, char *errbuf,
+                     size_t errlen)
 {
     jsStreamInfo *si = NULL;
     jsErrCode je = 0;
@@ -219,20 +240,51 @@ int sm_nats_out_load_published(sm_nats_out_t *o, uint32_t partitions, int64_t si
     jsStreamInfo_Destroy(si);
     if (last == 0 || last_time < since_ns)
         return 0; /* nothing published since */
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartTime;
-    so.Config.OptStartTime = since_ns;
+    /* A durable consumer of its own, like the replay's (nats_source.c: an ephemeral one may
+     * be placed on the server that just died), deleted once read. */
+    char name[48], deliver[64];
+    snprintf(name, sizeof name, "synmatch-load-%u-%u", (unsigned)o->shard, (unsigned)o->shards);
+    snprintf(deliver, sizeof deliver, "synmatch.deliver.load.%u-%u", (unsigned)o->shard,
+             (unsigned)o->shards);
+    js_DeleteConsumer(o->js, SM_NATS_OUT_STREAM, name, NULL, NULL); /* a dead shard's */
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = name;
+    cc.Description = "synmatch: a restarted shard reading what it had published";
+    cc.FilterSubject = "synmatch.out.v.>";
+    cc.DeliverSubject = deliver;
+    cc.DeliverPolicy = js_DeliverByStartTime;
+    cc.OptStartTime = since_ns;
+    cc.AckPolicy = js_AckNone;
+    cc.FlowControl = true;
+    cc.Heartbeat = 5 * INT64_C(1000000000);
+    jsConsumerInfo *ci = NULL;
+    s = js_AddConsumer(&ci, o->js, SM_NATS_OUT_STREAM, &cc, NULL, &je);
+    jsConsumerInfo_Destroy(ci);
+    ci = NULL;
     natsSubscription *sub = NULL;
-    s = js_SubscribeSync(&sub, o->js, "synmatch.out.v.>", NULL, &so, &je);
+    if (s == NATS_OK) {
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = SM_NATS_OUT_STREAM;
+        so.Consumer = name;
+        s = js_SubscribeSync(&sub, o->js, "synmatch.out.v.>", NULL, &so, &je);
+    }
     if (s != NATS_OK) {
         sm_errbuf(errbuf, errlen, "stream %s: reading what was published: %s",
                   SM_NATS_OUT_STREAM, natsStatus_GetText(s));
+        js_DeleteConsumer(o->js, SM_NATS_OUT_STREAM, name, NULL, NULL);
         return -1;
     }
     natsSubscription_SetPendingLimits(sub, -1, 256 << 20);
+    /* How many verdict messages there are since then: the consumer counts them (those it
+     * already pushed to us, and those still to come). */
+    s = natsSubscription_GetConsumerInfo(&ci, sub, NULL, &je);
+    uint64_t pending = s == NATS_OK ? ci->Delivered.Consumer + ci->NumPending : 1;
+    jsConsumerInfo_Destroy(ci);
     int rc = 0;
+    if (pending == 0)
+        goto done;
     int64_t deadline = sm_clock_mono_ns() + (int64_t)LOAD_MAX_MS * 1000000;
     for (;;) {
         natsMsg *m = NULL;
@@ -251,18 +303,22 @@ int sm_nats_out_load_published(sm_nats_out_t *o, uint32_t partitions, int64_t si
         if (p < partitions && p % o->shards == o->shard &&
             natsMsgHeader_Get(m, KEY_HEADER, &keys) == NATS_OK && keys)
             add_keys(o, keys);
+        /* The end: the stream's last message when we began (what follows is the other
+         * shards' new output), or nothing more for the filter. */
         jsMsgMetaData *meta = NULL;
-        uint64_t seq = 0;
+        uint64_t left = 1, seq = 0;
         if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+            left = meta->NumPending;
             seq = meta->Sequence.Stream;
             jsMsgMetaData_Destroy(meta);
         }
         natsMsg_Destroy(m);
-        if (seq >= last)
+        if (left == 0 || seq >= last)
             break;
     }
-    natsSubscription_Unsubscribe(sub);
+done:
     natsSubscription_Destroy(sub);
+    js_DeleteConsumer(o->js, SM_NATS_OUT_STREAM, name, NULL, NULL);
     return rc;
 }
 
@@ -314,6 +370,7 @@ static bool send_batch(sm_nats_out_t *o, struct batch *b, const char *subject)
     f->data = b->data;
     f->len = b->len;
     f->keys = NULL;
+    f->retry_at = 0;
     if (b->klen > 0 && append(&b->keys, &b->klen, &b->kcap, "", 1))
         f->keys = b->keys;
     else
@@ -380,7 +437,14 @@ void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
     }
     for (size_t k = 0; k < o->count; k++) {
         size_t slot = (o->head + k) % RING;
-        if (atomic_load(&o->ring[slot].state) == F_FAILED) {
+        struct flight *f = &o->ring[slot];
+        if (atomic_load(&f->state) != F_FAILED)
+            continue;
+        /* not at once: a cluster electing a stream leader refuses for seconds */
+        if (f->retry_at == 0) {
+            f->retry_at = now + RETRY_PAUSE_NS;
+        } else if (now >= f->retry_at) {
+            f->retry_at = 0;
             o->st.resends++;
             publish(o, slot);
         }

@@ -1,17 +1,16 @@
 /*
  * nats_source.c - the streams' setup and the shard's consumers (nats_source.h).
  *
- * Durable push consumers, one per partition (nats-server 2.9 gives a consumer one filter
- * subject), with flow control (the server sends only as fast as the shard takes: libnats
- * answers the server's flow-control requests as the shard reads past them) and no
- * acknowledgements: a consumer is the shard's cursor, not its safety. What keeps a verdict
- * from being lost is the replay: a shard that starts reads each owned partition again from
- * the stream over the replay horizon before its delivered point, so whatever its predecessor
- * held undecided (or had been handed and not read) is decided again. Acknowledgements would
- * only add redeliveries of what the replay covers.
+ * Durable pull consumers, one per partition (nats-server 2.9 gives a consumer one filter
+ * subject), acknowledged cumulatively after each fetch: a consumer is the shard's cursor, not
+ * its safety. What keeps a verdict from being lost is the replay: a shard that starts reads
+ * its partitions again from the stream over the replay horizon before each one's delivered
+ * point, so whatever its predecessor held undecided (or had fetched and not read) is decided
+ * again. Pull, not push: a fetch goes to whichever server leads the consumer now, where a push
+ * consumer whose leader died mid-flow-control was seen to stall for good (nats-server 2.9.10).
  *
- * The loop never waits here: messages arrive in libnats's per-subscription queues on its own
- * threads, and sm_nats_source_drain() takes what is there.
+ * The loop never waits here: each turn fetches what is there (NoWait) from each owned
+ * partition in turn, the replay's push consumer first while it lasts.
  */
 #include "nats_source.h"
 
@@ -21,40 +20,45 @@
 #include <string.h>
 
 #include "errbuf.h"
+#include "synmatch/nats.h"
 #include "log.h"
 #include "synmatch/wire.h"
 
 #define HEARTBEAT_NS (5 * INT64_C(1000000000)) /* the consumers' idle heartbeat */
 #define PENDING_BYTES (64 << 20)              /* what libnats may hold for one partition */
-#define PER_PART_TURN 16                      /* messages of one partition before the next */
+#define FETCH_BATCH 64                        /* messages of one partition per fetch */
+#define ACK_WAIT_NS (60 * INT64_C(1000000000)) /* unacknowledged for so long: sent again */
+#define MAX_ACK_PENDING 100000
+#define BIND_TRIES 10     /* binding a partition while the cluster elects leaders: tries */
+#define API_WAIT_MS 30000 /* a JetStream API call's answer, at most */
+#define BIND_PAUSE_MS 1000
 
 struct part {
     uint32_t p;
-    natsSubscription *live;   /* bound to the durable consumer */
-    natsSubscription *replay; /* ordered consumer up to replay_to, or NULL */
-    uint64_t replay_to;       /* the durable's delivered stream sequence at start */
+    natsSubscription *live; /* bound to the durable consumer */
+    bool replaying;         /* the replay has not reached replay_to yet */
+    uint64_t replay_to;     /* the durable's delivered stream sequence at start */
 };
 
 struct sm_nats_source {
     natsConnection *nc;
     jsCtx *js;
-    struct part *parts;
+    struct part *parts;   /* the owned partitions */
+    struct part **index;  /* [partitions]: a partition's, or NULL when not owned */
+    natsSubscription *replay; /* the replay consumer while a partition needs it */
     uint32_t nparts, next;
     uint32_t partitions, shard, shards;
     int64_t replay_from;
     uint32_t replaying;
     uint64_t replayed;
     bool warned;
+    natsStatus last_status; /* of the last failed call while binding */
+    jsErrCode last_je;
 };
 
 static void consumer_name(char *buf, size_t len, uint32_t p)
 {
     snprintf(buf, len, SM_NATS_CONSUMER_PREFIX "%u", (unsigned)p);
-}
-
-static void deliver_subject(char *buf, size_t len, uint32_t p)
-{
-    snprintf(buf, len, SM_NATS_DELIVER_PREFIX "%u", (unsigned)p);
 }
 
 static int jerr_text(char *errbuf, size_t errlen, const char *what, natsStatus s, jsErrCode je)
@@ -154,22 +158,21 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
                 o->replicas == 1 ? "" : "s", (double)o->out_max_age_ns / 1e9);
     unsigned made = 0, kept = 0;
     for (uint32_t p = 0; p < o->partitions; p++) {
-        char name[48], filter[48], deliver[64];
+        char name[48], filter[48];
         consumer_name(name, sizeof name, p);
         sm_nats_filter(filter, sizeof filter, p);
-        deliver_subject(deliver, sizeof deliver, p);
         jsConsumerInfo *ci = NULL;
         jsErrCode je = 0;
         s = js_GetConsumerInfo(&ci, js, SM_NATS_STREAM, name, NULL, &je);
         if (s == NATS_OK) {
             /* There: its position is what a shard resumes from; never reset it. */
-            bool same = ci->Config->FilterSubject && strcmp(ci->Config->FilterSubject, filter) == 0 &&
-                        ci->Config->DeliverSubject &&
-                        strcmp(ci->Config->DeliverSubject, deliver) == 0;
+            bool same = ci->Config->FilterSubject &&
+                        strcmp(ci->Config->FilterSubject, filter) == 0 &&
+                        ci->Config->DeliverSubject == NULL;
             jsConsumerInfo_Destroy(ci);
             if (!same) {
                 sm_errbuf(errbuf, errlen, "consumer %s of stream %s exists with another filter "
-                          "or delivery subject: delete it (a shard then starts that partition "
+                          "or as a push consumer: delete it (a shard then starts that partition "
                           "over)", name, SM_NATS_STREAM);
                 goto out;
             }
@@ -181,11 +184,10 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
         cc.Durable = name;
         cc.Description = "synmatch: one partition's records, for the shard that owns it";
         cc.FilterSubject = filter;
-        cc.DeliverSubject = deliver;
         cc.DeliverPolicy = js_DeliverAll;
-        cc.AckPolicy = js_AckNone;
-        cc.FlowControl = true;
-        cc.Heartbeat = HEARTBEAT_NS;
+        cc.AckPolicy = js_AckAll;
+        cc.AckWait = ACK_WAIT_NS;
+        cc.MaxAckPending = MAX_ACK_PENDING;
         je = 0;
         s = js_AddConsumer(&ci, js, SM_NATS_STREAM, &cc, NULL, &je);
         jsConsumerInfo_Destroy(ci);
@@ -197,8 +199,8 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
         }
         made++;
     }
-    sm_log_info("consumers %s0..%s%u: one per partition (filter synmatch.rec.<p>.>, delivered "
-                "to " SM_NATS_DELIVER_PREFIX "<p>, flow control, no acks): %u made, %u kept",
+    sm_log_info("consumers %s0..%s%u: one pull consumer per partition (filter "
+                "synmatch.rec.<p>.>, ack all): %u made, %u kept",
                 SM_NATS_CONSUMER_PREFIX, SM_NATS_CONSUMER_PREFIX, (unsigned)o->partitions - 1,
                 made, kept);
     rc = 0;
@@ -228,6 +230,8 @@ static int replay_start(sm_nats_source_t *s, const jsConsumerInfo *ci, uint64_t 
     if (st != NATS_OK) {
         jerr_text(errbuf, errlen, "stream " SM_NATS_STREAM ": the last delivered record", st,
                   je);
+        s->last_status = st;
+        s->last_je = je;
         return -1;
     }
     *from = natsMsg_GetTime(m) - horizon;
@@ -235,6 +239,7 @@ static int replay_start(sm_nats_source_t *s, const jsConsumerInfo *ci, uint64_t 
     return 0;
 }
 
+/* Binds pt to its durable consumer and notes what of it needs a replay. */
 static int bind_part(sm_nats_source_t *s, struct part *pt, uint64_t first_seq, int64_t horizon,
                      char *errbuf, size_t errlen)
 {
@@ -249,12 +254,8 @@ static int bind_part(sm_nats_source_t *s, struct part *pt, uint64_t first_seq, i
         snprintf(what, sizeof what, "consumer %s of stream %s (made by synmatch-collector "
                  "--nats-setup)", name, SM_NATS_STREAM);
         jerr_text(errbuf, errlen, what, st, je);
-        return -1;
-    }
-    if (ci->PushBound) {
-        jsConsumerInfo_Destroy(ci);
-        sm_errbuf(errbuf, errlen, "partition %u is taken: another shard is bound to consumer "
-                  "%s (two shards with the same --shard?)", (unsigned)pt->p, name);
+        s->last_status = st;
+        s->last_je = je;
         return -1;
     }
     int64_t from = 0;
@@ -263,35 +264,113 @@ static int bind_part(sm_nats_source_t *s, struct part *pt, uint64_t first_seq, i
     jsConsumerInfo_Destroy(ci);
     if (r == -1)
         return -1;
-    jsSubOptions so;
-    if (r == 0) {
-        jsSubOptions_Init(&so);
-        so.Ordered = true;
-        so.Config.DeliverPolicy = js_DeliverByStartTime;
-        so.Config.OptStartTime = from;
-        je = 0;
-        st = js_SubscribeSync(&pt->replay, s->js, filter, NULL, &so, &je);
-        if (st != NATS_OK) {
-            jerr_text(errbuf, errlen, "replay", st, je);
-            return -1;
-        }
-        natsSubscription_SetPendingLimits(pt->replay, -1, PENDING_BYTES);
+    if (r == 0 && !pt->replaying) {
+        pt->replaying = true;
         s->replaying++;
         if (s->replay_from == 0 || from < s->replay_from)
             s->replay_from = from;
     }
+    if (pt->live != NULL)
+        return 0;
+    jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = SM_NATS_STREAM;
     so.Consumer = name; /* bind: never create one with other settings */
     je = 0;
-    st = js_SubscribeSync(&pt->live, s->js, filter, NULL, &so, &je);
+    st = js_PullSubscribe(&pt->live, s->js, filter, name, NULL, &so, &je);
     if (st != NATS_OK) {
         char what[160];
-        snprintf(what, sizeof what, "consumer %s of stream %s", name, SM_NATS_STREAM);
+        snprintf(what, sizeof what, "binding to consumer %s of stream %s", name,
+                 SM_NATS_STREAM);
         jerr_text(errbuf, errlen, what, st, je);
+        s->last_status = st;
+        s->last_je = je;
         return -1;
     }
-    natsSubscription_SetPendingLimits(pt->live, -1, PENDING_BYTES);
+    return 0;
+}
+
+/* True for what a cluster says while it elects a leader after losing a server: worth asking
+ * again in a moment. */
+static bool transient(natsStatus st, jsErrCode je)
+{
+    return st == NATS_TIMEOUT || st == NATS_NO_RESPONDERS || je == JSClusterNotAvailErr ||
+           je == JSClusterNotLeaderErr || je == JSStreamOfflineErr;
+}
+
+/* call (0 or -1, noting what failed in s), asked again while the cluster is between leaders
+ * (a bounded wait): its result. */
+#define RETRYING(s, errbuf, call)                                                              \
+    ({                                                                                         \
+        int rc_;                                                                               \
+        for (int tries_ = 1;; tries_++) {                                                      \
+            (s)->last_status = NATS_OK;                                                        \
+            (s)->last_je = 0;                                                                  \
+            if ((rc_ = (call)) == 0 || !transient((s)->last_status, (s)->last_je) ||          \
+                tries_ == BIND_TRIES)                                                          \
+                break;                                                                         \
+            sm_log_warnx("%s; asking again", errbuf);                                          \
+            nats_Sleep(BIND_PAUSE_MS);                                                         \
+        }                                                                                      \
+        rc_;                                                                                   \
+    })
+
+static void replay_name(const sm_nats_source_t *s, char *buf, size_t len)
+{
+    snprintf(buf, len, SM_NATS_REPLAY_PREFIX "%u-%u", (unsigned)s->shard, (unsigned)s->shards);
+}
+
+/*
+ * The replay: one consumer for all the shard's partitions (made once: making one per
+ * partition takes seconds each in a cluster that just lost a server), durable like the
+ * stream (an ephemeral one is placed on one server, which may be the one that died), from the
+ * earliest partition's start; each partition takes what it needs of it and the rest is
+ * dropped. Made anew (a dead predecessor's is deleted first) and deleted once done.
+ */
+static int open_replay(sm_nats_source_t *s, char *errbuf, size_t errlen)
+{
+    char rname[48], rdeliver[64];
+    replay_name(s, rname, sizeof rname);
+    snprintf(rdeliver, sizeof rdeliver, "synmatch.deliver.replay.%u-%u", (unsigned)s->shard,
+             (unsigned)s->shards);
+    jsErrCode je = 0;
+    natsStatus st = js_DeleteConsumer(s->js, SM_NATS_STREAM, rname, NULL, &je);
+    if (st != NATS_OK && st != NATS_NOT_FOUND && je != JSConsumerNotFoundErr) {
+        jerr_text(errbuf, errlen, "replay: deleting the last one", st, je);
+        s->last_status = st;
+        s->last_je = je;
+        return -1;
+    }
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = rname;
+    cc.Description = "synmatch: a shard's replay of its partitions after a restart";
+    cc.FilterSubject = SM_NATS_SUBJECTS;
+    cc.DeliverSubject = rdeliver;
+    cc.DeliverPolicy = js_DeliverByStartTime;
+    cc.OptStartTime = s->replay_from;
+    cc.AckPolicy = js_AckNone;
+    cc.FlowControl = true;
+    cc.Heartbeat = HEARTBEAT_NS;
+    jsConsumerInfo *ci = NULL;
+    je = 0;
+    st = js_AddConsumer(&ci, s->js, SM_NATS_STREAM, &cc, NULL, &je);
+    jsConsumerInfo_Destroy(ci);
+    if (st == NATS_OK) {
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = SM_NATS_STREAM;
+        so.Consumer = rname;
+        je = 0;
+        st = js_SubscribeSync(&s->replay, s->js, SM_NATS_SUBJECTS, NULL, &so, &je);
+    }
+    if (st != NATS_OK) {
+        jerr_text(errbuf, errlen, "replay", st, je);
+        s->last_status = st;
+        s->last_je = je;
+        return -1;
+    }
+    natsSubscription_SetPendingLimits(s->replay, -1, PENDING_BYTES);
     return 0;
 }
 
@@ -307,13 +386,39 @@ sm_nats_source_t *sm_nats_source_new(const struct sm_nats_source_opts *o, char *
     s->shards = o->shards ? o->shards : 1;
     if ((s->nc = sm_nats_connect(&o->conn, false, errbuf, errlen)) == NULL)
         goto fail;
-    natsStatus st = natsConnection_JetStream(&s->js, s->nc, NULL);
+    /* API calls get a longer wait than libnats's 5 s: a cluster that just lost a server
+     * takes that long and more to answer some of them. */
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = API_WAIT_MS;
+    natsStatus st = natsConnection_JetStream(&s->js, s->nc, &jo);
     if (st != NATS_OK) {
         jerr_text(errbuf, errlen, "JetStream", st, 0);
         goto fail;
     }
-    if ((s->partitions = sm_nats_stream_partitions(s->nc, errbuf, errlen)) == 0)
+    /* A cluster that just lost a server answers once it has elected leaders again. */
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    for (int tries = 1;; tries++) {
+        je = 0;
+        st = js_GetStreamInfo(&si, s->js, SM_NATS_STREAM, NULL, &je);
+        if (st == NATS_OK || !transient(st, je) || tries == BIND_TRIES)
+            break;
+        nats_Sleep(BIND_PAUSE_MS);
+    }
+    if (st != NATS_OK) {
+        jerr_text(errbuf, errlen, "stream " SM_NATS_STREAM " (made by synmatch-collector "
+                  "--nats-setup)", st, je);
         goto fail;
+    }
+    uint64_t first_seq = si->State.FirstSeq;
+    s->partitions = sm_nats_described_partitions(si->Config->Description);
+    jsStreamInfo_Destroy(si);
+    if (s->partitions == 0) {
+        sm_errbuf(errbuf, errlen, "stream %s was not made by synmatch-collector --nats-setup "
+                  "(its description names no partition count)", SM_NATS_STREAM);
+        goto fail;
+    }
     if (o->partitions && o->partitions != s->partitions) {
         sm_errbuf(errbuf, errlen, "stream %s has %u partitions, not %u (--partitions)",
                   SM_NATS_STREAM, (unsigned)s->partitions, (unsigned)o->partitions);
@@ -324,87 +429,114 @@ sm_nats_source_t *sm_nats_source_new(const struct sm_nats_source_opts *o, char *
                   (unsigned)s->shard, (unsigned)s->shards, (unsigned)s->partitions);
         goto fail;
     }
-    jsStreamInfo *si = NULL;
-    jsErrCode je = 0;
-    if ((st = js_GetStreamInfo(&si, s->js, SM_NATS_STREAM, NULL, &je)) != NATS_OK) {
-        jerr_text(errbuf, errlen, "stream " SM_NATS_STREAM, st, je);
-        goto fail;
-    }
-    uint64_t first_seq = si->State.FirstSeq;
-    jsStreamInfo_Destroy(si);
-    if ((s->parts = calloc(s->partitions, sizeof *s->parts)) == NULL) {
+    if ((s->parts = calloc(s->partitions, sizeof *s->parts)) == NULL ||
+        (s->index = calloc(s->partitions, sizeof *s->index)) == NULL) {
         sm_errbuf(errbuf, errlen, "out of memory");
         goto fail;
     }
     for (uint32_t p = s->shard; p < s->partitions; p += s->shards) {
-        struct part *pt = &s->parts[s->nparts++];
+        struct part *pt = &s->parts[s->nparts];
+        s->index[p] = pt;
         pt->p = p;
-        if (bind_part(s, pt, first_seq, o->replay_ns, errbuf, errlen) == -1)
+        s->nparts++;
+        if (RETRYING(s, errbuf, bind_part(s, pt, first_seq, o->replay_ns, errbuf, errlen)) == -1)
             goto fail;
     }
+    if (s->replaying > 0 && RETRYING(s, errbuf, open_replay(s, errbuf, errlen)) == -1)
+        goto fail;
     return s;
 fail:
     sm_nats_source_destroy(&s);
     return NULL;
 }
 
-/* The replay of pt is over: from now on the durable consumer's messages count. */
-static void end_replay(sm_nats_source_t *s, struct part *pt)
+/* The replay is over for every partition: its consumer goes (on the servers too). */
+static void close_replay(sm_nats_source_t *s)
 {
-    natsSubscription_Unsubscribe(pt->replay);
-    natsSubscription_Destroy(pt->replay);
-    pt->replay = NULL;
-    s->replaying--;
+    char rname[48];
+    replay_name(s, rname, sizeof rname);
+    natsSubscription_Destroy(s->replay);
+    s->replay = NULL;
+    js_DeleteConsumer(s->js, SM_NATS_STREAM, rname, NULL, NULL); /* else the next start does */
+    for (uint32_t k = 0; k < s->nparts; k++)
+        s->parts[k].replaying = false;
+    s->replaying = 0;
 }
 
-/* One message of pt, replay first: 1 taken, 0 none waiting. */
-static int take_one(sm_nats_source_t *s, struct part *pt, sm_nats_batch_fn fn, void *arg)
+/* One replayed message: handed on when it is one its partition replays. 1 taken, 0 none. */
+static int take_replayed(sm_nats_source_t *s, sm_nats_batch_fn fn, void *arg)
 {
     natsMsg *m = NULL;
-    if (pt->replay != NULL) {
-        natsStatus st = natsSubscription_NextMsg(&m, pt->replay, 0);
-        if (st != NATS_OK)
-            return 0; /* the replay has not caught up; the durable's messages wait */
-        jsMsgMetaData *meta = NULL;
-        uint64_t seq = 0;
-        if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
-            seq = meta->Sequence.Stream;
-            jsMsgMetaData_Destroy(meta);
-        }
+    if (natsSubscription_NextMsg(&m, s->replay, 0) != NATS_OK)
+        return 0;
+    jsMsgMetaData *meta = NULL;
+    uint64_t seq = 0, left = 1;
+    if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+        seq = meta->Sequence.Stream;
+        left = meta->NumPending;
+        jsMsgMetaData_Destroy(meta);
+    }
+    /* synmatch.rec.<p>.<role>.<sensor> */
+    const char *subj = natsMsg_GetSubject(m) + strlen("synmatch.rec.");
+    unsigned long p = strtoul(subj, NULL, 10);
+    struct part *pt = p < s->partitions ? s->index[p] : NULL;
+    if (pt != NULL && pt->replaying) {
         if (seq <= pt->replay_to) {
             fn(arg, (const uint8_t *)natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
             s->replayed++;
         }
-        natsMsg_Destroy(m);
-        if (seq >= pt->replay_to)
-            end_replay(s, pt);
-        return 1;
+        if (seq >= pt->replay_to) {
+            pt->replaying = false;
+            s->replaying--;
+        }
     }
-    natsStatus st = natsSubscription_NextMsg(&m, pt->live, 0);
-    if (st != NATS_OK) {
-        if (st != NATS_TIMEOUT && !s->warned) {
+    natsMsg_Destroy(m);
+    if (s->replaying == 0 || left == 0)
+        close_replay(s);
+    return 1;
+}
+
+/* What waits of pt's durable consumer, once its replay is over, up to max: how many. */
+static int take_live(sm_nats_source_t *s, struct part *pt, int max, sm_nats_batch_fn fn,
+                     void *arg)
+{
+    if (pt->replaying || max <= 0)
+        return 0; /* what the durable consumer brings follows the replay */
+    natsMsgList list = {0};
+    jsFetchRequest req;
+    jsFetchRequest_Init(&req);
+    req.Batch = max < FETCH_BATCH ? max : FETCH_BATCH;
+    req.NoWait = true; /* what is there now: the loop comes back */
+    natsStatus st = natsSubscription_FetchRequest(&list, pt->live, &req);
+    for (int i = 0; i < list.Count; i++)
+        fn(arg, (const uint8_t *)natsMsg_GetData(list.Msgs[i]),
+           (size_t)natsMsg_GetDataLength(list.Msgs[i]));
+    if (list.Count > 0)
+        natsMsg_Ack(list.Msgs[list.Count - 1], NULL); /* ack all: the whole fetch */
+    int got = list.Count;
+    natsMsgList_Destroy(&list);
+    if (st != NATS_OK && st != NATS_TIMEOUT && st != NATS_NOT_FOUND && got == 0) {
+        if (!s->warned) {
             s->warned = true;
             sm_log_warnx("partition %u: %s", (unsigned)pt->p, natsStatus_GetText(st));
         }
-        return 0;
+    } else if (got > 0) {
+        s->warned = false;
     }
-    fn(arg, (const uint8_t *)natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
-    natsMsg_Destroy(m);
-    return 1;
+    return got;
 }
 
 int sm_nats_source_drain(sm_nats_source_t *s, int max, sm_nats_batch_fn fn, void *arg)
 {
     int taken = 0, idle = 0;
+    while (s->replay != NULL && taken < max && take_replayed(s, fn, arg) == 1)
+        taken++;
     /* each partition in turn, from where the last call stopped, until all are empty */
     while (taken < max && idle < (int)s->nparts) {
         struct part *pt = &s->parts[s->next];
         s->next = (s->next + 1) % s->nparts;
-        int k = 0;
-        while (k < PER_PART_TURN && taken < max && take_one(s, pt, fn, arg) == 1) {
-            k++;
-            taken++;
-        }
+        int k = take_live(s, pt, max - taken, fn, arg);
+        taken += k;
         idle = k == 0 ? idle + 1 : 0;
     }
     return taken;
@@ -450,11 +582,11 @@ void sm_nats_source_destroy(sm_nats_source_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     sm_nats_source_t *s = *self_p;
-    for (uint32_t k = 0; k < s->nparts; k++) {
-        natsSubscription_Destroy(s->parts[k].replay);
+    natsSubscription_Destroy(s->replay);
+    for (uint32_t k = 0; k < s->nparts; k++)
         natsSubscription_Destroy(s->parts[k].live);
-    }
     free(s->parts);
+    free(s->index);
     jsCtx_Destroy(s->js);
     if (s->nc) {
         natsConnection_Close(s->nc);

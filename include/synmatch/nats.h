@@ -26,6 +26,7 @@
 #define SM_NATS_OUT_SUBJECTS "synmatch.out.>"
 #define SM_NATS_CONSUMER_PREFIX "synmatch-p" /* durable consumer of partition p: ...<p> */
 #define SM_NATS_DELIVER_PREFIX "synmatch.deliver.p" /* its delivery subject: ...<p> */
+#define SM_NATS_REPLAY_PREFIX "synmatch-replay-" /* a restarted shard K/N's replay: ...K-N */
 #define SM_NATS_SUBJECT_MAX 160
 
 /* True when endpoint names a NATS server list (nats:// or tls://). */
