@@ -194,15 +194,14 @@ nats_node_start() {
 }
 
 nats_node_kill() {
-    kill -KILL "${NATS_PIDS[$1]}" 2>/dev/null
-    wait "${NATS_PIDS[$1]}" 2>/dev/null
-    return 0
+    kill -KILL "${NATS_PIDS[$1]}" 2>/dev/null || true
+    wait "${NATS_PIDS[$1]}" 2>/dev/null || true
 }
 
 nats_cluster_down() {
     local p
-    for p in "${NATS_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${NATS_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    for p in "${NATS_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${NATS_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     NATS_PIDS=()
     return 0
 }

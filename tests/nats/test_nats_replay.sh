@@ -21,7 +21,8 @@ tmp=$(mktemp -d)
 # shellcheck source=../lib/nats.sh
 . "$root/tests/lib/nats.sh"
 cleanup() {
-    kill $(jobs -p) 2>/dev/null || true
+    set +e
+    kill $(jobs -p) 2>/dev/null
     nats_cluster_down
     [ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
