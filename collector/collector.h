@@ -19,6 +19,9 @@ struct sm_collector_config {
     const char *listen;     /* endpoint to bind: tcp://ADDR:PORT or ipc://PATH */
     const char *alerts_pub; /* optional PUB endpoint to bind */
     FILE *out;              /* verdict and event lines */
+    const char *output_path; /* the file out was opened from ("a"), or NULL: then the
+                              * collector owns out, reopens the path on SIGHUP (log
+                              * rotation) and closes the current one before returning */
     int64_t timeout_ns;     /* 0 = 3 s */
     int64_t max_skew_ns;    /* 0 = 1 s */
     bool no_clock_correction; /* measure the clocks' offset, never translate */
@@ -31,8 +34,12 @@ struct sm_collector_config {
     const char *alerts_allow_file; /* CURVE: "NAME PUBLIC-KEY" lines: who may read alerts */
     bool insecure;          /* without keys, allow endpoints other than loopback and ipc:// */
     volatile sig_atomic_t *stop;   /* set by a signal handler to stop */
-    volatile sig_atomic_t *reload; /* set by SIGHUP: reload the allow-lists */
+    volatile sig_atomic_t *reload; /* set by SIGHUP: reopen the output, reload the
+                                    * allow-lists */
 };
+
+/* The output's stdio buffer: flushed after every pass of the loop, so size costs no latency. */
+#define SM_COLLECTOR_OUT_BUFFER ((size_t)1 << 20)
 
 /* Why sm_collector_run() stopped; the program maps these to exit statuses. */
 enum sm_collector_err {
@@ -45,7 +52,12 @@ enum sm_collector_err {
     SM_COLLECTOR_ERR_INTERNAL,  /* polling failed */
 };
 
-/* Runs until stopped or done. On failure, one line was logged naming what failed. */
+/*
+ * Runs until stopped or done. On failure, one line was logged naming what failed. A SIGHUP
+ * (*cfg->reload) is taken between two passes over the socket, after the lines of the last
+ * pass were flushed: a reopened output starts with the next line, none lost or written twice;
+ * when the path cannot be opened, the lines keep going to the file open until then.
+ */
 enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg);
 
 #endif
