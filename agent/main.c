@@ -234,6 +234,10 @@ int main(int argc, char **argv)
             have_role = true;
             break;
         case OPT_SENSOR:
+            if (!sm_wire_sensor_id_ok(optarg))
+                sm_fatalx(SM_EXIT_USAGE,
+                          "--sensor-id: sensor id '%s': must be 1-%d characters of A-Z a-z 0-9 "
+                          "- _ . : @", optarg, SM_SENSOR_ID_MAX);
             o.sensor_id = optarg;
             break;
         case OPT_COLLECTOR:
