@@ -445,7 +445,8 @@ int sm_config_getopt(sm_config_t *self)
         if (is_name(o, i, "config") || is_name(o, i, "check-config"))
             continue;
         if (!is_name(o, i, "help") && !is_name(o, i, "version") &&
-            append_given(self, o[i].name, o[i].has_arg == no_argument ? NULL : optarg) == -1)
+            append_given(self, o[i].name,
+                         o[i].has_arg == no_argument ? NULL : optarg ? optarg : "") == -1)
             sm_fatalx(SM_EXIT_INTERNAL, "out of memory");
         const struct fileline *fl = optind > 0 ? from_file(self, self->argv[optind - 1]) : NULL;
         if (fl != NULL) {
