@@ -91,7 +91,7 @@ step_build() {
         bad "lintian failed:"
         cat "$work/lintian.err"
     else
-        ok "lintian --pedantic --display-info: nothing ($(lintian --show-overrides "$deb" 2>/dev/null | grep -c '^O:') overridden, reasons in debian/synmatch.lintian-overrides)"
+        ok "lintian --pedantic --display-info: nothing ($(lintian -I --show-overrides "$deb" 2>/dev/null | grep -c "^O:") overridden, the reasons in debian/synmatch.lintian-overrides)"
     fi
 }
 
@@ -175,7 +175,7 @@ step_contents() {
     # bash completion, as bash-completion would load it: options from --help, values known.
     local comp
     comp=$(bash -c 'source /usr/share/bash-completion/completions/synmatch-agent
-        COMP_WORDS=(synmatch-agent --con); COMP_CWORD=1; _synmatch_daemon synmatch-agent
+        COMP_WORDS=(synmatch-agent --co); COMP_CWORD=1; _synmatch_daemon synmatch-agent
         printf "%s " "${COMPREPLY[@]}"
         COMP_WORDS=(synmatch-agent --role s); COMP_CWORD=2; _synmatch_daemon synmatch-agent
         printf "%s " "${COMPREPLY[@]}"
@@ -269,9 +269,9 @@ run_unit() { # UNIT INSTANCE PREFIX...
 }
 
 step_lab() {
-    local here out
+    local here
     here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-    out=$(mktemp -d)
+    out=$(mktemp -d) # global: the EXIT trap removes it
     chmod 755 "$out"
     LAB=smpk$$
     # shellcheck source=../lib/lab.sh
@@ -445,11 +445,12 @@ print(" ".join("%s=%d" % kv for kv in sorted(c.items())), "dup=%d" % dup)')
 
     # The sandbox, checked on what the processes did: system calls against SystemCallFilter,
     # paths against ProtectSystem=strict, ProtectHome and ProcSubset=pid.
-    /usr/bin/python3 "$here/sandbox_check.py" "$unitdir/$au" "$out/strace.agent-client" \
-        /run/synmatch && /usr/bin/python3 "$here/sandbox_check.py" "$unitdir/$au" \
-        "$out/strace.agent-server" /run/synmatch &&
-        /usr/bin/python3 "$here/sandbox_check.py" "$unitdir/$cu" "$out/strace.collector" \
-            /run/synmatch /var/log/synmatch || bad "sandbox check"
+    for side in client server; do
+        /usr/bin/python3 "$here/sandbox_check.py" "$unitdir/$au" "$out/strace.agent-$side" \
+            /run/synmatch || bad "the sandbox of synmatch-agent@lab$side"
+    done
+    /usr/bin/python3 "$here/sandbox_check.py" "$unitdir/$cu" "$out/strace.collector" \
+        /run/synmatch /var/log/synmatch || bad "the sandbox of synmatch-collector"
 }
 
 step_purge() {
