@@ -21,6 +21,13 @@
 #include "privdrop.h"
 
 static sm_agent_t *running;
+/* The options as parsed; file-scope and freed at exit, since optarg strings point into it. */
+static sm_config_t *conf;
+
+static void free_config(void)
+{
+    sm_config_destroy(&conf);
+}
 
 static void on_signal(int sig)
 {
@@ -82,6 +89,7 @@ static void usage(FILE *out)
             "                       flag takes true or false); the command line wins\n"
             "  --check-config       check the options, print them as a --config file, and exit\n"
             "  --version            print the version and exit\n"
+            "  -h, --help           this text\n"
             "\n"
             "examples:\n"
             "  synmatch-agent -i eth0 --role client --sensor-id web1 \\\n"
@@ -210,12 +218,13 @@ int main(int argc, char **argv)
     const char *filter = NULL;
     enum sm_config_err cerr;
     /* '+': stop at the first non-option, so an EXPRESSION like "not port 22" stays whole. */
-    sm_config_t *conf = sm_config_new(argc, argv, "+i:r:h", longopts, &cerr, err, sizeof err);
+    conf = sm_config_new(argc, argv, "+i:r:h", longopts, &cerr, err, sizeof err);
     if (conf == NULL)
         sm_fatalx(cerr == SM_CONFIG_ERR_FILE    ? SM_EXIT_CONFIG
                   : cerr == SM_CONFIG_ERR_USAGE ? SM_EXIT_USAGE
                                                 : SM_EXIT_INTERNAL,
                   "%s", err);
+    atexit(free_config);
     while ((ch = sm_config_getopt(conf)) != -1) {
         switch (ch) {
         case 'i':

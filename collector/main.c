@@ -17,6 +17,13 @@
 #include "parse.h"
 
 static volatile sig_atomic_t stop, reload;
+/* The options as parsed; file-scope and freed at exit, since optarg strings point into it. */
+static sm_config_t *conf;
+
+static void free_config(void)
+{
+    sm_config_destroy(&conf);
+}
 
 static void on_signal(int sig)
 {
@@ -142,12 +149,13 @@ int main(int argc, char **argv)
     int ch;
     char err[512];
     enum sm_config_err cerr;
-    sm_config_t *conf = sm_config_new(argc, argv, "h", opts, &cerr, err, sizeof err);
+    conf = sm_config_new(argc, argv, "h", opts, &cerr, err, sizeof err);
     if (conf == NULL)
         sm_fatalx(cerr == SM_CONFIG_ERR_FILE    ? SM_EXIT_CONFIG
                   : cerr == SM_CONFIG_ERR_USAGE ? SM_EXIT_USAGE
                                                 : SM_EXIT_INTERNAL,
                   "%s", err);
+    atexit(free_config);
     while ((ch = sm_config_getopt(conf)) != -1) {
         int64_t ns;
         uint64_t n;

@@ -97,7 +97,8 @@ step_build() {
 
 step_install() {
     [ -f "$deb" ] || { bad "no $deb (the build step failed?)"; finish; }
-    if apt_get install --no-install-recommends "$deb" >"$work/install.log" 2>&1; then
+    # --reinstall: the same version left installed by an interrupted run is replaced too.
+    if apt_get install --reinstall --no-install-recommends "$deb" >"$work/install.log" 2>&1; then
         ok "apt-get install $(basename "$deb")"
     else
         bad "apt-get install failed:"
@@ -276,7 +277,7 @@ step_lab() {
     LAB=smpk$$
     # shellcheck source=../lib/lab.sh
     . "$src/tests/lib/lab.sh"
-    local made=()
+    made=() # global, as pids and out: the EXIT trap runs after this function returned
     cleanup_lab() {
         kill -TERM "${pids[@]}" 2>/dev/null || true
         sleep 0.3
