@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "errbuf.h"
-#include "exit.h"
 #include "log.h"
 
 /* Where an argument built from the file came from. */
@@ -55,6 +54,7 @@ struct sm_config {
     char **argv; /* argc + 1 pointers, NULL-terminated; the strings are argv's or lines' */
     struct given *given;
     size_t ngiven, capgiven;
+    bool given_lost; /* out of memory recording one: sm_config_print() fails */
     char where[512]; /* "FILE:LINE" of the option being handled */
 };
 
@@ -447,7 +447,7 @@ int sm_config_getopt(sm_config_t *self)
         if (!is_name(o, i, "help") && !is_name(o, i, "version") &&
             append_given(self, o[i].name,
                          o[i].has_arg == no_argument ? NULL : optarg ? optarg : "") == -1)
-            sm_fatalx(SM_EXIT_INTERNAL, "out of memory");
+            self->given_lost = true;
         const struct fileline *fl = optind > 0 ? from_file(self, self->argv[optind - 1]) : NULL;
         if (fl != NULL) {
             snprintf(self->where, sizeof self->where, "%s:%u", self->path, fl->line);
@@ -475,6 +475,8 @@ static bool writable(const char *value)
 
 int sm_config_print(const sm_config_t *self, FILE *out, char *err, size_t errlen)
 {
+    if (self->given_lost)
+        return sm_errbuf(err, errlen, "out of memory recording the settings");
     for (size_t i = 0; i < self->ngiven; i++) {
         const struct given *g = &self->given[i];
         if (g->value != NULL && !writable(g->value))

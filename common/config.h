@@ -78,7 +78,8 @@ int sm_config_set(sm_config_t *self, const char *key, const char *value);
  * Writes the effective settings to out in the file format, one `key = value` line each, in
  * the order they apply (flags as `key = true`), so that the output given back as --config
  * yields the same settings. Defaults are not written. Returns 0, or -1 with one line in err
- * when a value cannot be written as a line (a newline, or space at either end).
+ * when a value cannot be written as a line (a newline, or space at either end) or memory
+ * ran out while sm_config_getopt() recorded the settings.
  */
 int sm_config_print(const sm_config_t *self, FILE *out, char *err, size_t errlen);
 
