@@ -110,8 +110,8 @@ static int parse_line(sm_config_t *self, char *s, unsigned lineno, char *err, si
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return sm_errbuf(err, errlen, "%s:%u: control character 0x%02x: not a text file",
-                             path, lineno, c);
+            return sm_errbuf(err, errlen, "%s:%u: control character 0x%02x: not a text file", path,
+                             lineno, c);
     }
     while (blank(*s))
         s++;
@@ -119,8 +119,8 @@ static int parse_line(sm_config_t *self, char *s, unsigned lineno, char *err, si
         return 0;
     char *eq = strchr(s, '=');
     if (eq == NULL)
-        return sm_errbuf(err, errlen, "%s:%u: '%.*s': not 'key = value'", path, lineno,
-                         KEY_SHOWN, s);
+        return sm_errbuf(err, errlen, "%s:%u: '%.*s': not 'key = value'", path, lineno, KEY_SHOWN,
+                         s);
     char *kend = eq;
     while (kend > s && blank(kend[-1]))
         kend--;
@@ -163,8 +163,8 @@ static int parse_line(sm_config_t *self, char *s, unsigned lineno, char *err, si
         }
         if (strcmp(value, "true") != 0) {
             free(arg);
-            return sm_errbuf(err, errlen, "%s:%u: %s: true or false, not '%.*s'", path, lineno,
-                             s, KEY_SHOWN, value);
+            return sm_errbuf(err, errlen, "%s:%u: %s: true or false, not '%.*s'", path, lineno, s,
+                             KEY_SHOWN, value);
         }
         snprintf(arg, need, "--%s", s);
         break;
@@ -286,8 +286,8 @@ static int scan_command_line(sm_config_t *self, int argc, char **argv, bool *nam
         if (is_name(o, i, "config")) {
             if (self->path != NULL) {
                 *why = SM_CONFIG_ERR_USAGE;
-                rc = sm_errbuf(err, errlen, "--config: one file only (%s, then %s)",
-                               self->path, optarg);
+                rc = sm_errbuf(err, errlen, "--config: one file only (%s, then %s)", self->path,
+                               optarg);
                 break;
             }
             if ((self->path = strdup(optarg)) == NULL) {
@@ -446,7 +446,9 @@ int sm_config_getopt(sm_config_t *self)
             continue;
         if (!is_name(o, i, "help") && !is_name(o, i, "version") &&
             append_given(self, o[i].name,
-                         o[i].has_arg == no_argument ? NULL : optarg ? optarg : "") == -1)
+                         o[i].has_arg == no_argument ? NULL
+                         : optarg                    ? optarg
+                                                     : "") == -1)
             self->given_lost = true;
         const struct fileline *fl = optind > 0 ? from_file(self, self->argv[optind - 1]) : NULL;
         if (fl != NULL) {
@@ -482,7 +484,8 @@ int sm_config_print(const sm_config_t *self, FILE *out, char *err, size_t errlen
         if (g->value != NULL && !writable(g->value))
             return sm_errbuf(err, errlen,
                              "--%s: a value with a control character or space at either end "
-                             "cannot be written in a configuration file", g->key);
+                             "cannot be written in a configuration file",
+                             g->key);
     }
     fprintf(out, "# settings in effect; options not listed have their defaults\n");
     for (size_t i = 0; i < self->ngiven; i++) {

@@ -153,8 +153,10 @@ static void refused(const char *name, const char *text, size_t len, enum sm_conf
 
 static void test_refused(void)
 {
-    refused("unknown.conf", "name = x\nnmae = y\n", 18, SM_CONFIG_ERR_FILE, ":2: nmae: unknown key");
-    refused("flag.conf", "flag = on\n", 10, SM_CONFIG_ERR_FILE, ":1: flag: true or false, not 'on'");
+    refused("unknown.conf", "name = x\nnmae = y\n", 18, SM_CONFIG_ERR_FILE,
+            ":2: nmae: unknown key");
+    refused("flag.conf", "flag = on\n", 10, SM_CONFIG_ERR_FILE,
+            ":1: flag: true or false, not 'on'");
     refused("empty.conf", "name=\n", 6, SM_CONFIG_ERR_FILE, ":1: name: needs a value");
     refused("help.conf", "help = true\n", 12, SM_CONFIG_ERR_FILE, ":1: help: not allowed");
     refused("noeq.conf", "name x\n", 7, SM_CONFIG_ERR_FILE, ":1: 'name x': not 'key = value'");
@@ -162,7 +164,8 @@ static void test_refused(void)
     refused("ctl.conf", "\n\nname = \x01\n", 11, SM_CONFIG_ERR_FILE, ":3: control character 0x01");
     static char longline[SM_CONFIG_LINE_MAX + 10];
     memset(longline, 'n', sizeof longline);
-    refused("long.conf", longline, sizeof longline, SM_CONFIG_ERR_FILE, ":1: line longer than 4096");
+    refused("long.conf", longline, sizeof longline, SM_CONFIG_ERR_FILE,
+            ":1: line longer than 4096");
     /* exactly at the bound is a line (a wrong one here), not too long */
     refused("bound.conf", longline, SM_CONFIG_LINE_MAX, SM_CONFIG_ERR_FILE, "not 'key = value'");
     refused("/nonexistent/x.conf", NULL, 0, SM_CONFIG_ERR_FILE, "No such file or directory");
