@@ -444,11 +444,12 @@ int sm_config_getopt(sm_config_t *self)
             return ch;
         if (is_name(o, i, "config") || is_name(o, i, "check-config"))
             continue;
+        /* A flag is recorded without a value; an optional argument left out, as empty. */
+        const char *value = optarg ? optarg : "";
+        if (o[i].has_arg == no_argument)
+            value = NULL;
         if (!is_name(o, i, "help") && !is_name(o, i, "version") &&
-            append_given(self, o[i].name,
-                         o[i].has_arg == no_argument ? NULL
-                         : optarg                    ? optarg
-                                                     : "") == -1)
+            append_given(self, o[i].name, value) == -1)
             self->given_lost = true;
         const struct fileline *fl = optind > 0 ? from_file(self, self->argv[optind - 1]) : NULL;
         if (fl != NULL) {
