@@ -35,7 +35,9 @@ declare -A SAMPLE=(
     [agent:no-promisc]=true [agent:queue]=50 [agent:linger-ms]=300
     [agent:key]=/etc/synmatch/keys/a.key [agent:user]=daemon
     [agent:server-key]=/etc/synmatch/keys/collector.pub [agent:quiet]=true
-    [agent:filter]="tcp port 443 and not host 198.18.0.7"
+    [agent:filter]="tcp port 443 and not host 198.18.0.7" [agent:partitions]=8
+    [agent:nats-creds]=/etc/synmatch/nats/agent.creds [agent:nats-ca]=/etc/synmatch/nats/ca.pem
+    [agent:nats-cert]=/etc/synmatch/nats/agent.pem [agent:nats-key]=/etc/synmatch/nats/agent.key
     # synmatch-collector
     [collector:listen]=tcp://0.0.0.0:7400 [collector:output]=/var/log/synmatch/v.jsonl
     [collector:alerts-pub]=tcp://127.0.0.1:7401 [collector:timeout]=2.5
@@ -43,7 +45,11 @@ declare -A SAMPLE=(
     [collector:sensor-timeout]=3 [collector:max-pending]=5000 [collector:stats]=0
     [collector:exit-when-done]=true [collector:key]=/etc/synmatch/keys/c.key
     [collector:allow]=/etc/synmatch/agents.allow [collector:alerts-allow]=/etc/synmatch/subs.allow
-    [collector:insecure]=true
+    [collector:insecure]=true [collector:shard]=1/4 [collector:partitions]=16
+    [collector:nats-setup]=true [collector:nats-replicas]=3 [collector:nats-max-age]=7200
+    [collector:nats-max-bytes]=1000000000 [collector:nats-replay]=240
+    [collector:nats-creds]=/etc/synmatch/nats/c.creds [collector:nats-ca]=/etc/synmatch/nats/ca.pem
+    [collector:nats-cert]=/etc/synmatch/nats/c.pem [collector:nats-key]=/etc/synmatch/nats/c.key
 )
 # Options that are not settings: they choose the file or end the program at once.
 not_setting() { case $1 in config | check-config | help | version) return 0 ;; esac; return 1; }
@@ -70,7 +76,14 @@ base_args() { # PROGRAM OPTION
             [ "$2" = collector ] || echo "--collector ipc:///run/synmatch/collector.sock"
             ;;
         collector)
-            [ "$2" = listen ] || echo "--listen ipc:///run/synmatch/collector.sock"
+            case $2 in
+                listen) ;;
+                shard | partitions | nats-*) echo "--listen nats://198.18.0.5:4222" ;;
+                *) echo "--listen ipc:///run/synmatch/collector.sock" ;;
+            esac
+            # a client certificate is a pair
+            [ "$2" = nats-cert ] && echo "--nats-key /etc/synmatch/nats/c.key"
+            [ "$2" = nats-key ] && echo "--nats-cert /etc/synmatch/nats/c.pem"
             ;;
     esac
 }

@@ -78,7 +78,7 @@ step_build() {
         bad "versions differ: package $v, CMakeLists.txt $version, debian/changelog $cl"
     local dep
     dep=$(dpkg-deb -f "$deb" Depends)
-    for d in libpcap0.8 libzmq5 libprotobuf-c1 libc6 "systemd | systemd-standalone-sysusers"; do
+    for d in libpcap0.8 libzmq5 libprotobuf-c1 libnats libc6 "systemd | systemd-standalone-sysusers"; do
         case "$dep" in *"$d"*) ;; *) bad "Depends lacks $d: $dep" ;; esac
     done
     ok "Depends: $dep"
