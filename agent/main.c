@@ -1,9 +1,10 @@
 /*
  * main.c - `synmatch-agent`: the command line over sm_agent (agent/agent.h).
  *
- * Parses and checks options, creates the agent (everything privileged happens there), installs
- * SIGINT/SIGTERM handlers that ask the loop to finish, runs it, and prints one summary line.
- * Exit statuses are documented in docs/AGENT.md and in --help.
+ * Parses and checks options (from the command line and a --config file, common/config.h),
+ * creates the agent (everything privileged happens there), installs SIGINT/SIGTERM handlers
+ * that ask the loop to finish, runs it, and prints one summary line. Exit statuses are
+ * documented in docs/AGENT.md and in --help.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "config.h"
 #include "synmatch/nats.h"
 #include "exit.h"
 #include "log.h"
@@ -20,6 +22,13 @@
 #include "privdrop.h"
 
 static sm_agent_t *running;
+/* The options as parsed; file-scope and freed at exit, since optarg strings point into it. */
+static sm_config_t *conf;
+
+static void free_config(void)
+{
+    sm_config_destroy(&conf);
+}
 
 static void on_signal(int sig)
 {
@@ -38,13 +47,14 @@ static void usage(FILE *out)
             "                      [--linger-ms N] [--partitions N] [--nats-creds FILE]\n"
             "                      [--nats-ca FILE [--nats-cert FILE --nats-key FILE]]\n"
             "                      [--quiet] [EXPRESSION]\n"
+            "       synmatch-agent --config FILE [--check-config] [options] [EXPRESSION]\n"
             "\n"
             "Captures TCP SYN, SYN/ACK and RST headers and sends them in batches to a\n"
             "synmatch collector (ZeroMQ PUSH; the agent connects), or publishes them to NATS\n"
             "JetStream. An idle agent still sends a batch every heartbeat. See docs/AGENT.md.\n"
             "\n"
-            "  -i IFACE             capture live on IFACE (needs root or CAP_NET_RAW)\n"
-            "  -r FILE              replay a pcap/pcapng file (- = standard input), with frame\n"
+            "  -i, --interface IFACE  capture live on IFACE (needs root or CAP_NET_RAW)\n"
+            "  -r, --read FILE      replay a pcap/pcapng file (- = standard input), with frame\n"
             "                       numbers and Wireshark tcp.stream; ends with end of stream\n"
             "  --role client|server which end of the connections this sensor watches\n"
             "  --sensor-id NAME     1-64 characters of A-Z a-z 0-9 - _ . : @\n"
@@ -81,6 +91,14 @@ static void usage(FILE *out)
             "  EXPRESSION           tcpdump filter narrowing the live capture, e.g. 'port 443'\n"
             "                       (it applies to the packet inside any VLAN tags; vlan, mpls,\n"
             "                       pppoes and geneve are not allowed in it)\n"
+            "  --filter EXPRESSION  the same as one option (for --config files); an EXPRESSION\n"
+            "                       after the options replaces it\n"
+            "  --config FILE        read options from FILE first: 'key = value' lines, keys are\n"
+            "                       the long options above (repeat a key to repeat an option, a\n"
+            "                       flag takes true or false); the command line wins\n"
+            "  --check-config       check the options, print them as a --config file, and exit\n"
+            "  --version            print the version and exit\n"
+            "  -h, --help           this text\n"
             "\n"
             "examples:\n"
             "  synmatch-agent -i eth0 --role client --sensor-id web1 \\\n"
@@ -159,6 +177,10 @@ int main(int argc, char **argv)
     const char *user = "nobody";
     enum {
         OPT_ROLE = 256,
+        OPT_FILTER,
+        OPT_CONFIG,
+        OPT_CHECK_CONFIG,
+        OPT_VERSION,
         OPT_SENSOR,
         OPT_COLLECTOR,
         OPT_SERVE,
@@ -181,6 +203,8 @@ int main(int argc, char **argv)
         OPT_NATS_KEY,
     };
     static const struct option longopts[] = {
+        {"interface", required_argument, NULL, 'i'},
+        {"read", required_argument, NULL, 'r'},
         {"role", required_argument, NULL, OPT_ROLE},
         {"sensor-id", required_argument, NULL, OPT_SENSOR},
         {"collector", required_argument, NULL, OPT_COLLECTOR},
@@ -202,13 +226,26 @@ int main(int argc, char **argv)
         {"nats-ca", required_argument, NULL, OPT_NATS_CA},
         {"nats-cert", required_argument, NULL, OPT_NATS_CERT},
         {"nats-key", required_argument, NULL, OPT_NATS_KEY},
+        {"filter", required_argument, NULL, OPT_FILTER},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+        {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int ch;
     char err[512];
+    const char *filter = NULL;
+    enum sm_config_err cerr;
     /* '+': stop at the first non-option, so an EXPRESSION like "not port 22" stays whole. */
-    while ((ch = getopt_long(argc, argv, "+i:r:h", longopts, NULL)) != -1) {
+    conf = sm_config_new(argc, argv, "+i:r:h", longopts, &cerr, err, sizeof err);
+    if (conf == NULL)
+        sm_fatalx(cerr == SM_CONFIG_ERR_FILE    ? SM_EXIT_CONFIG
+                  : cerr == SM_CONFIG_ERR_USAGE ? SM_EXIT_USAGE
+                                                : SM_EXIT_INTERNAL,
+                  "%s", err);
+    atexit(free_config);
+    while ((ch = sm_config_getopt(conf)) != -1) {
         switch (ch) {
         case 'i':
             o.iface = optarg;
@@ -226,6 +263,10 @@ int main(int argc, char **argv)
             have_role = true;
             break;
         case OPT_SENSOR:
+            if (!sm_wire_sensor_id_ok(optarg))
+                sm_fatalx(SM_EXIT_USAGE,
+                          "--sensor-id: sensor id '%s': must be 1-%d characters of A-Z a-z 0-9 "
+                          "- _ . : @", optarg, SM_SENSOR_ID_MAX);
             o.sensor_id = optarg;
             break;
         case OPT_COLLECTOR:
@@ -289,6 +330,12 @@ int main(int argc, char **argv)
         case OPT_NATS_KEY:
             o.nats_key = optarg;
             break;
+        case OPT_FILTER:
+            filter = optarg;
+            break;
+        case OPT_VERSION:
+            printf("synmatch-agent %s\n", SM_VERSION);
+            return 0;
         case 'h':
             usage(stdout);
             return 0;
@@ -305,12 +352,24 @@ int main(int argc, char **argv)
     }
     o.serve = serve;
     char *expression = NULL;
+    argc = sm_config_argc(conf);
+    argv = sm_config_argv(conf);
+    o.expression = filter;
     if (optind < argc) {
         expression = join_args(argc - optind, argv + optind);
         o.expression = expression;
+        if (sm_config_set(conf, "filter", expression) == -1)
+            sm_fatalx(SM_EXIT_INTERNAL, "out of memory");
     }
     if (o.file != NULL && (o.buffer_mib || o.snaplen || o.no_promisc))
         sm_fatalx(SM_EXIT_USAGE, "--buffer-size, --snaplen and --no-promisc apply to -i only");
+    if (sm_config_checking(conf)) {
+        if (sm_config_print(conf, stdout, err, sizeof err) == -1)
+            sm_fatalx(SM_EXIT_USAGE, "%s", err);
+        free(expression);
+        sm_config_destroy(&conf);
+        return fflush(stdout) == EOF ? SM_EXIT_OPEN : SM_EXIT_OK;
+    }
 
     enum sm_agent_err why;
     sm_agent_t *agent = sm_agent_new(&o, &why, err, sizeof err);
@@ -350,10 +409,10 @@ int main(int argc, char **argv)
 
     struct sm_agent_summary s;
     sm_agent_summary(agent, &s);
-    fprintf(stderr,
-            "%s: sensor %s: packets received %llu, dropped by kernel %llu, by interface %llu; "
-            "records sent %llu, unsent %llu; batches %llu, unsent %llu; decode errors %llu%s\n",
-            sm_log_progname(), o.sensor_id, (unsigned long long)s.pcap_received,
+    sm_log_notice(
+            "sensor %s: packets received %llu, dropped by kernel %llu, by interface %llu; "
+            "records sent %llu, unsent %llu; batches %llu, unsent %llu; decode errors %llu%s",
+            o.sensor_id, (unsigned long long)s.pcap_received,
             (unsigned long long)s.pcap_dropped, (unsigned long long)s.pcap_ifdropped,
             (unsigned long long)s.records_sent, (unsigned long long)s.records_unsent,
             (unsigned long long)s.batches, (unsigned long long)s.batches_unsent,
@@ -361,5 +420,6 @@ int main(int argc, char **argv)
     running = NULL;
     sm_agent_destroy(&agent);
     free(expression);
+    sm_config_destroy(&conf);
     return exit_for(rc);
 }

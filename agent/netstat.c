@@ -38,7 +38,9 @@ static uint64_t *slot_of(struct sm_host_counters *c, const char *name)
 int sm_netstat_read(const char *path, int64_t sampled_ns, struct sm_host_counters *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path ? path : "/proc/net/netstat", "r");
+    /* /proc/net is a link to self/net; the link itself is hidden where /proc is mounted with
+     * subset=pid (systemd's ProcSubset=pid, which the agent's unit sets), the target is not. */
+    FILE *f = fopen(path ? path : "/proc/self/net/netstat", "r");
     if (f == NULL)
         return -1;
     static char names[LINE_MAX_BYTES], values[LINE_MAX_BYTES];

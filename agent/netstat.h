@@ -12,7 +12,8 @@
 #include "synmatch/wire.h"
 
 /*
- * Reads the TcpExt counters from path (NULL = /proc/net/netstat) into out, stamping them
+ * Reads the TcpExt counters from path (NULL = /proc/self/net/netstat, the same file as
+ * /proc/net/netstat) into out, stamping them
  * with sampled_ns. Returns 0, or -1 when the file cannot be read or has no TcpExt lines
  * (out->present is then false). Counters the kernel does not have read as 0.
  */

@@ -65,6 +65,7 @@ struct door {
 
 struct collector {
     const struct sm_collector_config *cfg;
+    FILE *out; /* cfg->out, or the file reopened from cfg->output_path */
     void *zctx, *pull, *pub;
     sm_join_t *join;
     sm_sensors_t *sensors;
@@ -91,7 +92,7 @@ struct collector {
 static void write_lines(void *arg, const char *lines, size_t len)
 {
     struct collector *c = arg;
-    if (fwrite(lines, 1, len, c->cfg->out) != len)
+    if (fwrite(lines, 1, len, c->out) != len)
         c->out_errors++;
     if (c->pub == NULL)
         return;
@@ -649,9 +650,37 @@ static int reload(struct collector *c)
     return 0;
 }
 
+/*
+ * SIGHUP: the output file opened again by its path, for log rotation (logrotate moves the file
+ * away, then signals). Called between passes, when every line written so far was flushed to
+ * the old file: the new one starts with the next line. The new file is opened before the old
+ * is closed, so when it cannot be (a full or read-only disk, the directory gone) the lines
+ * keep going where they went, and it is said once per signal.
+ */
+static void reopen_output(struct collector *c)
+{
+    const char *path = c->cfg->output_path;
+    if (path == NULL)
+        return;
+    FILE *f = fopen(path, "a");
+    if (f == NULL) {
+        sm_log_warn("cannot reopen %s, verdicts still go to the file open until now", path);
+        return;
+    }
+    setvbuf(f, NULL, _IOFBF, SM_COLLECTOR_OUT_BUFFER);
+    if (fflush(c->out) == EOF)
+        c->out_errors++;
+    if (fclose(c->out) == EOF) {
+        sm_log_warn("closing %s before reopening it", path);
+        c->out_errors++;
+    }
+    c->out = f;
+    sm_log_info("output %s reopened", path);
+}
+
 enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
 {
-    struct collector c = {.cfg = cfg, .server_capture_start = INT64_MIN};
+    struct collector c = {.cfg = cfg, .out = cfg->out, .server_capture_start = INT64_MIN};
     enum sm_collector_err status = SM_COLLECTOR_OK;
     struct sm_join_config jc = {
         .timeout_ns = cfg->timeout_ns,
@@ -813,7 +842,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
             sm_json_u64(&w, "replaying", sm_nats_source_replaying(c.nats));
         }
         emit_json(&c, &w);
-        fflush(cfg->out);
+        fflush(c.out);
     }
     {
         char agents[160], subs[128] = "";
@@ -870,9 +899,10 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         for (int d = 0; d < 2; d++)
             if (imon[d] >= 0 && (items[imon[d]].revents & ZMQ_POLLIN))
                 handle_monitor(&c.doors[d]);
-        if (c.curve && cfg->reload && *cfg->reload) {
+        if (cfg->reload && *cfg->reload) {
             *cfg->reload = 0;
-            if (reload(&c) == -1) {
+            reopen_output(&c);
+            if (c.curve && reload(&c) == -1) {
                 status = SM_COLLECTOR_ERR_TRANSPORT;
                 break;
             }
@@ -899,7 +929,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
                 c.forget_published_at = INT64_MAX;
             }
         }
-        fflush(cfg->out);
+        fflush(c.out);
         if (every > 0 && now >= next_stats) {
             stats_line(&c);
             next_stats = now + every;
@@ -913,12 +943,17 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
     if (c.nout && sm_nats_out_finish(c.nout, NATS_FINISH_MS) == -1 && done)
         status = SM_COLLECTOR_ERR_TRANSPORT;
     stats_line(&c);
-    if (fflush(cfg->out) == EOF || c.out_errors) {
-        sm_log_warn("writing verdicts");
+    if (fflush(c.out) == EOF || c.out_errors) {
+        sm_log_warn("writing verdicts%s%s", cfg->output_path ? " to " : "",
+                    cfg->output_path ? cfg->output_path : "");
         status = SM_COLLECTOR_ERR_OUTPUT;
     }
 
 out:
+    if (cfg->output_path && fclose(c.out) == EOF && status == SM_COLLECTOR_OK) {
+        sm_log_warn("%s", cfg->output_path);
+        status = SM_COLLECTOR_ERR_OUTPUT;
+    }
     if (c.doors[DOOR_AGENTS].mon) {
         zmq_socket_monitor(c.pull, NULL, 0);
         zmq_close(c.doors[DOOR_AGENTS].mon);

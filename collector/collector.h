@@ -22,6 +22,9 @@ struct sm_collector_config {
                              * servers to consume from: nats://HOST:PORT[,HOST:PORT...] */
     const char *alerts_pub; /* optional PUB endpoint to bind */
     FILE *out;              /* verdict and event lines */
+    const char *output_path; /* the file out was opened from ("a"), or NULL: then the
+                              * collector owns out, reopens the path on SIGHUP (log
+                              * rotation) and closes the current one before returning */
     int64_t timeout_ns;     /* 0 = 3 s */
     int64_t max_skew_ns;    /* 0 = 1 s */
     bool no_clock_correction; /* measure the clocks' offset, never translate */
@@ -39,8 +42,12 @@ struct sm_collector_config {
     int64_t replay_ns;      /* the replay horizon after a restart; 0 = 180 s */
     struct sm_nats_conn_opts nats; /* credentials and TLS (endpoint: listen) */
     volatile sig_atomic_t *stop;   /* set by a signal handler to stop */
-    volatile sig_atomic_t *reload; /* set by SIGHUP: reload the allow-lists */
+    volatile sig_atomic_t *reload; /* set by SIGHUP: reopen the output, reload the
+                                    * allow-lists */
 };
+
+/* The output's stdio buffer: flushed after every pass of the loop, so size costs no latency. */
+#define SM_COLLECTOR_OUT_BUFFER ((size_t)1 << 20)
 
 /* Why sm_collector_run() stopped; the program maps these to exit statuses. */
 enum sm_collector_err {
@@ -53,7 +60,12 @@ enum sm_collector_err {
     SM_COLLECTOR_ERR_INTERNAL,  /* polling failed */
 };
 
-/* Runs until stopped or done. On failure, one line was logged naming what failed. */
+/*
+ * Runs until stopped or done. On failure, one line was logged naming what failed. A SIGHUP
+ * (*cfg->reload) is taken between two passes over the socket, after the lines of the last
+ * pass were flushed: a reopened output starts with the next line, none lost or written twice;
+ * when the path cannot be opened, the lines keep going to the file open until then.
+ */
 enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * main.c - `synmatch-collector`: options, signals, output file; the work is in collector.c.
+ * main.c - `synmatch-collector`: options (from the command line and a --config file,
+ * common/config.h), signals, output file; the work is in collector.c.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "collector.h"
+#include "config.h"
 #include "nats_source.h"
 #include "exit.h"
 #include "log.h"
@@ -17,6 +19,13 @@
 #include "synmatch/wire.h"
 
 static volatile sig_atomic_t stop, reload;
+/* The options as parsed; file-scope and freed at exit, since optarg strings point into it. */
+static sm_config_t *conf;
+
+static void free_config(void)
+{
+    sm_config_destroy(&conf);
+}
 
 static void on_signal(int sig)
 {
@@ -30,6 +39,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
 "usage: synmatch-collector --listen ENDPOINT [options]\n"
+"       synmatch-collector --config FILE [--check-config] [options]\n"
 "\n"
 "Receives SYN records from synmatch-agent processes (ZeroMQ PULL, bound on ENDPOINT, or\n"
 "NATS JetStream consumers), joins each client SYN to the server's by ISN on event time,\n"
@@ -57,7 +67,8 @@ static void usage(FILE *out)
 "  --nats-creds FILE     nats://: NATS credentials (user JWT and nkey seed)\n"
 "  --nats-ca FILE        nats://: TLS, the servers' CA (--nats-cert, --nats-key: a client\n"
 "                        certificate)\n"
-"  --output FILE         verdict lines to FILE (appended) instead of standard output\n"
+"  --output FILE         verdict lines to FILE (appended) instead of standard output;\n"
+"                        SIGHUP reopens it (log rotation: move it away, then SIGHUP)\n"
 "  --alerts-pub ENDPOINT also publish the lines on a ZeroMQ PUB socket (synmatch tail);\n"
 "                        with --key it is encrypted too and only --alerts-allow may read it\n"
 "  --timeout SECONDS     time for a SYN to reach the server and for the next\n"
@@ -84,6 +95,11 @@ static void usage(FILE *out)
 "                        networks only)\n"
 "  --exit-when-done      exit once client and server sensors have been seen and every\n"
 "                        sensor has sent end-of-stream\n"
+"  --config FILE         read options from FILE first: 'key = value' lines, keys are\n"
+"                        the long options here (a flag takes true or false); the\n"
+"                        command line wins\n"
+"  --check-config        check the options, print them as a --config file, and exit\n"
+"  --version             print the version and exit\n"
 "  -h, --help            this text\n"
 "\n"
 SM_EXIT_HELP
@@ -163,11 +179,23 @@ int main(int argc, char **argv)
         {"nats-ca", required_argument, NULL, 'a'},
         {"nats-cert", required_argument, NULL, 'e'},
         {"nats-key", required_argument, NULL, 'y'},
+        {"config", required_argument, NULL, 256},
+        {"check-config", no_argument, NULL, 257},
+        {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int ch;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    char err[512];
+    enum sm_config_err cerr;
+    conf = sm_config_new(argc, argv, "h", opts, &cerr, err, sizeof err);
+    if (conf == NULL)
+        sm_fatalx(cerr == SM_CONFIG_ERR_FILE    ? SM_EXIT_CONFIG
+                  : cerr == SM_CONFIG_ERR_USAGE ? SM_EXIT_USAGE
+                                                : SM_EXIT_INTERNAL,
+                  "%s", err);
+    atexit(free_config);
+    while ((ch = sm_config_getopt(conf)) != -1) {
         int64_t ns;
         uint64_t n;
         switch (ch) {
@@ -268,6 +296,9 @@ int main(int argc, char **argv)
         case 'y':
             cfg.nats.key_file = optarg;
             break;
+        case 'V':
+            printf("synmatch-collector %s\n", SM_VERSION);
+            return 0;
         case 'h':
             usage(stdout);
             return 0;
@@ -281,8 +312,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return SM_EXIT_USAGE;
     }
-    if (optind != argc) {
-        sm_log_warnx("unexpected argument '%s'", argv[optind]);
+    if (optind != sm_config_argc(conf)) {
+        sm_log_warnx("unexpected argument '%s'", sm_config_argv(conf)[optind]);
         usage(stderr);
         return SM_EXIT_USAGE;
     }
@@ -296,8 +327,13 @@ int main(int argc, char **argv)
         sm_log_warnx("--nats-cert and --nats-key go together");
         return SM_EXIT_USAGE;
     }
+    if (sm_config_checking(conf)) {
+        if (sm_config_print(conf, stdout, err, sizeof err) == -1)
+            sm_fatalx(SM_EXIT_USAGE, "%s", err);
+        sm_config_destroy(&conf);
+        return fflush(stdout) == EOF ? SM_EXIT_OPEN : SM_EXIT_OK;
+    }
     if (setup) {
-        char err[512];
         struct sm_nats_setup_opts so = {
             .conn = cfg.nats,
             .partitions = cfg.partitions ? cfg.partitions : SM_NATS_DEFAULT_PARTITIONS,
@@ -320,10 +356,11 @@ int main(int argc, char **argv)
         cfg.out = fopen(output, "a");
         if (cfg.out == NULL)
             sm_fatal(SM_EXIT_OPEN, "%s", output);
+        cfg.output_path = output; /* the collector reopens it on SIGHUP, and closes it */
     }
     /* The loop flushes after every pass over the socket (at most POLL_MS apart), so a large
      * buffer costs no latency; a small one was a write() every eight verdict lines. */
-    setvbuf(cfg.out, NULL, _IOFBF, (size_t)1 << 20);
+    setvbuf(cfg.out, NULL, _IOFBF, SM_COLLECTOR_OUT_BUFFER);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -332,9 +369,6 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     int status = exit_for(sm_collector_run(&cfg));
-    if (output && fclose(cfg.out) == EOF && status == SM_EXIT_OK) {
-        sm_log_warn("%s", output);
-        status = SM_EXIT_OPEN;
-    }
+    sm_config_destroy(&conf);
     return status;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite (unit, golden, tshark parity, real traffic
-# in network namespaces, faults, security, the ASan+UBSan build, the fuzzers). Ends with
-# ctest's summary.
+# in network namespaces, faults, security, the Debian package and its units, the ASan+UBSan
+# build, the fuzzers). Ends with ctest's summary.
 #
 #   scripts/test.sh [ctest arguments...]      e.g. scripts/test.sh -L unit
 #

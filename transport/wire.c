@@ -203,7 +203,7 @@ static void budget_free(void *data, void *p)
     free(p);
 }
 
-static bool sensor_id_ok(const char *s)
+bool sm_wire_sensor_id_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > SM_SENSOR_ID_MAX)
@@ -249,7 +249,7 @@ static enum sm_wire_reject check_and_copy(const Synmatch__Batch *b, struct sm_wi
         return SM_WIRE_SCHEMA_VERSION;
     if (b->base.n_unknown_fields > MAX_UNKNOWN_FIELDS)
         return SM_WIRE_UNKNOWN_FIELDS;
-    if (!sensor_id_ok(b->sensor_id))
+    if (!sm_wire_sensor_id_ok(b->sensor_id))
         return SM_WIRE_BAD_SENSOR_ID;
     if (b->role != SYNMATCH__ROLE__ROLE_CLIENT && b->role != SYNMATCH__ROLE__ROLE_SERVER)
         return SM_WIRE_BAD_ROLE;

@@ -74,6 +74,10 @@ enum sm_wire_reject {
     SM_WIRE_REJECT_COUNT
 };
 
+/* Whether s is a valid sensor id: 1..SM_SENSOR_ID_MAX characters of A-Z a-z 0-9 - _ . : @
+ * (the collector rejects a batch naming any other). */
+bool sm_wire_sensor_id_ok(const char *s);
+
 const char *sm_wire_reject_name(enum sm_wire_reject r);
 
 /*

@@ -413,7 +413,7 @@ expect_error "bad expression" 2 "expression 'port nonsense-port'" \
     ip netns exec "$nsa" "$agent" -i va "${common[@]}" port nonsense-port
 expect_error "vlan in the expression" 2 "expression 'vlan 100'.*not allowed" \
     ip netns exec "$nsa" "$agent" -i va "${common[@]}" vlan 100
-expect_error "bad endpoint transport" 11 "collector udp://x:1: not a tcp:// or ipc:// endpoint" \
+expect_error "bad endpoint transport" 11 "collector udp://x:1: not a tcp://, ipc:// or nats:// endpoint" \
     ip netns exec "$nsa" "$agent" -i va --role client --sensor-id e --collector udp://x:1
 expect_error "malformed endpoint" 11 "collector tcp://nohostport: malformed endpoint" \
     ip netns exec "$nsa" "$agent" -i va --role client --sensor-id e --collector tcp://nohostport
