@@ -57,6 +57,9 @@ static void usage(FILE *out)
 "  --max-conversations N endpoint pairs remembered per file (default %u); past it the\n"
 "                        stream numbers are no longer exact and a warning says so\n"
 "  --max-pending N       SYN entries held by the join at once (default 1000000)\n"
+"  --community-id-seed N seed of the Community ID flow hashes (community_id, and\n"
+"                        server_community_id when NAT changed the tuple; 0 to 65535,\n"
+"                        default 0, as Zeek, Suricata and Wireshark default to)\n"
 "  -q, --quiet           no summary on stderr (errors and warnings still appear)\n"
 "  -h, --help            this text\n"
 "\n"
@@ -74,6 +77,7 @@ static void usage(FILE *out)
 }
 
 static FILE *verdict_out;
+static uint16_t community_id_seed;
 
 /* The jsonl status row of a file that could not be read to its end. */
 static void print_status(const char *side, uint64_t frames)
@@ -90,7 +94,7 @@ static void print_status(const char *side, uint64_t frames)
 
 static void print_verdict(void *arg, const struct sm_verdict *v)
 {
-    sm_report_verdict_json(verdict_out, v);
+    sm_report_verdict_json(verdict_out, v, community_id_seed);
 }
 
 static int exit_for_side(const struct sm_filesrc_summary *s)
@@ -169,7 +173,7 @@ static void print_tables(const struct sm_compare_result *res, enum sm_format fmt
             printf("%s: %zu client SYN%s %s\n\n", table_titles[t][0], n, n == 1 ? "" : "s",
                    table_titles[t][1]);
         }
-        sm_report_table(stdout, fmt, (enum sm_table)t, res->rows[t], n);
+        sm_report_table(stdout, fmt, (enum sm_table)t, res->rows[t], n, community_id_seed);
     }
 }
 
@@ -270,6 +274,7 @@ int sm_cmd_compare(int argc, char **argv)
         {"max-conversations", required_argument, NULL, 'c'},
         {"max-pending", required_argument, NULL, 'p'},
         {"no-clock-correction", no_argument, NULL, 'C'},
+        {"community-id-seed", required_argument, NULL, 'I'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -321,6 +326,9 @@ int sm_cmd_compare(int argc, char **argv)
             break;
         case 'p':
             o.max_pending = sm_cli_size("--max-pending", optarg, 1, UINT32_MAX - 2);
+            break;
+        case 'I':
+            community_id_seed = (uint16_t)sm_cli_size("--community-id-seed", optarg, 0, UINT16_MAX);
             break;
         case 'q':
             quiet = true;

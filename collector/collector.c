@@ -100,7 +100,7 @@ static void on_verdict(void *arg, const struct sm_verdict *v)
 {
     struct collector *c = arg;
     char line[SM_REPORT_LINE_MAX];
-    emit_line(c, line, sm_report_verdict_line(line, v));
+    emit_line(c, line, sm_report_verdict_line(line, v, c->cfg->community_id_seed));
     if (v->fingerprint && !c->rewriting_told)
         rewriting_event(c, v);
 }

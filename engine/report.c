@@ -11,7 +11,9 @@
 
 #include <string.h>
 
+#include "addr.h"
 #include "fmt.h"
+#include "synmatch/communityid.h"
 
 #define LINE 1024 /* longer than any row: two IPv6 tuples and a few numbers */
 #define TUPLE_MAX (2 * SM_FMT_ENDPOINT_MAX + 4)
@@ -171,6 +173,8 @@ enum col {
     C_REASON,
     C_INSIDE,
     C_MATCH,
+    C_COMMUNITY_ID,        /* of the client's tuple */
+    C_SERVER_COMMUNITY_ID, /* of the server's, when it differs from the client's (NAT) */
 };
 
 struct column {
@@ -182,14 +186,14 @@ struct column {
     const char *sep;   /* table: what goes before it */
 };
 
-#define MAX_COLUMNS 12
+#define MAX_COLUMNS 13
 
 static const struct table_spec {
     const char *name;
     int ncol;
     struct column c[MAX_COLUMNS];
 } tables[SM_TABLE_COUNT] = {
-    [SM_TABLE_MAP] = {"map", 9, {
+    [SM_TABLE_MAP] = {"map", 11, {
         {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, ""},
         {C_SERVER_STREAM, "server_stream", "server_stream", 13, true, " "},
         {C_CLIENT_SEQ, "client_seq", "client_seq", 10, true, " "},
@@ -199,16 +203,20 @@ static const struct table_spec {
         {C_DELTA, "delta", "delta (s)", 12, true, "  "},
         {C_VERDICT, "verdict", "verdict", 0, false, "  "},
         {C_MATCH, "match", "match", 0, false, "  "},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
+        {C_SERVER_COMMUNITY_ID, "server_community_id", "server_community_id",
+         SM_COMMUNITY_ID_LEN, false, "  "},
     }},
-    [SM_TABLE_MISSING] = {"missing", 6, {
+    [SM_TABLE_MISSING] = {"missing", 7, {
         {C_COUNT, "count", "count", 5, true, ""},
         {C_CLIENT_SEQ, "seq", "seq", 10, true, " "},
         {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, "  "},
         {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, " "},
         {C_FIRST, "first", "first", 30, false, "  "},
         {C_LAST, "last", "last", 30, false, "  "},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
     }},
-    [SM_TABLE_BROKEN] = {"broken", 11, {
+    [SM_TABLE_BROKEN] = {"broken", 13, {
         {C_VERDICT, "verdict", "verdict", 0, false, ""},
         {C_COUNT, "count", "count", 5, true, "  "},
         {C_CLIENT_SEQ, "seq", "seq", 10, true, " "},
@@ -220,8 +228,11 @@ static const struct table_spec {
         {C_FIRST, "first", "first", 30, false, "  "},
         {C_LAST, "last", "last", 30, false, "  "},
         {C_REASON, "reason", "reason", 0, false, "  "},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
+        {C_SERVER_COMMUNITY_ID, "server_community_id", "server_community_id",
+         SM_COMMUNITY_ID_LEN, false, "  "},
     }},
-    [SM_TABLE_UNWITNESSED] = {"unwitnessed", 9, {
+    [SM_TABLE_UNWITNESSED] = {"unwitnessed", 10, {
         {C_VERDICT, "verdict", "verdict", 0, false, ""},
         {C_REASON, "reason", "reason", 0, false, "  "},
         {C_COUNT, "count", "count", 5, true, "  "},
@@ -231,6 +242,7 @@ static const struct table_spec {
         {C_FIRST, "first", "first", 30, false, "  "},
         {C_LAST, "last", "last", 30, false, "  "},
         {C_INSIDE, "attempts_inside", "inside", 6, true, " "},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
     }},
 };
 
@@ -296,8 +308,27 @@ static char *text_cell(char *p, const char *s, enum sm_format fmt)
     return p;
 }
 
+static bool tuple_eq(const struct sm_tuple *a, const struct sm_tuple *b)
+{
+    return a->sport == b->sport && a->dport == b->dport && sm_addr_eq(&a->src, &b->src) &&
+           sm_addr_eq(&a->dst, &b->dst);
+}
+
+/* A Community ID cell: computed here, when the row is written, never before. */
+static char *community_id_cell(char *p, const struct sm_tuple *t, uint16_t seed,
+                               enum sm_format fmt)
+{
+    if (fmt == SM_FORMAT_JSONL)
+        *p++ = '"';
+    p = sm_community_id_tcp(p, t, seed);
+    if (fmt == SM_FORMAT_JSONL)
+        *p++ = '"';
+    return p;
+}
+
 /* The value of column c for row r (the four fields of a tuple in csv), at p. */
-static char *cell(char *p, const struct column *c, const struct sm_row *r, enum sm_format fmt)
+static char *cell(char *p, const struct column *c, const struct sm_row *r, enum sm_format fmt,
+                  uint16_t seed)
 {
     bool json = fmt == SM_FORMAT_JSONL;
     switch (c->col) {
@@ -340,6 +371,12 @@ static char *cell(char *p, const struct column *c, const struct sm_row *r, enum 
         return sm_fmt_u64(p, r->attempts_inside);
     case C_MATCH:
         return text_cell(p, r->fingerprint ? "fingerprint" : "isn", fmt);
+    case C_COMMUNITY_ID:
+        return community_id_cell(p, &r->client, seed, fmt);
+    case C_SERVER_COMMUNITY_ID:
+        if (!r->has_server || tuple_eq(&r->client, &r->server))
+            return text_cell(p, NULL, fmt);
+        return community_id_cell(p, &r->server, seed, fmt);
     }
     return p;
 }
@@ -354,13 +391,13 @@ static int cell_width(const struct column *c, const struct sm_row *r)
         return tuple_width(&r->server);
     default: {
         char f[TUPLE_MAX];
-        return (int)(cell(f, c, r, SM_FORMAT_TABLE) - f);
+        return (int)(cell(f, c, r, SM_FORMAT_TABLE, 0) - f);
     }
     }
 }
 
 static void write_csv(FILE *out, const struct table_spec *ts, const struct sm_row *rows,
-                      size_t n)
+                      size_t n, uint16_t seed)
 {
     char line[LINE], *p = line;
     for (int i = 0; i < ts->ncol; i++) {
@@ -384,7 +421,7 @@ static void write_csv(FILE *out, const struct table_spec *ts, const struct sm_ro
         for (int i = 0; i < ts->ncol; i++) {
             if (i)
                 *p++ = ',';
-            p = cell(p, &ts->c[i], &rows[k], SM_FORMAT_CSV);
+            p = cell(p, &ts->c[i], &rows[k], SM_FORMAT_CSV, seed);
         }
         *p++ = '\n';
         put(out, line, p);
@@ -392,7 +429,7 @@ static void write_csv(FILE *out, const struct table_spec *ts, const struct sm_ro
 }
 
 static void write_jsonl(FILE *out, const struct table_spec *ts, const struct sm_row *rows,
-                        size_t n)
+                        size_t n, uint16_t seed)
 {
     char line[LINE];
     for (size_t k = 0; k < n; k++) {
@@ -410,7 +447,7 @@ static void write_jsonl(FILE *out, const struct table_spec *ts, const struct sm_
             *p++ = '"';
             p = sm_fmt_str(p, c->name);
             p = sm_fmt_str(p, "\":");
-            p = cell(p, c, &rows[k], SM_FORMAT_JSONL);
+            p = cell(p, c, &rows[k], SM_FORMAT_JSONL, seed);
         }
         p = sm_fmt_str(p, "}\n");
         put(out, line, p);
@@ -426,7 +463,7 @@ static char *trim(const char *line, char *p)
 }
 
 static void write_table(FILE *out, const struct table_spec *ts, const struct sm_row *rows,
-                        size_t n)
+                        size_t n, uint16_t seed)
 {
     int w[MAX_COLUMNS];
     for (int i = 0; i < ts->ncol; i++) {
@@ -459,7 +496,7 @@ static void write_table(FILE *out, const struct table_spec *ts, const struct sm_
         p = line;
         for (int i = 0; i < ts->ncol; i++) {
             char f[TUPLE_MAX];
-            char *e = cell(f, &ts->c[i], &rows[k], SM_FORMAT_TABLE);
+            char *e = cell(f, &ts->c[i], &rows[k], SM_FORMAT_TABLE, seed);
             p = sm_fmt_str(p, ts->c[i].sep);
             p = field(p, f, e, w[i], ts->c[i].right);
         }
@@ -470,15 +507,15 @@ static void write_table(FILE *out, const struct table_spec *ts, const struct sm_
 }
 
 void sm_report_table(FILE *out, enum sm_format fmt, enum sm_table t, const struct sm_row *rows,
-                     size_t n)
+                     size_t n, uint16_t community_id_seed)
 {
     const struct table_spec *ts = &tables[t];
     if (fmt == SM_FORMAT_CSV)
-        write_csv(out, ts, rows, n);
+        write_csv(out, ts, rows, n, community_id_seed);
     else if (fmt == SM_FORMAT_JSONL)
-        write_jsonl(out, ts, rows, n);
+        write_jsonl(out, ts, rows, n, community_id_seed);
     else
-        write_table(out, ts, rows, n);
+        write_table(out, ts, rows, n, community_id_seed);
 }
 
 /* {"src":"..","sport":N,"dst":"..","dport":N} */
@@ -496,13 +533,13 @@ static char *endpoint_obj(char *p, const struct sm_tuple *t)
     return p;
 }
 
-void sm_report_verdict_json(FILE *out, const struct sm_verdict *v)
+void sm_report_verdict_json(FILE *out, const struct sm_verdict *v, uint16_t community_id_seed)
 {
     char line[SM_REPORT_LINE_MAX];
-    fwrite(line, 1, sm_report_verdict_line(line, v), out);
+    fwrite(line, 1, sm_report_verdict_line(line, v, community_id_seed), out);
 }
 
-size_t sm_report_verdict_line(char *line, const struct sm_verdict *v)
+size_t sm_report_verdict_line(char *line, const struct sm_verdict *v, uint16_t community_id_seed)
 {
     char *p = sm_fmt_str(line, "{\"schema\":");
     p = sm_fmt_u64(p, SM_VERDICT_SCHEMA);
@@ -583,6 +620,14 @@ size_t sm_report_verdict_line(char *line, const struct sm_verdict *v)
     if (v->reason) {
         p = sm_fmt_str(p, ",\"reason\":\"");
         p = sm_fmt_str(p, v->reason);
+        *p++ = '"';
+    }
+    p = sm_fmt_str(p, ",\"community_id\":\"");
+    p = sm_community_id_tcp(p, &v->client, community_id_seed);
+    *p++ = '"';
+    if (v->has_server && !tuple_eq(&v->client, &v->server)) {
+        p = sm_fmt_str(p, ",\"server_community_id\":\"");
+        p = sm_community_id_tcp(p, &v->server, community_id_seed);
         *p++ = '"';
     }
     p = sm_fmt_str(p, "}\n");

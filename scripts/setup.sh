@@ -14,6 +14,7 @@ packages=(
     libpcap-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
     tshark tcpdump tcpreplay nftables iptables iproute2 ethtool python3
     libnetfilter-queue-dev
+    nettle-dev libjansson-dev libncurses-dev chromium tmux
 )
 
 missing=()
