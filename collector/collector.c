@@ -22,6 +22,7 @@
 #include "fmt.h"
 #include "json.h"
 #include "log.h"
+#include "outq.h"
 #include "sensors.h"
 #include "synmatch/join.h"
 #include "synmatch/keys.h"
@@ -73,11 +74,16 @@ struct collector {
     uint64_t identity_mismatch;
     uint64_t clock_changes; /* of the join's estimate, told so far */
     bool rewriting_told;    /* the isn_rewriting event was written */
+    sm_outq_t *outq;        /* the output thread; NULL: this thread writes */
 };
 
-/* Writes one line to the output and to the PUB socket. */
+/* Writes one line to the output and to the PUB socket (through the output thread). */
 static void emit_line(struct collector *c, const char *line, size_t len)
 {
+    if (c->outq) {
+        sm_outq_line(c->outq, line, len);
+        return;
+    }
     if (fwrite(line, 1, len, c->cfg->out) != len)
         c->out_errors++;
     if (c->pub)
@@ -96,11 +102,24 @@ static void emit_json(struct collector *c, struct sm_json *w)
 
 static void rewriting_event(struct collector *c, const struct sm_verdict *v);
 
+/* Pushes what was written out: the output thread flushes after what it was handed. */
+static void flush_out(struct collector *c)
+{
+    if (c->outq)
+        sm_outq_flush(c->outq);
+    else
+        fflush(c->cfg->out);
+}
+
 static void on_verdict(void *arg, const struct sm_verdict *v)
 {
     struct collector *c = arg;
-    char line[SM_REPORT_LINE_MAX];
-    emit_line(c, line, sm_report_verdict_line(line, v, c->cfg->community_id_seed));
+    if (c->outq) {
+        sm_outq_verdict(c->outq, v); /* formatted there */
+    } else {
+        char line[SM_REPORT_LINE_MAX];
+        emit_line(c, line, sm_report_verdict_line(line, v, c->cfg->community_id_seed));
+    }
     if (v->fingerprint && !c->rewriting_told)
         rewriting_event(c, v);
 }
@@ -562,6 +581,8 @@ static int reload(struct collector *c)
         sm_log_info("allow-list of %s reloaded: %zu allowed", dr->name, dr->allow.n);
         if (d == DOOR_SUBSCRIBERS && c->pub) {
             struct door *sd = &c->doors[DOOR_SUBSCRIBERS];
+            if (c->outq)
+                sm_outq_sync(c->outq, NULL); /* the output thread lets go of the socket */
             zmq_socket_monitor(c->pub, NULL, 0);
             zmq_close(c->pub);
             c->pub = open_socket(c, ZMQ_PUB, c->cfg->alerts_pub, &c->kp, sd);
@@ -572,6 +593,8 @@ static int reload(struct collector *c)
                 sd->mon = NULL;
             }
             watch(c, c->pub, sd);
+            if (c->outq)
+                sm_outq_sync(c->outq, c->pub);
         }
     }
     return 0;
@@ -676,6 +699,9 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
             sm_log_warnx("alerts on %s are encrypted and no subscriber is allowed: name them "
                          "with --alerts-allow FILE ('NAME PUBLIC-KEY' lines)", cfg->alerts_pub);
     }
+    c.outq = sm_outq_new(cfg->out, c.pub, cfg->community_id_seed);
+    if (c.outq == NULL)
+        sm_log_warnx("cannot start the output thread; verdicts are written by the main loop");
     {
         char line[256];
         struct sm_json w;
@@ -685,7 +711,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         sm_json_time(&w, "time", sm_clock_real_ns());
         sm_json_u64(&w, "pid", (uint64_t)getpid());
         emit_json(&c, &w);
-        fflush(cfg->out);
+        flush_out(&c);
     }
     {
         char agents[96], subs[128] = "";
@@ -749,7 +775,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
             sm_join_finish(c.join);
             done = true;
         }
-        fflush(cfg->out);
+        flush_out(&c);
         if (every > 0 && now >= next_stats) {
             stats_line(&c);
             next_stats = now + every;
@@ -758,12 +784,18 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
     if (!done) /* stopped: what is still open ends unknown, said so, not silently */
         sm_join_stop(c.join, "collector_stopped");
     stats_line(&c);
+    if (c.outq) {
+        sm_outq_sync(c.outq, c.pub); /* everything written and flushed */
+        c.out_errors += sm_outq_errors(c.outq);
+        sm_outq_destroy(&c.outq);
+    }
     if (fflush(cfg->out) == EOF || c.out_errors) {
         sm_log_warn("writing verdicts");
         status = SM_COLLECTOR_ERR_OUTPUT;
     }
 
 out:
+    sm_outq_destroy(&c.outq); /* before the PUB socket it may use is closed */
     if (c.doors[DOOR_AGENTS].mon) {
         zmq_socket_monitor(c.pull, NULL, 0);
         zmq_close(c.doors[DOOR_AGENTS].mon);
