@@ -11,9 +11,8 @@
  *     on a capture of such SYNs, and agree with Python's hashlib on the spec's byte layout.
  *
  * Nothing is fetched at test time. Then the properties the vectors cannot all show: the two
- * directions give one ID, the seed changes it, the output is exactly 30 characters; and the
- * writers: community_id on every verdict line, server_community_id only when NAT changed the
- * tuple, the longest possible line within SM_REPORT_LINE_MAX, the csv columns at the end.
+ * directions give one ID, the seed changes it, the output is exactly 30 characters. (The
+ * writers' use of it: test_report.c.)
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,7 +21,6 @@
 #include "addr.h"
 #include "check.h"
 #include "synmatch/communityid.h"
-#include "synmatch/report.h"
 
 struct vector {
     uint8_t proto;
@@ -90,92 +88,6 @@ static void id_of(char out[SM_COMMUNITY_ID_LEN + 1], const struct vector *v, boo
     out[SM_COMMUNITY_ID_LEN] = '\0';
 }
 
-/* Every optional key at once, the longest numbers and IPv6 tuples: the line's bound. */
-static void test_writers(void)
-{
-    struct sm_verdict v = {
-        .kind = SM_V_ANSWERED_BY_MIDDLEBOX,
-        .reason = "partly_outside_server_capture",
-        .isn = UINT32_MAX,
-        .attempts = UINT32_MAX,
-        .lost_before = UINT32_MAX,
-        .client_stream = INT64_MIN,
-        .first_ns = INT64_MIN,
-        .last_ns = INT64_MAX,
-        .client_answer = SM_ANSWER_SYNACK,
-        .replies_received = UINT32_MAX,
-        .attempts_inside = UINT32_MAX,
-        .has_server = true,
-        .server_stream = INT64_MIN,
-        .server_first_ns = INT64_MIN,
-        .server_seq = UINT32_MAX,
-        .server_attempts = UINT32_MAX,
-        .delay_ns = INT64_MIN,
-        .server_answer = SM_ANSWER_SYNACK,
-        .reply_attempts = UINT32_MAX,
-        .server_answer_ns = INT64_MAX,
-        .client_answer_ns = INT64_MIN,
-        .syncookies = true,
-        .candidates = UINT32_MAX,
-        .fingerprint = true,
-        .proxied = true,
-        .proxy_rtt_ns = INT64_MIN,
-        .clock_corrected = true,
-        .clock_offset_ns = INT64_MIN,
-    };
-    const char *wide = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe";
-    CHECK(sm_addr_parse(wide, &v.client.src) == 0);
-    CHECK(sm_addr_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &v.client.dst) == 0);
-    v.client.sport = v.client.dport = 65535;
-    v.server = v.client;
-    v.server.sport = 65534;
-    char line[SM_REPORT_LINE_MAX + 1];
-    size_t n = sm_report_verdict_line(line, &v, 65535);
-    CHECK(n < 1300); /* the bound report.h states */
-    line[n] = '\0';
-    CHECK(strstr(line, "\"community_id\":\"1:") != NULL);
-    CHECK(strstr(line, "\"server_community_id\":\"1:") != NULL);
-    CHECK(line[n - 1] == '\n' && line[n - 2] == '}');
-
-    /* No NAT: the server's tuple is the client's, one ID; no server: one ID. */
-    v.server = v.client;
-    line[sm_report_verdict_line(line, &v, 0)] = '\0';
-    CHECK(strstr(line, "\"community_id\":\"1:") != NULL);
-    CHECK(strstr(line, "server_community_id") == NULL);
-    v.has_server = false;
-    line[sm_report_verdict_line(line, &v, 0)] = '\0';
-    CHECK(strstr(line, "server_community_id") == NULL && strstr(line, "community_id") != NULL);
-
-    /* The map in csv: the two columns last, the server's empty when the tuples agree. */
-    struct sm_row rows[2];
-    struct sm_verdict m = {.kind = SM_V_MATCHED, .has_server = true, .client_stream = 0,
-                           .server_stream = 0};
-    CHECK(sm_addr_parse("1.2.3.4", &m.client.src) == 0);
-    CHECK(sm_addr_parse("5.6.7.8", &m.client.dst) == 0);
-    m.client.sport = 1122;
-    m.client.dport = 3344;
-    m.server = m.client;
-    sm_row_from_verdict(&rows[0], &m);
-    CHECK(sm_addr_parse("5.6.7.9", &m.server.src) == 0);
-    sm_row_from_verdict(&rows[1], &m);
-    char buf[4096] = "";
-    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
-    CHECK(f != NULL);
-    if (f == NULL)
-        return;
-    sm_report_table(f, SM_FORMAT_CSV, SM_TABLE_MAP, rows, 2, 0);
-    fclose(f);
-    char *l1 = strchr(buf, '\n'), *l2 = l1 ? strchr(l1 + 1, '\n') : NULL;
-    CHECK(l1 != NULL && l2 != NULL);
-    if (l1 == NULL || l2 == NULL)
-        return;
-    *l1 = *l2 = '\0';
-    CHECK(strstr(buf, ",verdict,match,community_id,server_community_id") != NULL);
-    size_t len1 = strlen(l1 + 1);
-    CHECK(len1 > 31 && strcmp(l1 + 1 + len1 - 31, "1:wCb3OG7yAFWelaUydu0D+125CLM=,") == 0);
-    CHECK(strstr(l2 + 1, ",1:wCb3OG7yAFWelaUydu0D+125CLM=,1:") != NULL);
-}
-
 int main(void)
 {
     char got[SM_COMMUNITY_ID_LEN + 1];
@@ -215,6 +127,5 @@ int main(void)
     *sm_community_id_tcp(y, &w, 0) = '\0';
     CHECK_EQ_S(x, y);
 
-    test_writers();
     return check_done();
 }
