@@ -767,3 +767,24 @@ size_t sm_report_verdict_line(char *line, const struct sm_verdict *v, uint16_t c
     p = sm_fmt_str(p, "}\n");
     return (size_t)(p - line);
 }
+
+char *sm_report_filter(char out[SM_REPORT_FILTER_MAX], const struct sm_tuple *t, uint32_t isn)
+{
+    const char *ip = t->src.family == SM_AF_INET6 ? "ipv6.addr == " : "ip.addr == ";
+    char *p = sm_fmt_str(out, ip);
+    p = sm_fmt_addr(p, &t->src);
+    p = sm_fmt_str(p, " && tcp.port == ");
+    p = sm_fmt_u64(p, t->sport);
+    p = sm_fmt_str(p, " && ");
+    p = sm_fmt_str(p, ip);
+    p = sm_fmt_addr(p, &t->dst);
+    p = sm_fmt_str(p, " && tcp.port == ");
+    p = sm_fmt_u64(p, t->dport);
+    p = sm_fmt_str(p, " && (tcp.seq_raw == ");
+    p = sm_fmt_u64(p, isn);
+    p = sm_fmt_str(p, " || tcp.ack_raw == ");
+    p = sm_fmt_u64(p, (uint32_t)(isn + 1));
+    *p++ = ')';
+    *p = '\0';
+    return out;
+}

@@ -87,4 +87,15 @@ void sm_report_verdict_json(FILE *out, const struct sm_verdict *v, uint16_t comm
 /* The same line into buf (at least SM_REPORT_LINE_MAX bytes). Returns its length. */
 size_t sm_report_verdict_line(char *buf, const struct sm_verdict *v, uint16_t community_id_seed);
 
+/* Longest text sm_report_filter() writes, with its terminating NUL. */
+#define SM_REPORT_FILTER_MAX 256
+
+/*
+ * A Wireshark display filter for one side's view of a handshake: the packets between t's two
+ * endpoints that carry isn (the SYN and its retransmissions, tcp.seq_raw) or acknowledge it
+ * (the SYN/ACK or RST answering, tcp.ack_raw == isn + 1). Paste it into the capture of the
+ * side that saw t. Writes a NUL-terminated string into out and returns out.
+ */
+char *sm_report_filter(char out[SM_REPORT_FILTER_MAX], const struct sm_tuple *t, uint32_t isn);
+
 #endif
