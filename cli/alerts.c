@@ -104,6 +104,19 @@ bool sm_alert_tuple(const json_t *obj, const char *key, struct sm_tuple *t)
     return true;
 }
 
+const char *sm_alert_display_name(const char *verdict)
+{
+    static const char *const loud[][2] = {
+        {"suspect", "SUSPECT"},       {"missing", "MISSING"},
+        {"unanswered", "UNANSWERED"}, {"reply_lost", "REPLY_LOST"},
+        {"answered_by_middlebox", "MIDDLEBOX"},
+    };
+    for (size_t i = 0; i < sizeof loud / sizeof loud[0]; i++)
+        if (strcmp(verdict, loud[i][0]) == 0)
+            return loud[i][1];
+    return verdict;
+}
+
 /* Length of the UTF-8 sequence at s (n bytes left) with its code point in *cp, or 0 when
  * it is not valid UTF-8 (overlong, a surrogate, past U+10FFFF, cut short). */
 static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *cp)

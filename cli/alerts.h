@@ -70,6 +70,11 @@ bool sm_alert_true(const json_t *obj, const char *key);
  * one family, ports 0..65535. */
 bool sm_alert_tuple(const json_t *obj, const char *key, struct sm_tuple *t);
 
+/* The words a person scans for: every failure (and its early warning) in capitals
+ * (MISSING, REPLY_LOST, UNANSWERED, MIDDLEBOX, SUSPECT), the rest as the collector names
+ * them. Returns verdict or a static string. */
+const char *sm_alert_display_name(const char *verdict);
+
 /* s copied for a terminal into out (outlen > 0): control characters and bytes that are not
  * printable ASCII or valid UTF-8 become "?", cut at outlen - 1 bytes. Returns out. */
 char *sm_alert_printable(char *out, size_t outlen, const char *s, size_t len);

@@ -165,21 +165,6 @@ static const char *tuple_text(char *buf, const json_t *obj, const char *key)
     return buf;
 }
 
-/* The words a person scans for: every failure (and its early warning) in capitals, the
- * rest as the collector names them. */
-static const char *display_name(const char *verdict)
-{
-    static const char *const loud[][2] = {
-        {"suspect", "SUSPECT"},       {"missing", "MISSING"},
-        {"unanswered", "UNANSWERED"}, {"reply_lost", "REPLY_LOST"},
-        {"answered_by_middlebox", "MIDDLEBOX"},
-    };
-    for (size_t i = 0; i < sizeof loud / sizeof loud[0]; i++)
-        if (strcmp(verdict, loud[i][0]) == 0)
-            return loud[i][1];
-    return verdict;
-}
-
 /* Under a verdict: one filter per side that saw the connection (docs/VERDICTS.md). */
 static void print_filters(const json_t *obj)
 {
@@ -208,7 +193,7 @@ static void print_verdict(const struct tail_opts *o, const struct sm_alert *a)
         lost[24], reason[64];
     sm_alert_printable(name, sizeof name, a->name, strlen(a->name));
     printf("%.23s  %-22s %s  seq %s  attempts %s", text(t, sizeof t, obj, "last"),
-           display_name(name), tuple_text(client, obj, "client"), integer(seq, obj, "seq"),
+           sm_alert_display_name(name), tuple_text(client, obj, "client"), integer(seq, obj, "seq"),
            integer(attempts, obj, "attempts"));
     double delay;
     if (sm_alert_str(obj, "answer")) {
