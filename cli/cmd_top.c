@@ -112,12 +112,13 @@ static void draw(sm_top_t *t, const struct view *v, int64_t now)
     if (tt.have_offset)
         snprintf(offset, sizeof offset, "clock offset %.3f ms%s", tt.offset_s * 1e3,
                  tt.corrected ? " (corrected)" : "");
+    /* what changes with the keys first: a narrow terminal still shows it */
     snprintf(line, sizeof line,
-             " synmatch top %s | verdicts %" PRIu64 " %.0f/s | failures %" PRIu64 " %.1f/s | "
-             "%s | lines %" PRIu64 " refused %" PRIu64 " | sort %s%s%s%s",
-             v->endpoint, tt.verdicts, tt.rate, tt.failures, tt.failure_rate, offset, tt.lines,
-             refused, sm_top_sort_name(v->sort), v->filter[0] ? " | filter " : "", v->filter,
-             v->paused ? " | PAUSED" : "");
+             " synmatch top%s | sort %s%s%s | verdicts %" PRIu64 " %.0f/s | failures %" PRIu64
+             " %.1f/s | lines %" PRIu64 " refused %" PRIu64 " | %s | %s",
+             v->paused ? " PAUSED" : "", sm_top_sort_name(v->sort),
+             v->filter[0] ? " | filter " : "", v->filter, tt.verdicts, tt.rate, tt.failures,
+             tt.failure_rate, tt.lines, refused, offset, v->endpoint);
     row(0, A_REVERSE, line);
 
     /* the panes: services get what sensors and alerts leave, at least a few rows each */
