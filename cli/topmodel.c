@@ -186,7 +186,10 @@ static void verdict(struct sm_top *t, const struct sm_alert *a, int64_t now)
     char name[32], when[32], client[2 * SM_FMT_ENDPOINT_MAX + 8] = "?", text[SM_TOP_TEXT];
     sm_alert_printable(name, sizeof name, a->name, strlen(a->name));
     const char *last = str_or(a->obj, "last", "?");
-    sm_alert_printable(when, sizeof when, last + (strlen(last) > 11 ? 11 : 0), 12);
+    if (strlen(last) > 11)
+        last += 11; /* the time of day of "2026-11-26T06:56:12.645295934Z" */
+    size_t wl = strlen(last);
+    sm_alert_printable(when, sizeof when, last, wl < 12 ? wl : 12);
     if (have) {
         char *p = sm_fmt_endpoint(client, &tu.src, tu.sport);
         p = sm_fmt_str(p, " -> ");

@@ -32,21 +32,21 @@ static void test_verdict_line(void)
         .attempts_inside = UINT32_MAX,
         .has_server = true,
         .server_stream = INT64_MIN,
-        .server_first_ns = INT64_MIN,
+        .server_first_ns = INT64_MIN / 2, /* differences of these stay within 64 bits */
         .server_seq = UINT32_MAX,
         .server_attempts = UINT32_MAX,
         .delay_ns = INT64_MIN,
         .server_answer = SM_ANSWER_SYNACK,
         .reply_attempts = UINT32_MAX,
-        .server_answer_ns = INT64_MAX,
-        .client_answer_ns = INT64_MIN,
+        .server_answer_ns = INT64_MAX / 2,
+        .client_answer_ns = INT64_MIN / 8,
         .syncookies = true,
         .candidates = UINT32_MAX,
         .fingerprint = true,
         .proxied = true,
         .proxy_rtt_ns = INT64_MIN,
         .clock_corrected = true,
-        .clock_offset_ns = INT64_MIN,
+        .clock_offset_ns = INT64_MIN / 2,
     };
     const char *wide = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe";
     CHECK(sm_addr_parse(wide, &v.client.src) == 0);
