@@ -582,7 +582,7 @@ static int reload(struct collector *c)
         if (d == DOOR_SUBSCRIBERS && c->pub) {
             struct door *sd = &c->doors[DOOR_SUBSCRIBERS];
             if (c->outq)
-                sm_outq_sync(c->outq, NULL); /* the output thread lets go of the socket */
+                sm_outq_sync(c->outq, c->cfg->out, NULL); /* the thread lets go of the socket */
             zmq_socket_monitor(c->pub, NULL, 0);
             zmq_close(c->pub);
             c->pub = open_socket(c, ZMQ_PUB, c->cfg->alerts_pub, &c->kp, sd);
@@ -594,7 +594,7 @@ static int reload(struct collector *c)
             }
             watch(c, c->pub, sd);
             if (c->outq)
-                sm_outq_sync(c->outq, c->pub);
+                sm_outq_sync(c->outq, c->cfg->out, c->pub);
         }
     }
     return 0;
@@ -785,7 +785,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         sm_join_stop(c.join, "collector_stopped");
     stats_line(&c);
     if (c.outq) {
-        sm_outq_sync(c.outq, c.pub); /* everything written and flushed */
+        sm_outq_sync(c.outq, cfg->out, c.pub); /* everything written and flushed */
         c.out_errors += sm_outq_errors(c.outq);
         sm_outq_destroy(&c.outq);
     }

@@ -195,7 +195,7 @@ void sm_outq_flush(sm_outq_t *q)
     submit(q);
 }
 
-void sm_outq_sync(sm_outq_t *q, void *pub)
+void sm_outq_sync(sm_outq_t *q, FILE *out, void *pub)
 {
     q->filling->flush = true;
     q->filling->sync = true;
@@ -206,7 +206,8 @@ void sm_outq_sync(sm_outq_t *q, void *pub)
     pthread_mutex_lock(&q->mu);
     while (!q->synced || q->count != 0)
         pthread_cond_wait(&q->cv, &q->mu);
-    q->pub = pub; /* the thread reads it only after taking the next batch, under the mutex */
+    q->out = out; /* the thread reads them only after taking the next batch, under the mutex */
+    q->pub = pub;
     pthread_mutex_unlock(&q->mu);
 }
 

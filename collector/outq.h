@@ -40,10 +40,10 @@ void sm_outq_line(sm_outq_t *q, const char *line, size_t len);
 void sm_outq_flush(sm_outq_t *q);
 
 /* Hands over what is pending and waits until all of it is written and flushed: the thread
- * then touches neither out nor the PUB socket until the next call of this queue. Then the
- * socket is replaced by pub (NULL: none) for the lines to come. For reopening the alerts
- * socket. */
-void sm_outq_sync(sm_outq_t *q, void *pub);
+ * then touches neither the output nor the PUB socket until the next call of this queue.
+ * Then out and pub (NULL: none) are the ones the lines to come go to. For reopening the
+ * alerts socket (or the output file). */
+void sm_outq_sync(sm_outq_t *q, FILE *out, void *pub);
 
 /* Lines the thread could not write to out in full, so far. */
 uint64_t sm_outq_errors(sm_outq_t *q);

@@ -28,7 +28,8 @@ elif unshare -r -n true 2>/dev/null; then nonet=(unshare -r -n)
 else echo "FAIL cannot make a network namespace for Chromium (unshare)"; exit 1; fi
 
 # browse NAME URL: DOM to $tmp/NAME.dom, screenshot to $tmp/NAME.png, console lines to
-# $tmp/NAME.console. Bounded: 60 s per run.
+# $tmp/NAME.console (the console lines whose source is the page: errors, exceptions, CSP
+# refusals and failed loads all name it). Bounded: 60 s per run.
 browse() {
     local name=$1 url=$2 flags
     flags=(--headless --no-sandbox --disable-gpu --disable-background-networking
@@ -40,7 +41,8 @@ browse() {
     rm -rf "$tmp/profile"
     timeout 60 "${nonet[@]}" chromium "${flags[@]}" --user-data-dir="$tmp/profile" \
         --screenshot="$tmp/$name.png" --window-size=1100,2400 "$url" >/dev/null 2>>"$tmp/$name.err" || true
-    grep ':CONSOLE' "$tmp/$name.err" >"$tmp/$name.console" || true
+    # the page's own messages; Chromium's internal pages (chrome://) log too, under load
+    grep ':CONSOLE' "$tmp/$name.err" | grep -F "source: $url" >"$tmp/$name.console" || true
 }
 
 # ---- the console check can fail -------------------------------------------------------------

@@ -59,7 +59,7 @@ int main(void)
         if (i % 5000 == 0)
             sm_outq_flush(q);
     }
-    sm_outq_sync(q, NULL);
+    sm_outq_sync(q, f, NULL);
     long written = ftell(f); /* all of it is in the file now, not in a buffer */
     CHECK(written > 10 * 1000 * 1000);
     CHECK_EQ_U(sm_outq_errors(q), 0);
@@ -99,7 +99,7 @@ int main(void)
         if (q) {
             sm_outq_line(q, "x\n", 2);
             sm_outq_line(q, "y\n", 2);
-            sm_outq_sync(q, NULL);
+            sm_outq_sync(q, full, NULL);
             CHECK(sm_outq_errors(q) >= 2);
             sm_outq_destroy(&q);
         }
