@@ -40,6 +40,7 @@
 #include "log.h"
 #include "netstat.h"
 #include "sender.h"
+#include "synmatch/nats.h"
 #include "synmatch/decode.h"
 #include "synmatch/filesrc.h"
 #include "synmatch/pcapfile.h"
@@ -70,6 +71,10 @@ struct sm_agent {
     size_t n;
     int64_t min_ts, max_ts;
     uint64_t records_emitted;
+    /* partitioned (JetStream): nparts parts per batch, scattered into part_recs */
+    uint32_t nparts;
+    struct sm_record *part_recs;
+    uint64_t *part_emitted; /* [nparts]: records each partition was given */
 
     struct sm_capture_stats pstats;
     uint64_t file_frames, file_decode_errors, file_dropped, file_ifdropped;
@@ -343,6 +348,71 @@ static void wait_for_room(sm_agent_t *a)
     }
 }
 
+/* Encodes the envelope with meta->nrecs records from recs and hands it to the sender. */
+static void encode_push(sm_agent_t *a, const struct sm_record *recs,
+                        const struct sm_sender_batch *meta)
+{
+    size_t len;
+    uint8_t *buf = sm_wire_encode(&a->hdr, recs, meta->nrecs, !a->live, &len);
+    if (buf != NULL) {
+        sm_sender_push(a->snd, &buf, len, meta);
+        return;
+    }
+    if (!a->oom_warned) {
+        a->oom_warned = true;
+        sm_log_warnx("batch %llu: out of memory encoding it; counted as unsent",
+                     (unsigned long long)a->hdr.seq);
+    }
+    sm_sender_discard(a->snd, meta);
+}
+
+/*
+ * Partitioned: the batch goes out as nparts parts, part p holding the records whose partition
+ * key hashes to p, in their order, each with the whole envelope (empty parts too: every
+ * partition sees every seq) and the counters of its own partition (docs/WIRE.md).
+ */
+static void send_parts(sm_agent_t *a, const struct sm_sender_batch *whole)
+{
+    struct sm_wire_header *h = &a->hdr;
+    size_t start[SM_WIRE_MAX_PARTITIONS + 1] = {0};
+    for (size_t i = 0; i < a->n; i++)
+        start[sm_partition_of(sm_partition_key(&a->recs[i]), a->nparts) + 1]++;
+    for (uint32_t p = 0; p < a->nparts; p++)
+        start[p + 1] += start[p];
+    size_t fill[SM_WIRE_MAX_PARTITIONS];
+    memcpy(fill, start, a->nparts * sizeof fill[0]);
+    for (size_t i = 0; i < a->n; i++)
+        a->part_recs[fill[sm_partition_of(sm_partition_key(&a->recs[i]), a->nparts)]++] =
+            a->recs[i];
+    struct sm_wire_counters whole_counters = h->counters;
+    h->partition_count = a->nparts;
+    for (uint32_t p = 0; p < a->nparts; p++) {
+        if (p > 0) {
+            if (!a->live && !a->o.realtime)
+                wait_for_room(a);
+            sm_sender_make_room(a->snd);
+        }
+        struct sm_sender_batch meta = *whole;
+        meta.partition = p;
+        meta.nrecs = start[p + 1] - start[p];
+        for (size_t i = start[p]; i < start[p + 1]; i++) {
+            int64_t t = a->part_recs[i].ts_ns;
+            if (i == start[p] || t < meta.min_ts)
+                meta.min_ts = t;
+            if (i == start[p] || t > meta.max_ts)
+                meta.max_ts = t;
+        }
+        a->part_emitted[p] += meta.nrecs;
+        h->partition = p;
+        h->counters = whole_counters;
+        h->counters.records_emitted = a->part_emitted[p];
+        sm_sender_part_unsent(a->snd, p, &h->counters.records_unsent,
+                              &h->counters.batches_unsent);
+        encode_push(a, a->part_recs + start[p], &meta);
+    }
+    h->partition = h->partition_count = 0;
+}
+
 /*
  * Builds the next batch from the pending records with watermark wm (raised to keep it
  * monotonic and at least every record's time) and hands it to the sender.
@@ -372,23 +442,15 @@ static void send_batch(sm_agent_t *a, int64_t wm, bool eos)
     }
     a->records_emitted += a->n;
     fill_counters(a, &h->counters);
-    struct sm_sender_batch meta = {.nrecs = a->n, .min_ts = a->min_ts, .max_ts = a->max_ts};
+    struct sm_sender_batch meta = {.nrecs = a->n, .min_ts = a->min_ts, .max_ts = a->max_ts,
+                                   .seq = h->seq};
     meta.declares = sm_sender_take_unsent(a->snd, &meta.unsent_from, &meta.unsent_to);
     h->unsent_from_ns = meta.declares ? meta.unsent_from : 0;
     h->unsent_to_ns = meta.declares ? meta.unsent_to : 0;
-
-    size_t len;
-    uint8_t *buf = sm_wire_encode(h, a->recs, a->n, !a->live, &len);
-    if (buf != NULL) {
-        sm_sender_push(a->snd, &buf, len, &meta);
-    } else {
-        if (!a->oom_warned) {
-            a->oom_warned = true;
-            sm_log_warnx("batch %llu: out of memory encoding it; counted as unsent",
-                         (unsigned long long)h->seq);
-        }
-        sm_sender_discard(a->snd, &meta);
-    }
+    if (a->nparts > 1)
+        send_parts(a, &meta);
+    else
+        encode_push(a, a->recs, &meta);
     a->n = 0;
 }
 
@@ -760,10 +822,33 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
         }
     }
 
-    struct sm_sender_opts so = {.endpoint = o->collector, .queue_max = o->queue};
+    struct sm_sender_opts so = {
+        .queue_max = o->queue,
+        .link = {.endpoint = o->collector, .sensor_id = o->sensor_id, .role = o->role,
+                 .epoch = a->hdr.boot_epoch, .partitions = o->partitions,
+                 .nats = {.creds_file = o->nats_creds, .ca_file = o->nats_ca,
+                          .cert_file = o->nats_cert, .key_file = o->nats_key}},
+    };
     /* Key files are read here, at start-up, with whatever privilege the agent started with. */
     struct sm_keypair kp;
     char server_key[SM_KEY_Z85_LEN + 1];
+    if (sm_nats_is_url(o->collector) && o->key_file) {
+        *why = SM_AGENT_ERR_USAGE;
+        sm_errbuf(errbuf, errlen, "--key and --server-key are ZeroMQ's CURVE; over NATS the "
+                  "agent authenticates with --nats-cert/--nats-key or --nats-creds");
+        goto fail;
+    }
+    if (!sm_nats_is_url(o->collector) &&
+        (o->partitions || o->nats_creds || o->nats_ca || o->nats_cert || o->nats_key)) {
+        *why = SM_AGENT_ERR_USAGE;
+        sm_errbuf(errbuf, errlen, "--partitions and --nats-* are for a nats:// --collector");
+        goto fail;
+    }
+    if ((o->nats_cert == NULL) != (o->nats_key == NULL)) {
+        *why = SM_AGENT_ERR_USAGE;
+        sm_errbuf(errbuf, errlen, "--nats-cert and --nats-key go together");
+        goto fail;
+    }
     if ((o->key_file == NULL) != (o->server_key == NULL)) {
         *why = SM_AGENT_ERR_USAGE;
         sm_errbuf(errbuf, errlen, "--key and --server-key go together");
@@ -775,14 +860,24 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
             *why = SM_AGENT_ERR_CONFIG;
             goto fail;
         }
-        so.server_key = server_key;
-        so.public_key = kp.public_z85;
-        so.secret_key = kp.secret_z85;
+        so.link.server_key = server_key;
+        so.link.public_key = kp.public_z85;
+        so.link.secret_key = kp.secret_z85;
     }
     a->snd = sm_sender_new(&so, errbuf, errlen);
     if (a->snd == NULL) {
         *why = SM_AGENT_ERR_TRANSPORT;
         goto fail;
+    }
+    a->nparts = sm_sender_partitions(a->snd);
+    if (a->nparts > 1) {
+        a->part_recs = malloc(a->batch_records * sizeof *a->part_recs);
+        a->part_emitted = calloc(a->nparts, sizeof *a->part_emitted);
+        if (a->part_recs == NULL || a->part_emitted == NULL) {
+            *why = SM_AGENT_ERR_NOMEM;
+            sm_errbuf(errbuf, errlen, "out of memory");
+            goto fail;
+        }
     }
     *why = SM_AGENT_OK;
     return a;
@@ -836,6 +931,8 @@ void sm_agent_destroy(sm_agent_t **self_p)
     sm_capture_destroy(&a->cap);
     sm_decoder_destroy(&a->dec);
     free(a->recs);
+    free(a->part_recs);
+    free(a->part_emitted);
     free(a);
     *self_p = NULL;
 }

@@ -30,7 +30,7 @@ struct sm_agent_opts {
     const char *file;       /* replay this capture file ("-" = standard input), or NULL */
     enum sm_role role;
     const char *sensor_id;  /* 1..SM_SENSOR_ID_MAX of [A-Za-z0-9-_.:@] */
-    const char *collector;  /* tcp://HOST:PORT or ipc://PATH; the agent connects */
+    const char *collector;  /* tcp://HOST:PORT, ipc://PATH or nats://HOST:PORT[,...] */
     const struct sm_scope_entry *serve; /* --serve entries (copied), nserve of them */
     size_t nserve;
     bool realtime;          /* -r: replay at the capture's pace */
@@ -44,6 +44,9 @@ struct sm_agent_opts {
     const char *expression; /* live: tcpdump expression narrowing the kernel filter, or NULL */
     const char *key_file;   /* CURVE: this agent's secret key file (synmatch keygen), or NULL */
     const char *server_key; /* CURVE: the collector's public key (file or Z85), or NULL */
+    /* --collector nats://...: JetStream (synmatch/nats.h) */
+    unsigned partitions;    /* parts per batch; 0 = SM_NATS_DEFAULT_PARTITIONS */
+    const char *nats_creds, *nats_ca, *nats_cert, *nats_key;
 };
 
 /* Why sm_agent_new() or sm_agent_run() failed; the program maps these to exit statuses. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "synmatch/nats.h"
 #include "exit.h"
 #include "log.h"
 #include "parse.h"
@@ -34,18 +35,21 @@ static void usage(FILE *out)
             "                      --collector ENDPOINT [--serve ADDR[/PREFIX][:PORT]]...\n"
             "                      [--realtime] [--batch-records N] [--heartbeat-ms N]\n"
             "                      [--buffer-size MiB] [--snaplen N] [--no-promisc] [--queue N]\n"
-            "                      [--linger-ms N] [--quiet] [EXPRESSION]\n"
+            "                      [--linger-ms N] [--partitions N] [--nats-creds FILE]\n"
+            "                      [--nats-ca FILE [--nats-cert FILE --nats-key FILE]]\n"
+            "                      [--quiet] [EXPRESSION]\n"
             "\n"
             "Captures TCP SYN, SYN/ACK and RST headers and sends them in batches to a\n"
-            "synmatch collector (ZeroMQ PUSH; the agent connects). An idle agent still sends a\n"
-            "batch every heartbeat. See docs/AGENT.md.\n"
+            "synmatch collector (ZeroMQ PUSH; the agent connects), or publishes them to NATS\n"
+            "JetStream. An idle agent still sends a batch every heartbeat. See docs/AGENT.md.\n"
             "\n"
             "  -i IFACE             capture live on IFACE (needs root or CAP_NET_RAW)\n"
             "  -r FILE              replay a pcap/pcapng file (- = standard input), with frame\n"
             "                       numbers and Wireshark tcp.stream; ends with end of stream\n"
             "  --role client|server which end of the connections this sensor watches\n"
             "  --sensor-id NAME     1-64 characters of A-Z a-z 0-9 - _ . : @\n"
-            "  --collector ENDPOINT tcp://HOST:PORT or ipc://PATH\n"
+            "  --collector ENDPOINT tcp://HOST:PORT or ipc://PATH (ZeroMQ), or\n"
+            "                       nats://HOST:PORT[,HOST:PORT...] (JetStream: docs/DEPLOY.md)\n"
             "  --serve SPEC         server: also announce SPEC as served, beyond the\n"
             "                       interface's addresses (virtual IPs, DNAT front ends):\n"
             "                       198.18.0.10, 198.18.0.0/24:443, [2001:db8::1]:443,\n"
@@ -68,6 +72,11 @@ static void usage(FILE *out)
             "  --user NAME          -i: once the capture is open, run as NAME (default nobody)\n"
             "                       with no capabilities; an ipc:// collector socket must be\n"
             "                       reachable for that user (docs/DEPLOY.md)\n"
+            "  --partitions N       nats://: parts per batch, by ISN (default %u; as the\n"
+            "                       collectors' --partitions)\n"
+            "  --nats-creds FILE    nats://: NATS credentials (user JWT and nkey seed)\n"
+            "  --nats-ca FILE       nats://: TLS, the servers' CA; --nats-cert and --nats-key\n"
+            "                       give a client certificate\n"
             "  --quiet              no start-up line\n"
             "  EXPRESSION           tcpdump filter narrowing the live capture, e.g. 'port 443'\n"
             "                       (it applies to the packet inside any VLAN tags; vlan, mpls,\n"
@@ -82,7 +91,8 @@ static void usage(FILE *out)
             "      --collector ipc:///run/synmatch/collector.sock --realtime\n"
             "\n"
             SM_EXIT_HELP,
-            SM_AGENT_DEFAULT_BATCH_RECORDS, SM_WIRE_MAX_RECORDS, SM_AGENT_DEFAULT_HEARTBEAT_MS);
+            SM_AGENT_DEFAULT_BATCH_RECORDS, SM_WIRE_MAX_RECORDS, SM_AGENT_DEFAULT_HEARTBEAT_MS,
+            SM_NATS_DEFAULT_PARTITIONS);
 }
 
 /* A decimal number in [min, max], or a usage error naming the option. */
@@ -164,6 +174,11 @@ int main(int argc, char **argv)
         OPT_USER,
         OPT_SERVER_KEY,
         OPT_QUIET,
+        OPT_PARTITIONS,
+        OPT_NATS_CREDS,
+        OPT_NATS_CA,
+        OPT_NATS_CERT,
+        OPT_NATS_KEY,
     };
     static const struct option longopts[] = {
         {"role", required_argument, NULL, OPT_ROLE},
@@ -182,6 +197,11 @@ int main(int argc, char **argv)
         {"user", required_argument, NULL, OPT_USER},
         {"server-key", required_argument, NULL, OPT_SERVER_KEY},
         {"quiet", no_argument, NULL, OPT_QUIET},
+        {"partitions", required_argument, NULL, OPT_PARTITIONS},
+        {"nats-creds", required_argument, NULL, OPT_NATS_CREDS},
+        {"nats-ca", required_argument, NULL, OPT_NATS_CA},
+        {"nats-cert", required_argument, NULL, OPT_NATS_CERT},
+        {"nats-key", required_argument, NULL, OPT_NATS_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -253,6 +273,21 @@ int main(int argc, char **argv)
             break;
         case OPT_QUIET:
             quiet = true;
+            break;
+        case OPT_PARTITIONS:
+            o.partitions = (unsigned)number("--partitions", optarg, 1, SM_WIRE_MAX_PARTITIONS);
+            break;
+        case OPT_NATS_CREDS:
+            o.nats_creds = optarg;
+            break;
+        case OPT_NATS_CA:
+            o.nats_ca = optarg;
+            break;
+        case OPT_NATS_CERT:
+            o.nats_cert = optarg;
+            break;
+        case OPT_NATS_KEY:
+            o.nats_key = optarg;
             break;
         case 'h':
             usage(stdout);

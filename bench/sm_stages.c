@@ -90,11 +90,11 @@ static void on_records(void *arg, enum sm_role role, const struct sm_record *rec
     sm_join_add_batch(p->join, role, recs, n);
 }
 
-static void on_blind(void *arg, enum sm_role role, int64_t from, int64_t to,
+static void on_blind(void *arg, enum sm_role role, uint32_t view, int64_t from, int64_t to,
                      enum sm_verdict_kind kind)
 {
     struct pipe *p = arg;
-    sm_join_blind(p->join, role, from, to, kind);
+    sm_join_blind(p->join, role, view, from, to, kind);
 }
 
 static void on_event(void *arg, const struct sm_sensor_event *ev)
@@ -103,10 +103,10 @@ static void on_event(void *arg, const struct sm_sensor_event *ev)
     ((struct pipe *)arg)->events++;
 }
 
-static bool in_scope(void *arg, const struct sm_tuple *client)
+static int32_t in_scope(void *arg, const struct sm_tuple *client)
 {
     const struct pipe *p = arg;
-    return sm_sensors_in_scope(p->sensors, client);
+    return sm_sensors_scope_view(p->sensors, client);
 }
 
 static void pipe_open(struct pipe *p)

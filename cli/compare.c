@@ -131,11 +131,12 @@ static void release(struct side *sd)
     pthread_mutex_unlock(&sd->mu);
 }
 
-static bool in_scope(void *arg, const struct sm_tuple *client)
+/* Offline the server capture is one view. */
+static int32_t in_scope(void *arg, const struct sm_tuple *client)
 {
     const struct run *rn = arg;
     const sm_scope_t *sc = rn->given ? rn->given : rn->inferred;
-    return sm_scope_contains(sc, &client->dst);
+    return sm_scope_contains(sc, &client->dst) ? (int32_t)SM_VIEW_ALL : SM_SCOPE_OUT;
 }
 
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
@@ -233,7 +234,7 @@ static void apply_ifstats(sm_join_t *j, const struct sm_filesrc_summary *s, enum
     const struct sm_ifstats **v = malloc(s->nifstats * sizeof *v);
     if (v == NULL) {
         /* Without order, assume the worst: the whole capture is blind. */
-        sm_join_blind(j, role, s->first_ns, s->last_ns, SM_V_SENSOR_CAPTURE_LOSS);
+        sm_join_blind(j, role, SM_VIEW_ALL, s->first_ns, s->last_ns, SM_V_SENSOR_CAPTURE_LOSS);
         return;
     }
     for (size_t k = 0; k < s->nifstats; k++)
@@ -252,7 +253,7 @@ static void apply_ifstats(sm_join_t *j, const struct sm_filesrc_summary *s, enum
         int64_t from = pv ? (pv->has_end ? pv->end_ns : pv->ts_ns)
                           : (st->has_start ? st->start_ns : s->first_ns);
         int64_t to = st->has_end ? st->end_ns : st->ts_ns;
-        sm_join_blind(j, role, from, to, SM_V_SENSOR_CAPTURE_LOSS);
+        sm_join_blind(j, role, SM_VIEW_ALL, from, to, SM_V_SENSOR_CAPTURE_LOSS);
         *total += drops - before;
     }
     free(v);

@@ -22,6 +22,8 @@
 #include "fmt.h"
 #include "json.h"
 #include "log.h"
+#include "nats_out.h"
+#include "nats_source.h"
 #include "outq.h"
 #include "sensors.h"
 #include "synmatch/join.h"
@@ -41,6 +43,9 @@
 #define ZAP_ALERTS_DOMAIN "synmatch-alerts"
 
 #define POLL_MS 50
+#define NATS_IDLE_MS 10 /* JetStream: the pause after a turn that found nothing */
+#define DEFAULT_REPLAY_NS (180 * INT64_C(1000000000))
+#define NATS_FINISH_MS 10000 /* at the end, how long to wait for the stream's acknowledgements */
 #define MAX_MSGS_PER_TURN 512
 #define RCV_HWM 64
 #define STATS_SENSORS_SHOWN 8
@@ -74,20 +79,42 @@ struct collector {
     uint64_t identity_mismatch;
     uint64_t clock_changes; /* of the join's estimate, told so far */
     bool rewriting_told;    /* the isn_rewriting event was written */
+    /* listen nats://: records from JetStream, lines into it first (nats_source.h, nats_out.h) */
+    sm_nats_source_t *nats;
+    sm_nats_out_t *nout;
+    uint32_t partitions;
+    int64_t forget_published_at; /* monotonic ns: the replay's keys are no longer needed */
     sm_outq_t *outq;        /* the output thread; NULL: this thread writes */
 };
 
-/* Writes one line to the output and to the PUB socket (through the output thread). */
-static void emit_line(struct collector *c, const char *line, size_t len)
+/* Writes lines (one or more, each ending in a newline) to the output and, one message each,
+ * to the PUB socket: through the output thread once it runs (outq.h). */
+static void write_lines(void *arg, const char *lines, size_t len)
 {
+    struct collector *c = arg;
     if (c->outq) {
-        sm_outq_line(c->outq, line, len);
+        sm_outq_line(c->outq, lines, len);
         return;
     }
-    if (fwrite(line, 1, len, c->cfg->out) != len)
+    if (fwrite(lines, 1, len, c->cfg->out) != len)
         c->out_errors++;
-    if (c->pub)
-        zmq_send(c->pub, line, len, ZMQ_DONTWAIT); /* PUB drops at its HWM: tail is best effort */
+    if (c->pub == NULL)
+        return;
+    for (const char *p = lines, *end = lines + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        zmq_send(c->pub, p, n, ZMQ_DONTWAIT); /* PUB drops at its HWM: tail is best effort */
+        p += n;
+    }
+}
+
+/* Writes one line; over JetStream it goes into the stream first (nats_out.h). */
+static void emit_line(struct collector *c, const char *line, size_t len)
+{
+    if (c->nout)
+        sm_nats_out_event(c->nout, line, len);
+    else
+        write_lines(c, line, len);
 }
 
 /* Writes a finished JSON line; one too long for its buffer is counted, never cut. */
@@ -114,11 +141,17 @@ static void flush_out(struct collector *c)
 static void on_verdict(void *arg, const struct sm_verdict *v)
 {
     struct collector *c = arg;
-    if (c->outq) {
+    if (c->nout) {
+        /* over JetStream the line is published first, written once stored */
+        char line[SM_REPORT_LINE_MAX];
+        size_t len = sm_report_verdict_line(line, v, c->cfg->community_id_seed);
+        sm_nats_out_verdict(c->nout, sm_partition_of(v->isn, c->partitions),
+                            sm_nats_out_key(v), line, len);
+    } else if (c->outq) {
         sm_outq_verdict(c->outq, v); /* formatted there */
     } else {
         char line[SM_REPORT_LINE_MAX];
-        emit_line(c, line, sm_report_verdict_line(line, v, c->cfg->community_id_seed));
+        write_lines(c, line, sm_report_verdict_line(line, v, c->cfg->community_id_seed));
     }
     if (v->fingerprint && !c->rewriting_told)
         rewriting_event(c, v);
@@ -168,12 +201,17 @@ static void on_event(void *arg, const struct sm_sensor_event *ev)
     sm_json_str(&w, "sensor", ev->sensor_id);
     sm_json_str(&w, "role", role_name(ev->role));
     sm_json_u64(&w, "epoch", ev->epoch);
+    if (ev->partitioned)
+        sm_json_u64(&w, "partition", ev->partition);
     if (ev->kind == SM_SENSOR_GAP) {
         sm_json_u64(&w, "first_seq", ev->first_seq);
         sm_json_u64(&w, "last_seq", ev->last_seq);
-    } else {
+    } else if (ev->kind == SM_SENSOR_UP || ev->kind == SM_SENSOR_BACK ||
+               ev->kind == SM_SENSOR_END) {
         sm_json_u64(&w, "seq", ev->first_seq);
     }
+    if (ev->streams > 1 && ev->kind != SM_SENSOR_GAP)
+        sm_json_u64(&w, "partitions", ev->streams);
     if (ev->watermark_ns != INT64_MIN)
         sm_json_time(&w, "watermark", ev->watermark_ns);
     if (ev->reason)
@@ -236,23 +274,23 @@ static void on_records(void *arg, enum sm_role role, const struct sm_record *rec
     }
 }
 
-static void on_blind(void *arg, enum sm_role role, int64_t from, int64_t to,
+static void on_blind(void *arg, enum sm_role role, uint32_t view, int64_t from, int64_t to,
                      enum sm_verdict_kind kind)
 {
     struct collector *c = arg;
-    sm_join_blind(c->join, role, from, to, kind);
+    sm_join_blind(c->join, role, view, from, to, kind);
 }
 
-static void on_hint(void *arg, int64_t from, int64_t to, enum sm_host_hint kind)
+static void on_hint(void *arg, uint32_t view, int64_t from, int64_t to, enum sm_host_hint kind)
 {
     struct collector *c = arg;
-    sm_join_hint(c->join, from, to, kind);
+    sm_join_hint(c->join, view, from, to, kind);
 }
 
-static bool in_scope(void *arg, const struct sm_tuple *client)
+static int32_t scope_view(void *arg, const struct sm_tuple *client)
 {
     const struct collector *c = arg;
-    return sm_sensors_in_scope(c->sensors, client);
+    return sm_sensors_scope_view(c->sensors, client);
 }
 
 static void stats_line(struct collector *c)
@@ -316,47 +354,81 @@ static void stats_line(struct collector *c)
                     ss[k].records_unsent, ss[k].pcap_dropped);
     if (t.sensors > n)
         sm_log_info("stats: and %zu more sensors", t.sensors - n);
+    if (c->nout) {
+        struct sm_nats_out_stats os;
+        sm_nats_out_stats(c->nout, &os);
+        sm_log_info("stats: JetStream: partitions replaying %u (messages replayed %" PRIu64
+                    ") | lines published %" PRIu64 " in %" PRIu64 " messages, sent again %" PRIu64
+                    ", awaiting acknowledgement %zu | verdicts already published before a "
+                    "restart %" PRIu64 " (keys loaded %" PRIu64 ")",
+                    (unsigned)sm_nats_source_replaying(c->nats), sm_nats_source_replayed(c->nats),
+                    os.lines, os.messages, os.resends, os.in_flight, os.already_published,
+                    os.keys_loaded);
+    }
 }
 
 static void advance(struct collector *c, int64_t now);
 
 /*
- * Receives and processes up to MAX_MSGS_PER_TURN waiting messages. The watermarks advance
- * after every batch, so the join decides as it goes and holds only what is still undecided,
- * not a whole drain's worth of records.
+ * One message: decoded, validated, into the books. With keys, uid is who the sender's key
+ * says it is (the ZAP User-Id), to be checked against what the batch claims. The watermarks
+ * advance after every batch, so the join decides as it goes and holds only what is still
+ * undecided, not a whole drain's worth of records.
  */
-static void drain_socket(struct collector *c)
+static void take_batch(struct collector *c, const uint8_t *buf, size_t len, bool check_uid,
+                       const char *uid)
 {
-    for (int k = 0; k < MAX_MSGS_PER_TURN; k++) {
+    c->messages++;
+    struct sm_wire_header h;
+    struct sm_record *recs;
+    size_t n;
+    enum sm_wire_reject why = sm_wire_decode(buf, len, &h, &recs, &n);
+    /* Over JetStream every part must be of the stream's partitioning and this shard's (an
+     * agent with another --partitions puts records where no shard looks for them). */
+    if (why == SM_WIRE_OK && c->nats &&
+        (h.partition_count != c->partitions || !sm_nats_source_owns(c->nats, h.partition))) {
+        free(recs);
+        why = SM_WIRE_BAD_PARTITION;
+    }
+    if (why != SM_WIRE_OK) {
+        c->rejected[why]++;
+        return;
+    }
+    if (check_uid && (uid == NULL || strcmp(uid, h.sensor_id) != 0)) {
+        c->identity_mismatch++;
+        free(recs);
+        return;
+    }
+    int64_t now = sm_clock_mono_ns();
+    sm_sensors_batch(c->sensors, &h, recs, n, now);
+    advance(c, now);
+}
+
+static void take_nats_batch(void *arg, const uint8_t *buf, size_t len)
+{
+    take_batch(arg, buf, len, false, NULL);
+}
+
+/* Receives and processes up to MAX_MSGS_PER_TURN waiting messages; returns how many. */
+static int drain_socket(struct collector *c)
+{
+    if (c->nats) /* while the stream has not stored our verdicts, take no more records */
+        return c->nout && sm_nats_out_backlogged(c->nout)
+                   ? 0
+                   : sm_nats_source_drain(c->nats, MAX_MSGS_PER_TURN, take_nats_batch, c);
+    int k;
+    for (k = 0; k < MAX_MSGS_PER_TURN; k++) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, c->pull, ZMQ_DONTWAIT) == -1) {
             zmq_msg_close(&msg);
-            return;
+            break;
         }
-        c->messages++;
-        struct sm_wire_header h;
-        struct sm_record *recs;
-        size_t n;
-        enum sm_wire_reject why =
-            sm_wire_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &h, &recs, &n);
-        /* With keys, a sensor is who its key says (the ZAP User-Id), not what it writes. */
         const char *uid = c->curve ? zmq_msg_gets(&msg, "User-Id") : NULL;
-        bool impostor = why == SM_WIRE_OK && c->curve && (uid == NULL || strcmp(uid, h.sensor_id) != 0);
+        take_batch(c, zmq_msg_data(&msg), zmq_msg_size(&msg), c->curve, uid);
         zmq_msg_close(&msg);
-        if (why != SM_WIRE_OK) {
-            c->rejected[why]++;
-            continue;
-        }
-        if (impostor) {
-            c->identity_mismatch++;
-            free(recs);
-            continue;
-        }
-        int64_t now = sm_clock_mono_ns();
-        sm_sensors_batch(c->sensors, &h, recs, n, now);
-        advance(c, now);
     }
+    return k;
 }
 
 /*
@@ -612,11 +684,16 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         .max_work = MAX_DECISIONS_PER_TURN,
         .on_verdict = on_verdict,
         .verdict_arg = &c,
-        .in_scope = in_scope,
+        .in_scope = scope_view,
         .scope_arg = &c,
         .no_clock_correction = cfg->no_clock_correction,
     };
+    bool nats = sm_nats_is_url(cfg->listen);
     struct sm_sensors_config sc = {.down_after_ns = cfg->down_after_ns};
+    if (nats) {
+        sc.shard = cfg->shard;
+        sc.shards = cfg->shards ? cfg->shards : 1;
+    }
     struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, &c};
     c.join = sm_join_new(&jc);
     c.sensors = sm_sensors_new(&sc, &sink);
@@ -639,7 +716,13 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
                                          .allow_file = cfg->allow_file};
     c.doors[DOOR_SUBSCRIBERS] = (struct door){.name = "subscribers", .domain = ZAP_ALERTS_DOMAIN,
                                               .allow_file = cfg->alerts_allow_file};
-    if ((cfg->key_file == NULL) != (cfg->allow_file == NULL)) {
+    if (nats && (cfg->allow_file || (cfg->key_file && !cfg->alerts_pub))) {
+        sm_log_warnx("--allow is for ZeroMQ agents: over NATS agents authenticate to the NATS "
+                     "servers (TLS client certificates or credentials: docs/SECURITY.md)");
+        status = SM_COLLECTOR_ERR_USAGE;
+        goto out;
+    }
+    if (!nats && (cfg->key_file == NULL) != (cfg->allow_file == NULL)) {
         sm_log_warnx("--key and --allow go together");
         status = SM_COLLECTOR_ERR_USAGE;
         goto out;
@@ -652,7 +735,8 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
     }
     if (cfg->key_file) {
         if (sm_keys_load_secret(cfg->key_file, &c.kp, err, sizeof err) == -1 ||
-            sm_allow_load(cfg->allow_file, &c.doors[DOOR_AGENTS].allow, err, sizeof err) == -1 ||
+            (cfg->allow_file &&
+             sm_allow_load(cfg->allow_file, &c.doors[DOOR_AGENTS].allow, err, sizeof err) == -1) ||
             (cfg->alerts_allow_file &&
              sm_allow_load(cfg->alerts_allow_file, &c.doors[DOOR_SUBSCRIBERS].allow, err,
                            sizeof err) == -1)) {
@@ -668,7 +752,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
             status = SM_COLLECTOR_ERR_TRANSPORT;
             goto out;
         }
-    } else if (!cfg->insecure && !endpoint_is_local(cfg->listen)) {
+    } else if (!nats && !cfg->insecure && !endpoint_is_local(cfg->listen)) {
         sm_log_warnx("refusing to listen on %s without keys: anyone could send records; use "
                      "--key and --allow, or --insecure on a trusted network", cfg->listen);
         status = SM_COLLECTOR_ERR_USAGE;
@@ -680,13 +764,46 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         status = SM_COLLECTOR_ERR_USAGE;
         goto out;
     }
-    c.pull = open_socket(&c, ZMQ_PULL, cfg->listen, c.curve ? &c.kp : NULL,
-                         &c.doors[DOOR_AGENTS]);
-    if (c.pull == NULL) {
-        status = SM_COLLECTOR_ERR_TRANSPORT;
-        goto out;
+    int64_t replay_ns = cfg->replay_ns > 0 ? cfg->replay_ns : DEFAULT_REPLAY_NS;
+    if (nats) {
+        struct sm_nats_source_opts no = {.conn = cfg->nats, .partitions = cfg->partitions,
+                                         .shard = cfg->shard, .shards = sc.shards,
+                                         .replay_ns = replay_ns};
+        no.conn.endpoint = cfg->listen;
+        if ((c.nats = sm_nats_source_new(&no, err, sizeof err)) == NULL) {
+            sm_log_warnx("%s", err);
+            status = SM_COLLECTOR_ERR_TRANSPORT;
+            goto out;
+        }
+        c.partitions = sm_nats_source_partitions(c.nats);
+        struct sm_nats_out_opts oo = {.nc = sm_nats_source_connection(c.nats),
+                                      .shard = cfg->shard, .shards = sc.shards,
+                                      .partitions = c.partitions, .write = write_lines,
+                                      .arg = &c};
+        if ((c.nout = sm_nats_out_new(&oo, err, sizeof err)) == NULL) {
+            sm_log_warnx("%s", err);
+            status = SM_COLLECTOR_ERR_TRANSPORT;
+            goto out;
+        }
+        /* What the dead shard published of what is replayed now must not go out twice: its
+         * keys, from a little before the earliest replay (the servers' clocks). */
+        int64_t from = sm_nats_source_replay_from(c.nats);
+        if (from != 0 &&
+            sm_nats_out_load_published(c.nout, c.partitions, from - SM_NS_PER_SEC * 5, err,
+                                       sizeof err) == -1) {
+            sm_log_warnx("%s", err);
+            status = SM_COLLECTOR_ERR_TRANSPORT;
+            goto out;
+        }
+    } else {
+        c.pull = open_socket(&c, ZMQ_PULL, cfg->listen, c.curve ? &c.kp : NULL,
+                             &c.doors[DOOR_AGENTS]);
+        if (c.pull == NULL) {
+            status = SM_COLLECTOR_ERR_TRANSPORT;
+            goto out;
+        }
+        watch(&c, c.pull, &c.doors[DOOR_AGENTS]);
     }
-    watch(&c, c.pull, &c.doors[DOOR_AGENTS]);
     if (cfg->alerts_pub) {
         c.pub = open_socket(&c, ZMQ_PUB, cfg->alerts_pub, c.curve ? &c.kp : NULL,
                             &c.doors[DOOR_SUBSCRIBERS]);
@@ -710,12 +827,25 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         sm_json_str(&w, "event", "collector_start");
         sm_json_time(&w, "time", sm_clock_real_ns());
         sm_json_u64(&w, "pid", (uint64_t)getpid());
+        if (c.nats) {
+            char shard[32];
+            snprintf(shard, sizeof shard, "%u/%u", (unsigned)cfg->shard, (unsigned)sc.shards);
+            sm_json_str(&w, "shard", shard);
+            sm_json_u64(&w, "partitions", sm_nats_source_owned(c.nats));
+            sm_json_u64(&w, "replaying", sm_nats_source_replaying(c.nats));
+        }
         emit_json(&c, &w);
         flush_out(&c);
     }
     {
-        char agents[96], subs[128] = "";
-        if (c.curve)
+        char agents[160], subs[128] = "";
+        if (c.nats)
+            snprintf(agents, sizeof agents, "JetStream stream %s, shard %u/%u: %u of %u "
+                     "partitions, %u replaying %.0f s",
+                     SM_NATS_STREAM, (unsigned)cfg->shard, (unsigned)sc.shards,
+                     (unsigned)sm_nats_source_owned(c.nats), (unsigned)c.partitions,
+                     (unsigned)sm_nats_source_replaying(c.nats), (double)replay_ns / 1e9);
+        else if (c.curve)
             snprintf(agents, sizeof agents, "CURVE, %zu agent%s allowed",
                      c.doors[DOOR_AGENTS].allow.n, c.doors[DOOR_AGENTS].allow.n == 1 ? "" : "s");
         else
@@ -733,10 +863,12 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
     int64_t every = cfg->stats_every_ns ? cfg->stats_every_ns : 10 * SM_NS_PER_SEC;
     int64_t next_stats = sm_clock_mono_ns() + every;
     bool done = false, backlog = false;
+    int took = 0;
     while (!done && !(cfg->stop && *cfg->stop)) {
         zmq_pollitem_t items[4];
         int nitems = 0, izap = -1, imon[2] = {-1, -1};
-        items[nitems++] = (zmq_pollitem_t){c.pull, 0, ZMQ_POLLIN, 0};
+        if (c.pull)
+            items[nitems++] = (zmq_pollitem_t){c.pull, 0, ZMQ_POLLIN, 0};
         if (c.zap) {
             izap = nitems;
             items[nitems++] = (zmq_pollitem_t){c.zap, 0, ZMQ_POLLIN, 0};
@@ -747,7 +879,10 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
                 items[nitems++] = (zmq_pollitem_t){c.doors[d].mon, 0, ZMQ_POLLIN, 0};
             }
         }
-        if (zmq_poll(items, nitems, backlog ? 0 : POLL_MS) == -1 && zmq_errno() != EINTR) {
+        /* JetStream is not a socket to poll: its messages wait in libnats's queues, taken
+         * below; the loop pauses only when the last turn found none. */
+        long wait = backlog || took > 0 ? 0 : c.nats ? NATS_IDLE_MS : POLL_MS;
+        if (zmq_poll(items, nitems, wait) == -1 && zmq_errno() != EINTR) {
             sm_log_warnx("poll: %s", zmq_strerror(zmq_errno()));
             status = SM_COLLECTOR_ERR_INTERNAL;
             break;
@@ -764,7 +899,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
                 break;
             }
         }
-        drain_socket(&c);
+        took = drain_socket(&c);
         int64_t now = sm_clock_mono_ns();
         advance(&c, now);
         backlog = sm_join_tick(c.join);
@@ -775,14 +910,30 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
             sm_join_finish(c.join);
             done = true;
         }
+        if (c.nout) {
+            sm_nats_out_pump(c.nout, now, false);
+            /* Once every partition is replayed, the groups it brought back get the replay
+             * horizon again to be decided; then the published keys can go. */
+            if (c.forget_published_at == 0 && sm_nats_source_replaying(c.nats) == 0)
+                c.forget_published_at = now + replay_ns;
+            if (c.forget_published_at > 0 && now >= c.forget_published_at) {
+                sm_nats_out_forget_published(c.nout);
+                c.forget_published_at = INT64_MAX;
+            }
+        }
         flush_out(&c);
         if (every > 0 && now >= next_stats) {
             stats_line(&c);
             next_stats = now + every;
         }
     }
-    if (!done) /* stopped: what is still open ends unknown, said so, not silently */
+    /* Stopped: what is still open ends unknown, said so, not silently. A shard over
+     * JetStream leaves it open instead: the next one to own its partitions replays it and
+     * decides it then. */
+    if (!done && !c.nats)
         sm_join_stop(c.join, "collector_stopped");
+    if (c.nout && sm_nats_out_finish(c.nout, NATS_FINISH_MS) == -1 && done)
+        status = SM_COLLECTOR_ERR_TRANSPORT;
     stats_line(&c);
     if (c.outq) {
         sm_outq_sync(c.outq, cfg->out, c.pub); /* everything written and flushed */
@@ -815,6 +966,8 @@ out:
         zmq_close(c.pull);
     if (c.zctx)
         zmq_ctx_term(c.zctx);
+    sm_nats_out_destroy(&c.nout);
+    sm_nats_source_destroy(&c.nats);
     sm_sensors_destroy(&c.sensors);
     sm_join_destroy(&c.join);
     return status;

@@ -15,8 +15,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "synmatch/nats.h"
+
 struct sm_collector_config {
-    const char *listen;     /* endpoint to bind: tcp://ADDR:PORT or ipc://PATH */
+    const char *listen;     /* endpoint to bind: tcp://ADDR:PORT or ipc://PATH; or the NATS
+                             * servers to consume from: nats://HOST:PORT[,HOST:PORT...] */
     const char *alerts_pub; /* optional PUB endpoint to bind */
     FILE *out;              /* verdict and event lines */
     int64_t timeout_ns;     /* 0 = 3 s */
@@ -31,6 +34,11 @@ struct sm_collector_config {
     const char *allow_file; /* CURVE: "SENSOR-ID PUBLIC-KEY" lines; required with key_file */
     const char *alerts_allow_file; /* CURVE: "NAME PUBLIC-KEY" lines: who may read alerts */
     bool insecure;          /* without keys, allow endpoints other than loopback and ipc:// */
+    /* listen nats://...: a shard of the JetStream deployment (docs/DEPLOY.md) */
+    uint32_t partitions;    /* expected partition count; 0 = the stream's */
+    uint32_t shard, shards; /* --shard K/N: owns the partitions p % N == K; 0/0 = 0/1 */
+    int64_t replay_ns;      /* the replay horizon after a restart; 0 = 180 s */
+    struct sm_nats_conn_opts nats; /* credentials and TLS (endpoint: listen) */
     volatile sig_atomic_t *stop;   /* set by a signal handler to stop */
     volatile sig_atomic_t *reload; /* set by SIGHUP: reload the allow-lists */
 };

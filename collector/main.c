@@ -10,9 +10,11 @@
 #include <string.h>
 
 #include "collector.h"
+#include "nats_source.h"
 #include "exit.h"
 #include "log.h"
 #include "parse.h"
+#include "synmatch/wire.h"
 
 static volatile sig_atomic_t stop, reload;
 
@@ -29,15 +31,32 @@ static void usage(FILE *out)
     fprintf(out,
 "usage: synmatch-collector --listen ENDPOINT [options]\n"
 "\n"
-"Receives SYN records from synmatch-agent processes (ZeroMQ PULL, bound on ENDPOINT),\n"
-"joins each client SYN to the server's by ISN on event time, and writes one JSON line per\n"
-"verdict (docs/VERDICTS.md) and per sensor event: `suspect` early, then exactly one final\n"
-"verdict per client SYN, in handshake order (matched, missing, refused, reply_lost,\n"
-"unanswered, answered_by_middlebox), or what the evidence cannot decide\n"
-"(sensor_capture_loss, transport_loss, sensor_down, collector_overload, unknown, ambiguous).\n"
+"Receives SYN records from synmatch-agent processes (ZeroMQ PULL, bound on ENDPOINT, or\n"
+"NATS JetStream consumers), joins each client SYN to the server's by ISN on event time,\n"
+"and writes one JSON line per verdict (docs/VERDICTS.md) and per sensor event: `suspect`\n"
+"early, then exactly one final verdict per client SYN, in handshake order (matched,\n"
+"missing, refused, reply_lost, unanswered, answered_by_middlebox), or what the evidence\n"
+"cannot decide (sensor_capture_loss, transport_loss, sensor_down, collector_overload,\n"
+"unknown, ambiguous).\n"
 "\n"
 "options:\n"
-"  --listen ENDPOINT     tcp://ADDR:PORT or ipc:///path (required)\n"
+"  --listen ENDPOINT     tcp://ADDR:PORT or ipc:///path (required), or the NATS servers\n"
+"                        nats://HOST:PORT[,HOST:PORT...] to consume from (docs/DEPLOY.md)\n"
+"  --shard K/N           nats://: own the partitions p with p %% N == K (default 0/1)\n"
+"  --partitions N        --nats-setup: how many partitions the records stream has\n"
+"                        (default %u; fixed once made); otherwise checked against it\n"
+"  --nats-setup          nats://: create or update the streams (records, verdicts) and one\n"
+"                        durable consumer per partition, then exit (idempotent)\n"
+"  --nats-replicas N     --nats-setup: the streams' replicas, 1 or 3 (default 1)\n"
+"  --nats-max-age SECONDS  --nats-setup: how long the records stream keeps records\n"
+"                        (default 3600: longer than a shard may stay down)\n"
+"  --nats-max-bytes N    --nats-setup: and at most N bytes of them (default: no bound)\n"
+"  --nats-replay SECONDS nats://: after a restart, replay each partition this far back\n"
+"                        from where the last shard stopped (default 180: longer than a\n"
+"                        client SYN group lives: its retries, then 120 s of quiet at most)\n"
+"  --nats-creds FILE     nats://: NATS credentials (user JWT and nkey seed)\n"
+"  --nats-ca FILE        nats://: TLS, the servers' CA (--nats-cert, --nats-key: a client\n"
+"                        certificate)\n"
 "  --output FILE         verdict lines to FILE (appended) instead of standard output\n"
 "  --alerts-pub ENDPOINT also publish the lines on a ZeroMQ PUB socket (synmatch tail);\n"
 "                        with --key it is encrypted too and only --alerts-allow may read it\n"
@@ -74,7 +93,12 @@ SM_EXIT_HELP
 "examples:\n"
 "  synmatch-collector --listen tcp://0.0.0.0:7400 --key collector.key --allow agents.allow \\\n"
 "      --alerts-pub tcp://127.0.0.1:7401\n"
-"  synmatch-collector --listen ipc:///run/synmatch.sock --output /var/log/synmatch.jsonl\n");
+"  synmatch-collector --listen ipc:///run/synmatch.sock --output /var/log/synmatch.jsonl\n"
+"  synmatch-collector --listen nats://198.18.0.21:4222,198.18.0.22:4222 --nats-setup \\\n"
+"      --nats-replicas 3\n"
+"  synmatch-collector --listen nats://198.18.0.21:4222,198.18.0.22:4222 --shard 0/2 \\\n"
+"      --output /var/log/synmatch/shard0.jsonl\n",
+            SM_NATS_DEFAULT_PARTITIONS);
 }
 
 /* Seconds for option opt (at most 10^6), or a usage error naming it. */
@@ -112,6 +136,9 @@ int main(int argc, char **argv)
     sm_log_init("synmatch-collector");
     struct sm_collector_config cfg = {.out = stdout, .stop = &stop, .reload = &reload};
     const char *output = NULL;
+    bool setup = false;
+    int replicas = 1;
+    int64_t max_age_ns = 3600 * INT64_C(1000000000), max_bytes = 0;
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"output", required_argument, NULL, 'o'},
@@ -122,12 +149,23 @@ int main(int argc, char **argv)
         {"sensor-timeout", required_argument, NULL, 'd'},
         {"max-pending", required_argument, NULL, 'm'},
         {"stats", required_argument, NULL, 's'},
-        {"community-id-seed", required_argument, NULL, 'c'},
+        {"community-id-seed", required_argument, NULL, 'i'},
         {"exit-when-done", no_argument, NULL, 'x'},
         {"key", required_argument, NULL, 'K'},
         {"allow", required_argument, NULL, 'A'},
         {"alerts-allow", required_argument, NULL, 'S'},
         {"insecure", no_argument, NULL, 'I'},
+        {"shard", required_argument, NULL, 'H'},
+        {"partitions", required_argument, NULL, 'P'},
+        {"nats-setup", no_argument, NULL, 'N'},
+        {"nats-replicas", required_argument, NULL, 'R'},
+        {"nats-max-age", required_argument, NULL, 'M'},
+        {"nats-max-bytes", required_argument, NULL, 'B'},
+        {"nats-replay", required_argument, NULL, 'Y'},
+        {"nats-creds", required_argument, NULL, 'c'},
+        {"nats-ca", required_argument, NULL, 'a'},
+        {"nats-cert", required_argument, NULL, 'e'},
+        {"nats-key", required_argument, NULL, 'y'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -159,7 +197,7 @@ int main(int argc, char **argv)
         case 'd':
             cfg.down_after_ns = seconds("--sensor-timeout", optarg, true);
             break;
-        case 'c':
+        case 'i':
             if (sm_parse_u64(optarg, 0, UINT16_MAX, &n) == -1)
                 sm_fatalx(SM_EXIT_USAGE, "--community-id-seed: not a number from 0 to %u: '%s'",
                           UINT16_MAX, optarg);
@@ -190,6 +228,55 @@ int main(int argc, char **argv)
         case 'I':
             cfg.insecure = true;
             break;
+        case 'H': {
+            unsigned k, nsh;
+            char extra;
+            if (sscanf(optarg, "%u/%u%c", &k, &nsh, &extra) != 2 || nsh == 0 ||
+                nsh > SM_WIRE_MAX_PARTITIONS || k >= nsh)
+                sm_fatalx(SM_EXIT_USAGE, "--shard: K/N with 0 <= K < N <= %u, not '%s'",
+                          SM_WIRE_MAX_PARTITIONS, optarg);
+            cfg.shard = k;
+            cfg.shards = nsh;
+            break;
+        }
+        case 'P':
+            if (sm_parse_u64(optarg, 1, SM_WIRE_MAX_PARTITIONS, &n) == -1)
+                sm_fatalx(SM_EXIT_USAGE, "--partitions: not a number from 1 to %u: '%s'",
+                          SM_WIRE_MAX_PARTITIONS, optarg);
+            cfg.partitions = (uint32_t)n;
+            break;
+        case 'N':
+            setup = true;
+            break;
+        case 'R':
+            if (sm_parse_u64(optarg, 1, 5, &n) == -1)
+                sm_fatalx(SM_EXIT_USAGE, "--nats-replicas: 1 to 5, not '%s'", optarg);
+            replicas = (int)n;
+            break;
+        case 'M':
+            max_age_ns = seconds("--nats-max-age", optarg, true);
+            break;
+        case 'B':
+            if (sm_parse_u64(optarg, 1, INT64_MAX, &n) == -1)
+                sm_fatalx(SM_EXIT_USAGE, "--nats-max-bytes: not a positive number: '%s'",
+                          optarg);
+            max_bytes = (int64_t)n;
+            break;
+        case 'Y':
+            cfg.replay_ns = seconds("--nats-replay", optarg, true);
+            break;
+        case 'c':
+            cfg.nats.creds_file = optarg;
+            break;
+        case 'a':
+            cfg.nats.ca_file = optarg;
+            break;
+        case 'e':
+            cfg.nats.cert_file = optarg;
+            break;
+        case 'y':
+            cfg.nats.key_file = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -208,6 +295,36 @@ int main(int argc, char **argv)
         usage(stderr);
         return SM_EXIT_USAGE;
     }
+    bool nats = sm_nats_is_url(cfg.listen);
+    if (!nats && (setup || cfg.shards || cfg.partitions || cfg.replay_ns || cfg.nats.creds_file ||
+                  cfg.nats.ca_file || cfg.nats.cert_file)) {
+        sm_log_warnx("--shard, --partitions and --nats-* are for a nats:// --listen");
+        return SM_EXIT_USAGE;
+    }
+    if ((cfg.nats.cert_file == NULL) != (cfg.nats.key_file == NULL)) {
+        sm_log_warnx("--nats-cert and --nats-key go together");
+        return SM_EXIT_USAGE;
+    }
+    if (setup) {
+        char err[512];
+        struct sm_nats_setup_opts so = {
+            .conn = cfg.nats,
+            .partitions = cfg.partitions ? cfg.partitions : SM_NATS_DEFAULT_PARTITIONS,
+            .replicas = replicas,
+            .max_age_ns = max_age_ns,
+            .max_bytes = max_bytes,
+            .out_max_age_ns = 24 * 3600 * INT64_C(1000000000),
+            .duplicates_ns = 120 * INT64_C(1000000000),
+        };
+        so.conn.endpoint = cfg.listen;
+        so.conn.name = "synmatch-collector --nats-setup";
+        if (sm_nats_setup(&so, err, sizeof err) == -1) {
+            sm_log_warnx("%s", err);
+            return SM_EXIT_TRANSPORT;
+        }
+        return SM_EXIT_OK;
+    }
+    cfg.nats.name = "synmatch-collector";
     if (output) {
         cfg.out = fopen(output, "a");
         if (cfg.out == NULL)

@@ -60,12 +60,20 @@ struct sm_outq {
     atomic_uint_fast64_t errors;
 };
 
-static void write_line(struct sm_outq *q, const char *line, size_t len)
+/* Lines (one or more, each ending in a newline): to the output at once, to the PUB socket
+ * one message each. */
+static void write_lines(struct sm_outq *q, const char *lines, size_t len)
 {
-    if (fwrite(line, 1, len, q->out) != len)
+    if (fwrite(lines, 1, len, q->out) != len)
         atomic_fetch_add_explicit(&q->errors, 1, memory_order_relaxed);
-    if (q->pub)
-        zmq_send(q->pub, line, len, ZMQ_DONTWAIT); /* PUB drops at its HWM: tail is best effort */
+    if (q->pub == NULL)
+        return;
+    for (const char *p = lines, *end = lines + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+        zmq_send(q->pub, p, n, ZMQ_DONTWAIT); /* PUB drops at its HWM: tail is best effort */
+        p += n;
+    }
 }
 
 static void write_batch(struct sm_outq *q, const struct batch *b)
@@ -77,9 +85,9 @@ static void write_batch(struct sm_outq *q, const struct batch *b)
         if (it->kind == ITEM_VERDICT) {
             struct sm_verdict v;
             memcpy(&v, data, sizeof v);
-            write_line(q, line, sm_report_verdict_line(line, &v, q->seed));
+            write_lines(q, line, sm_report_verdict_line(line, &v, q->seed));
         } else {
-            write_line(q, (const char *)data, it->len);
+            write_lines(q, (const char *)data, it->len);
         }
         off += ITEM_SPACE(it->len);
     }
@@ -182,9 +190,22 @@ void sm_outq_verdict(sm_outq_t *q, const struct sm_verdict *v)
     put(q, ITEM_VERDICT, v, sizeof *v);
 }
 
-void sm_outq_line(sm_outq_t *q, const char *line, size_t len)
+void sm_outq_line(sm_outq_t *q, const char *lines, size_t len)
 {
-    put(q, ITEM_LINE, line, len);
+    /* what does not fit one batch goes in several items, cut after a newline */
+    const size_t most = BATCH_BYTES - ITEM_SPACE(0) - ITEM_ALIGN;
+    while (len > most) {
+        size_t n = most;
+        while (n > 0 && lines[n - 1] != '\n')
+            n--;
+        if (n == 0)
+            n = most; /* no newline in a whole batch: not lines, cut anyway */
+        put(q, ITEM_LINE, lines, n);
+        lines += n;
+        len -= n;
+    }
+    if (len > 0)
+        put(q, ITEM_LINE, lines, len);
 }
 
 void sm_outq_flush(sm_outq_t *q)

@@ -31,9 +31,9 @@ sm_outq_t *sm_outq_new(FILE *out, void *pub, uint16_t community_id_seed);
 /* Hands a verdict over (copied; its reason must be static). May wait for room. */
 void sm_outq_verdict(sm_outq_t *q, const struct sm_verdict *v);
 
-/* Hands a finished line over (copied; at most SM_REPORT_LINE_MAX bytes, with its newline).
- * May wait for room. */
-void sm_outq_line(sm_outq_t *q, const char *line, size_t len);
+/* Hands finished lines over (copied; one or more, each with its newline, any length: the
+ * PUB socket gets one message per line). May wait for room. */
+void sm_outq_line(sm_outq_t *q, const char *lines, size_t len);
 
 /* Hands over what is pending and has the thread flush the output after writing it. Does
  * not wait for the writing. */

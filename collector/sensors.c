@@ -2,14 +2,25 @@
  * sensors.c - per-sensor books: epochs, a bounded reorder window, duplicates, seq gaps,
  * declared drops and silence, turned into ordered records, watermarks and blind intervals.
  *
- * A sensor is known by its id. Within an epoch, batches are processed strictly in seq order:
- * a batch ahead of the next expected seq waits in a window of reorder_window slots; a seq
- * that does not come within gap_wait (processing time), or that the window overruns, is
- * declared lost, and the time it covered (from the last processed watermark to the next
- * one) is blind for the sensor's role (transport loss). Duplicates and seqs already passed
- * are dropped and counted. A newer epoch means the agent restarted: the old epoch is closed
- * and the time between its last watermark and the new epoch's first is blind (sensor down).
- * An older epoch is refused (a late message from before a restart).
+ * A sensor is known by its id. What arrives from it comes in one stream of batches over
+ * ZeroMQ, or in one stream per partition over a partitioned transport (JetStream: every part
+ * of a batch carries the batch's seq and envelope, docs/WIRE.md), and each stream keeps the
+ * books of its own: within an epoch its batches are processed strictly in seq order; a batch
+ * ahead of the next expected seq waits in a window of reorder_window slots; a seq that does
+ * not come within gap_wait (processing time), or that the window overruns, is declared lost,
+ * and the time it covered (from the stream's last processed watermark to the next one) is
+ * blind (transport loss). Duplicates and seqs already passed are dropped and counted. A newer
+ * epoch means the agent restarted: the old epoch is closed and the time between its last
+ * watermark and the new epoch's first is blind (sensor down). An older epoch is refused (a
+ * late message from before a restart).
+ *
+ * A server sensor is its own view (sm_join_blind): its blind time makes only the SYNs to
+ * what it announced unknown, so one silent server agent blinds only what it serves. Client
+ * sensors are not told apart: their blind time is every group's.
+ *
+ * The sensor is what people see: one sensor_up per epoch, sensor_down when any of its
+ * streams falls silent and sensor_back once all are heard again, sensor_end once every
+ * stream ended, with the books of all of them. Gaps are told per stream, with its partition.
  */
 #include "sensors.h"
 
@@ -41,30 +52,47 @@ struct pending {
     struct sm_host_counters host;
 };
 
-struct sensor {
-    char id[SM_SENSOR_ID_MAX + 1];
-    enum sm_role role;
+/* One stream of a sensor's batches: all of them (ZeroMQ), or one partition's parts. */
+struct stream {
+    uint32_t partition;
     uint64_t epoch;
     uint64_t next_seq;   /* the seq processed next */
     bool in_order_yet;   /* a batch of this epoch was processed */
     bool joined_late;    /* this collector first heard the epoch past its start (it restarted) */
+    bool heard;          /* a batch of this epoch arrived (else it is only expected) */
     bool up, ended;
-    bool expired;        /* closed after a long silence: a tombstone keeping id and scope */
     uint64_t epoch_received, epoch_gaps, epoch_lost_batches; /* this epoch's books */
     uint64_t epoch_before; /* joined late: records sent before the first batch we processed */
     int64_t watermark;   /* of the last processed batch (never decreases) */
-    int64_t last_heard;  /* processing time of the last batch received */
+    int64_t last_heard;  /* processing time of the last batch received (or of expecting it) */
     int64_t gap_since;   /* processing time since a batch waits for a missing seq; 0 = none */
-    int64_t down_from;   /* event time from which a down sensor is blind */
-    int64_t capture_start; /* the first epoch's declared capture start; INT64_MIN unknown */
+    int64_t down_from;   /* event time from which a down stream is blind */
     struct sm_wire_counters last; /* counters of the last processed batch */
-    struct sm_host_counters host; /* the last host counters of this epoch */
     bool have_last;
-    struct pending *win; /* reorder_window slots, indexed by seq % window */
+    struct pending *win; /* reorder_window slots, indexed by seq % window; made when needed */
     size_t npending;
+    /* cumulative over epochs */
+    uint64_t batches, duplicates, stale, gaps, lost_batches, time_regressed, records_received;
+};
+
+struct sensor {
+    char id[SM_SENSOR_ID_MAX + 1];
+    enum sm_role role;
+    uint32_t view;       /* a server sensor's view (>= 1); client sensors: SM_VIEW_ALL */
+    uint64_t epoch;      /* the newest epoch any stream has seen */
+    uint64_t epochs;
+    bool told_up;        /* sensor_up written for this epoch */
+    bool told_down;      /* sensor_down written, sensor_back not yet */
+    bool told_end;
+    bool expired;        /* closed after a long silence: a tombstone keeping id and scope */
+    int64_t last_heard;  /* processing time of the last batch of any stream */
+    int64_t capture_start; /* the first epoch's declared capture start; INT64_MIN unknown */
+    struct sm_host_counters host; /* the latest host counters of this epoch */
+    uint32_t partition_count; /* 0: one stream for everything */
+    uint32_t nstreams;   /* streams in use: the owned partitions (or 1) */
+    struct stream **streams; /* [partition_count or 1]: NULL for partitions not owned */
     size_t nscope;
     struct sm_scope_entry scope[SM_WIRE_MAX_SCOPE];
-    struct sm_sensor_stats st;
 };
 
 struct sm_sensors {
@@ -72,6 +100,7 @@ struct sm_sensors {
     struct sm_sensors_sink sink;
     struct sensor **v;
     size_t n;
+    uint32_t next_view;
     int64_t role_down_from[2]; /* event time from which a role with no live sensor is blind */
     bool role_blind[2];
     int64_t started;           /* processing time of the first call */
@@ -101,6 +130,8 @@ sm_sensors_t *sm_sensors_new(const struct sm_sensors_config *cfg,
         s->cfg.start_grace_ns = DEFAULT_START_GRACE;
     if (s->cfg.start_grace_ns < s->cfg.down_after_ns)
         s->cfg.start_grace_ns = s->cfg.down_after_ns;
+    if (s->cfg.shards == 0)
+        s->cfg.shards = 1;
     s->sink = *sink;
     s->v = sm_calloc(s->cfg.max_sensors, sizeof *s->v);
     if (s->v == NULL) {
@@ -111,16 +142,32 @@ sm_sensors_t *sm_sensors_new(const struct sm_sensors_config *cfg,
     return s;
 }
 
-static void drop_pending(struct sensor *se, unsigned window)
+static void drop_pending(struct stream *st, unsigned window)
 {
+    if (st->win == NULL)
+        return;
     for (unsigned k = 0; k < window; k++) {
-        if (se->win[k].used) {
-            free(se->win[k].recs);
-            se->win[k].used = false;
-            se->win[k].recs = NULL;
+        if (st->win[k].used) {
+            free(st->win[k].recs);
+            st->win[k].used = false;
+            st->win[k].recs = NULL;
         }
     }
-    se->npending = 0;
+    st->npending = 0;
+}
+
+static void sensor_free(struct sensor *se, unsigned window)
+{
+    uint32_t slots = se->partition_count ? se->partition_count : 1;
+    for (uint32_t p = 0; p < slots; p++) {
+        if (se->streams[p] == NULL)
+            continue;
+        drop_pending(se->streams[p], window);
+        free(se->streams[p]->win);
+        free(se->streams[p]);
+    }
+    free(se->streams);
+    free(se);
 }
 
 void sm_sensors_destroy(sm_sensors_t **self_p)
@@ -128,53 +175,80 @@ void sm_sensors_destroy(sm_sensors_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     sm_sensors_t *s = *self_p;
-    for (size_t i = 0; i < s->n; i++) {
-        drop_pending(s->v[i], s->cfg.reorder_window);
-        free(s->v[i]->win);
-        free(s->v[i]);
-    }
+    for (size_t i = 0; i < s->n; i++)
+        sensor_free(s->v[i], s->cfg.reorder_window);
     free(s->v);
     free(s);
     *self_p = NULL;
 }
 
+/* Visits every stream of se. */
+#define FOR_STREAMS(se, st)                                                                    \
+    for (uint32_t p_ = 0, n_ = (se)->partition_count ? (se)->partition_count : 1; p_ < n_;      \
+         p_++)                                                                                  \
+        for (struct stream *st = (se)->streams[p_]; st != NULL; st = NULL)
+
+/* The books of this epoch, over every stream. */
 static void books_of(const struct sensor *se, struct sm_sensor_books *b)
 {
-    b->emitted = se->last.records_emitted;
-    b->before = se->epoch_before;
-    b->received = se->epoch_received;
-    b->unsent = se->last.records_unsent;
-    uint64_t accounted = b->before + b->received + b->unsent;
-    b->lost = b->emitted > accounted ? b->emitted - accounted : 0;
-    b->gaps = se->epoch_gaps;
-    b->lost_batches = se->epoch_lost_batches;
+    memset(b, 0, sizeof *b);
+    FOR_STREAMS (se, st) {
+        uint64_t emitted = st->last.records_emitted, unsent = st->last.records_unsent;
+        uint64_t accounted = st->epoch_before + st->epoch_received + unsent;
+        b->emitted += emitted;
+        b->before += st->epoch_before;
+        b->received += st->epoch_received;
+        b->unsent += unsent;
+        b->lost += emitted > accounted ? emitted - accounted : 0;
+        b->gaps += st->epoch_gaps;
+        b->lost_batches += st->epoch_lost_batches;
+    }
 }
 
-static void event_full(sm_sensors_t *s, const struct sensor *se, enum sm_sensor_event_kind kind,
-                       uint64_t a, uint64_t b, const char *reason)
+static void event_full(sm_sensors_t *s, const struct sensor *se, const struct stream *st,
+                       enum sm_sensor_event_kind kind, uint64_t a, uint64_t b,
+                       const char *reason)
 {
     struct sm_sensor_books books;
-    struct sm_sensor_event ev = {kind, se->id, se->role, se->epoch, a, b, se->watermark,
-                                 NULL, reason};
+    struct sm_sensor_event ev = {
+        .kind = kind,
+        .sensor_id = se->id,
+        .role = se->role,
+        .epoch = se->epoch,
+        .first_seq = a,
+        .last_seq = b,
+        .watermark_ns = st ? st->watermark : INT64_MIN,
+        .reason = reason,
+        .partitioned = se->partition_count > 0 && st != NULL,
+        .partition = st ? st->partition : 0,
+        .streams = se->nstreams,
+    };
     if (kind == SM_SENSOR_END || kind == SM_SENSOR_CLOSED) {
         books_of(se, &books);
         ev.books = &books;
+    }
+    if (st == NULL) { /* of the whole sensor: the lowest watermark of its streams */
+        int64_t wm = INT64_MAX;
+        FOR_STREAMS (se, x)
+            if (x->watermark < wm)
+                wm = x->watermark;
+        ev.watermark_ns = wm == INT64_MAX ? INT64_MIN : wm;
     }
     if (s->sink.event)
         s->sink.event(s->sink.arg, &ev);
 }
 
-static void event(sm_sensors_t *s, const struct sensor *se, enum sm_sensor_event_kind kind,
-                  uint64_t a, uint64_t b)
+static void event(sm_sensors_t *s, const struct sensor *se, const struct stream *st,
+                  enum sm_sensor_event_kind kind, uint64_t a, uint64_t b)
 {
-    event_full(s, se, kind, a, b, NULL);
+    event_full(s, se, st, kind, a, b, NULL);
 }
 
-static void blind(sm_sensors_t *s, enum sm_role role, int64_t from, int64_t to,
+static void blind(sm_sensors_t *s, const struct sensor *se, int64_t from, int64_t to,
                   enum sm_verdict_kind kind)
 {
     if (s->sink.blind && from <= to)
-        s->sink.blind(s->sink.arg, role, from, to, kind);
+        s->sink.blind(s->sink.arg, se->role, se->view, from, to, kind);
 }
 
 static struct sensor *find(const sm_sensors_t *s, const char *id)
@@ -185,34 +259,35 @@ static struct sensor *find(const sm_sensors_t *s, const char *id)
     return NULL;
 }
 
+static bool owned(const sm_sensors_t *s, uint32_t partition)
+{
+    return partition % s->cfg.shards == s->cfg.shard;
+}
+
 /*
- * Starts a new epoch for se at the header's values (a new sensor or a restart). An epoch
+ * Starts a new epoch for st at the header's values (a new sensor or a restart). An epoch
  * starts at seq 0: a first seq heard within the reorder window means the earlier ones may be
  * still on their way (they are waited for like any gap); a later one means this collector
- * joined mid-epoch (it restarted), and what came before is not ours to account for.
+ * joined mid-epoch (it restarted, or replays from the middle), and what came before is not
+ * ours to account for.
  */
-static void start_epoch(struct sensor *se, const struct sm_wire_header *h, unsigned window)
+static void start_epoch(struct stream *st, const struct sm_wire_header *h, unsigned window)
 {
-    drop_pending(se, window);
-    se->role = h->role;
-    se->epoch = h->boot_epoch;
-    se->next_seq = h->seq < window ? 0 : h->seq;
-    se->joined_late = h->seq >= window;
-    se->in_order_yet = false;
-    se->ended = false;
-    se->have_last = false;
-    memset(&se->last, 0, sizeof se->last);
-    se->gap_since = 0;
-    se->expired = false;
-    se->epoch_received = se->epoch_gaps = se->epoch_lost_batches = se->epoch_before = 0;
-    se->host.present = false;
-    se->st.epoch = h->boot_epoch;
-    se->st.epochs++;
-    se->st.role = h->role;
+    drop_pending(st, window);
+    st->epoch = h->boot_epoch;
+    st->next_seq = h->seq < window ? 0 : h->seq;
+    st->joined_late = h->seq >= window;
+    st->in_order_yet = false;
+    st->ended = false;
+    st->have_last = false;
+    memset(&st->last, 0, sizeof st->last);
+    st->gap_since = 0;
+    st->epoch_received = st->epoch_gaps = st->epoch_lost_batches = st->epoch_before = 0;
 }
 
 /* A server host's counters that rose between two samples of one epoch are evidence over
- * that time (docs/VERDICTS.md, "unanswered"). */
+ * that time (docs/VERDICTS.md, "unanswered"). Every stream carries the same samples: the
+ * sensor keeps the latest, so each rise is told once. */
 static void host_counters(sm_sensors_t *s, struct sensor *se, const struct sm_host_counters *c)
 {
     if (!c->present || se->role != SM_ROLE_SERVER)
@@ -220,55 +295,79 @@ static void host_counters(sm_sensors_t *s, struct sensor *se, const struct sm_ho
     const struct sm_host_counters *p = &se->host;
     if (p->present && c->sampled_ns > p->sampled_ns && s->sink.hint) {
         if (c->listen_overflows > p->listen_overflows || c->listen_drops > p->listen_drops)
-            s->sink.hint(s->sink.arg, p->sampled_ns, c->sampled_ns, SM_HINT_LISTEN_OVERFLOW);
+            s->sink.hint(s->sink.arg, se->view, p->sampled_ns, c->sampled_ns,
+                         SM_HINT_LISTEN_OVERFLOW);
         if (c->reqq_full_drop > p->reqq_full_drop)
-            s->sink.hint(s->sink.arg, p->sampled_ns, c->sampled_ns, SM_HINT_SYN_QUEUE_FULL);
+            s->sink.hint(s->sink.arg, se->view, p->sampled_ns, c->sampled_ns,
+                         SM_HINT_SYN_QUEUE_FULL);
         if (c->syncookies_sent > p->syncookies_sent ||
             c->reqq_full_do_cookies > p->reqq_full_do_cookies)
-            s->sink.hint(s->sink.arg, p->sampled_ns, c->sampled_ns, SM_HINT_SYNCOOKIES);
+            s->sink.hint(s->sink.arg, se->view, p->sampled_ns, c->sampled_ns,
+                         SM_HINT_SYNCOOKIES);
     }
     if (!p->present || c->sampled_ns > p->sampled_ns)
         se->host = *c;
 }
 
-/* Processes one batch that is next in seq order. Takes ownership of recs. */
-static void process(sm_sensors_t *s, struct sensor *se, const struct pending *b)
+static bool all_streams(const struct sensor *se, bool (*pred)(const struct stream *))
 {
-    enum sm_role role = se->role;
-    int64_t prev_wm = se->watermark;
-    if (se->have_last && b->watermark_ns < prev_wm) {
+    FOR_STREAMS (se, st)
+        if (!pred(st))
+            return false;
+    return true;
+}
+
+static bool stream_ended(const struct stream *st)
+{
+    return st->ended;
+}
+
+static bool stream_up(const struct stream *st)
+{
+    return st->up || st->ended;
+}
+
+/* Processes one batch that is next in seq order. Takes ownership of recs. */
+static void process(sm_sensors_t *s, struct sensor *se, struct stream *st,
+                    const struct pending *b)
+{
+    int64_t prev_wm = st->watermark;
+    if (st->have_last && b->watermark_ns < prev_wm) {
         /* An agent's watermark never goes back within an epoch (a replayed old capture is a
          * new epoch, so it stays valid): this batch lies about time. Its records are
          * dropped and counted as lost in the books; nothing it says is believed. */
         free(b->recs);
-        se->st.time_regressed++;
+        st->time_regressed++;
         s->tot.time_regressed++;
-        se->st.lost_batches++;
-        se->epoch_lost_batches++;
+        st->lost_batches++;
+        st->epoch_lost_batches++;
         s->tot.lost_batches++;
-        se->next_seq = b->seq + 1;
+        st->next_seq = b->seq + 1;
         return;
     }
-    if (!se->in_order_yet) {
-        se->in_order_yet = true;
-        event(s, se, SM_SENSOR_UP, b->seq, 0);
+    if (!st->in_order_yet) {
+        st->in_order_yet = true;
+        if (!se->told_up) {
+            se->told_up = true;
+            event(s, se, NULL, SM_SENSOR_UP, b->seq, 0);
+        }
     }
     /* Declared losses since the previous processed batch. */
-    if (se->have_last) {
+    if (st->have_last) {
         uint64_t drops = b->counters.pcap_dropped + b->counters.pcap_ifdropped;
-        uint64_t drops0 = se->last.pcap_dropped + se->last.pcap_ifdropped;
+        uint64_t drops0 = st->last.pcap_dropped + st->last.pcap_ifdropped;
         if (drops > drops0)
-            blind(s, role, prev_wm, b->watermark_ns, SM_V_SENSOR_CAPTURE_LOSS);
-        if (b->counters.records_unsent > se->last.records_unsent) {
+            blind(s, se, prev_wm, b->watermark_ns, SM_V_SENSOR_CAPTURE_LOSS);
+        if (b->counters.records_unsent > st->last.records_unsent) {
             int64_t from = b->unsent_from_ns ? b->unsent_from_ns : prev_wm;
             int64_t to = b->unsent_to_ns ? b->unsent_to_ns : b->watermark_ns;
-            blind(s, role, from, to, SM_V_TRANSPORT_LOSS);
+            blind(s, se, from, to, SM_V_TRANSPORT_LOSS);
         }
     } else {
         if (b->counters.pcap_dropped + b->counters.pcap_ifdropped > 0)
             /* Drops before the first batch we have: somewhere before this watermark. */
-            blind(s, role, INT64_MIN, b->watermark_ns, SM_V_SENSOR_CAPTURE_LOSS);
-        if (se->joined_late) {
+            blind(s, se, INT64_MIN, b->watermark_ns, SM_V_SENSOR_CAPTURE_LOSS);
+        if (st->joined_late) {
             /* This collector restarted mid-epoch: the batches before this one went to its
              * predecessor or were lost with it, so everything the sensor saw before this
              * batch's first record is unknown here (the batches are in capture order). */
@@ -276,96 +375,154 @@ static void process(sm_sensors_t *s, struct sensor *se, const struct pending *b)
             for (size_t i = 0; i < b->n; i++)
                 if (b->recs[i].ts_ns <= edge)
                     edge = b->recs[i].ts_ns - 1;
-            blind(s, role, INT64_MIN, edge, SM_V_TRANSPORT_LOSS);
+            blind(s, se, INT64_MIN, edge, SM_V_TRANSPORT_LOSS);
             const struct sm_wire_counters *k = &b->counters;
             uint64_t sent = k->records_emitted > k->records_unsent
                                 ? k->records_emitted - k->records_unsent
                                 : 0;
-            se->epoch_before = sent > b->n ? sent - b->n : 0;
+            st->epoch_before = sent > b->n ? sent - b->n : 0;
         }
     }
     host_counters(s, se, &b->host);
     /* The join decides on watermarks only, so records may follow what they are blind to. */
     if (b->n > 0 && s->sink.records)
-        s->sink.records(s->sink.arg, role, b->recs, b->n);
+        s->sink.records(s->sink.arg, se->role, b->recs, b->n);
     free(b->recs);
-    se->st.records_received += b->n;
-    se->epoch_received += b->n;
-    se->st.batches++;
+    st->records_received += b->n;
+    st->epoch_received += b->n;
+    st->batches++;
     s->tot.batches++;
-    se->last = b->counters;
-    se->have_last = true;
-    se->st.records_emitted = b->counters.records_emitted;
-    se->st.records_unsent = b->counters.records_unsent;
-    se->st.pcap_dropped = b->counters.pcap_dropped + b->counters.pcap_ifdropped;
-    if (b->watermark_ns > se->watermark)
-        se->watermark = b->watermark_ns;
-    se->st.watermark_ns = se->watermark;
-    se->next_seq = b->seq + 1;
+    st->last = b->counters;
+    st->have_last = true;
+    if (b->watermark_ns > st->watermark)
+        st->watermark = b->watermark_ns;
+    st->next_seq = b->seq + 1;
     if (b->end_of_stream) {
-        se->ended = true;
-        se->st.ended = true;
-        event(s, se, SM_SENSOR_END, b->seq, 0);
+        st->ended = true;
+        if (!se->told_end && all_streams(se, stream_ended)) {
+            se->told_end = true;
+            event(s, se, NULL, SM_SENSOR_END, b->seq, 0);
+        }
     }
 }
 
 /* The window's slot for seq. */
-static struct pending *slot(const sm_sensors_t *s, struct sensor *se, uint64_t seq)
+static struct pending *slot(const sm_sensors_t *s, struct stream *st, uint64_t seq)
 {
-    return &se->win[seq % s->cfg.reorder_window];
+    return &st->win[seq % s->cfg.reorder_window];
 }
 
 /* Processes whatever waits in order after next_seq. */
-static void drain(sm_sensors_t *s, struct sensor *se)
+static void drain(sm_sensors_t *s, struct sensor *se, struct stream *st)
 {
-    for (;;) {
-        struct pending *p = slot(s, se, se->next_seq);
-        if (!p->used || p->seq != se->next_seq)
+    while (st->npending > 0) {
+        struct pending *p = slot(s, st, st->next_seq);
+        if (!p->used || p->seq != st->next_seq)
             break;
         struct pending b = *p;
         p->used = false;
         p->recs = NULL;
-        se->npending--;
-        process(s, se, &b);
+        st->npending--;
+        process(s, se, st, &b);
     }
-    se->gap_since = se->npending > 0 ? se->gap_since : 0;
+    st->gap_since = st->npending > 0 ? st->gap_since : 0;
 }
 
 /* Declares seqs next_seq .. upto-1 lost; the time up to watermark `to` is blind. */
-static void declare_lost(sm_sensors_t *s, struct sensor *se, uint64_t upto, int64_t to)
+static void declare_lost(sm_sensors_t *s, struct sensor *se, struct stream *st, uint64_t upto,
+                         int64_t to)
 {
-    uint64_t n = upto - se->next_seq;
-    blind(s, se->role, se->watermark, to, SM_V_TRANSPORT_LOSS);
-    se->st.gaps++;
-    se->st.lost_batches += n;
-    se->epoch_gaps++;
-    se->epoch_lost_batches += n;
+    uint64_t n = upto - st->next_seq;
+    blind(s, se, st->watermark, to, SM_V_TRANSPORT_LOSS);
+    st->gaps++;
+    st->lost_batches += n;
+    st->epoch_gaps++;
+    st->epoch_lost_batches += n;
     s->tot.gaps++;
     s->tot.lost_batches += n;
-    event(s, se, SM_SENSOR_GAP, se->next_seq, upto - 1);
-    se->next_seq = upto;
+    event(s, se, st, SM_SENSOR_GAP, st->next_seq, upto - 1);
+    st->next_seq = upto;
 }
 
 /*
  * Gives up on the seqs missing before the first waiting batch: declares them lost, with the
  * time between the last processed watermark and that batch's watermark blind.
  */
-static void skip_gap(sm_sensors_t *s, struct sensor *se)
+static void skip_gap(sm_sensors_t *s, struct sensor *se, struct stream *st)
 {
     uint64_t first = 0;
     bool found = false;
-    for (unsigned k = 0; k < s->cfg.reorder_window; k++) {
-        const struct pending *p = &se->win[k];
+    for (unsigned k = 0; st->win != NULL && k < s->cfg.reorder_window; k++) {
+        const struct pending *p = &st->win[k];
         if (p->used && (!found || p->seq < first)) {
             first = p->seq;
             found = true;
         }
     }
-    if (!found || first <= se->next_seq)
+    if (!found || first <= st->next_seq)
         return;
-    declare_lost(s, se, first, slot(s, se, first)->watermark_ns);
-    se->gap_since = 0;
-    drain(s, se);
+    declare_lost(s, se, st, first, slot(s, st, first)->watermark_ns);
+    st->gap_since = 0;
+    drain(s, se, st);
+}
+
+static struct stream *stream_new(uint32_t partition)
+{
+    struct stream *st = sm_calloc(1, sizeof *st);
+    if (st == NULL)
+        return NULL;
+    st->partition = partition;
+    st->watermark = INT64_MIN;
+    return st;
+}
+
+/* A new sensor for the header (the caller made room). NULL when out of memory. */
+static struct sensor *sensor_new(sm_sensors_t *s, const struct sm_wire_header *h)
+{
+    struct sensor *se = sm_calloc(1, sizeof *se);
+    uint32_t slots = h->partition_count ? h->partition_count : 1;
+    if (se == NULL || (se->streams = sm_calloc(slots, sizeof *se->streams)) == NULL) {
+        free(se);
+        return NULL;
+    }
+    memcpy(se->id, h->sensor_id, sizeof se->id);
+    se->role = h->role;
+    se->view = h->role == SM_ROLE_SERVER ? ++s->next_view : SM_VIEW_ALL;
+    se->epoch = h->boot_epoch;
+    se->epochs = 1;
+    se->capture_start = INT64_MIN;
+    se->partition_count = h->partition_count;
+    for (uint32_t p = 0; p < slots; p++) {
+        if (h->partition_count && !owned(s, p))
+            continue;
+        if ((se->streams[p] = stream_new(p)) == NULL) {
+            sensor_free(se, s->cfg.reorder_window);
+            return NULL;
+        }
+        se->nstreams++;
+    }
+    return se;
+}
+
+/*
+ * A new epoch of se, first heard now: every owned stream starts over, each at the seq its own
+ * first batch brings. Until a stream is heard it holds the role's time (a client SYN read from
+ * one partition must not be decided before the server's part of that partition was read);
+ * heard from no stream within the down timeout, it is down like a silent one.
+ */
+static void expect_streams(sm_sensors_t *s, struct sensor *se, const struct sm_wire_header *h,
+                           int64_t now)
+{
+    FOR_STREAMS (se, st) {
+        drop_pending(st, s->cfg.reorder_window);
+        start_epoch(st, h, s->cfg.reorder_window);
+        st->heard = false;
+        st->up = true;
+        st->last_heard = now;
+        st->down_from = st->watermark;
+    }
+    se->told_up = se->told_end = se->told_down = false;
+    se->host.present = false;
 }
 
 bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm_record *recs,
@@ -376,69 +533,83 @@ bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm
         s->started = now;
     }
     struct sensor *se = find(s, h->sensor_id);
+    if (se != NULL && (h->role != se->role || h->partition_count != se->partition_count)) {
+        /* Another role or another partitioning under a known id: the sensor restarted as
+         * something else. Its old books close; it starts over as what it says now. */
+        if (h->boot_epoch <= se->epoch) {
+            s->tot.stale++;
+            free(recs);
+            return true;
+        }
+        if (se->told_up && !se->told_end)
+            event_full(s, se, NULL, SM_SENSOR_CLOSED, 0, 0, "restart");
+        for (size_t i = 0; i < s->n; i++)
+            if (s->v[i] == se)
+                s->v[i] = s->v[--s->n];
+        sensor_free(se, s->cfg.reorder_window);
+        se = NULL;
+    }
     if (se == NULL && s->n == s->cfg.max_sensors) {
         /* Full: the slot of the sensor expired longest ago, if any, is reused. */
-        struct sensor *old = NULL;
-        size_t at = 0;
-        for (size_t i = 0; i < s->n; i++) {
-            if (s->v[i]->expired && (old == NULL || s->v[i]->last_heard < old->last_heard)) {
-                old = s->v[i];
+        size_t at = s->n;
+        for (size_t i = 0; i < s->n; i++)
+            if (s->v[i]->expired && (at == s->n || s->v[i]->last_heard < s->v[at]->last_heard))
                 at = i;
-            }
-        }
-        if (old == NULL) {
+        if (at == s->n) {
             s->tot.rejected_sensors++;
             free(recs);
             return false;
         }
-        drop_pending(old, s->cfg.reorder_window);
-        free(old->win);
-        free(old);
+        sensor_free(s->v[at], s->cfg.reorder_window);
         s->v[at] = s->v[--s->n];
     }
     if (se == NULL) {
-        se = sm_calloc(1, sizeof *se);
-        struct pending *win = sm_calloc(s->cfg.reorder_window, sizeof *win);
-        if (se == NULL || win == NULL) {
-            free(se);
-            free(win);
+        if ((se = sensor_new(s, h)) == NULL) {
             free(recs);
             return false;
         }
-        se->win = win;
-        memcpy(se->id, h->sensor_id, sizeof se->id);
-        memcpy(se->st.sensor_id, h->sensor_id, sizeof se->st.sensor_id);
-        se->watermark = INT64_MIN;
-        se->capture_start = INT64_MIN;
         s->v[s->n++] = se;
-        start_epoch(se, h, s->cfg.reorder_window);
+        expect_streams(s, se, h, now);
     } else if (h->boot_epoch > se->epoch) {
-        /* A restart. Whatever waited from the old epoch is lost; the pause is blind. */
-        if (se->npending > 0)
-            skip_gap(s, se);
-        drop_pending(se, s->cfg.reorder_window);
-        if (se->in_order_yet && !se->ended) {
-            blind(s, se->role, se->watermark, h->watermark_ns, SM_V_SENSOR_DOWN);
-            event_full(s, se, SM_SENSOR_CLOSED, se->next_seq, 0, "restart");
+        /* A restart, first heard on this stream. Whatever waited from the old epoch is lost;
+         * the pause is blind on every stream. */
+        FOR_STREAMS (se, x) {
+            if (x->npending > 0)
+                skip_gap(s, se, x);
+            if (x->in_order_yet && !x->ended)
+                blind(s, se, x->watermark, h->watermark_ns, SM_V_SENSOR_DOWN);
         }
-        start_epoch(se, h, s->cfg.reorder_window);
-    } else if (h->boot_epoch < se->epoch || h->role != se->role) {
-        se->st.stale++;
+        if (se->told_up && !se->told_end && !se->expired)
+            event_full(s, se, NULL, SM_SENSOR_CLOSED, 0, 0, "restart");
+        se->epoch = h->boot_epoch;
+        se->epochs++;
+        expect_streams(s, se, h, now);
+    } else if (h->boot_epoch < se->epoch) {
         s->tot.stale++;
         free(recs);
         return true;
     }
-    se->last_heard = now;
+    struct stream *st = se->streams[h->partition_count ? h->partition : 0];
+    if (st == NULL) { /* a partition this collector does not own: the caller let it through */
+        s->tot.stale++;
+        free(recs);
+        return true;
+    }
+    if (!st->heard) {
+        st->heard = true;
+        start_epoch(st, h, s->cfg.reorder_window); /* its own first part says where it starts */
+    }
+    st->last_heard = se->last_heard = now;
     if (se->capture_start == INT64_MIN && h->capture_start_ns > 0)
         se->capture_start = h->capture_start_ns;
-    if (!se->up) {
-        se->up = true;
-        se->st.up = true;
-        if (se->in_order_yet) {
-            /* It was down and is back in the same epoch: the silence was blind. */
-            blind(s, se->role, se->down_from, h->watermark_ns, SM_V_SENSOR_DOWN);
-            event(s, se, SM_SENSOR_BACK, h->seq, 0);
-        }
+    if (!st->up) {
+        st->up = true;
+        /* It was down and is back in the same epoch: the silence was blind. */
+        blind(s, se, st->down_from, h->watermark_ns, SM_V_SENSOR_DOWN);
+    }
+    if (se->told_down && all_streams(se, stream_up)) {
+        se->told_down = false;
+        event(s, se, NULL, SM_SENSOR_BACK, h->seq, 0);
     }
     if (h->nscope > 0) {
         se->nscope = h->nscope;
@@ -446,8 +617,8 @@ bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm
     }
 
     se->expired = false;
-    if (h->seq < se->next_seq || se->ended) {
-        se->st.duplicates++;
+    if (h->seq < st->next_seq || st->ended) {
+        st->duplicates++;
         s->tot.duplicates++;
         free(recs);
         return true;
@@ -455,36 +626,43 @@ bool sm_sensors_batch(sm_sensors_t *s, const struct sm_wire_header *h, struct sm
     struct pending b = {true,          h->seq,         h->watermark_ns,
                         h->counters,   h->end_of_stream, h->unsent_from_ns,
                         h->unsent_to_ns, recs,         n,  h->host};
-    if (h->seq == se->next_seq) {
-        process(s, se, &b);
-        drain(s, se);
+    if (h->seq == st->next_seq) {
+        process(s, se, st, &b);
+        drain(s, se, st);
         return true;
     }
     /* Ahead of the next seq: wait in the window, unless the window is overrun, in which case
      * the oldest holes are given up until it fits. */
-    while (h->seq - se->next_seq >= s->cfg.reorder_window) {
-        if (se->npending == 0) {
-            declare_lost(s, se, h->seq, h->watermark_ns);
+    while (h->seq - st->next_seq >= s->cfg.reorder_window) {
+        if (st->npending == 0) {
+            declare_lost(s, se, st, h->seq, h->watermark_ns);
             break;
         }
-        skip_gap(s, se);
+        skip_gap(s, se, st);
     }
-    if (h->seq == se->next_seq) {
-        process(s, se, &b);
-        drain(s, se);
+    if (h->seq == st->next_seq) {
+        process(s, se, st, &b);
+        drain(s, se, st);
         return true;
     }
-    struct pending *p = slot(s, se, h->seq);
+    if (st->win == NULL &&
+        (st->win = sm_calloc(s->cfg.reorder_window, sizeof *st->win)) == NULL) {
+        /* Cannot hold it: what it carries is lost, and said so like any gap. */
+        free(recs);
+        declare_lost(s, se, st, h->seq + 1, h->watermark_ns);
+        return true;
+    }
+    struct pending *p = slot(s, st, h->seq);
     if (p->used) { /* the same seq again */
-        se->st.duplicates++;
+        st->duplicates++;
         s->tot.duplicates++;
         free(recs);
         return true;
     }
     *p = b;
-    se->npending++;
-    if (se->gap_since == 0)
-        se->gap_since = now;
+    st->npending++;
+    if (st->gap_since == 0)
+        st->gap_since = now;
     return true;
 }
 
@@ -496,75 +674,116 @@ void sm_sensors_tick(sm_sensors_t *s, int64_t now)
     }
     for (size_t i = 0; i < s->n; i++) {
         struct sensor *se = s->v[i];
-        if (se->npending > 0 && se->gap_since != 0 && now - se->gap_since >= s->cfg.gap_wait_ns)
-            skip_gap(s, se);
-        if (se->up && !se->ended && now - se->last_heard >= s->cfg.down_after_ns) {
-            se->up = false;
-            se->st.up = false;
-            se->down_from = se->watermark;
-            event(s, se, SM_SENSOR_DOWN, se->next_seq, 0);
+        bool went_down = false;
+        FOR_STREAMS (se, st) {
+            if (st->npending > 0 && st->gap_since != 0 &&
+                now - st->gap_since >= s->cfg.gap_wait_ns)
+                skip_gap(s, se, st);
+            if (st->up && !st->ended && now - st->last_heard >= s->cfg.down_after_ns) {
+                st->up = false;
+                st->down_from = st->watermark;
+                went_down = true;
+            }
         }
-        if (!se->up && !se->ended && !se->expired &&
+        if (went_down && !se->told_down && !se->expired) {
+            se->told_down = true;
+            event(s, se, NULL, SM_SENSOR_DOWN, 0, 0);
+        }
+        if (se->told_down && !se->told_end && !se->expired &&
             now - se->last_heard >= s->cfg.expire_after_ns) {
             /* Gone for good, as far as we know: close its books and free what waits. Its id
              * and scope stay, so SYNs to what it served keep saying sensor_down. */
-            drop_pending(se, s->cfg.reorder_window);
+            FOR_STREAMS (se, st)
+                drop_pending(st, s->cfg.reorder_window);
             se->expired = true;
-            event_full(s, se, SM_SENSOR_CLOSED, se->next_seq, 0, "expired");
+            event_full(s, se, NULL, SM_SENSOR_CLOSED, 0, 0, "expired");
         }
     }
 }
 
-/* The smallest watermark of role's live sensors, or INT64_MAX when it has none. */
+/* True when st holds up its role's time: live, not ended. */
+static bool holds_time(const struct stream *st)
+{
+    return st->up && !st->ended && (st->in_order_yet || !st->heard);
+}
+
+/* The smallest watermark of role's live streams, or INT64_MAX when it has none. */
 static int64_t live_min(const sm_sensors_t *s, enum sm_role role, bool *any_live,
-                        bool *any_ended, int64_t *down_from)
+                        bool *any_ended, bool *any_down)
 {
     int64_t wm = INT64_MAX;
-    *any_live = *any_ended = false;
-    *down_from = INT64_MAX;
+    *any_live = *any_ended = *any_down = false;
     for (size_t i = 0; i < s->n; i++) {
         const struct sensor *se = s->v[i];
         if (se->role != role)
             continue;
-        if (se->ended) {
-            *any_ended = true;
-        } else if (se->up && se->in_order_yet) {
-            *any_live = true;
-            if (se->watermark < wm)
-                wm = se->watermark;
-        } else if (!se->up && se->down_from < *down_from) {
-            *down_from = se->down_from;
+        FOR_STREAMS (se, st) {
+            if (st->ended) {
+                *any_ended = true;
+            } else if (holds_time(st)) {
+                *any_live = true;
+                if (st->watermark < wm)
+                    wm = st->watermark;
+            } else if (!st->up) {
+                *any_down = true;
+            }
         }
     }
     return wm;
 }
 
+/* Every down stream of role is blind from where it fell silent up to t, in its sensor's view. */
+static void blind_down_streams(sm_sensors_t *s, enum sm_role role, int64_t t)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct sensor *se = s->v[i];
+        if (se->role != role)
+            continue;
+        int64_t from = INT64_MAX;
+        FOR_STREAMS (se, st)
+            if (!st->up && !st->ended && st->down_from < from)
+                from = st->down_from;
+        if (from != INT64_MAX)
+            blind(s, se, from, t, SM_V_SENSOR_DOWN);
+    }
+}
+
 int64_t sm_sensors_watermark(sm_sensors_t *s, enum sm_role role, int64_t now)
 {
-    bool live, ended, olive, oended;
-    int64_t down_from, odown;
-    int64_t wm = live_min(s, role, &live, &ended, &down_from);
+    bool live, ended, down, olive, oended, odown;
+    int64_t wm = live_min(s, role, &live, &ended, &down);
     enum sm_role other = role == SM_ROLE_CLIENT ? SM_ROLE_SERVER : SM_ROLE_CLIENT;
     int64_t owm = live_min(s, other, &olive, &oended, &odown);
     if (live) {
         s->role_blind[role] = false;
-        if (down_from != INT64_MAX) /* a down sensor beside live ones: its share is blind */
-            blind(s, role, down_from, wm, SM_V_SENSOR_DOWN);
+        if (down) /* down streams beside live ones: their share is blind */
+            blind_down_streams(s, role, wm);
         return wm;
     }
-    if (ended && down_from == INT64_MAX)
+    if (ended && !down)
         return sm_sensors_last_watermark(s, role); /* finished: no further evidence */
-    /* No live sensor of this role: down, or none yet (after the start grace). Time moves
-     * with the other role, and everything from the role's last evidence is blind. */
+    /* No live stream of this role: down, or none yet (after the start grace). Time moves
+     * with the other role, and everything from the role's last evidence is blind, in every
+     * view: what no sensor of the role watches is unknown too. */
     bool waited = s->have_started && now - s->started >= s->cfg.start_grace_ns;
-    if (!olive || (down_from == INT64_MAX && !waited))
+    if (!olive || (!down && !waited))
         return INT64_MIN;
-    int64_t from = down_from != INT64_MAX ? down_from : INT64_MIN;
+    int64_t from = INT64_MIN;
+    if (down) {
+        from = INT64_MAX;
+        for (size_t i = 0; i < s->n; i++)
+            if (s->v[i]->role == role)
+                FOR_STREAMS (s->v[i], st)
+                    if (!st->up && !st->ended && st->down_from < from)
+                        from = st->down_from;
+    }
     if (!s->role_blind[role] || from < s->role_down_from[role]) {
         s->role_blind[role] = true;
         s->role_down_from[role] = from;
     }
-    blind(s, role, s->role_down_from[role], owm, SM_V_SENSOR_DOWN);
+    if (s->sink.blind && s->role_down_from[role] <= owm)
+        s->sink.blind(s->sink.arg, role, SM_VIEW_ALL, s->role_down_from[role], owm,
+                      SM_V_SENSOR_DOWN);
     return owm;
 }
 
@@ -572,7 +791,7 @@ bool sm_sensors_all_ended(const sm_sensors_t *s)
 {
     bool seen[2] = {false, false};
     for (size_t i = 0; i < s->n; i++) {
-        if (!s->v[i]->ended)
+        if (!s->v[i]->told_end)
             return false;
         seen[s->v[i]->role] = true;
     }
@@ -583,8 +802,10 @@ int64_t sm_sensors_last_watermark(const sm_sensors_t *s, enum sm_role role)
 {
     int64_t wm = INT64_MIN;
     for (size_t i = 0; i < s->n; i++)
-        if (s->v[i]->role == role && s->v[i]->watermark > wm)
-            wm = s->v[i]->watermark;
+        if (s->v[i]->role == role)
+            FOR_STREAMS (s->v[i], st)
+                if (st->watermark > wm)
+                    wm = st->watermark;
     return wm;
 }
 
@@ -598,7 +819,7 @@ int64_t sm_sensors_capture_start(const sm_sensors_t *s, enum sm_role role)
     return start == INT64_MAX ? INT64_MIN : start;
 }
 
-bool sm_sensors_in_scope(const sm_sensors_t *s, const struct sm_tuple *client)
+int32_t sm_sensors_scope_view(const sm_sensors_t *s, const struct sm_tuple *client)
 {
     bool any_server = false;
     for (size_t i = 0; i < s->n; i++) {
@@ -608,9 +829,9 @@ bool sm_sensors_in_scope(const sm_sensors_t *s, const struct sm_tuple *client)
         any_server = true;
         for (size_t k = 0; k < se->nscope; k++)
             if (sm_scope_entry_covers(&se->scope[k], &client->dst, client->dport))
-                return true;
+                return (int32_t)se->view;
     }
-    return !any_server;
+    return any_server ? SM_SCOPE_OUT : (int32_t)SM_VIEW_ALL;
 }
 
 void sm_sensors_totals(const sm_sensors_t *s, struct sm_sensors_totals *out)
@@ -619,13 +840,43 @@ void sm_sensors_totals(const sm_sensors_t *s, struct sm_sensors_totals *out)
     out->sensors = s->n;
     out->up = 0;
     for (size_t i = 0; i < s->n; i++)
-        out->up += s->v[i]->up && !s->v[i]->ended;
+        out->up += !s->v[i]->told_down && !s->v[i]->told_end && !s->v[i]->expired;
 }
 
 size_t sm_sensors_stats(const sm_sensors_t *s, struct sm_sensor_stats *out, size_t max)
 {
     size_t k = 0;
-    for (; k < s->n && k < max; k++)
-        out[k] = s->v[k]->st;
+    for (; k < s->n && k < max; k++) {
+        const struct sensor *se = s->v[k];
+        struct sm_sensor_stats *o = &out[k];
+        memset(o, 0, sizeof *o);
+        memcpy(o->sensor_id, se->id, sizeof o->sensor_id);
+        o->role = se->role;
+        o->view = se->view;
+        o->up = !se->told_down && !se->expired;
+        o->ended = se->told_end;
+        o->epoch = se->epoch;
+        o->epochs = se->epochs;
+        o->streams = se->nstreams;
+        o->watermark_ns = INT64_MAX;
+        FOR_STREAMS (se, st) {
+            o->batches += st->batches;
+            o->duplicates += st->duplicates;
+            o->stale += st->stale;
+            o->gaps += st->gaps;
+            o->lost_batches += st->lost_batches;
+            o->time_regressed += st->time_regressed;
+            o->records_received += st->records_received;
+            o->records_emitted += st->last.records_emitted;
+            o->records_unsent += st->last.records_unsent;
+            uint64_t drops = st->last.pcap_dropped + st->last.pcap_ifdropped;
+            if (drops > o->pcap_dropped) /* every stream carries the sensor's drops */
+                o->pcap_dropped = drops;
+            if (st->watermark < o->watermark_ns)
+                o->watermark_ns = st->watermark;
+        }
+        if (o->watermark_ns == INT64_MAX)
+            o->watermark_ns = INT64_MIN;
+    }
     return k;
 }

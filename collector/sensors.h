@@ -2,6 +2,8 @@
  * sensors.h - the collector's books on each sensor (private to the collector).
  *
  * Batches arrive validated but in any order, duplicated, with gaps, from agents that restart.
+ * Over a partitioned transport (JetStream) each (sensor, partition) keeps books of its own:
+ * every partition sees every seq of the sensor (docs/WIRE.md).
  * The books turn them into what the join engine needs: each sensor's records in seq order,
  * a watermark per role, and blind intervals (docs/ARCHITECTURE.md, "Verdicts") wherever the
  * evidence is incomplete: seq gaps (transport loss), declared unsent records, capture drops,
@@ -47,18 +49,22 @@ struct sm_sensor_event {
     uint64_t epoch;
     uint64_t first_seq, last_seq; /* UP: the first seq seen; GAP: the lost range */
     int64_t watermark_ns;
-    const struct sm_sensor_books *books; /* END and CLOSED: the epoch's books */
+    const struct sm_sensor_books *books; /* END and CLOSED: the epoch's books, all streams */
     const char *reason;                  /* CLOSED: "restart" or "expired" */
+    bool partitioned;                    /* GAP over a partitioned transport: of partition */
+    uint32_t partition;
+    uint32_t streams;                    /* the sensor's streams here (owned partitions, or 1) */
 };
 
 struct sm_sensors_sink {
     void (*records)(void *arg, enum sm_role role, const struct sm_record *recs, size_t n);
-    void (*blind)(void *arg, enum sm_role role, int64_t from, int64_t to,
+    /* view: the server sensor's (sm_join_blind), or SM_VIEW_ALL */
+    void (*blind)(void *arg, enum sm_role role, uint32_t view, int64_t from, int64_t to,
                   enum sm_verdict_kind kind);
     void (*event)(void *arg, const struct sm_sensor_event *ev);
     /* A server sensor's host counters rose over [from, to]: evidence of what the server host
      * did (sm_join_hint). May be NULL. */
-    void (*hint)(void *arg, int64_t from, int64_t to, enum sm_host_hint kind);
+    void (*hint)(void *arg, uint32_t view, int64_t from, int64_t to, enum sm_host_hint kind);
     void *arg;
 };
 
@@ -69,6 +75,8 @@ struct sm_sensors_config {
     size_t max_sensors;      /* 0 = 256 */
     int64_t expire_after_ns; /* a sensor down this long is closed and its slot reusable;
                               * 0 = 10 minutes */
+    uint32_t shard, shards;  /* partitioned transport: this collector owns the partitions
+                              * p % shards == shard (shards 0: all of them) */
     int64_t start_grace_ns;  /* after start, how long a role may have no sensor before its
                               * time is blind: agents reconnect to a restarted collector with
                               * a backoff of up to 1 s, then send their backlog; 0 = 3 s, and
@@ -79,6 +87,8 @@ struct sm_sensors_config {
 struct sm_sensor_stats {
     char sensor_id[SM_SENSOR_ID_MAX + 1];
     enum sm_role role;
+    uint32_t view;    /* a server sensor's view (sm_sensors_scope_view) */
+    uint32_t streams; /* owned partitions (or 1) */
     bool up, ended;
     uint64_t epoch, epochs;
     uint64_t batches, duplicates, stale, gaps, lost_batches;
@@ -128,11 +138,13 @@ int64_t sm_sensors_last_watermark(const sm_sensors_t *s, enum sm_role role);
 int64_t sm_sensors_capture_start(const sm_sensors_t *s, enum sm_role role);
 
 /*
- * True when a server sensor announced a scope covering the client tuple's destination, and
- * also while no server sensor has been heard at all: what the server serves is unknown then,
- * so the SYN is judged (a non-network verdict: the server role is blind) rather than ignored.
+ * The view of the server sensor whose announced scope covers the client tuple's destination
+ * (the first such sensor heard), SM_SCOPE_OUT when server sensors were heard and none covers
+ * it, and SM_VIEW_ALL while no server sensor has been heard at all: what the server serves is
+ * unknown then, so the SYN is judged (a non-network verdict: the server role is blind) rather
+ * than ignored. A sm_scope_fn.
  */
-bool sm_sensors_in_scope(const sm_sensors_t *s, const struct sm_tuple *client);
+int32_t sm_sensors_scope_view(const sm_sensors_t *s, const struct sm_tuple *client);
 
 void sm_sensors_totals(const sm_sensors_t *s, struct sm_sensors_totals *out);
 size_t sm_sensors_stats(const sm_sensors_t *s, struct sm_sensor_stats *out, size_t max);

@@ -202,10 +202,11 @@ struct lane {
 };
 
 /* An interval of event time with a kind: a blind interval (the verdict it implies) or a
- * host hint (enum sm_host_hint). */
+ * host hint (enum sm_host_hint), of one server view or of all (SM_VIEW_ALL). */
 struct interval {
     int64_t from, to;
     int kind;
+    uint32_t view;
 };
 
 /* Intervals of one role and purpose, merged per kind; at MAX_INTERVALS they widen. */
@@ -840,16 +841,23 @@ static void emit(sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind, const cha
     emit_x(j, gi, kind, reason, false, 0);
 }
 
-/* The most serious kind of blind interval of role overlapping [from, to], or SM_V_COUNT. */
-static enum sm_verdict_kind blind_over(const sm_join_t *j, enum sm_role role, int64_t from,
-                                       int64_t to)
+/* True when an interval of view iv speaks of view (SM_VIEW_ALL on either side: of all). */
+static bool view_meets(uint32_t iv, uint32_t view)
+{
+    return iv == SM_VIEW_ALL || view == SM_VIEW_ALL || iv == view;
+}
+
+/* The most serious kind of blind interval of role overlapping [from, to] in view, or
+ * SM_V_COUNT. */
+static enum sm_verdict_kind blind_over(const sm_join_t *j, enum sm_role role, uint32_t view,
+                                       int64_t from, int64_t to)
 {
     static const enum sm_verdict_kind rank[] = {SM_V_SENSOR_DOWN, SM_V_TRANSPORT_LOSS,
                                                 SM_V_SENSOR_CAPTURE_LOSS, SM_V_UNKNOWN};
     bool seen[SM_V_COUNT] = {false};
     const struct ivlist *l = &j->blind[role];
     for (size_t k = 0; k < l->n; k++)
-        if (l->v[k].from <= to && l->v[k].to >= from)
+        if (l->v[k].from <= to && l->v[k].to >= from && view_meets(l->v[k].view, view))
             seen[l->v[k].kind] = true;
     for (size_t r = 0; r < sizeof rank / sizeof rank[0]; r++)
         if (seen[rank[r]])
@@ -857,12 +865,13 @@ static enum sm_verdict_kind blind_over(const sm_join_t *j, enum sm_role role, in
     return SM_V_COUNT;
 }
 
-/* True when a host hint of kind overlaps [from, to]. */
-static bool hint_over(const sm_join_t *j, enum sm_host_hint kind, int64_t from, int64_t to)
+/* True when a host hint of kind overlaps [from, to] in view. */
+static bool hint_over(const sm_join_t *j, uint32_t view, enum sm_host_hint kind, int64_t from,
+                      int64_t to)
 {
     for (size_t k = 0; k < j->hints.n; k++)
         if (j->hints.v[k].kind == (int)kind && j->hints.v[k].from <= to &&
-            j->hints.v[k].to >= from)
+            j->hints.v[k].to >= from && view_meets(j->hints.v[k].view, view))
             return true;
     return false;
 }
@@ -888,6 +897,17 @@ static void free_group(sm_join_t *j, uint32_t gi)
     if (peer)
         entry_free(j, peer);
     entry_free(j, gi);
+}
+
+/* The server view expecting a client SYN to tuple's destination, or SM_SCOPE_OUT. */
+static int32_t scope_view(const sm_join_t *j, const struct sm_tuple *client)
+{
+    return j->cfg.in_scope ? j->cfg.in_scope(j->cfg.scope_arg, client) : (int32_t)SM_VIEW_ALL;
+}
+
+static bool in_scope(const sm_join_t *j, const struct sm_tuple *client)
+{
+    return scope_view(j, client) != SM_SCOPE_OUT;
 }
 
 /* Could the server capture have seen a client attempt sent at t? It ran from before t (by
@@ -918,11 +938,13 @@ static bool pres_seen(const sm_join_t *j, uint16_t port, int64_t from, int64_t t
 static void decide_unmatched(sm_join_t *j, uint32_t gi)
 {
     const struct entry *g = &j->pool[gi];
-    if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)) {
+    int32_t sv = scope_view(j, &g->tuple);
+    if (sv == SM_SCOPE_OUT) {
         j->st.out_of_scope++;
         free_group(j, gi);
         return;
     }
+    uint32_t view = (uint32_t)sv;
     /* Evidence first, in order: could the server capture have seen it at all (it ran from
      * before the last attempt until the last attempt could have arrived), did it declare
      * gaps around it; only then does an answer the client got mean a middlebox answered;
@@ -943,7 +965,7 @@ static void decide_unmatched(sm_join_t *j, uint32_t gi)
             emit(j, gi, SM_V_UNKNOWN, "before_server_capture");
         else
             emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
-    } else if ((k = blind_over(j, SM_ROLE_SERVER, from, to)) != SM_V_COUNT) {
+    } else if ((k = blind_over(j, SM_ROLE_SERVER, view, from, to)) != SM_V_COUNT) {
         emit(j, gi, k, blind_reason(SM_ROLE_SERVER, k));
     } else if (g->fp_incomplete) {
         /* its server SYN, rewritten, may be among those the second matcher could not see */
@@ -960,7 +982,7 @@ static void decide_unmatched(sm_join_t *j, uint32_t gi)
         emit(j, gi, SM_V_AMBIGUOUS, NULL);
     } else if (g->answer != SM_ANSWER_NONE) {
         emit(j, gi, SM_V_ANSWERED_BY_MIDDLEBOX, NULL);
-    } else if ((k = blind_over(j, SM_ROLE_CLIENT, from, to)) != SM_V_COUNT) {
+    } else if ((k = blind_over(j, SM_ROLE_CLIENT, SM_VIEW_ALL, from, to)) != SM_V_COUNT) {
         emit(j, gi, k, blind_reason(SM_ROLE_CLIENT, k));
     } else if (g->candidates > 1) {
         emit(j, gi, SM_V_AMBIGUOUS, NULL); /* lost a tie for a server SYN: not missing */
@@ -1025,18 +1047,24 @@ static void decide_linked(sm_join_t *j, uint32_t gi)
     int64_t cfrom = sat_add(g->first_ns, -skew);
     int64_t cto = sat_add(g->last_ns, j->cfg.timeout_ns + skew);
     int64_t sfrom = s->first_ns, sto = sat_add(s->last_ns, j->cfg.timeout_ns);
+    /* the server view it belongs to, asked only when evidence of that view is needed */
+    uint32_t view = SM_VIEW_ALL;
+    if (ca != SM_ANSWER_NONE || s->answer != SM_ANSWER_SYNACK || j->hints.n > 0) {
+        int32_t sv = scope_view(j, &g->tuple);
+        view = sv == SM_SCOPE_OUT ? SM_VIEW_ALL : (uint32_t)sv;
+    }
     enum sm_verdict_kind k;
     if (g->candidates > 1) {
         emit(j, gi, SM_V_AMBIGUOUS, NULL);
     } else if (ca == SM_ANSWER_SYNACK && s->answer == SM_ANSWER_SYNACK) {
         emit_x(j, gi, SM_V_MATCHED, NULL,
-               hint_over(j, SM_HINT_SYNCOOKIES, s->first_ns, s->answer_ns), 0);
+               hint_over(j, view, SM_HINT_SYNCOOKIES, s->first_ns, s->answer_ns), 0);
     } else if (ca == SM_ANSWER_RST && s->answer == SM_ANSWER_RST) {
         emit(j, gi, SM_V_REFUSED, NULL);
     } else if (ca != SM_ANSWER_NONE) {
         /* The client got an answer the server did not send: a device between them answered
          * (a proxy, a reset on the way back), unless the server's capture was blind then. */
-        if ((k = blind_over(j, SM_ROLE_SERVER, sfrom, sto)) != SM_V_COUNT)
+        if ((k = blind_over(j, SM_ROLE_SERVER, view, sfrom, sto)) != SM_V_COUNT)
             emit(j, gi, k, blind_reason(SM_ROLE_SERVER, k));
         else
             emit(j, gi, SM_V_ANSWERED_BY_MIDDLEBOX, NULL);
@@ -1047,23 +1075,23 @@ static void decide_linked(sm_join_t *j, uint32_t gi)
             emit(j, gi, SM_V_UNKNOWN, "collector_out_of_memory");
         else if (cto > j->cov_end[SM_ROLE_CLIENT])
             emit(j, gi, SM_V_UNKNOWN, "after_client_capture");
-        else if ((k = blind_over(j, SM_ROLE_CLIENT, cfrom, cto)) != SM_V_COUNT)
+        else if ((k = blind_over(j, SM_ROLE_CLIENT, SM_VIEW_ALL, cfrom, cto)) != SM_V_COUNT)
             emit(j, gi, k, blind_reason(SM_ROLE_CLIENT, k));
         else
             emit(j, gi, SM_V_REPLY_LOST, NULL);
     } else {
         /* Seen at the server, answered by nobody: the server host dropped it after the
          * capture point, if its capture was there to see an answer. */
-        const char *why = hint_over(j, SM_HINT_LISTEN_OVERFLOW, s->first_ns, s->last_ns)
+        const char *why = hint_over(j, view, SM_HINT_LISTEN_OVERFLOW, s->first_ns, s->last_ns)
                               ? "listen_queue_overflow"
-                          : hint_over(j, SM_HINT_SYN_QUEUE_FULL, s->first_ns, s->last_ns)
+                          : hint_over(j, view, SM_HINT_SYN_QUEUE_FULL, s->first_ns, s->last_ns)
                               ? "syn_queue_full"
                               : NULL;
         if (j->degraded)
             emit(j, gi, SM_V_UNKNOWN, "collector_out_of_memory");
         else if (sto > j->cov_end[SM_ROLE_SERVER])
             emit(j, gi, SM_V_UNKNOWN, "after_server_capture");
-        else if ((k = blind_over(j, SM_ROLE_SERVER, sfrom, sto)) != SM_V_COUNT)
+        else if ((k = blind_over(j, SM_ROLE_SERVER, view, sfrom, sto)) != SM_V_COUNT)
             emit(j, gi, k, blind_reason(SM_ROLE_SERVER, k));
         else
             emit(j, gi, SM_V_UNANSWERED, why);
@@ -1079,7 +1107,7 @@ static void decide_final(sm_join_t *j, uint32_t gi)
     struct entry *g = &j->pool[gi];
     /* Live, the second matcher looks at the server SYNs that expired alone. */
     if (!g->peer && j->live_ix && g->candidates <= 1 && !j->cfg.hold_unmatched &&
-        (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)))
+        in_scope(j, &g->tuple))
         fp_match(j, j->live_ix, gi);
     g = &j->pool[gi];
     g->held = false;
@@ -1143,7 +1171,7 @@ static void server_alone(sm_join_t *j, uint32_t si)
     if (!e->flood) {
         j->st.server_only++;
         if (e->answer == SM_ANSWER_NONE &&
-            (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &e->tuple)))
+            in_scope(j, &e->tuple))
             j->st.server_only_unanswered++;
         if (j->cfg.hold_unmatched)
             archive(j, e);
@@ -1169,7 +1197,7 @@ static void evict_oldest(sm_join_t *j)
     struct entry *g = &j->pool[i];
     if (g->peer || g->held) {
         decide_final(j, i); /* its answer is known, or it was already due */
-    } else if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)) {
+    } else if (!in_scope(j, &g->tuple)) {
         j->st.out_of_scope++;
         free_group(j, i);
     } else {
@@ -1205,14 +1233,14 @@ static void run_limited(sm_join_t *j, bool limit)
         }
         if (j->cfg.emit_suspect && !e->suspect_sent && suspicious(e) &&
             sat_add(e->first_ns, j->cfg.timeout_ns) <= h && e->peer == 0 && j->live_ix &&
-            e->candidates <= 1 && (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &e->tuple))) {
+            e->candidates <= 1 && in_scope(j, &e->tuple)) {
             fp_match(j, j->live_ix, it.idx); /* found by fingerprint: nothing to warn of */
             e = &j->pool[it.idx];
         }
         if (j->cfg.emit_suspect && !e->suspect_sent && suspicious(e) &&
             sat_add(e->first_ns, j->cfg.timeout_ns) <= h) {
             e->suspect_sent = true;
-            if (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &e->tuple))
+            if (in_scope(j, &e->tuple))
                 emit(j, it.idx, SM_V_SUSPECT, NULL);
         }
         if (sat_add(e->last_ns, quiet_of(j, e)) <= h)
@@ -1547,7 +1575,7 @@ static void add_client(sm_join_t *j, const struct sm_record *r)
             j->st.late_records++;
         if (isn_flooded(j, r->seq)) {
             /* Decided now, on what is known: nothing can say which server SYN is its. */
-            if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &r->tuple))
+            if (!in_scope(j, &r->tuple))
                 j->st.out_of_scope++;
             else
                 emit_record(j, r, SM_V_UNKNOWN, "isn_flood");
@@ -2176,7 +2204,7 @@ static void fp_pass(sm_join_t *j)
             choice[k] = UINT64_MAX;
             if (g->kind == E_GROUP && g->held && g->peer == 0 && g->candidates <= 1 &&
                 (round == 0 ? g->answer != SM_ANSWER_NONE : g->answer == SM_ANSWER_NONE) &&
-                (!j->cfg.in_scope || j->cfg.in_scope(j->cfg.scope_arg, &g->tuple))) {
+                in_scope(j, &g->tuple)) {
                 choice[k] = fp_choose(j, &ix, gi);
                 if (choice[k] != UINT64_MAX && named[choice[k]] < 2)
                     named[choice[k]]++;
@@ -2290,7 +2318,8 @@ static void shift_ivlist(struct ivlist *l, int64_t cutoff, int64_t delta)
 
 static void match_server(sm_join_t *j, uint32_t si);
 static void resolve_delivery(sm_join_t *j, struct entry *g);
-static bool ivlist_add(struct ivlist *l, int64_t from, int64_t to, int kind, bool blind);
+static bool ivlist_add(struct ivlist *l, int64_t from, int64_t to, int kind, uint32_t view,
+                       bool blind);
 
 /* Server times from cutoff on (in the client's clock as it was) are moved back by delta. */
 static void rebase(sm_join_t *j, int64_t cutoff, int64_t delta)
@@ -2375,7 +2404,7 @@ static void clock_update(sm_join_t *j)
     rebase(j, sat_add(k.from_ns, delta / 2), delta);
     int64_t span = sat_add(iabs64(delta), j->cfg.max_skew_ns);
     if (!ivlist_add(&j->blind[SM_ROLE_SERVER], sat_add(k.from_ns, -span),
-                    sat_add(k.from_ns, span), SM_V_UNKNOWN, true))
+                    sat_add(k.from_ns, span), SM_V_UNKNOWN, SM_VIEW_ALL, true))
         j->degraded = true;
 }
 
@@ -2563,11 +2592,13 @@ void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t)
  * touches. At the bound (or out of memory) the last interval widens instead, rather than
  * forget the evidence; with nothing to widen, false (the caller degrades).
  */
-static bool ivlist_add(struct ivlist *l, int64_t from, int64_t to, int kind, bool blind)
+static bool ivlist_add(struct ivlist *l, int64_t from, int64_t to, int kind, uint32_t view,
+                       bool blind)
 {
     for (size_t k = l->n; k-- > 0;) {
         struct interval *iv = &l->v[k];
-        if (iv->kind == kind && from <= sat_add(iv->to, 1) && to >= sat_add(iv->from, -1)) {
+        if (iv->kind == kind && iv->view == view && from <= sat_add(iv->to, 1) &&
+            to >= sat_add(iv->from, -1)) {
             iv->from = from < iv->from ? from : iv->from;
             iv->to = to > iv->to ? to : iv->to;
             return true;
@@ -2585,16 +2616,18 @@ static bool ivlist_add(struct ivlist *l, int64_t from, int64_t to, int kind, boo
             /* a blind interval widened keeps the most serious kind */
             if (blind && (kind == SM_V_SENSOR_DOWN || last->kind == SM_V_SENSOR_CAPTURE_LOSS))
                 last->kind = kind;
+            if (last->view != view) /* widened over two views: it speaks of all */
+                last->view = SM_VIEW_ALL;
             return true;
         }
         l->v = nb;
         l->cap = ncap;
     }
-    l->v[l->n++] = (struct interval){from, to, kind};
+    l->v[l->n++] = (struct interval){from, to, kind, view};
     return true;
 }
 
-void sm_join_blind(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
+void sm_join_blind(sm_join_t *j, enum sm_role role, uint32_t view, int64_t from, int64_t to,
                    enum sm_verdict_kind kind)
 {
     if (to < from)
@@ -2603,17 +2636,20 @@ void sm_join_blind(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
         from = to_client(j, from);
         to = to_client(j, to);
     }
-    if (!ivlist_add(&j->blind[role], from, to, (int)kind, true))
+    if (role == SM_ROLE_CLIENT)
+        view = SM_VIEW_ALL; /* client sensors are not told apart (docs/ARCHITECTURE.md) */
+    if (!ivlist_add(&j->blind[role], from, to, (int)kind, view, true))
         j->degraded = true; /* no way to remember it: no SYN may be called missing */
 }
 
-void sm_join_hint(sm_join_t *j, int64_t from, int64_t to, enum sm_host_hint kind)
+void sm_join_hint(sm_join_t *j, uint32_t view, int64_t from, int64_t to, enum sm_host_hint kind)
 {
     if (to < from || (unsigned)kind >= SM_HINT_COUNT)
         return;
     from = to_client(j, from);
     to = to_client(j, to);
-    ivlist_add(&j->hints, from, to, (int)kind, false); /* a hint lost is a reason not given */
+    /* a hint lost is a reason not given */
+    ivlist_add(&j->hints, from, to, (int)kind, view, false);
 }
 
 void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t)
@@ -2670,7 +2706,7 @@ void sm_join_stop(sm_join_t *j, const char *reason)
         } else if (g->peer) {
             /* the reply leg is not complete: nothing can be said of it now */
             emit(j, gi, SM_V_UNKNOWN, reason);
-        } else if (j->cfg.in_scope && !j->cfg.in_scope(j->cfg.scope_arg, &g->tuple)) {
+        } else if (!in_scope(j, &g->tuple)) {
             j->st.out_of_scope++;
         } else {
             emit(j, gi, SM_V_UNKNOWN, reason);

@@ -13,7 +13,7 @@ packages=(
     build-essential cmake pkg-config clang libclang-rt-14-dev
     libpcap-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
     tshark tcpdump tcpreplay nftables iptables iproute2 ethtool python3
-    libnetfilter-queue-dev
+    libnetfilter-queue-dev libnats-dev nats-server
     nettle-dev libjansson-dev libncurses-dev chromium tmux
 )
 

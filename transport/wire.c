@@ -31,6 +31,7 @@ static const char *const reject_names[SM_WIRE_REJECT_COUNT] = {
     [SM_WIRE_BAD_FLAGS] = "bad_flags",
     [SM_WIRE_BAD_TIME] = "bad_time",
     [SM_WIRE_BAD_SCOPE] = "bad_scope",
+    [SM_WIRE_BAD_PARTITION] = "bad_partition",
 };
 
 const char *sm_wire_reject_name(enum sm_wire_reject r)
@@ -64,6 +65,8 @@ uint8_t *sm_wire_encode(const struct sm_wire_header *h, const struct sm_record *
     b.unsent_from_ns = h->unsent_from_ns;
     b.unsent_to_ns = h->unsent_to_ns;
     b.capture_start_ns = h->capture_start_ns;
+    b.partition = h->partition;
+    b.partition_count = h->partition_count;
     Synmatch__HostCounters hc = SYNMATCH__HOST_COUNTERS__INIT;
     if (h->host.present) {
         hc.sampled_ns = h->host.sampled_ns;
@@ -259,6 +262,9 @@ static enum sm_wire_reject check_and_copy(const Synmatch__Batch *b, struct sm_wi
     if (b->watermark_ns < 0 || b->capture_start_ns < 0 ||
         (b->host && b->host->sampled_ns <= 0))
         return SM_WIRE_BAD_TIME;
+    if (b->partition_count > SM_WIRE_MAX_PARTITIONS ||
+        (b->partition_count ? b->partition >= b->partition_count : b->partition != 0))
+        return SM_WIRE_BAD_PARTITION;
 
     memset(h, 0, sizeof *h);
     memcpy(h->sensor_id, b->sensor_id, strlen(b->sensor_id) + 1);
@@ -279,6 +285,8 @@ static enum sm_wire_reject check_and_copy(const Synmatch__Batch *b, struct sm_wi
     h->unsent_from_ns = b->unsent_from_ns;
     h->unsent_to_ns = b->unsent_to_ns;
     h->capture_start_ns = b->capture_start_ns;
+    h->partition = b->partition;
+    h->partition_count = b->partition_count;
     if (b->host) {
         h->host.present = true;
         h->host.sampled_ns = b->host->sampled_ns;

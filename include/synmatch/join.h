@@ -31,8 +31,16 @@
 typedef struct sm_join sm_join_t;
 
 
-/* Which client SYNs are expected at the server (docs/ARCHITECTURE.md, "Scope"). */
-typedef bool (*sm_scope_fn)(void *arg, const struct sm_tuple *client);
+/*
+ * Which client SYNs are expected at the server, and in which server view (docs/ARCHITECTURE.md,
+ * "Scope"): a view is what one server sensor witnesses, so that one sensor's blind time
+ * makes only the SYNs to what it serves unknown. Returns SM_SCOPE_OUT for a destination no
+ * server watches, SM_VIEW_ALL when the server side is one view (offline, or no server sensor
+ * heard yet), or the view of the server sensor serving it (>= 1).
+ */
+#define SM_SCOPE_OUT (-1)
+#define SM_VIEW_ALL 0u
+typedef int32_t (*sm_scope_fn)(void *arg, const struct sm_tuple *client);
 
 struct sm_join_config {
     int64_t timeout_ns;  /* 0 = 3 s */
@@ -142,18 +150,20 @@ bool sm_join_tick(sm_join_t *j);
 void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t);
 
 /*
- * role's evidence is incomplete over [from, to] (event time), for the reason kind:
+ * role's evidence is incomplete over [from, to] (event time) in view (server role: the view
+ * of the server sensor that was blind, or SM_VIEW_ALL; client role: always all), for the
+ * reason kind:
  * SM_V_SENSOR_CAPTURE_LOSS (the capture dropped packets), SM_V_TRANSPORT_LOSS (batches or
  * records lost between agent and collector) or SM_V_SENSOR_DOWN (the sensor was silent or
  * restarting). An unmatched client SYN whose window overlaps such an interval ends with that
  * verdict, never `missing`. Overlapping or touching intervals of one kind are merged.
  */
-void sm_join_blind(sm_join_t *j, enum sm_role role, int64_t from, int64_t to,
+void sm_join_blind(sm_join_t *j, enum sm_role role, uint32_t view, int64_t from, int64_t to,
                    enum sm_verdict_kind kind);
 
 /*
  * What the server host's own kernel counters say happened over [from, to] (the server
- * sensor's event time): evidence, not blindness. A connection attempt the server host left
+ * sensor's event time; view: that sensor's, or SM_VIEW_ALL): evidence, not blindness. A connection attempt the server host left
  * unanswered over such an interval gets the reason (listen queue overflow, SYN queue full);
  * one it answered while sending SYN cookies is marked so. The counters are per host, not
  * per port: a hint, documented as such (docs/VERDICTS.md).
@@ -164,7 +174,7 @@ enum sm_host_hint {
     SM_HINT_SYNCOOKIES,      /* SyncookiesSent rose */
     SM_HINT_COUNT
 };
-void sm_join_hint(sm_join_t *j, int64_t from, int64_t to, enum sm_host_hint kind);
+void sm_join_hint(sm_join_t *j, uint32_t view, int64_t from, int64_t to, enum sm_host_hint kind);
 
 /* role's capture ended at event time t: it will deliver nothing more. */
 void sm_join_end(sm_join_t *j, enum sm_role role, int64_t t);

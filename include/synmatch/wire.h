@@ -20,6 +20,7 @@
 #define SM_WIRE_MAX_RECORDS 16384u              /* records in one batch */
 #define SM_WIRE_MAX_SCOPE 256u                  /* scope entries in one batch */
 #define SM_SENSOR_ID_MAX 64                     /* bytes, without the NUL */
+#define SM_WIRE_MAX_PARTITIONS 1024u            /* partition_count at most */
 
 struct sm_wire_counters {
     uint64_t pcap_received, pcap_dropped, pcap_ifdropped;
@@ -47,6 +48,9 @@ struct sm_wire_header {
     int64_t unsent_from_ns, unsent_to_ns; /* both 0 when nothing was dropped */
     int64_t capture_start_ns;             /* 0 = not known yet */
     struct sm_host_counters host;
+    /* Part partition of partition_count of the batch (a partitioned transport); 0 and 0:
+     * the whole batch. */
+    uint32_t partition, partition_count;
     size_t nscope;
     struct sm_scope_entry scope[SM_WIRE_MAX_SCOPE];
 };
@@ -66,10 +70,28 @@ enum sm_wire_reject {
     SM_WIRE_BAD_FLAGS,        /* neither SYN nor RST set, or bits beyond the 12 TCP flags */
     SM_WIRE_BAD_TIME,         /* a record after the batch's own watermark, or before 1970 */
     SM_WIRE_BAD_SCOPE,        /* scope address length or prefix out of range, too many */
+    SM_WIRE_BAD_PARTITION,    /* partition not below partition_count, or too many */
     SM_WIRE_REJECT_COUNT
 };
 
 const char *sm_wire_reject_name(enum sm_wire_reject r);
+
+/*
+ * The partition key of a record: the client's ISN as the record shows it, which both sides of
+ * a connection agree on (through NAT too): a SYN's seq; a SYN/ACK's or an RST's ack - 1 (an
+ * RST answering a SYN has seq 0 and acknowledges the ISN).
+ */
+static inline uint32_t sm_partition_key(const struct sm_record *r)
+{
+    return sm_flags_is_syn(r->flags) ? r->seq : r->ack - 1;
+}
+
+/* The partition of key among count (count >= 1): a fixed multiplicative hash, the same in every
+ * agent, so that both sides of a connection land in one partition (docs/WIRE.md). */
+static inline uint32_t sm_partition_of(uint32_t key, uint32_t count)
+{
+    return (uint32_t)(((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >> 32) % count;
+}
 
 /*
  * Encodes a batch. Returns a malloc'd buffer (caller frees) and its length in *len, or NULL

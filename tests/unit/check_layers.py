@@ -44,6 +44,7 @@ CONTRACT = {
     "communityid.h": "engine",
     "wire.h": "transport",
     "keys.h": "transport",
+    "nats.h": "transport",
 }
 GENERATED = {"synmatch.pb-c.h": "transport"}  # protoc-c output in the build tree
 FOLDERS = ["common", "packets", "engine", "transport", "agent", "collector", "cli"]

@@ -96,7 +96,7 @@ static bool run_join(bool live)
             sm_join_add(j, SM_ROLE_CLIENT, &r);
         }
         if (g % 50 == 49)
-            sm_join_blind(j, SM_ROLE_SERVER, t, t + 10 * MS, SM_V_TRANSPORT_LOSS);
+            sm_join_blind(j, SM_ROLE_SERVER, SM_VIEW_ALL, t, t + 10 * MS, SM_V_TRANSPORT_LOSS);
         sm_join_watermark(j, SM_ROLE_CLIENT, t);
         sm_join_watermark(j, SM_ROLE_SERVER, t);
         while (live && sm_join_tick(j))
@@ -151,10 +151,10 @@ static void on_records(void *arg, enum sm_role role, const struct sm_record *rec
     }
 }
 
-static void on_blind(void *arg, enum sm_role role, int64_t from, int64_t to,
+static void on_blind(void *arg, enum sm_role role, uint32_t view, int64_t from, int64_t to,
                      enum sm_verdict_kind kind)
 {
-    (void)arg, (void)role, (void)from, (void)to, (void)kind;
+    (void)arg, (void)role, (void)view, (void)from, (void)to, (void)kind;
 }
 
 static void on_event(void *arg, const struct sm_sensor_event *ev)

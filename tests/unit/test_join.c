@@ -294,7 +294,7 @@ static void test_before_coverage_and_loss(void)
 {
     sm_join_t *j = engine(true, false, 0);
     sm_join_coverage_start(j, SM_ROLE_SERVER, T0 + 10 * SEC);
-    sm_join_blind(j, SM_ROLE_SERVER, T0 + 30 * SEC, T0 + 31 * SEC, SM_V_SENSOR_CAPTURE_LOSS);
+    sm_join_blind(j, SM_ROLE_SERVER, SM_VIEW_ALL, T0 + 30 * SEC, T0 + 31 * SEC, SM_V_SENSOR_CAPTURE_LOSS);
     struct sm_tuple c = tup("198.18.0.1", 40008, "198.18.1.1", 80);
     struct sm_record r = rec(c, T0 + 5 * SEC, SM_TH_SYN, 11, 0); /* before the capture */
     sm_join_add(j, SM_ROLE_CLIENT, &r);
@@ -321,15 +321,76 @@ static void test_before_coverage_and_loss(void)
     sm_join_destroy(&j);
 }
 
+/* Views: port 80 is served by server view 1, port 81 by view 2. */
+static int32_t view_by_port(void *arg, const struct sm_tuple *t)
+{
+    (void)arg;
+    return t->dport == 80 ? 1 : t->dport == 81 ? 2 : SM_SCOPE_OUT;
+}
+
+/* One server sensor's blind time (its view) makes only the SYNs to what it serves unknown;
+ * a blind interval of all views reaches every view; host hints are per view too. */
+static void test_blind_views(void)
+{
+    ngot = 0;
+    struct sm_join_config cfg = {.on_verdict = collect, .in_scope = view_by_port};
+    sm_join_t *j = sm_join_new(&cfg);
+    sm_join_blind(j, SM_ROLE_SERVER, 2, T0 + 10 * SEC, T0 + 12 * SEC, SM_V_SENSOR_DOWN);
+    sm_join_blind(j, SM_ROLE_SERVER, SM_VIEW_ALL, T0 + 30 * SEC, T0 + 31 * SEC,
+                  SM_V_TRANSPORT_LOSS);
+    sm_join_hint(j, 1, T0 + 50 * SEC, T0 + 51 * SEC, SM_HINT_LISTEN_OVERFLOW);
+    struct {
+        int64_t at;
+        unsigned dport;
+        bool answered_by_server; /* the server saw it and sent nothing */
+    } c[] = {{10, 80, false}, {10, 81, false}, {30, 80, false}, {30, 81, false},
+             {50, 80, true},  {50, 81, true}};
+    for (unsigned i = 0; i < 6; i++) {
+        struct sm_tuple t = tup("198.18.0.1", 40200 + i, "198.18.1.1", c[i].dport);
+        struct sm_record r = rec(t, T0 + c[i].at * SEC, SM_TH_SYN, 1200 + i, 0);
+        sm_join_add(j, SM_ROLE_CLIENT, &r);
+        if (c[i].answered_by_server) {
+            struct sm_record sr = rec(t, T0 + c[i].at * SEC + MS, SM_TH_SYN, 1200 + i, 0);
+            sm_join_add(j, SM_ROLE_SERVER, &sr);
+        }
+    }
+    both_wm(j, T0 + 100 * SEC);
+    CHECK_EQ_U(ngot, 6);
+    for (size_t i = 0; i < ngot; i++) {
+        switch (got[i].isn - 1200) {
+        case 0:
+            CHECK(got[i].kind == SM_V_MISSING); /* view 1 saw that time */
+            break;
+        case 1:
+            CHECK(got[i].kind == SM_V_SENSOR_DOWN);
+            CHECK_EQ_S(got[i].reason, "server_sensor_down");
+            break;
+        case 2:
+        case 3:
+            CHECK(got[i].kind == SM_V_TRANSPORT_LOSS);
+            break;
+        case 4:
+            CHECK(got[i].kind == SM_V_UNANSWERED);
+            CHECK_EQ_S(got[i].reason, "listen_queue_overflow");
+            break;
+        case 5:
+            CHECK(got[i].kind == SM_V_UNANSWERED);
+            CHECK(got[i].reason == NULL); /* the overflow was view 1's host */
+            break;
+        }
+    }
+    sm_join_destroy(&j);
+}
+
 /* Evidence gaps of each kind name the verdict; the most serious kind wins; a client-side
  * capture gap also prevents `missing` (a SYN/ACK may have been lost from view). */
 static void test_blind_kinds(void)
 {
     sm_join_t *j = engine(false, false, 0);
-    sm_join_blind(j, SM_ROLE_SERVER, T0 + 10 * SEC, T0 + 11 * SEC, SM_V_TRANSPORT_LOSS);
-    sm_join_blind(j, SM_ROLE_SERVER, T0 + 20 * SEC, T0 + 21 * SEC, SM_V_SENSOR_CAPTURE_LOSS);
-    sm_join_blind(j, SM_ROLE_SERVER, T0 + 20 * SEC + 500 * MS, T0 + 30 * SEC, SM_V_SENSOR_DOWN);
-    sm_join_blind(j, SM_ROLE_CLIENT, T0 + 40 * SEC, T0 + 40 * SEC, SM_V_SENSOR_CAPTURE_LOSS);
+    sm_join_blind(j, SM_ROLE_SERVER, SM_VIEW_ALL, T0 + 10 * SEC, T0 + 11 * SEC, SM_V_TRANSPORT_LOSS);
+    sm_join_blind(j, SM_ROLE_SERVER, SM_VIEW_ALL, T0 + 20 * SEC, T0 + 21 * SEC, SM_V_SENSOR_CAPTURE_LOSS);
+    sm_join_blind(j, SM_ROLE_SERVER, SM_VIEW_ALL, T0 + 20 * SEC + 500 * MS, T0 + 30 * SEC, SM_V_SENSOR_DOWN);
+    sm_join_blind(j, SM_ROLE_CLIENT, SM_VIEW_ALL, T0 + 40 * SEC, T0 + 40 * SEC, SM_V_SENSOR_CAPTURE_LOSS);
     int64_t at[] = {10, 20, 40, 60};
     for (int i = 0; i < 4; i++) {
         struct sm_tuple c = tup("198.18.0.1", 40100 + (unsigned)i, "198.18.1.1", 80);
@@ -358,10 +419,10 @@ static void test_blind_kinds(void)
     sm_join_destroy(&j);
 }
 
-static bool only_dst_80(void *arg, const struct sm_tuple *t)
+static int32_t only_dst_80(void *arg, const struct sm_tuple *t)
 {
     (void)arg;
-    return t->dport == 80;
+    return t->dport == 80 ? (int32_t)SM_VIEW_ALL : SM_SCOPE_OUT;
 }
 
 static void test_scope(void)
@@ -1460,7 +1521,7 @@ static void test_reply_leg_evidence(void)
                 sm_join_add(j, SM_ROLE_SERVER, &r);
             }
             /* a starved client agent (leg 0) or server agent (leg 1) around the reply */
-            sm_join_blind(j, leg == 0 ? SM_ROLE_CLIENT : SM_ROLE_SERVER, T0 + MS, T0 + 10 * MS,
+            sm_join_blind(j, leg == 0 ? SM_ROLE_CLIENT : SM_ROLE_SERVER, SM_VIEW_ALL, T0 + MS, T0 + 10 * MS,
                           kinds[k]);
             sm_join_finish(j);
             CHECK_EQ_U(ngot, 1);
@@ -1510,13 +1571,13 @@ static void test_host_hints(void)
     for (int h = 0; h < 4; h++) {
         sm_join_t *j = engine(false, false, 0);
         if (h == 0)
-            sm_join_hint(j, T0 + 900 * 1000, T0 + 100 * MS, SM_HINT_LISTEN_OVERFLOW);
+            sm_join_hint(j, SM_VIEW_ALL, T0 + 900 * 1000, T0 + 100 * MS, SM_HINT_LISTEN_OVERFLOW);
         else if (h == 1)
-            sm_join_hint(j, T0, T0 + 100 * MS, SM_HINT_SYN_QUEUE_FULL);
+            sm_join_hint(j, SM_VIEW_ALL, T0, T0 + 100 * MS, SM_HINT_SYN_QUEUE_FULL);
         else if (h == 2)
-            sm_join_hint(j, T0 + 10 * SEC, T0 + 11 * SEC, SM_HINT_LISTEN_OVERFLOW);
+            sm_join_hint(j, SM_VIEW_ALL, T0 + 10 * SEC, T0 + 11 * SEC, SM_HINT_LISTEN_OVERFLOW);
         else
-            sm_join_hint(j, T0, T0 + 100 * MS, SM_HINT_SYNCOOKIES);
+            sm_join_hint(j, SM_VIEW_ALL, T0, T0 + 100 * MS, SM_HINT_SYNCOOKIES);
         struct sm_tuple c = tup("198.18.0.1", 42300, "198.18.1.1", 80);
         struct sm_record r = rec(c, T0, SM_TH_SYN, 3400, 0);
         sm_join_add(j, SM_ROLE_CLIENT, &r);
@@ -1627,6 +1688,7 @@ int main(void)
     test_before_coverage_and_loss();
     test_scope();
     test_blind_kinds();
+    test_blind_views();
     test_ambiguous();
     test_port_disambiguates();
     test_isn_reused_later();

@@ -17,6 +17,7 @@ static uint32_t got_seq[1024];
 static size_t ngot;
 static struct {
     enum sm_role role;
+    uint32_t view;
     int64_t from, to;
     enum sm_verdict_kind kind;
 } blinds[64];
@@ -32,12 +33,13 @@ static void on_records(void *arg, enum sm_role role, const struct sm_record *rec
         got_seq[ngot++] = recs[i].seq;
 }
 
-static void on_blind(void *arg, enum sm_role role, int64_t from, int64_t to,
+static void on_blind(void *arg, enum sm_role role, uint32_t view, int64_t from, int64_t to,
                      enum sm_verdict_kind kind)
 {
     (void)arg;
     if (nblind < 64) {
         blinds[nblind].role = role;
+        blinds[nblind].view = view;
         blinds[nblind].from = from;
         blinds[nblind].to = to;
         blinds[nblind].kind = kind;
@@ -64,9 +66,10 @@ static struct {
 } hints[16];
 static size_t nhints;
 
-static void on_hint(void *arg, int64_t from, int64_t to, enum sm_host_hint kind)
+static void on_hint(void *arg, uint32_t view, int64_t from, int64_t to, enum sm_host_hint kind)
 {
     (void)arg;
+    (void)view;
     if (nhints < 16) {
         hints[nhints].from = from;
         hints[nhints].to = to;
@@ -306,7 +309,7 @@ static void test_declared_drops_scope_end(void)
     struct sm_tuple t;
     memset(&t, 0, sizeof t);
     sm_addr_parse("198.18.2.3", &t.dst);
-    CHECK(sm_sensors_in_scope(s, &t)); /* no server heard yet: unknown scope, judged */
+    CHECK(sm_sensors_scope_view(s, &t) != SM_SCOPE_OUT); /* no server heard yet: unknown scope, judged */
     sm_sensors_batch(s, &h, NULL, 0, 0);
     h.seq = 1;
     h.watermark_ns = 2000;
@@ -324,9 +327,9 @@ static void test_declared_drops_scope_end(void)
           blinds[1].to == 2900);
     sm_addr_parse("198.18.2.2", &t.dst);
     t.dport = 8080;
-    CHECK(sm_sensors_in_scope(s, &t));
+    CHECK(sm_sensors_scope_view(s, &t) != SM_SCOPE_OUT);
     sm_addr_parse("198.18.2.3", &t.dst);
-    CHECK(!sm_sensors_in_scope(s, &t));
+    CHECK(sm_sensors_scope_view(s, &t) == SM_SCOPE_OUT);
     CHECK(!sm_sensors_all_ended(s));
     h.seq = 3;
     h.end_of_stream = true;
@@ -439,8 +442,131 @@ static void test_host_counters(void)
     sm_sensors_destroy(&s);
 }
 
+/* A server sensor announcing dst (198.18.2.N/32), batch seq, watermark wm, heard at now. */
+static void send_server(sm_sensors_t *s, const char *id, const char *dst, uint64_t seq,
+                        int64_t wm, int64_t now)
+{
+    struct sm_wire_header h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.sensor_id, id);
+    h.role = SM_ROLE_SERVER;
+    h.boot_epoch = 1;
+    h.seq = seq;
+    h.watermark_ns = wm;
+    h.nscope = 1;
+    sm_addr_parse(dst, &h.scope[0].addr);
+    h.scope[0].prefix_len = 32;
+    sm_sensors_batch(s, &h, NULL, 0, now);
+}
+
+/* Two server sensors are two views: each destination belongs to the sensor announcing it,
+ * and one sensor falling silent blinds its view only, while time moves with the live one. */
+static void test_server_views(void)
+{
+    sm_sensors_t *s = books();
+    send(s, "c1", SM_ROLE_CLIENT, 1, 0, 1 * SEC, 0);
+    send_server(s, "s1", "198.18.2.1", 0, 1 * SEC, 0);
+    send_server(s, "s2", "198.18.2.2", 0, 1 * SEC, 0);
+    struct sm_tuple t1, t2, t3;
+    memset(&t1, 0, sizeof t1);
+    t2 = t3 = t1;
+    sm_addr_parse("198.18.2.1", &t1.dst);
+    sm_addr_parse("198.18.2.2", &t2.dst);
+    sm_addr_parse("198.18.2.3", &t3.dst);
+    int32_t v1 = sm_sensors_scope_view(s, &t1), v2 = sm_sensors_scope_view(s, &t2);
+    CHECK(v1 >= 1 && v2 >= 1 && v1 != v2);
+    CHECK(sm_sensors_scope_view(s, &t3) == SM_SCOPE_OUT);
+    /* s2 goes silent; s1 and the client go on */
+    send(s, "c1", SM_ROLE_CLIENT, 1, 1, 3 * SEC, 1500 * MS);
+    send_server(s, "s1", "198.18.2.1", 1, 3 * SEC, 1500 * MS);
+    sm_sensors_tick(s, 1500 * MS);
+    CHECK_EQ_U(count_events(SM_SENSOR_DOWN), 1);
+    nblind = 0;
+    CHECK(sm_sensors_watermark(s, SM_ROLE_SERVER, 1500 * MS) == 3 * SEC);
+    CHECK_EQ_U(nblind, 1);
+    CHECK(blinds[0].kind == SM_V_SENSOR_DOWN && blinds[0].role == SM_ROLE_SERVER &&
+          blinds[0].view == (uint32_t)v2 && blinds[0].from == 1 * SEC && blinds[0].to == 3 * SEC);
+    struct sm_sensor_stats st[4];
+    size_t n = sm_sensors_stats(s, st, 4);
+    CHECK_EQ_U(n, 3);
+    for (size_t k = 0; k < n; k++)
+        CHECK(st[k].up == (strcmp(st[k].sensor_id, "s2") != 0));
+    sm_sensors_destroy(&s);
+}
+
+/* A partitioned sensor (JetStream): one stream per owned partition, each in its own seq
+ * order; one sensor_up and one sensor_end for the sensor with the books of all streams; a gap
+ * told with its partition; a partition not heard yet holds the role's time. */
+static void test_partitions(void)
+{
+    ngot = nblind = nevents = nhints = 0;
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, NULL};
+    struct sm_sensors_config cfg = {.reorder_window = 8, .shard = 1, .shards = 2};
+    sm_sensors_t *s = sm_sensors_new(&cfg, &sink);
+    struct sm_wire_header h;
+    memset(&h, 0, sizeof h);
+    strcpy(h.sensor_id, "c1");
+    h.role = SM_ROLE_CLIENT;
+    h.boot_epoch = 3;
+    h.partition_count = 4; /* this shard owns 1 and 3 */
+    h.partition = 1;
+    h.watermark_ns = 1000;
+    h.counters.records_emitted = 1;
+    struct sm_record *r = calloc(1, sizeof *r);
+    r->ts_ns = 900;
+    sm_sensors_batch(s, &h, r, 1, 0);
+    CHECK_EQ_U(count_events(SM_SENSOR_UP), 1);
+    /* partition 3 not heard: it holds the client's time */
+    CHECK(sm_sensors_watermark(s, SM_ROLE_CLIENT, 0) == INT64_MIN);
+    h.partition = 3;
+    h.counters.records_emitted = 0;
+    sm_sensors_batch(s, &h, NULL, 0, 1);
+    CHECK(sm_sensors_watermark(s, SM_ROLE_CLIENT, 1) == 1000);
+    CHECK_EQ_U(count_events(SM_SENSOR_UP), 1);
+    /* partition 3 loses seq 1: its gap is its own */
+    h.seq = 2;
+    h.watermark_ns = 3000;
+    sm_sensors_batch(s, &h, NULL, 0, 2);
+    h.partition = 1;
+    h.seq = 1;
+    h.watermark_ns = 2000;
+    h.counters.records_emitted = 1;
+    sm_sensors_batch(s, &h, NULL, 0, 3);
+    sm_sensors_tick(s, SEC);
+    CHECK_EQ_U(count_events(SM_SENSOR_GAP), 1);
+    for (size_t i = 0; i < nevents; i++)
+        if (events[i].kind == SM_SENSOR_GAP)
+            CHECK(events[i].partitioned && events[i].partition == 3 &&
+                  events[i].first_seq == 1 && events[i].last_seq == 1);
+    /* a part of a partition this shard does not own is not its business */
+    h.partition = 2;
+    h.seq = 0;
+    sm_sensors_batch(s, &h, NULL, 0, 4);
+    h.end_of_stream = true;
+    h.seq = 2;
+    h.watermark_ns = 4000;
+    h.partition = 1;
+    sm_sensors_batch(s, &h, NULL, 0, 5);
+    CHECK_EQ_U(count_events(SM_SENSOR_END), 0); /* partition 3 has not ended */
+    h.partition = 3;
+    h.seq = 3;
+    h.counters.records_emitted = 0;
+    sm_sensors_batch(s, &h, NULL, 0, 6);
+    CHECK_EQ_U(count_events(SM_SENSOR_END), 1);
+    CHECK_EQ_U(last_books.emitted, 1);
+    CHECK_EQ_U(last_books.received, 1);
+    CHECK_EQ_U(last_books.gaps, 1);
+    struct sm_sensor_stats st;
+    CHECK_EQ_U(sm_sensors_stats(s, &st, 1), 1);
+    CHECK_EQ_U(st.streams, 2);
+    CHECK_EQ_U(st.records_received, 1);
+    sm_sensors_destroy(&s);
+}
+
 int main(void)
 {
+    test_server_views();
+    test_partitions();
     test_host_counters();
     test_order_dup_reorder();
     test_first_heard_out_of_order();

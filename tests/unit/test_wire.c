@@ -128,8 +128,10 @@ static void test_roundtrip(void)
         free(recs);
         free(buf);
     }
-    /* An empty heartbeat. */
+    /* An empty heartbeat, as part 5 of 64 of a partitioned batch. */
     size_t len;
+    h.partition = 5;
+    h.partition_count = 64;
     uint8_t *buf = sm_wire_encode(&h, NULL, 0, false, &len);
     struct sm_wire_header out;
     struct sm_record *recs;
@@ -137,6 +139,8 @@ static void test_roundtrip(void)
     CHECK(sm_wire_decode(buf, len, &out, &recs, &n) == SM_WIRE_OK);
     CHECK_EQ_U(n, 0);
     CHECK(recs == NULL);
+    CHECK_EQ_U(out.partition, 5);
+    CHECK_EQ_U(out.partition_count, 64);
     free(buf);
 }
 
@@ -178,6 +182,9 @@ static void m_flags_high(Synmatch__Batch *b) { b->flags[0] = 0x1002; }
 static void m_time_future(Synmatch__Batch *b) { b->ts_ns[1] = b->watermark_ns + 1; }
 static void m_time_negative(Synmatch__Batch *b) { b->ts_ns[0] = -1; }
 static void m_scope_prefix(Synmatch__Batch *b) { b->scope->prefix_len[0] = 33; }
+static void m_part_past(Synmatch__Batch *b) { b->partition = 4; b->partition_count = 4; }
+static void m_part_alone(Synmatch__Batch *b) { b->partition = 1; b->partition_count = 0; }
+static void m_part_many(Synmatch__Batch *b) { b->partition_count = SM_WIRE_MAX_PARTITIONS + 1; }
 static uint8_t seven_bytes[7] = {198, 18, 2, 0, 0, 0, 1};
 static void m_scope_len(Synmatch__Batch *b)
 {
@@ -202,6 +209,9 @@ static void test_rejections(void)
     CHECK(mutated(m_time_negative) == SM_WIRE_BAD_TIME);
     CHECK(mutated(m_scope_prefix) == SM_WIRE_BAD_SCOPE);
     CHECK(mutated(m_scope_len) == SM_WIRE_BAD_SCOPE);
+    CHECK(mutated(m_part_past) == SM_WIRE_BAD_PARTITION);
+    CHECK(mutated(m_part_alone) == SM_WIRE_BAD_PARTITION);
+    CHECK(mutated(m_part_many) == SM_WIRE_BAD_PARTITION);
 
     struct sm_wire_header h;
     struct sm_record *recs;

@@ -1,0 +1,473 @@
+/*
+ * nats_out.c - a shard's verdicts into JetStream, then into its file (nats_out.h).
+ *
+ * A ring of in-flight messages, oldest first: the acknowledgement handler (a libnats thread)
+ * only marks a slot stored or failed; the shard's own thread publishes, sends failed ones
+ * again and writes stored ones from the oldest on, so its file keeps publish order. The
+ * published set of a restart is an open-addressing table of 64-bit keys, kept until every
+ * replayed group had time to be decided.
+ */
+#include "nats_out.h"
+
+#include <inttypes.h>
+#include <nats/nats.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "errbuf.h"
+#include "log.h"
+#include "siphash.h"
+#include "synmatch/nats.h"
+
+#define FLUSH_NS (50 * INT64_C(1000000)) /* a batch waits at most this long to fill */
+#define BATCH_BYTES 32768                /* a batch this big goes at once */
+#define RING 1024                        /* messages awaiting acknowledgement, at most */
+#define MAX_INFLIGHT_BYTES (64 << 20)
+#define ACK_WAIT_MS 10000
+#define KEY_HEADER "Synmatch-Keys"
+#define SLOT_HEADER "Synmatch-Slot"
+#define LOAD_IDLE_MS 2000  /* loading the published keys: the longest wait for the next one */
+#define LOAD_MAX_MS 60000
+
+enum { F_FREE, F_PENDING, F_STORED, F_FAILED };
+
+/* Lines waiting for their subject's next message. */
+struct batch {
+    char *data, *keys;
+    size_t len, cap, klen, kcap;
+    int64_t since; /* monotonic ns of the first line */
+};
+
+struct flight {
+    char subject[SM_NATS_SUBJECT_MAX];
+    char id[96];
+    char *data, *keys;
+    size_t len;
+    atomic_int state;
+    uint32_t gen;
+};
+
+struct sm_nats_out {
+    natsConnection *nc;
+    jsCtx *js;
+    uint32_t shard, shards, partitions;
+    sm_nats_out_write_fn write;
+    void *arg;
+    struct batch *batches; /* [partitions] verdicts, [partitions] events */
+    struct flight ring[RING];
+    size_t head, count, inflight_bytes;
+    uint64_t next_id;
+    int64_t boot_ns;
+    uint64_t *set; /* the published keys of a restart (0 = empty slot) */
+    size_t set_cap, set_n;
+    struct sm_nats_out_stats st;
+    bool warned;
+};
+
+static const struct sm_sipkey group_key = {UINT64_C(0x73796e6d61746368), UINT64_C(0x6b6579)};
+
+uint64_t sm_nats_out_key(const struct sm_verdict *v)
+{
+    uint8_t b[64];
+    size_t n = 0;
+    memcpy(b + n, &v->isn, 4), n += 4;
+    memcpy(b + n, &v->first_ns, 8), n += 8;
+    memcpy(b + n, v->client.src.bytes, 16), n += 16;
+    memcpy(b + n, v->client.dst.bytes, 16), n += 16;
+    memcpy(b + n, &v->client.sport, 2), n += 2;
+    memcpy(b + n, &v->client.dport, 2), n += 2;
+    b[n++] = v->kind == SM_V_SUSPECT;
+    uint64_t k = sm_siphash(&group_key, b, n);
+    return k ? k : 1; /* 0 marks an empty slot */
+}
+
+/* On a libnats thread: the stream stored the message, or did not. */
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    sm_nats_out_t *o = closure;
+    const char *v = NULL;
+    if (natsMsgHeader_Get(msg, SLOT_HEADER, &v) == NATS_OK && v != NULL) {
+        unsigned long slot = strtoul(v, NULL, 10);
+        if (slot < RING)
+            atomic_store(&o->ring[slot].state, pa != NULL && pae == NULL ? F_STORED : F_FAILED);
+    }
+    natsMsg_Destroy(msg); /* the handler owns it */
+}
+
+sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, size_t errlen)
+{
+    sm_nats_out_t *out = calloc(1, sizeof *out);
+    if (out == NULL || (out->batches = calloc(2 * (size_t)o->partitions, sizeof *out->batches)) ==
+                           NULL) {
+        free(out);
+        sm_errbuf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    out->nc = o->nc;
+    out->shard = o->shard;
+    out->shards = o->shards ? o->shards : 1;
+    out->partitions = o->partitions;
+    out->write = o->write;
+    out->arg = o->arg;
+    out->boot_ns = sm_clock_real_ns();
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = ACK_WAIT_MS;
+    jo.PublishAsync.MaxPending = RING;
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.PublishAsync.AckHandlerClosure = out;
+    natsStatus s = natsConnection_JetStream(&out->js, out->nc, &jo);
+    if (s != NATS_OK) {
+        sm_errbuf(errbuf, errlen, "JetStream: %s", natsStatus_GetText(s));
+        sm_nats_out_destroy(&out);
+        return NULL;
+    }
+    return out;
+}
+
+static bool append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t ncap = *cap ? *cap : 4096;
+        while (ncap < *len + n)
+            ncap *= 2;
+        char *nb = realloc(*buf, ncap);
+        if (nb == NULL)
+            return false;
+        *buf = nb;
+        *cap = ncap;
+    }
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    return true;
+}
+
+/* --- the published set --- */
+
+static bool set_has(const sm_nats_out_t *o, uint64_t k)
+{
+    if (o->set == NULL)
+        return false;
+    for (size_t i = k & (o->set_cap - 1);; i = (i + 1) & (o->set_cap - 1)) {
+        if (o->set[i] == k)
+            return true;
+        if (o->set[i] == 0)
+            return false;
+    }
+}
+
+static bool set_add(sm_nats_out_t *o, uint64_t k)
+{
+    if (2 * (o->set_n + 1) > o->set_cap) {
+        size_t ncap = o->set_cap ? o->set_cap * 2 : 1024;
+        uint64_t *ns = calloc(ncap, sizeof *ns);
+        if (ns == NULL)
+            return false;
+        for (size_t i = 0; i < o->set_cap; i++) {
+            if (o->set[i] == 0)
+                continue;
+            size_t j = o->set[i] & (ncap - 1);
+            while (ns[j] != 0)
+                j = (j + 1) & (ncap - 1);
+            ns[j] = o->set[i];
+        }
+        free(o->set);
+        o->set = ns;
+        o->set_cap = ncap;
+    }
+    size_t i = k & (o->set_cap - 1);
+    while (o->set[i] != 0 && o->set[i] != k)
+        i = (i + 1) & (o->set_cap - 1);
+    if (o->set[i] == 0) {
+        o->set[i] = k;
+        o->set_n++;
+    }
+    return true;
+}
+
+/* Adds the keys of one published message ("hex,hex,..."). */
+static void add_keys(sm_nats_out_t *o, const char *v)
+{
+    while (*v) {
+        char *end;
+        uint64_t k = strtoull(v, &end, 16);
+        if (end == v)
+            break;
+        if (k != 0 && set_add(o, k))
+            o->st.keys_loaded++;
+        v = *end == ',' ? end + 1 : end;
+    }
+}
+
+int sm_nats_out_load_published(sm_nats_out_t *o, uint32_t partitions, int64_t since_ns,
+                               char *errbuf, size_t errlen)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    natsStatus s = js_GetStreamInfo(&si, o->js, SM_NATS_OUT_STREAM, NULL, &je);
+    if (s != NATS_OK) {
+        sm_errbuf(errbuf, errlen, "stream %s: %s (made by --nats-setup)", SM_NATS_OUT_STREAM,
+                  natsStatus_GetText(s));
+        return -1;
+    }
+    uint64_t last = si->State.LastSeq;
+    int64_t last_time = si->State.LastTime;
+    jsStreamInfo_Destroy(si);
+    if (last == 0 || last_time < since_ns)
+        return 0; /* nothing published since */
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartTime;
+    so.Config.OptStartTime = since_ns;
+    natsSubscription *sub = NULL;
+    s = js_SubscribeSync(&sub, o->js, "synmatch.out.v.>", NULL, &so, &je);
+    if (s != NATS_OK) {
+        sm_errbuf(errbuf, errlen, "stream %s: reading what was published: %s",
+                  SM_NATS_OUT_STREAM, natsStatus_GetText(s));
+        return -1;
+    }
+    natsSubscription_SetPendingLimits(sub, -1, 256 << 20);
+    int rc = 0;
+    int64_t deadline = sm_clock_mono_ns() + (int64_t)LOAD_MAX_MS * 1000000;
+    for (;;) {
+        natsMsg *m = NULL;
+        s = natsSubscription_NextMsg(&m, sub, LOAD_IDLE_MS);
+        if (s != NATS_OK || sm_clock_mono_ns() > deadline) {
+            natsMsg_Destroy(m);
+            sm_errbuf(errbuf, errlen, "stream %s: reading what was published stopped before "
+                      "its end (%s)", SM_NATS_OUT_STREAM,
+                      s != NATS_OK ? natsStatus_GetText(s) : "too slow");
+            rc = -1;
+            break;
+        }
+        const char *subj = natsMsg_GetSubject(m);
+        unsigned long p = strtoul(subj + strlen("synmatch.out.v."), NULL, 10);
+        const char *keys = NULL;
+        if (p < partitions && p % o->shards == o->shard &&
+            natsMsgHeader_Get(m, KEY_HEADER, &keys) == NATS_OK && keys)
+            add_keys(o, keys);
+        jsMsgMetaData *meta = NULL;
+        uint64_t seq = 0;
+        if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+            seq = meta->Sequence.Stream;
+            jsMsgMetaData_Destroy(meta);
+        }
+        natsMsg_Destroy(m);
+        if (seq >= last)
+            break;
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    return rc;
+}
+
+void sm_nats_out_forget_published(sm_nats_out_t *o)
+{
+    free(o->set);
+    o->set = NULL;
+    o->set_cap = o->set_n = 0;
+}
+
+/* --- publishing --- */
+
+static void publish(sm_nats_out_t *o, size_t slot)
+{
+    struct flight *f = &o->ring[slot];
+    natsMsg *m = NULL;
+    char sl[16];
+    snprintf(sl, sizeof sl, "%zu", slot);
+    natsStatus s = natsMsg_Create(&m, f->subject, NULL, f->data, (int)f->len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Nats-Msg-Id", f->id);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, SLOT_HEADER, sl);
+    if (s == NATS_OK && f->keys)
+        s = natsMsgHeader_Set(m, KEY_HEADER, f->keys);
+    atomic_store(&f->state, F_PENDING);
+    if (s == NATS_OK)
+        s = js_PublishMsgAsync(o->js, &m, NULL);
+    natsMsg_Destroy(m); /* NULL once libnats took it */
+    if (s != NATS_OK) {
+        atomic_store(&f->state, F_FAILED);
+        if (!o->warned) {
+            o->warned = true;
+            sm_log_warnx("publishing verdicts: %s; kept and sent again", natsStatus_GetText(s));
+        }
+    }
+}
+
+/* Moves batch b (of subject) into the ring and publishes it. false when the ring is full. */
+static bool send_batch(sm_nats_out_t *o, struct batch *b, const char *subject)
+{
+    if (o->count == RING)
+        return false;
+    size_t slot = (o->head + o->count) % RING;
+    struct flight *f = &o->ring[slot];
+    snprintf(f->subject, sizeof f->subject, "%s", subject);
+    snprintf(f->id, sizeof f->id, "%u.%u:%" PRId64 ":%" PRIu64, (unsigned)o->shard,
+             (unsigned)o->shards, o->boot_ns, o->next_id++);
+    f->data = b->data;
+    f->len = b->len;
+    f->keys = NULL;
+    if (b->klen > 0 && append(&b->keys, &b->klen, &b->kcap, "", 1))
+        f->keys = b->keys;
+    else
+        free(b->keys);
+    *b = (struct batch){0};
+    o->count++;
+    o->inflight_bytes += f->len;
+    o->st.messages++;
+    publish(o, slot);
+    return true;
+}
+
+static void batch_subject(const sm_nats_out_t *o, size_t i, char *buf, size_t len)
+{
+    if (i < o->partitions)
+        snprintf(buf, len, "synmatch.out.v.%zu", i);
+    else
+        snprintf(buf, len, "synmatch.out.e.%u.%u", (unsigned)o->shard, (unsigned)o->shards);
+}
+
+static void add_line(sm_nats_out_t *o, size_t i, uint64_t key, const char *line, size_t len)
+{
+    struct batch *b = &o->batches[i];
+    if (b->len == 0)
+        b->since = sm_clock_mono_ns();
+    if (!append(&b->data, &b->len, &b->cap, line, len)) {
+        sm_log_warnx("out of memory holding a verdict line for the stream");
+        return;
+    }
+    if (key) {
+        char hex[24];
+        int n = snprintf(hex, sizeof hex, "%s%016" PRIx64, b->klen ? "," : "", key);
+        append(&b->keys, &b->klen, &b->kcap, hex, (size_t)n);
+    }
+    o->st.lines++;
+}
+
+bool sm_nats_out_verdict(sm_nats_out_t *o, uint32_t p, uint64_t key, const char *line,
+                         size_t len)
+{
+    if (set_has(o, key)) {
+        o->st.already_published++;
+        return false;
+    }
+    add_line(o, p < o->partitions ? p : 0, key, line, len);
+    return true;
+}
+
+void sm_nats_out_event(sm_nats_out_t *o, const char *line, size_t len)
+{
+    add_line(o, o->partitions, 0, line, len);
+}
+
+void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
+{
+    for (size_t i = 0; i <= o->partitions; i++) {
+        struct batch *b = &o->batches[i];
+        if (b->len == 0 || !(flush_all || b->len >= BATCH_BYTES || now - b->since >= FLUSH_NS))
+            continue;
+        char subject[SM_NATS_SUBJECT_MAX];
+        batch_subject(o, i, subject, sizeof subject);
+        if (!send_batch(o, b, subject))
+            break; /* the ring is full: the acknowledgements below make room */
+    }
+    for (size_t k = 0; k < o->count; k++) {
+        size_t slot = (o->head + k) % RING;
+        if (atomic_load(&o->ring[slot].state) == F_FAILED) {
+            o->st.resends++;
+            publish(o, slot);
+        }
+    }
+    while (o->count > 0) {
+        struct flight *f = &o->ring[o->head];
+        if (atomic_load(&f->state) != F_STORED)
+            break;
+        o->write(o->arg, f->data, f->len);
+        o->inflight_bytes -= f->len;
+        free(f->data);
+        free(f->keys);
+        f->data = f->keys = NULL;
+        atomic_store(&f->state, F_FREE);
+        o->head = (o->head + 1) % RING;
+        o->count--;
+        o->warned = false;
+    }
+}
+
+bool sm_nats_out_backlogged(const sm_nats_out_t *o)
+{
+    return o->count >= RING * 3 / 4 || o->inflight_bytes >= MAX_INFLIGHT_BYTES;
+}
+
+static bool batches_empty(const sm_nats_out_t *o)
+{
+    for (size_t i = 0; i <= o->partitions; i++)
+        if (o->batches[i].len > 0)
+            return false;
+    return true;
+}
+
+int sm_nats_out_finish(sm_nats_out_t *o, int timeout_ms)
+{
+    int64_t deadline = sm_clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        int64_t now = sm_clock_mono_ns();
+        sm_nats_out_pump(o, now, true);
+        if (o->count == 0 && batches_empty(o))
+            return 0;
+        if (now >= deadline)
+            break;
+        nats_Sleep(5);
+    }
+    sm_log_warnx("%zu messages of verdicts were not acknowledged by the stream in time: the "
+                 "shard that replays these partitions next will publish them",
+                 o->count);
+    return -1;
+}
+
+void sm_nats_out_stats(const sm_nats_out_t *o, struct sm_nats_out_stats *out)
+{
+    *out = o->st;
+    out->in_flight = o->count;
+}
+
+void sm_nats_out_destroy(sm_nats_out_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    sm_nats_out_t *o = *self_p;
+    if (o->js) {
+        /* No acknowledgement may touch the ring once it is gone: those still awaited get a
+         * moment; past it the ring is left to the process's end rather than freed under a
+         * libnats thread. */
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 2000;
+        natsStatus s = js_PublishAsyncComplete(o->js, &po);
+        jsCtx_Destroy(o->js);
+        if (s != NATS_OK) {
+            *self_p = NULL;
+            return;
+        }
+    }
+    for (size_t k = 0; k < RING; k++) {
+        free(o->ring[k].data);
+        free(o->ring[k].keys);
+    }
+    if (o->batches)
+        for (size_t i = 0; i <= o->partitions; i++) {
+            free(o->batches[i].data);
+            free(o->batches[i].keys);
+        }
+    free(o->batches);
+    free(o->set);
+    free(o);
+    *self_p = NULL;
+}

@@ -1,0 +1,465 @@
+/*
+ * nats_source.c - the streams' setup and the shard's consumers (nats_source.h).
+ *
+ * Durable push consumers, one per partition (nats-server 2.9 gives a consumer one filter
+ * subject), with flow control (the server sends only as fast as the shard takes: libnats
+ * answers the server's flow-control requests as the shard reads past them) and no
+ * acknowledgements: a consumer is the shard's cursor, not its safety. What keeps a verdict
+ * from being lost is the replay: a shard that starts reads each owned partition again from
+ * the stream over the replay horizon before its delivered point, so whatever its predecessor
+ * held undecided (or had been handed and not read) is decided again. Acknowledgements would
+ * only add redeliveries of what the replay covers.
+ *
+ * The loop never waits here: messages arrive in libnats's per-subscription queues on its own
+ * threads, and sm_nats_source_drain() takes what is there.
+ */
+#include "nats_source.h"
+
+#include <nats/nats.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errbuf.h"
+#include "log.h"
+#include "synmatch/wire.h"
+
+#define HEARTBEAT_NS (5 * INT64_C(1000000000)) /* the consumers' idle heartbeat */
+#define PENDING_BYTES (64 << 20)              /* what libnats may hold for one partition */
+#define PER_PART_TURN 16                      /* messages of one partition before the next */
+
+struct part {
+    uint32_t p;
+    natsSubscription *live;   /* bound to the durable consumer */
+    natsSubscription *replay; /* ordered consumer up to replay_to, or NULL */
+    uint64_t replay_to;       /* the durable's delivered stream sequence at start */
+};
+
+struct sm_nats_source {
+    natsConnection *nc;
+    jsCtx *js;
+    struct part *parts;
+    uint32_t nparts, next;
+    uint32_t partitions, shard, shards;
+    int64_t replay_from;
+    uint32_t replaying;
+    uint64_t replayed;
+    bool warned;
+};
+
+static void consumer_name(char *buf, size_t len, uint32_t p)
+{
+    snprintf(buf, len, SM_NATS_CONSUMER_PREFIX "%u", (unsigned)p);
+}
+
+static void deliver_subject(char *buf, size_t len, uint32_t p)
+{
+    snprintf(buf, len, SM_NATS_DELIVER_PREFIX "%u", (unsigned)p);
+}
+
+static int jerr_text(char *errbuf, size_t errlen, const char *what, natsStatus s, jsErrCode je)
+{
+    const char *last = nats_GetLastError(NULL);
+    if (je)
+        return sm_errbuf(errbuf, errlen, "%s: %s%s%s (JetStream error %d)", what,
+                         natsStatus_GetText(s), last ? ": " : "", last ? last : "", (int)je);
+    return sm_errbuf(errbuf, errlen, "%s: %s%s%s", what, natsStatus_GetText(s),
+                     last ? ": " : "", last ? last : "");
+}
+
+/* Creates stream sc, or updates it when it exists. "created", "updated" or NULL (errbuf). */
+static const char *put_stream(jsCtx *js, jsStreamConfig *sc, char *errbuf, size_t errlen)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    natsStatus s = js_AddStream(&si, js, sc, NULL, &je);
+    const char *did = "created";
+    if (s != NATS_OK && je == JSStreamNameExistErr) {
+        jsStreamInfo_Destroy(si);
+        si = NULL;
+        je = 0;
+        s = js_UpdateStream(&si, js, sc, NULL, &je);
+        did = "updated";
+    }
+    jsStreamInfo_Destroy(si);
+    if (s != NATS_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "stream %s", sc->Name);
+        jerr_text(errbuf, errlen, what, s, je);
+        return NULL;
+    }
+    return did;
+}
+
+int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errlen)
+{
+    natsConnection *nc = sm_nats_connect(&o->conn, false, errbuf, errlen);
+    if (nc == NULL)
+        return -1;
+    int rc = -1;
+    jsCtx *js = NULL;
+    natsStatus s = natsConnection_JetStream(&js, nc, NULL);
+    if (s != NATS_OK) {
+        jerr_text(errbuf, errlen, "JetStream", s, 0);
+        goto out;
+    }
+    /* The partition count is fixed when the stream is made: agents hash into it. */
+    char have_err[256];
+    uint32_t have = sm_nats_stream_partitions(nc, have_err, sizeof have_err);
+    if (have != 0 && have != o->partitions) {
+        sm_errbuf(errbuf, errlen, "stream %s was made with %u partitions, not %u: the count "
+                  "cannot change (delete the streams to start over, losing what they hold)",
+                  SM_NATS_STREAM, (unsigned)have, (unsigned)o->partitions);
+        goto out;
+    }
+    char desc[64];
+    sm_nats_describe(desc, sizeof desc, o->partitions);
+    const char *rec_subjects[] = {SM_NATS_SUBJECTS};
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = SM_NATS_STREAM;
+    sc.Description = desc;
+    sc.Subjects = rec_subjects;
+    sc.SubjectsLen = 1;
+    sc.Storage = js_FileStorage;
+    sc.Replicas = o->replicas;
+    sc.MaxAge = o->max_age_ns;
+    sc.MaxBytes = o->max_bytes > 0 ? o->max_bytes : -1;
+    sc.Duplicates = o->duplicates_ns;
+    sc.Discard = js_DiscardOld;
+    sc.MaxMsgSize = (int32_t)SM_WIRE_MAX_MESSAGE;
+    const char *did = put_stream(js, &sc, errbuf, errlen);
+    if (did == NULL)
+        goto out;
+    sm_log_info("stream %s %s: %s, subjects %s, file storage, %d replica%s, max age %.0f s, "
+                "duplicate window %.0f s", SM_NATS_STREAM, did, desc, SM_NATS_SUBJECTS,
+                o->replicas, o->replicas == 1 ? "" : "s", (double)o->max_age_ns / 1e9,
+                (double)o->duplicates_ns / 1e9);
+    const char *out_subjects[] = {SM_NATS_OUT_SUBJECTS};
+    jsStreamConfig oc;
+    jsStreamConfig_Init(&oc);
+    oc.Name = SM_NATS_OUT_STREAM;
+    oc.Description = "synmatch verdicts and events";
+    oc.Subjects = out_subjects;
+    oc.SubjectsLen = 1;
+    oc.Storage = js_FileStorage;
+    oc.Replicas = o->replicas;
+    oc.MaxAge = o->out_max_age_ns;
+    oc.Duplicates = o->duplicates_ns;
+    oc.Discard = js_DiscardOld;
+    if ((did = put_stream(js, &oc, errbuf, errlen)) == NULL)
+        goto out;
+    sm_log_info("stream %s %s: subjects %s, file storage, %d replica%s, max age %.0f s",
+                SM_NATS_OUT_STREAM, did, SM_NATS_OUT_SUBJECTS, o->replicas,
+                o->replicas == 1 ? "" : "s", (double)o->out_max_age_ns / 1e9);
+    unsigned made = 0, kept = 0;
+    for (uint32_t p = 0; p < o->partitions; p++) {
+        char name[48], filter[48], deliver[64];
+        consumer_name(name, sizeof name, p);
+        sm_nats_filter(filter, sizeof filter, p);
+        deliver_subject(deliver, sizeof deliver, p);
+        jsConsumerInfo *ci = NULL;
+        jsErrCode je = 0;
+        s = js_GetConsumerInfo(&ci, js, SM_NATS_STREAM, name, NULL, &je);
+        if (s == NATS_OK) {
+            /* There: its position is what a shard resumes from; never reset it. */
+            bool same = ci->Config->FilterSubject && strcmp(ci->Config->FilterSubject, filter) == 0 &&
+                        ci->Config->DeliverSubject &&
+                        strcmp(ci->Config->DeliverSubject, deliver) == 0;
+            jsConsumerInfo_Destroy(ci);
+            if (!same) {
+                sm_errbuf(errbuf, errlen, "consumer %s of stream %s exists with another filter "
+                          "or delivery subject: delete it (a shard then starts that partition "
+                          "over)", name, SM_NATS_STREAM);
+                goto out;
+            }
+            kept++;
+            continue;
+        }
+        jsConsumerConfig cc;
+        jsConsumerConfig_Init(&cc);
+        cc.Durable = name;
+        cc.Description = "synmatch: one partition's records, for the shard that owns it";
+        cc.FilterSubject = filter;
+        cc.DeliverSubject = deliver;
+        cc.DeliverPolicy = js_DeliverAll;
+        cc.AckPolicy = js_AckNone;
+        cc.FlowControl = true;
+        cc.Heartbeat = HEARTBEAT_NS;
+        je = 0;
+        s = js_AddConsumer(&ci, js, SM_NATS_STREAM, &cc, NULL, &je);
+        jsConsumerInfo_Destroy(ci);
+        if (s != NATS_OK) {
+            char what[96];
+            snprintf(what, sizeof what, "consumer %s", name);
+            jerr_text(errbuf, errlen, what, s, je);
+            goto out;
+        }
+        made++;
+    }
+    sm_log_info("consumers %s0..%s%u: one per partition (filter synmatch.rec.<p>.>, delivered "
+                "to " SM_NATS_DELIVER_PREFIX "<p>, flow control, no acks): %u made, %u kept",
+                SM_NATS_CONSUMER_PREFIX, SM_NATS_CONSUMER_PREFIX, (unsigned)o->partitions - 1,
+                made, kept);
+    rc = 0;
+out:
+    jsCtx_Destroy(js);
+    natsConnection_Close(nc);
+    natsConnection_Destroy(nc);
+    return rc;
+}
+
+/* Where the replay of partition pt starts: the time of the durable's last delivered message
+ * minus the horizon. 0 with *from set when there is something to replay, 1 when nothing is,
+ * -1 on an error (errbuf). */
+static int replay_start(sm_nats_source_t *s, const jsConsumerInfo *ci, uint64_t first_seq,
+                        int64_t horizon, int64_t *from, char *errbuf, size_t errlen)
+{
+    uint64_t d = ci->Delivered.Stream;
+    if (d == 0 || d < first_seq)
+        return 1; /* nothing delivered yet, or it aged out of the stream: nothing to redo */
+    natsMsg *m = NULL;
+    jsErrCode je = 0;
+    natsStatus st = js_GetMsg(&m, s->js, SM_NATS_STREAM, d, NULL, &je);
+    if (st == NATS_NOT_FOUND || je == JSNoMessageFoundErr) {
+        natsMsg_Destroy(m);
+        return 1;
+    }
+    if (st != NATS_OK) {
+        jerr_text(errbuf, errlen, "stream " SM_NATS_STREAM ": the last delivered record", st,
+                  je);
+        return -1;
+    }
+    *from = natsMsg_GetTime(m) - horizon;
+    natsMsg_Destroy(m);
+    return 0;
+}
+
+static int bind_part(sm_nats_source_t *s, struct part *pt, uint64_t first_seq, int64_t horizon,
+                     char *errbuf, size_t errlen)
+{
+    char name[48], filter[48];
+    consumer_name(name, sizeof name, pt->p);
+    sm_nats_filter(filter, sizeof filter, pt->p);
+    jsConsumerInfo *ci = NULL;
+    jsErrCode je = 0;
+    natsStatus st = js_GetConsumerInfo(&ci, s->js, SM_NATS_STREAM, name, NULL, &je);
+    if (st != NATS_OK) {
+        char what[160];
+        snprintf(what, sizeof what, "consumer %s of stream %s (made by synmatch-collector "
+                 "--nats-setup)", name, SM_NATS_STREAM);
+        jerr_text(errbuf, errlen, what, st, je);
+        return -1;
+    }
+    if (ci->PushBound) {
+        jsConsumerInfo_Destroy(ci);
+        sm_errbuf(errbuf, errlen, "partition %u is taken: another shard is bound to consumer "
+                  "%s (two shards with the same --shard?)", (unsigned)pt->p, name);
+        return -1;
+    }
+    int64_t from = 0;
+    int r = replay_start(s, ci, first_seq, horizon, &from, errbuf, errlen);
+    pt->replay_to = ci->Delivered.Stream;
+    jsConsumerInfo_Destroy(ci);
+    if (r == -1)
+        return -1;
+    jsSubOptions so;
+    if (r == 0) {
+        jsSubOptions_Init(&so);
+        so.Ordered = true;
+        so.Config.DeliverPolicy = js_DeliverByStartTime;
+        so.Config.OptStartTime = from;
+        je = 0;
+        st = js_SubscribeSync(&pt->replay, s->js, filter, NULL, &so, &je);
+        if (st != NATS_OK) {
+            jerr_text(errbuf, errlen, "replay", st, je);
+            return -1;
+        }
+        natsSubscription_SetPendingLimits(pt->replay, -1, PENDING_BYTES);
+        s->replaying++;
+        if (s->replay_from == 0 || from < s->replay_from)
+            s->replay_from = from;
+    }
+    jsSubOptions_Init(&so);
+    so.Stream = SM_NATS_STREAM;
+    so.Consumer = name; /* bind: never create one with other settings */
+    je = 0;
+    st = js_SubscribeSync(&pt->live, s->js, filter, NULL, &so, &je);
+    if (st != NATS_OK) {
+        char what[160];
+        snprintf(what, sizeof what, "consumer %s of stream %s", name, SM_NATS_STREAM);
+        jerr_text(errbuf, errlen, what, st, je);
+        return -1;
+    }
+    natsSubscription_SetPendingLimits(pt->live, -1, PENDING_BYTES);
+    return 0;
+}
+
+sm_nats_source_t *sm_nats_source_new(const struct sm_nats_source_opts *o, char *errbuf,
+                                     size_t errlen)
+{
+    sm_nats_source_t *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        sm_errbuf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    s->shard = o->shard;
+    s->shards = o->shards ? o->shards : 1;
+    if ((s->nc = sm_nats_connect(&o->conn, false, errbuf, errlen)) == NULL)
+        goto fail;
+    natsStatus st = natsConnection_JetStream(&s->js, s->nc, NULL);
+    if (st != NATS_OK) {
+        jerr_text(errbuf, errlen, "JetStream", st, 0);
+        goto fail;
+    }
+    if ((s->partitions = sm_nats_stream_partitions(s->nc, errbuf, errlen)) == 0)
+        goto fail;
+    if (o->partitions && o->partitions != s->partitions) {
+        sm_errbuf(errbuf, errlen, "stream %s has %u partitions, not %u (--partitions)",
+                  SM_NATS_STREAM, (unsigned)s->partitions, (unsigned)o->partitions);
+        goto fail;
+    }
+    if (s->shard >= s->partitions) {
+        sm_errbuf(errbuf, errlen, "--shard %u/%u owns no partition: the stream has %u",
+                  (unsigned)s->shard, (unsigned)s->shards, (unsigned)s->partitions);
+        goto fail;
+    }
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    if ((st = js_GetStreamInfo(&si, s->js, SM_NATS_STREAM, NULL, &je)) != NATS_OK) {
+        jerr_text(errbuf, errlen, "stream " SM_NATS_STREAM, st, je);
+        goto fail;
+    }
+    uint64_t first_seq = si->State.FirstSeq;
+    jsStreamInfo_Destroy(si);
+    if ((s->parts = calloc(s->partitions, sizeof *s->parts)) == NULL) {
+        sm_errbuf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    for (uint32_t p = s->shard; p < s->partitions; p += s->shards) {
+        struct part *pt = &s->parts[s->nparts++];
+        pt->p = p;
+        if (bind_part(s, pt, first_seq, o->replay_ns, errbuf, errlen) == -1)
+            goto fail;
+    }
+    return s;
+fail:
+    sm_nats_source_destroy(&s);
+    return NULL;
+}
+
+/* The replay of pt is over: from now on the durable consumer's messages count. */
+static void end_replay(sm_nats_source_t *s, struct part *pt)
+{
+    natsSubscription_Unsubscribe(pt->replay);
+    natsSubscription_Destroy(pt->replay);
+    pt->replay = NULL;
+    s->replaying--;
+}
+
+/* One message of pt, replay first: 1 taken, 0 none waiting. */
+static int take_one(sm_nats_source_t *s, struct part *pt, sm_nats_batch_fn fn, void *arg)
+{
+    natsMsg *m = NULL;
+    if (pt->replay != NULL) {
+        natsStatus st = natsSubscription_NextMsg(&m, pt->replay, 0);
+        if (st != NATS_OK)
+            return 0; /* the replay has not caught up; the durable's messages wait */
+        jsMsgMetaData *meta = NULL;
+        uint64_t seq = 0;
+        if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+            seq = meta->Sequence.Stream;
+            jsMsgMetaData_Destroy(meta);
+        }
+        if (seq <= pt->replay_to) {
+            fn(arg, (const uint8_t *)natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
+            s->replayed++;
+        }
+        natsMsg_Destroy(m);
+        if (seq >= pt->replay_to)
+            end_replay(s, pt);
+        return 1;
+    }
+    natsStatus st = natsSubscription_NextMsg(&m, pt->live, 0);
+    if (st != NATS_OK) {
+        if (st != NATS_TIMEOUT && !s->warned) {
+            s->warned = true;
+            sm_log_warnx("partition %u: %s", (unsigned)pt->p, natsStatus_GetText(st));
+        }
+        return 0;
+    }
+    fn(arg, (const uint8_t *)natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
+    natsMsg_Destroy(m);
+    return 1;
+}
+
+int sm_nats_source_drain(sm_nats_source_t *s, int max, sm_nats_batch_fn fn, void *arg)
+{
+    int taken = 0, idle = 0;
+    /* each partition in turn, from where the last call stopped, until all are empty */
+    while (taken < max && idle < (int)s->nparts) {
+        struct part *pt = &s->parts[s->next];
+        s->next = (s->next + 1) % s->nparts;
+        int k = 0;
+        while (k < PER_PART_TURN && taken < max && take_one(s, pt, fn, arg) == 1) {
+            k++;
+            taken++;
+        }
+        idle = k == 0 ? idle + 1 : 0;
+    }
+    return taken;
+}
+
+void *sm_nats_source_connection(sm_nats_source_t *s)
+{
+    return s->nc;
+}
+
+uint32_t sm_nats_source_partitions(const sm_nats_source_t *s)
+{
+    return s->partitions;
+}
+
+uint32_t sm_nats_source_owned(const sm_nats_source_t *s)
+{
+    return s->nparts;
+}
+
+bool sm_nats_source_owns(const sm_nats_source_t *s, uint32_t p)
+{
+    return p < s->partitions && p % s->shards == s->shard;
+}
+
+int64_t sm_nats_source_replay_from(const sm_nats_source_t *s)
+{
+    return s->replay_from;
+}
+
+uint32_t sm_nats_source_replaying(const sm_nats_source_t *s)
+{
+    return s->replaying;
+}
+
+uint64_t sm_nats_source_replayed(const sm_nats_source_t *s)
+{
+    return s->replayed;
+}
+
+void sm_nats_source_destroy(sm_nats_source_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    sm_nats_source_t *s = *self_p;
+    for (uint32_t k = 0; k < s->nparts; k++) {
+        natsSubscription_Destroy(s->parts[k].replay);
+        natsSubscription_Destroy(s->parts[k].live);
+    }
+    free(s->parts);
+    jsCtx_Destroy(s->js);
+    if (s->nc) {
+        natsConnection_Close(s->nc);
+        natsConnection_Destroy(s->nc);
+    }
+    free(s);
+    *self_p = NULL;
+}
