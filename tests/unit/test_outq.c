@@ -1,8 +1,9 @@
 /*
  * test_outq.c - the collector's output thread: lines come out in the order they were handed
  * over, verdicts formatted as sm_report_verdict_line() formats them, across many more batches
- * than the ring holds (the producer waits, nothing is lost); a sync leaves everything written
- * and flushed; a stream that cannot be written counts errors.
+ * than the ring holds (the producer waits, nothing is lost); many lines handed over at once,
+ * more than a batch holds, come out whole; a sync leaves everything written and flushed; a
+ * stream that cannot be written counts errors.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -88,6 +89,37 @@ int main(void)
     CHECK_EQ_U(i, N);
     CHECK_EQ_U(wrong, 0);
     fclose(f);
+
+    /* Many lines in one hand-over, longer than a batch (as JetStream hands back what was
+     * stored): cut after newlines, written whole and in order. */
+    f = tmpfile();
+    CHECK(f != NULL);
+    if (f) {
+        size_t n = 0, room = 600 * 1000;
+        char *blob = malloc(room);
+        CHECK(blob != NULL);
+        for (uint32_t k = 0; blob && n + 64 < room; k++)
+            n += (size_t)snprintf(blob + n, room - n, "{\"event\":\"e\",\"n\":%" PRIu32 "}\n", k);
+        q = sm_outq_new(f, NULL, 0);
+        CHECK(q != NULL);
+        if (q && blob) {
+            sm_outq_line(q, "first\n", 6);
+            sm_outq_line(q, blob, n);
+            sm_outq_line(q, "last\n", 5);
+            sm_outq_sync(q, f, NULL);
+            sm_outq_destroy(&q);
+            long size = ftell(f);
+            CHECK_EQ_U(size, n + 11);
+            char *back = malloc((size_t)size);
+            rewind(f);
+            CHECK(back && fread(back, 1, (size_t)size, f) == (size_t)size);
+            CHECK(back && memcmp(back, "first\n", 6) == 0 && memcmp(back + 6, blob, n) == 0 &&
+                  memcmp(back + 6 + n, "last\n", 5) == 0);
+            free(back);
+        }
+        free(blob);
+        fclose(f);
+    }
 
     /* A stream that refuses every write: counted, and the thread still ends. */
     FILE *full = fopen("/dev/full", "w");
