@@ -67,7 +67,7 @@ static void on_verdict(void *arg, const struct sm_verdict *v)
     p->verdicts[v->kind]++;
     if (p->out) {
         char line[SM_REPORT_LINE_MAX];
-        size_t n = sm_report_verdict_line(line, v);
+        size_t n = sm_report_verdict_line(line, v, 0);
         fwrite(line, 1, n, p->out);
         p->out_bytes += n;
     }
@@ -207,7 +207,7 @@ static NOINLINE void stage_write(const struct sm_verdict *v, size_t n, FILE *out
 {
     for (size_t i = 0; i < n; i++) {
         char line[SM_REPORT_LINE_MAX];
-        size_t len = sm_report_verdict_line(line, &v[i]);
+        size_t len = sm_report_verdict_line(line, &v[i], 0);
         fwrite(line, 1, len, out);
     }
     fflush(out);

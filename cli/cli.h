@@ -22,6 +22,7 @@ void sm_cli_print_counters(FILE *out, const uint64_t *decode_counters);
 int sm_cmd_streams(int argc, char **argv);
 int sm_cmd_compare(int argc, char **argv);
 int sm_cmd_tail(int argc, char **argv);
+int sm_cmd_top(int argc, char **argv);
 int sm_cmd_keygen(int argc, char **argv);
 
 #endif

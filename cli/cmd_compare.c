@@ -16,6 +16,7 @@
 #include "fmt.h"
 #include "json.h"
 #include "compare.h"
+#include "htmlreport.h"
 #include "log.h"
 #include "synmatch/report.h"
 #include "synmatch/stream.h"
@@ -57,6 +58,12 @@ static void usage(FILE *out)
 "  --max-conversations N endpoint pairs remembered per file (default %u); past it the\n"
 "                        stream numbers are no longer exact and a warning says so\n"
 "  --max-pending N       SYN entries held by the join at once (default 1000000)\n"
+"  --report FILE.html    also write a self-contained HTML page of the comparison: the\n"
+"                        summary, timelines by verdict, one-way delay and clock offset,\n"
+"                        attempts per connection, the failures with Wireshark filters\n"
+"  --community-id-seed N seed of the Community ID flow hashes (community_id, and\n"
+"                        server_community_id when NAT changed the tuple; 0 to 65535,\n"
+"                        default 0, as Zeek, Suricata and Wireshark default to)\n"
 "  -q, --quiet           no summary on stderr (errors and warnings still appear)\n"
 "  -h, --help            this text\n"
 "\n"
@@ -74,6 +81,8 @@ static void usage(FILE *out)
 }
 
 static FILE *verdict_out;
+static uint16_t community_id_seed;
+static sm_htmlreport_t *report;
 
 /* The jsonl status row of a file that could not be read to its end. */
 static void print_status(const char *side, uint64_t frames)
@@ -88,9 +97,27 @@ static void print_status(const char *side, uint64_t frames)
     fwrite(line, 1, sm_json_end(&w), stdout);
 }
 
-static void print_verdict(void *arg, const struct sm_verdict *v)
+static void on_verdict(void *arg, const struct sm_verdict *v)
 {
-    sm_report_verdict_json(verdict_out, v);
+    if (verdict_out)
+        sm_report_verdict_json(verdict_out, v, community_id_seed);
+    if (report)
+        sm_htmlreport_verdict(report, v);
+}
+
+/* --report FILE: the HTML page; exits (status 3) when it cannot be written. */
+static void write_report(const char *path, const struct sm_compare_result *res,
+                         const struct sm_compare_opts *o)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        sm_fatal(SM_EXIT_OPEN, "%s", path);
+    static char buf[1 << 16];
+    setvbuf(f, buf, _IOFBF, sizeof buf);
+    if (sm_htmlreport_write(report, f, res, o) == -1)
+        sm_fatalx(SM_EXIT_INTERNAL, "%s: out of memory", path);
+    if (ferror(f) || fclose(f) == EOF)
+        sm_fatal(SM_EXIT_OPEN, "writing %s", path);
 }
 
 static int exit_for_side(const struct sm_filesrc_summary *s)
@@ -169,7 +196,7 @@ static void print_tables(const struct sm_compare_result *res, enum sm_format fmt
             printf("%s: %zu client SYN%s %s\n\n", table_titles[t][0], n, n == 1 ? "" : "s",
                    table_titles[t][1]);
         }
-        sm_report_table(stdout, fmt, (enum sm_table)t, res->rows[t], n);
+        sm_report_table(stdout, fmt, (enum sm_table)t, res->rows[t], n, community_id_seed);
     }
 }
 
@@ -253,6 +280,7 @@ static void warn_swapped(const struct sm_compare_result *res, const struct sm_co
 int sm_cmd_compare(int argc, char **argv)
 {
     bool verdicts = false, quiet = false;
+    const char *report_path = NULL;
     unsigned shown = 0;
     enum sm_format fmt = SM_FORMAT_TABLE;
     struct sm_addr ips[MAX_SERVER_IPS];
@@ -270,6 +298,8 @@ int sm_cmd_compare(int argc, char **argv)
         {"max-conversations", required_argument, NULL, 'c'},
         {"max-pending", required_argument, NULL, 'p'},
         {"no-clock-correction", no_argument, NULL, 'C'},
+        {"community-id-seed", required_argument, NULL, 'I'},
+        {"report", required_argument, NULL, 'R'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -322,6 +352,12 @@ int sm_cmd_compare(int argc, char **argv)
         case 'p':
             o.max_pending = sm_cli_size("--max-pending", optarg, 1, UINT32_MAX - 2);
             break;
+        case 'R':
+            report_path = optarg;
+            break;
+        case 'I':
+            community_id_seed = (uint16_t)sm_cli_size("--community-id-seed", optarg, 0, UINT16_MAX);
+            break;
         case 'q':
             quiet = true;
             break;
@@ -349,10 +385,12 @@ int sm_cmd_compare(int argc, char **argv)
 
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    if (verdicts) {
+    if (verdicts)
         verdict_out = stdout;
-        o.on_verdict = print_verdict;
-    }
+    if (report_path && (report = sm_htmlreport_new()) == NULL)
+        sm_fatalx(SM_EXIT_INTERNAL, "out of memory");
+    if (verdicts || report)
+        o.on_verdict = on_verdict;
 
     struct sm_compare_result res;
     int rc = sm_compare_run(&o, &res);
@@ -465,6 +503,9 @@ int sm_cmd_compare(int argc, char **argv)
                      "unknown (isn_flood), none as missing",
                      js->isn_flood);
 
+    if (report_path)
+        write_report(report_path, &res, &o);
+    sm_htmlreport_destroy(&report);
     if (fflush(stdout) == EOF)
         sm_fatal(SM_EXIT_OPEN, "writing the output");
     uint64_t failures = 0;

@@ -20,6 +20,7 @@ static void usage(FILE *out)
             "  compare CLIENT SERVER  map tcp.stream between two captures, list missing SYNs\n"
             "  streams FILE           print the Wireshark tcp.stream of every frame\n"
             "  tail ENDPOINT          follow a collector's alerts, readably\n"
+            "  top ENDPOINT           a live full-screen view of a collector's alerts\n"
             "  keygen PREFIX          write a CURVE key pair for an agent or the collector\n"
             "\n"
             "`synmatch COMMAND --help` describes each command.\n");
@@ -90,6 +91,8 @@ int main(int argc, char **argv)
         return sm_cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "tail") == 0)
         return sm_cmd_tail(argc - 1, argv + 1);
+    if (strcmp(cmd, "top") == 0)
+        return sm_cmd_top(argc - 1, argv + 1);
     if (strcmp(cmd, "keygen") == 0)
         return sm_cmd_keygen(argc - 1, argv + 1);
     sm_log_warnx("unknown command '%s'", cmd);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "nats_out.h"
 #include "nats_source.h"
+#include "outq.h"
 #include "sensors.h"
 #include "synmatch/join.h"
 #include "synmatch/keys.h"
@@ -85,13 +86,18 @@ struct collector {
     sm_nats_out_t *nout;
     uint32_t partitions;
     int64_t forget_published_at; /* monotonic ns: the replay's keys are no longer needed */
+    sm_outq_t *outq;        /* the output thread; NULL: this thread writes */
 };
 
 /* Writes lines (one or more, each ending in a newline) to the output and, one message each,
- * to the PUB socket. */
+ * to the PUB socket: through the output thread once it runs (outq.h). */
 static void write_lines(void *arg, const char *lines, size_t len)
 {
     struct collector *c = arg;
+    if (c->outq) {
+        sm_outq_line(c->outq, lines, len);
+        return;
+    }
     if (fwrite(lines, 1, len, c->out) != len)
         c->out_errors++;
     if (c->pub == NULL)
@@ -125,16 +131,30 @@ static void emit_json(struct collector *c, struct sm_json *w)
 
 static void rewriting_event(struct collector *c, const struct sm_verdict *v);
 
+/* Pushes what was written out: the output thread flushes after what it was handed. */
+static void flush_out(struct collector *c)
+{
+    if (c->outq)
+        sm_outq_flush(c->outq);
+    else
+        fflush(c->out);
+}
+
 static void on_verdict(void *arg, const struct sm_verdict *v)
 {
     struct collector *c = arg;
-    char line[SM_REPORT_LINE_MAX];
-    size_t len = sm_report_verdict_line(line, v);
-    if (c->nout)
+    if (c->nout) {
+        /* over JetStream the line is published first, written once stored */
+        char line[SM_REPORT_LINE_MAX];
+        size_t len = sm_report_verdict_line(line, v, c->cfg->community_id_seed);
         sm_nats_out_verdict(c->nout, sm_partition_of(v->isn, c->partitions),
                             sm_nats_out_key(v), line, len);
-    else
-        write_lines(c, line, len);
+    } else if (c->outq) {
+        sm_outq_verdict(c->outq, v); /* formatted there */
+    } else {
+        char line[SM_REPORT_LINE_MAX];
+        write_lines(c, line, sm_report_verdict_line(line, v, c->cfg->community_id_seed));
+    }
     if (v->fingerprint && !c->rewriting_told)
         rewriting_event(c, v);
 }
@@ -635,6 +655,8 @@ static int reload(struct collector *c)
         sm_log_info("allow-list of %s reloaded: %zu allowed", dr->name, dr->allow.n);
         if (d == DOOR_SUBSCRIBERS && c->pub) {
             struct door *sd = &c->doors[DOOR_SUBSCRIBERS];
+            if (c->outq)
+                sm_outq_sync(c->outq, c->out, NULL); /* the thread lets go of the socket */
             zmq_socket_monitor(c->pub, NULL, 0);
             zmq_close(c->pub);
             c->pub = open_socket(c, ZMQ_PUB, c->cfg->alerts_pub, &c->kp, sd);
@@ -645,6 +667,8 @@ static int reload(struct collector *c)
                 sd->mon = NULL;
             }
             watch(c, c->pub, sd);
+            if (c->outq)
+                sm_outq_sync(c->outq, c->out, c->pub);
         }
     }
     return 0;
@@ -668,6 +692,8 @@ static void reopen_output(struct collector *c)
         return;
     }
     setvbuf(f, NULL, _IOFBF, SM_COLLECTOR_OUT_BUFFER);
+    if (c->outq) /* the output thread writes what it holds to the old file, then the new */
+        sm_outq_sync(c->outq, f, c->pub);
     if (fflush(c->out) == EOF)
         c->out_errors++;
     if (fclose(c->out) == EOF) {
@@ -826,6 +852,9 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
             sm_log_warnx("alerts on %s are encrypted and no subscriber is allowed: name them "
                          "with --alerts-allow FILE ('NAME PUBLIC-KEY' lines)", cfg->alerts_pub);
     }
+    c.outq = sm_outq_new(c.out, c.pub, cfg->community_id_seed);
+    if (c.outq == NULL)
+        sm_log_warnx("cannot start the output thread; verdicts are written by the main loop");
     {
         char line[256];
         struct sm_json w;
@@ -842,7 +871,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
             sm_json_u64(&w, "replaying", sm_nats_source_replaying(c.nats));
         }
         emit_json(&c, &w);
-        fflush(c.out);
+        flush_out(&c);
     }
     {
         char agents[160], subs[128] = "";
@@ -929,7 +958,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
                 c.forget_published_at = INT64_MAX;
             }
         }
-        fflush(c.out);
+        flush_out(&c);
         if (every > 0 && now >= next_stats) {
             stats_line(&c);
             next_stats = now + every;
@@ -943,6 +972,11 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
     if (c.nout && sm_nats_out_finish(c.nout, NATS_FINISH_MS) == -1 && done)
         status = SM_COLLECTOR_ERR_TRANSPORT;
     stats_line(&c);
+    if (c.outq) {
+        sm_outq_sync(c.outq, c.out, c.pub); /* everything written and flushed */
+        c.out_errors += sm_outq_errors(c.outq);
+        sm_outq_destroy(&c.outq);
+    }
     if (fflush(c.out) == EOF || c.out_errors) {
         sm_log_warn("writing verdicts%s%s", cfg->output_path ? " to " : "",
                     cfg->output_path ? cfg->output_path : "");
@@ -950,6 +984,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
     }
 
 out:
+    sm_outq_destroy(&c.outq); /* before the PUB socket it may use is closed */
     if (cfg->output_path && fclose(c.out) == EOF && status == SM_COLLECTOR_OK) {
         sm_log_warn("%s", cfg->output_path);
         status = SM_COLLECTOR_ERR_OUTPUT;

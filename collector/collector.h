@@ -32,6 +32,7 @@ struct sm_collector_config {
     size_t max_pending;     /* join entries; 0 = 1,000,000 */
     int64_t stats_every_ns; /* stats line on stderr; 0 = 10 s, negative = never */
     bool exit_when_done;    /* exit once every sensor sent end-of-stream */
+    uint16_t community_id_seed; /* of the verdicts' Community IDs (communityid.h) */
     const char *key_file;   /* CURVE: the collector's secret key file; NULL = no keys */
     const char *allow_file; /* CURVE: "SENSOR-ID PUBLIC-KEY" lines; required with key_file */
     const char *alerts_allow_file; /* CURVE: "NAME PUBLIC-KEY" lines: who may read alerts */

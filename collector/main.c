@@ -82,6 +82,9 @@ static void usage(FILE *out)
 "  --max-pending N       SYN entries held at once (default 1000000); past it the oldest\n"
 "                        end as collector_overload\n"
 "  --stats SECONDS       stats line on stderr every SECONDS (default 10, 0 = never)\n"
+"  --community-id-seed N seed of the Community ID flow hashes in the verdicts\n"
+"                        (community_id, server_community_id; 0 to 65535, default 0: use\n"
+"                        the seed the Zeek, Suricata or Wireshark you pivot into uses)\n"
 "  --key FILE            CURVE: the collector's secret key file (synmatch keygen)\n"
 "  --allow FILE          CURVE: the agents allowed, one 'SENSOR-ID PUBLIC-KEY' per line;\n"
 "                        a batch must come from the key of the sensor it names. SIGHUP\n"
@@ -163,6 +166,7 @@ int main(int argc, char **argv)
         {"sensor-timeout", required_argument, NULL, 'd'},
         {"max-pending", required_argument, NULL, 'm'},
         {"stats", required_argument, NULL, 's'},
+        {"community-id-seed", required_argument, NULL, 'i'},
         {"exit-when-done", no_argument, NULL, 'x'},
         {"key", required_argument, NULL, 'K'},
         {"allow", required_argument, NULL, 'A'},
@@ -221,6 +225,12 @@ int main(int argc, char **argv)
             break;
         case 'd':
             cfg.down_after_ns = seconds("--sensor-timeout", optarg, true);
+            break;
+        case 'i':
+            if (sm_parse_u64(optarg, 0, UINT16_MAX, &n) == -1)
+                sm_fatalx(SM_EXIT_USAGE, "--community-id-seed: not a number from 0 to %u: '%s'",
+                          UINT16_MAX, optarg);
+            cfg.community_id_seed = (uint16_t)n;
             break;
         case 'm':
             if (sm_parse_u64(optarg, 1, UINT32_MAX - 2, &n) == -1)

@@ -9,9 +9,13 @@
  */
 #include "synmatch/report.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "fmt.h"
+#include "synmatch/communityid.h"
 
 #define LINE 1024 /* longer than any row: two IPv6 tuples and a few numbers */
 #define TUPLE_MAX (2 * SM_FMT_ENDPOINT_MAX + 4)
@@ -171,6 +175,8 @@ enum col {
     C_REASON,
     C_INSIDE,
     C_MATCH,
+    C_COMMUNITY_ID,        /* of the client's tuple */
+    C_SERVER_COMMUNITY_ID, /* of the server's, when it differs from the client's (NAT) */
 };
 
 struct column {
@@ -182,14 +188,14 @@ struct column {
     const char *sep;   /* table: what goes before it */
 };
 
-#define MAX_COLUMNS 12
+#define MAX_COLUMNS 13
 
 static const struct table_spec {
     const char *name;
     int ncol;
     struct column c[MAX_COLUMNS];
 } tables[SM_TABLE_COUNT] = {
-    [SM_TABLE_MAP] = {"map", 9, {
+    [SM_TABLE_MAP] = {"map", 11, {
         {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, ""},
         {C_SERVER_STREAM, "server_stream", "server_stream", 13, true, " "},
         {C_CLIENT_SEQ, "client_seq", "client_seq", 10, true, " "},
@@ -199,16 +205,20 @@ static const struct table_spec {
         {C_DELTA, "delta", "delta (s)", 12, true, "  "},
         {C_VERDICT, "verdict", "verdict", 0, false, "  "},
         {C_MATCH, "match", "match", 0, false, "  "},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
+        {C_SERVER_COMMUNITY_ID, "server_community_id", "server_community_id",
+         SM_COMMUNITY_ID_LEN, false, "  "},
     }},
-    [SM_TABLE_MISSING] = {"missing", 6, {
+    [SM_TABLE_MISSING] = {"missing", 7, {
         {C_COUNT, "count", "count", 5, true, ""},
         {C_CLIENT_SEQ, "seq", "seq", 10, true, " "},
         {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, "  "},
         {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, " "},
         {C_FIRST, "first", "first", 30, false, "  "},
         {C_LAST, "last", "last", 30, false, "  "},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
     }},
-    [SM_TABLE_BROKEN] = {"broken", 11, {
+    [SM_TABLE_BROKEN] = {"broken", 13, {
         {C_VERDICT, "verdict", "verdict", 0, false, ""},
         {C_COUNT, "count", "count", 5, true, "  "},
         {C_CLIENT_SEQ, "seq", "seq", 10, true, " "},
@@ -220,8 +230,11 @@ static const struct table_spec {
         {C_FIRST, "first", "first", 30, false, "  "},
         {C_LAST, "last", "last", 30, false, "  "},
         {C_REASON, "reason", "reason", 0, false, "  "},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
+        {C_SERVER_COMMUNITY_ID, "server_community_id", "server_community_id",
+         SM_COMMUNITY_ID_LEN, false, "  "},
     }},
-    [SM_TABLE_UNWITNESSED] = {"unwitnessed", 9, {
+    [SM_TABLE_UNWITNESSED] = {"unwitnessed", 10, {
         {C_VERDICT, "verdict", "verdict", 0, false, ""},
         {C_REASON, "reason", "reason", 0, false, "  "},
         {C_COUNT, "count", "count", 5, true, "  "},
@@ -231,6 +244,7 @@ static const struct table_spec {
         {C_FIRST, "first", "first", 30, false, "  "},
         {C_LAST, "last", "last", 30, false, "  "},
         {C_INSIDE, "attempts_inside", "inside", 6, true, " "},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
     }},
 };
 
@@ -296,8 +310,27 @@ static char *text_cell(char *p, const char *s, enum sm_format fmt)
     return p;
 }
 
+static bool tuple_eq(const struct sm_tuple *a, const struct sm_tuple *b)
+{
+    return a->sport == b->sport && a->dport == b->dport && sm_addr_eq(&a->src, &b->src) &&
+           sm_addr_eq(&a->dst, &b->dst);
+}
+
+/* A Community ID cell: computed here, when the row is written, never before. */
+static char *community_id_cell(char *p, const struct sm_tuple *t, uint16_t seed,
+                               enum sm_format fmt)
+{
+    if (fmt == SM_FORMAT_JSONL)
+        *p++ = '"';
+    p = sm_community_id_tcp(p, t, seed);
+    if (fmt == SM_FORMAT_JSONL)
+        *p++ = '"';
+    return p;
+}
+
 /* The value of column c for row r (the four fields of a tuple in csv), at p. */
-static char *cell(char *p, const struct column *c, const struct sm_row *r, enum sm_format fmt)
+static char *cell(char *p, const struct column *c, const struct sm_row *r, enum sm_format fmt,
+                  uint16_t seed)
 {
     bool json = fmt == SM_FORMAT_JSONL;
     switch (c->col) {
@@ -340,6 +373,12 @@ static char *cell(char *p, const struct column *c, const struct sm_row *r, enum 
         return sm_fmt_u64(p, r->attempts_inside);
     case C_MATCH:
         return text_cell(p, r->fingerprint ? "fingerprint" : "isn", fmt);
+    case C_COMMUNITY_ID:
+        return community_id_cell(p, &r->client, seed, fmt);
+    case C_SERVER_COMMUNITY_ID:
+        if (!r->has_server || tuple_eq(&r->client, &r->server))
+            return text_cell(p, NULL, fmt);
+        return community_id_cell(p, &r->server, seed, fmt);
     }
     return p;
 }
@@ -354,15 +393,14 @@ static int cell_width(const struct column *c, const struct sm_row *r)
         return tuple_width(&r->server);
     default: {
         char f[TUPLE_MAX];
-        return (int)(cell(f, c, r, SM_FORMAT_TABLE) - f);
+        return (int)(cell(f, c, r, SM_FORMAT_TABLE, 0) - f);
     }
     }
 }
 
-static void write_csv(FILE *out, const struct table_spec *ts, const struct sm_row *rows,
-                      size_t n)
+/* The csv header row at p. */
+static char *csv_header(char *p, const struct table_spec *ts)
 {
-    char line[LINE], *p = line;
     for (int i = 0; i < ts->ncol; i++) {
         const struct column *c = &ts->c[i];
         if (i)
@@ -378,43 +416,7 @@ static void write_csv(FILE *out, const struct table_spec *ts, const struct sm_ro
         }
     }
     *p++ = '\n';
-    put(out, line, p);
-    for (size_t k = 0; k < n; k++) {
-        p = line;
-        for (int i = 0; i < ts->ncol; i++) {
-            if (i)
-                *p++ = ',';
-            p = cell(p, &ts->c[i], &rows[k], SM_FORMAT_CSV);
-        }
-        *p++ = '\n';
-        put(out, line, p);
-    }
-}
-
-static void write_jsonl(FILE *out, const struct table_spec *ts, const struct sm_row *rows,
-                        size_t n)
-{
-    char line[LINE];
-    for (size_t k = 0; k < n; k++) {
-        char *p = sm_fmt_str(line, "{\"table\":\"");
-        p = sm_fmt_str(p, ts->name);
-        *p++ = '"';
-        for (int i = 0; i < ts->ncol; i++) {
-            const struct column *c = &ts->c[i];
-            *p++ = ',';
-            if (c->col == C_CLIENT_TUPLE || c->col == C_SERVER_TUPLE) {
-                p = tuple_json(p, c->name, c->col == C_CLIENT_TUPLE ? &rows[k].client
-                                                                     : &rows[k].server);
-                continue;
-            }
-            *p++ = '"';
-            p = sm_fmt_str(p, c->name);
-            p = sm_fmt_str(p, "\":");
-            p = cell(p, c, &rows[k], SM_FORMAT_JSONL);
-        }
-        p = sm_fmt_str(p, "}\n");
-        put(out, line, p);
-    }
+    return p;
 }
 
 /* The end of [line, p) without trailing blanks (a left-aligned last column pads). */
@@ -425,10 +427,11 @@ static char *trim(const char *line, char *p)
     return p;
 }
 
-static void write_table(FILE *out, const struct table_spec *ts, const struct sm_row *rows,
-                        size_t n)
+/* The table's column widths: titles, fixed widths, and the widest cell of each variable
+ * column (the one pass over all rows that must come before any row is written). */
+static void table_widths(int w[MAX_COLUMNS], const struct table_spec *ts,
+                         const struct sm_row *rows, size_t n)
 {
-    int w[MAX_COLUMNS];
     for (int i = 0; i < ts->ncol; i++) {
         int t = (int)strlen(ts->c[i].title);
         w[i] = ts->c[i].width > t ? ts->c[i].width : t;
@@ -441,7 +444,12 @@ static void write_table(FILE *out, const struct table_spec *ts, const struct sm_
             w[i] = cw > w[i] ? cw : w[i];
         }
     }
-    char line[LINE], *p = line;
+}
+
+/* The table's title line and dashes at p. */
+static char *table_header(char *p, const struct table_spec *ts, const int *w)
+{
+    char *line = p;
     for (int i = 0; i < ts->ncol; i++) {
         p = sm_fmt_str(p, ts->c[i].sep);
         p = field(p, ts->c[i].title, ts->c[i].title + strlen(ts->c[i].title), w[i],
@@ -454,31 +462,194 @@ static void write_table(FILE *out, const struct table_spec *ts, const struct sm_
         p = dashes(p, w[i]);
     }
     *p++ = '\n';
-    put(out, line, p);
-    for (size_t k = 0; k < n; k++) {
-        p = line;
+    return p;
+}
+
+/* What formatting a row needs besides the row. */
+struct rowfmt {
+    const struct table_spec *ts;
+    enum sm_format fmt;
+    int w[MAX_COLUMNS]; /* table only */
+    uint16_t seed;
+};
+
+/* One row as a line (with its newline) at p, at most LINE bytes. */
+static char *row_line(char *p, const struct rowfmt *rf, const struct sm_row *r)
+{
+    const struct table_spec *ts = rf->ts;
+    char *line = p;
+    switch (rf->fmt) {
+    case SM_FORMAT_CSV:
+        for (int i = 0; i < ts->ncol; i++) {
+            if (i)
+                *p++ = ',';
+            p = cell(p, &ts->c[i], r, SM_FORMAT_CSV, rf->seed);
+        }
+        break;
+    case SM_FORMAT_JSONL:
+        p = sm_fmt_str(p, "{\"table\":\"");
+        p = sm_fmt_str(p, ts->name);
+        *p++ = '"';
+        for (int i = 0; i < ts->ncol; i++) {
+            const struct column *c = &ts->c[i];
+            *p++ = ',';
+            if (c->col == C_CLIENT_TUPLE || c->col == C_SERVER_TUPLE) {
+                p = tuple_json(p, c->name, c->col == C_CLIENT_TUPLE ? &r->client : &r->server);
+                continue;
+            }
+            *p++ = '"';
+            p = sm_fmt_str(p, c->name);
+            p = sm_fmt_str(p, "\":");
+            p = cell(p, c, r, SM_FORMAT_JSONL, rf->seed);
+        }
+        *p++ = '}';
+        break;
+    case SM_FORMAT_TABLE:
         for (int i = 0; i < ts->ncol; i++) {
             char f[TUPLE_MAX];
-            char *e = cell(f, &ts->c[i], &rows[k], SM_FORMAT_TABLE);
+            char *e = cell(f, &ts->c[i], r, SM_FORMAT_TABLE, rf->seed);
             p = sm_fmt_str(p, ts->c[i].sep);
-            p = field(p, f, e, w[i], ts->c[i].right);
+            p = field(p, f, e, rf->w[i], ts->c[i].right);
         }
         p = trim(line, p);
-        *p++ = '\n';
-        put(out, line, p);
+        break;
     }
+    *p++ = '\n';
+    return p;
+}
+
+/* Rows [lo, hi) at buf (room for (hi - lo) * LINE bytes). Returns the length written. */
+static size_t rows_text(char *buf, const struct rowfmt *rf, const struct sm_row *rows,
+                        size_t lo, size_t hi)
+{
+    char *p = buf;
+    for (size_t k = lo; k < hi; k++)
+        p = row_line(p, rf, &rows[k]);
+    return (size_t)(p - buf);
+}
+
+/*
+ * Large tables are formatted by two threads. compare writes its tables once both files are
+ * read, when the reader threads have ended and one core would sit idle, and a row costs
+ * about a microsecond (two Community IDs are a tenth of it): the 1 GB pair's half a million
+ * map rows took a fifth of compare's time on one thread. Rows are cut into chunks; a helper
+ * formats the odd chunks into one of two buffers while the caller formats and writes the
+ * even ones, and writes each odd one in its turn, so the bytes and their order are the same
+ * as one thread's. Without memory or a thread, one thread does it all.
+ */
+#define CHUNK_ROWS 2048
+#define PARALLEL_MIN_ROWS (4 * CHUNK_ROWS)
+
+struct pipeline {
+    const struct rowfmt *rf;
+    const struct sm_row *rows;
+    size_t n, nchunks;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *buf[2];     /* the helper's; chunk c (odd) goes into buf[(c / 2) % 2] */
+    size_t len[2];
+    bool ready[2];    /* buf[i] holds a formatted chunk the caller has not written yet */
+};
+
+static void chunk_bounds(const struct pipeline *pl, size_t c, size_t *lo, size_t *hi)
+{
+    *lo = c * CHUNK_ROWS;
+    *hi = *lo + CHUNK_ROWS < pl->n ? *lo + CHUNK_ROWS : pl->n;
+}
+
+static void *helper_main(void *arg)
+{
+    struct pipeline *pl = arg;
+    for (size_t c = 1; c < pl->nchunks; c += 2) {
+        int slot = (int)(c / 2 % 2);
+        pthread_mutex_lock(&pl->mu);
+        while (pl->ready[slot])
+            pthread_cond_wait(&pl->cv, &pl->mu);
+        pthread_mutex_unlock(&pl->mu);
+        size_t lo, hi;
+        chunk_bounds(pl, c, &lo, &hi);
+        size_t len = rows_text(pl->buf[slot], pl->rf, pl->rows, lo, hi);
+        pthread_mutex_lock(&pl->mu);
+        pl->len[slot] = len;
+        pl->ready[slot] = true;
+        pthread_cond_broadcast(&pl->cv);
+        pthread_mutex_unlock(&pl->mu);
+    }
+    return NULL;
+}
+
+/* Writes the rows with a helper thread. Returns 0, or -1 when none could be started
+ * (nothing written then). */
+static int write_rows_parallel(FILE *out, const struct rowfmt *rf, const struct sm_row *rows,
+                               size_t n)
+{
+    struct pipeline pl = {.rf = rf, .rows = rows, .n = n,
+                          .nchunks = (n + CHUNK_ROWS - 1) / CHUNK_ROWS};
+    char *mine = malloc((size_t)CHUNK_ROWS * LINE);
+    pl.buf[0] = malloc((size_t)CHUNK_ROWS * LINE);
+    pl.buf[1] = malloc((size_t)CHUNK_ROWS * LINE);
+    pthread_t helper;
+    bool started = false;
+    if (mine && pl.buf[0] && pl.buf[1] && pthread_mutex_init(&pl.mu, NULL) == 0) {
+        if (pthread_cond_init(&pl.cv, NULL) == 0) {
+            started = pthread_create(&helper, NULL, helper_main, &pl) == 0;
+            if (!started)
+                pthread_cond_destroy(&pl.cv);
+        }
+        if (!started)
+            pthread_mutex_destroy(&pl.mu);
+    }
+    if (!started) {
+        free(mine);
+        free(pl.buf[0]);
+        free(pl.buf[1]);
+        return -1;
+    }
+    for (size_t c = 0; c < pl.nchunks; c++) {
+        if (c % 2 == 0) {
+            size_t lo, hi;
+            chunk_bounds(&pl, c, &lo, &hi);
+            fwrite(mine, 1, rows_text(mine, rf, rows, lo, hi), out);
+            continue;
+        }
+        int slot = (int)(c / 2 % 2);
+        pthread_mutex_lock(&pl.mu);
+        while (!pl.ready[slot])
+            pthread_cond_wait(&pl.cv, &pl.mu);
+        pthread_mutex_unlock(&pl.mu);
+        fwrite(pl.buf[slot], 1, pl.len[slot], out);
+        pthread_mutex_lock(&pl.mu);
+        pl.ready[slot] = false;
+        pthread_cond_broadcast(&pl.cv);
+        pthread_mutex_unlock(&pl.mu);
+    }
+    pthread_join(helper, NULL);
+    pthread_cond_destroy(&pl.cv);
+    pthread_mutex_destroy(&pl.mu);
+    free(mine);
+    free(pl.buf[0]);
+    free(pl.buf[1]);
+    return 0;
 }
 
 void sm_report_table(FILE *out, enum sm_format fmt, enum sm_table t, const struct sm_row *rows,
-                     size_t n)
+                     size_t n, uint16_t community_id_seed)
 {
-    const struct table_spec *ts = &tables[t];
-    if (fmt == SM_FORMAT_CSV)
-        write_csv(out, ts, rows, n);
-    else if (fmt == SM_FORMAT_JSONL)
-        write_jsonl(out, ts, rows, n);
-    else
-        write_table(out, ts, rows, n);
+    struct rowfmt rf = {.ts = &tables[t], .fmt = fmt, .seed = community_id_seed};
+    char line[2 * LINE], *p = line;
+    if (fmt == SM_FORMAT_CSV) {
+        p = csv_header(p, rf.ts);
+    } else if (fmt == SM_FORMAT_TABLE) {
+        table_widths(rf.w, rf.ts, rows, n);
+        p = table_header(p, rf.ts, rf.w);
+    }
+    put(out, line, p);
+    if (n >= PARALLEL_MIN_ROWS && write_rows_parallel(out, &rf, rows, n) == 0)
+        return;
+    for (size_t k = 0; k < n; k++) {
+        p = row_line(line, &rf, &rows[k]);
+        put(out, line, p);
+    }
 }
 
 /* {"src":"..","sport":N,"dst":"..","dport":N} */
@@ -496,13 +667,13 @@ static char *endpoint_obj(char *p, const struct sm_tuple *t)
     return p;
 }
 
-void sm_report_verdict_json(FILE *out, const struct sm_verdict *v)
+void sm_report_verdict_json(FILE *out, const struct sm_verdict *v, uint16_t community_id_seed)
 {
     char line[SM_REPORT_LINE_MAX];
-    fwrite(line, 1, sm_report_verdict_line(line, v), out);
+    fwrite(line, 1, sm_report_verdict_line(line, v, community_id_seed), out);
 }
 
-size_t sm_report_verdict_line(char *line, const struct sm_verdict *v)
+size_t sm_report_verdict_line(char *line, const struct sm_verdict *v, uint16_t community_id_seed)
 {
     char *p = sm_fmt_str(line, "{\"schema\":");
     p = sm_fmt_u64(p, SM_VERDICT_SCHEMA);
@@ -585,6 +756,35 @@ size_t sm_report_verdict_line(char *line, const struct sm_verdict *v)
         p = sm_fmt_str(p, v->reason);
         *p++ = '"';
     }
+    p = sm_fmt_str(p, ",\"community_id\":\"");
+    p = sm_community_id_tcp(p, &v->client, community_id_seed);
+    *p++ = '"';
+    if (v->has_server && !tuple_eq(&v->client, &v->server)) {
+        p = sm_fmt_str(p, ",\"server_community_id\":\"");
+        p = sm_community_id_tcp(p, &v->server, community_id_seed);
+        *p++ = '"';
+    }
     p = sm_fmt_str(p, "}\n");
     return (size_t)(p - line);
+}
+
+char *sm_report_filter(char out[SM_REPORT_FILTER_MAX], const struct sm_tuple *t, uint32_t isn)
+{
+    const char *ip = t->src.family == SM_AF_INET6 ? "ipv6.addr == " : "ip.addr == ";
+    char *p = sm_fmt_str(out, ip);
+    p = sm_fmt_addr(p, &t->src);
+    p = sm_fmt_str(p, " && tcp.port == ");
+    p = sm_fmt_u64(p, t->sport);
+    p = sm_fmt_str(p, " && ");
+    p = sm_fmt_str(p, ip);
+    p = sm_fmt_addr(p, &t->dst);
+    p = sm_fmt_str(p, " && tcp.port == ");
+    p = sm_fmt_u64(p, t->dport);
+    p = sm_fmt_str(p, " && (tcp.seq_raw == ");
+    p = sm_fmt_u64(p, isn);
+    p = sm_fmt_str(p, " || tcp.ack_raw == ");
+    p = sm_fmt_u64(p, (uint32_t)(isn + 1));
+    *p++ = ')';
+    *p = '\0';
+    return out;
 }

@@ -15,6 +15,7 @@ packages=(
     tshark tcpdump tcpreplay nftables iptables iproute2 ethtool python3
     libnetfilter-queue-dev libnats-dev nats-server
     git debhelper lintian man-db systemd logrotate strace
+    nettle-dev libjansson-dev libncurses-dev chromium tmux
 )
 
 missing=()

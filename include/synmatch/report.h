@@ -62,9 +62,11 @@ const char *sm_table_name(enum sm_table t);
 /* The table a final verdict's row belongs to, besides the map (SM_TABLE_COUNT: none). */
 enum sm_table sm_table_of(enum sm_verdict_kind k);
 
-/* Writes table t: a header (csv, table) and one line per row. */
+/* Writes table t: a header (csv, table) and one line per row. Each row ends with the
+ * Community ID of its client tuple (communityid.h, with community_id_seed), and the map's and
+ * the broken table's with the server tuple's when that differs (NAT). */
 void sm_report_table(FILE *out, enum sm_format fmt, enum sm_table t, const struct sm_row *rows,
-                     size_t n);
+                     size_t n, uint16_t community_id_seed);
 
 /* Version of the verdict JSON schema; bumped only for incompatible changes. */
 #define SM_VERDICT_SCHEMA 2
@@ -73,13 +75,27 @@ void sm_report_table(FILE *out, enum sm_format fmt, enum sm_table t, const struc
 int sm_format_parse(const char *name, enum sm_format *out);
 
 
-/* Longest line sm_report_verdict_line() writes, with the newline. */
-#define SM_REPORT_LINE_MAX 1024
+/* Longest line sm_report_verdict_line() writes, with the newline: every optional key at
+ * once, two IPv6 tuples and their Community IDs stay below 1,300 characters. */
+#define SM_REPORT_LINE_MAX 1536
 
-/* Writes one verdict as a JSON object and a newline. */
-void sm_report_verdict_json(FILE *out, const struct sm_verdict *v);
+/* Writes one verdict as a JSON object and a newline (docs/VERDICTS.md), with the Community
+ * ID of the client tuple (community_id) and of the server's when it differs
+ * (server_community_id), hashed with community_id_seed. */
+void sm_report_verdict_json(FILE *out, const struct sm_verdict *v, uint16_t community_id_seed);
 
 /* The same line into buf (at least SM_REPORT_LINE_MAX bytes). Returns its length. */
-size_t sm_report_verdict_line(char *buf, const struct sm_verdict *v);
+size_t sm_report_verdict_line(char *buf, const struct sm_verdict *v, uint16_t community_id_seed);
+
+/* Longest text sm_report_filter() writes, with its terminating NUL. */
+#define SM_REPORT_FILTER_MAX 256
+
+/*
+ * A Wireshark display filter for one side's view of a handshake: the packets between t's two
+ * endpoints that carry isn (the SYN and its retransmissions, tcp.seq_raw) or acknowledge it
+ * (the SYN/ACK or RST answering, tcp.ack_raw == isn + 1). Paste it into the capture of the
+ * side that saw t. Writes a NUL-terminated string into out and returns out.
+ */
+char *sm_report_filter(char out[SM_REPORT_FILTER_MAX], const struct sm_tuple *t, uint32_t isn);
 
 #endif

@@ -53,9 +53,9 @@ cmp -s "$golden/table.err" "$tmp/table.err" && ok "stderr summary matches" || { 
     ok "missing = the firewall's dropped SYNs ($(wc -l <"$data/dropped_counts.txt") ISNs)" || bad "missing differs from dropped_counts.txt"
 
 # ---- formats -------------------------------------------------------------------------------
-head -n 1 "$tmp/map_csv.out" | grep -qx 'client_stream,server_stream,client_seq,server_seq,client_src,client_sport,client_dst,client_dport,server_src,server_sport,server_dst,server_dport,delta,verdict,match' &&
+head -n 1 "$tmp/map_csv.out" | grep -qx 'client_stream,server_stream,client_seq,server_seq,client_src,client_sport,client_dst,client_dport,server_src,server_sport,server_dst,server_dport,delta,verdict,match,community_id,server_community_id' &&
     ok "map csv header" || bad "map csv header"
-head -n 1 "$tmp/missing_csv.out" | grep -qx 'count,seq,client_src,client_sport,client_dst,client_dport,client_stream,first,last' &&
+head -n 1 "$tmp/missing_csv.out" | grep -qx 'count,seq,client_src,client_sport,client_dst,client_dport,client_stream,first,last,community_id' &&
     ok "missing csv header" || bad "missing csv header"
 /usr/bin/python3 - "$tmp/both_jsonl.out" <<'PY' && ok "jsonl rows parse and carry the table's keys" || bad "jsonl rows"
 import json, sys

@@ -50,6 +50,7 @@ declare -A SAMPLE=(
     [collector:nats-max-bytes]=1000000000 [collector:nats-replay]=240
     [collector:nats-creds]=/etc/synmatch/nats/c.creds [collector:nats-ca]=/etc/synmatch/nats/ca.pem
     [collector:nats-cert]=/etc/synmatch/nats/c.pem [collector:nats-key]=/etc/synmatch/nats/c.key
+    [collector:community-id-seed]=7
 )
 # Options that are not settings: they choose the file or end the program at once.
 not_setting() { case $1 in config | check-config | help | version) return 0 ;; esac; return 1; }

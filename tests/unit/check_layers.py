@@ -41,6 +41,7 @@ CONTRACT = {
     "join.h": "engine",
     "scope.h": "engine",
     "report.h": "engine",
+    "communityid.h": "engine",
     "wire.h": "transport",
     "keys.h": "transport",
     "nats.h": "transport",

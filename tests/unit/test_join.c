@@ -1483,7 +1483,7 @@ static void test_proxied(void)
                        sm_verdict_name(rewriter ? SM_V_MATCHED : want[sa]));
             CHECK(got[0].proxied == !rewriter);
             char line[SM_REPORT_LINE_MAX];
-            line[sm_report_verdict_line(line, &got[0])] = '\0';
+            line[sm_report_verdict_line(line, &got[0], 0)] = '\0';
             if (!rewriter) {
                 CHECK_EQ_U(got[0].proxy_rtt_ns, MS);
                 CHECK(strstr(line, "\"proxied\":true,\"proxy_rtt\":0.001000000") != NULL);

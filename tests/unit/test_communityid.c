@@ -1,0 +1,131 @@
+/*
+ * test_communityid.c - Community ID v1 against published vectors, vendored here as data:
+ *
+ *   - the TCP, UDP and SCTP rows of corelight/community-id-spec's baseline (baseline/README.md
+ *     tables and baseline_deflt.json / baseline_seed1.json: IPv4 and IPv6, seeds 0 and 1,
+ *     both directions of each flow);
+ *   - pycommunityid's TCP regression vector (10.0.0.1:10 / 10.0.0.2:11569, its issue 3: ports
+ *     ordered as numbers, not as bytes of one field);
+ *   - equal addresses, where the ports decide the order: no published vector exists, so these
+ *     were computed by tshark 4.0.17's communityid dissector (an independent implementation)
+ *     on a capture of such SYNs, and agree with Python's hashlib on the spec's byte layout.
+ *
+ * Nothing is fetched at test time. Then the properties the vectors cannot all show: the two
+ * directions give one ID, the seed changes it, the output is exactly 30 characters. (The
+ * writers' use of it: test_report.c.)
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "addr.h"
+#include "check.h"
+#include "synmatch/communityid.h"
+
+struct vector {
+    uint8_t proto;
+    const char *src, *dst;
+    uint16_t sport, dport;
+    uint16_t seed;
+    const char *id;
+};
+
+static const struct vector vectors[] = {
+    /* community-id-spec baseline, default seed */
+    {6, "1.2.3.4", "5.6.7.8", 1122, 3344, 0, "1:wCb3OG7yAFWelaUydu0D+125CLM="},
+    {6, "5.6.7.8", "1.2.3.4", 3344, 1122, 0, "1:wCb3OG7yAFWelaUydu0D+125CLM="},
+    {17, "1.2.3.4", "5.6.7.8", 1122, 3344, 0, "1:0Mu9InQx6z4ZiCZM/7HXi2WMhOg="},
+    {132, "1.2.3.4", "5.6.7.8", 1122, 3344, 0, "1:EKt4MsxuyaE6mL+hmrEkQ9csDD8="},
+    {6, "2001:470:e5bf:dead:4957:2174:e82c:4887", "2607:f8b0:400c:c03::1a", 63943, 25, 0,
+     "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4="},
+    {6, "2607:f8b0:400c:c03::1a", "2001:470:e5bf:dead:4957:2174:e82c:4887", 25, 63943, 0,
+     "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4="},
+    {6, "128.232.110.120", "66.35.250.204", 34855, 80, 0, "1:LQU9qZlK+B5F3KDmev6m5PMibrg="},
+    {6, "66.35.250.204", "128.232.110.120", 80, 34855, 0, "1:LQU9qZlK+B5F3KDmev6m5PMibrg="},
+    {17, "192.168.1.52", "8.8.8.8", 54585, 53, 0, "1:d/FP5EW3wiY1vCndhwleRRKHowQ="},
+    {17, "8.8.8.8", "192.168.1.52", 53, 54585, 0, "1:d/FP5EW3wiY1vCndhwleRRKHowQ="},
+    {132, "192.168.170.8", "192.168.170.56", 7, 7, 0, "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs="},
+    {132, "192.168.170.56", "192.168.170.8", 7, 7, 0, "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs="},
+    /* community-id-spec baseline, seed 1 */
+    {6, "1.2.3.4", "5.6.7.8", 1122, 3344, 1, "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk="},
+    {6, "5.6.7.8", "1.2.3.4", 3344, 1122, 1, "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk="},
+    {17, "1.2.3.4", "5.6.7.8", 1122, 3344, 1, "1:OShq+iKDAMVouh/4bMxB9Sz4amw="},
+    {132, "1.2.3.4", "5.6.7.8", 1122, 3344, 1, "1:uitchpn5MMGAQKBJh7bIr/bAr7s="},
+    {6, "2001:470:e5bf:dead:4957:2174:e82c:4887", "2607:f8b0:400c:c03::1a", 63943, 25, 1,
+     "1:eJYTW6AOzFLlSUoESovMjnu7rMw="},
+    {6, "2607:f8b0:400c:c03::1a", "2001:470:e5bf:dead:4957:2174:e82c:4887", 25, 63943, 1,
+     "1:eJYTW6AOzFLlSUoESovMjnu7rMw="},
+    {6, "128.232.110.120", "66.35.250.204", 34855, 80, 1, "1:3V71V58M3Ksw/yuFALMcW0LAHvc="},
+    {6, "66.35.250.204", "128.232.110.120", 80, 34855, 1, "1:3V71V58M3Ksw/yuFALMcW0LAHvc="},
+    {17, "192.168.1.52", "8.8.8.8", 54585, 53, 1, "1:Q9We8WO3piVF8yEQBNJF4uiSVrI="},
+    {132, "192.168.170.8", "192.168.170.56", 7, 7, 1, "1:5w3ZRjeKBzqT3zsaEECDGjUbYeg="},
+    /* pycommunityid's TCP regression vector, seeds 0 and 1 */
+    {6, "10.0.0.1", "10.0.0.2", 10, 11569, 0, "1:SXBGMX1lBOwhhoDrZynfROxnhnM="},
+    {6, "10.0.0.2", "10.0.0.1", 11569, 10, 0, "1:SXBGMX1lBOwhhoDrZynfROxnhnM="},
+    {6, "10.0.0.1", "10.0.0.2", 10, 11569, 1, "1:HmBRGR+fUyXF4t8WEtal7Y0gEAo="},
+    /* equal addresses: the ports decide (tshark 4.0.17) */
+    {6, "127.0.0.1", "127.0.0.1", 80, 1234, 0, "1:CClrqgOo/86/YM8mzzGpJkw9tqQ="},
+    {6, "127.0.0.1", "127.0.0.1", 1234, 80, 0, "1:CClrqgOo/86/YM8mzzGpJkw9tqQ="},
+    {6, "127.0.0.1", "127.0.0.1", 80, 1234, 1, "1:IwgHTZ208yzT9wfmiuVlsY59fpM="},
+    {6, "198.18.1.2", "198.18.1.2", 8080, 8080, 0, "1:x2LadaTUBvTka0Nz8SUpyITmo5U="},
+    {6, "198.18.1.2", "198.18.1.2", 8080, 8080, 1, "1:Eq25mSTZVF4hziZcmInDhIwvB6I="},
+    {6, "2001:db8::1", "2001:db8::1", 443, 50000, 0, "1:0NGZXTkAGBFlEz7DgKTz7Pan/3k="},
+    {6, "2001:db8::1", "2001:db8::1", 50000, 443, 0, "1:0NGZXTkAGBFlEz7DgKTz7Pan/3k="},
+    {6, "2001:db8::1", "2001:db8::1", 443, 50000, 1, "1:dZizf39bUCKA3ugGT5ljEmig5AQ="},
+    {6, "2001:db8::1", "2001:db8::1", 50000, 443, 1, "1:dZizf39bUCKA3ugGT5ljEmig5AQ="},
+};
+
+static void id_of(char out[SM_COMMUNITY_ID_LEN + 1], const struct vector *v, bool reverse)
+{
+    struct sm_addr a, b;
+    CHECK(sm_addr_parse(v->src, &a) == 0);
+    CHECK(sm_addr_parse(v->dst, &b) == 0);
+    memset(out, '#', SM_COMMUNITY_ID_LEN + 1);
+    char *end = reverse ? sm_community_id(out, &b, &a, v->dport, v->sport, v->proto, v->seed)
+                        : sm_community_id(out, &a, &b, v->sport, v->dport, v->proto, v->seed);
+    CHECK(end == out + SM_COMMUNITY_ID_LEN);
+    CHECK(out[SM_COMMUNITY_ID_LEN] == '#'); /* nothing written past the ID */
+    out[SM_COMMUNITY_ID_LEN] = '\0';
+}
+
+int main(void)
+{
+    char got[SM_COMMUNITY_ID_LEN + 1];
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+        const struct vector *v = &vectors[i];
+        id_of(got, v, false);
+        if (strcmp(got, v->id) != 0)
+            fprintf(stderr, "vector %zu: %s:%u -> %s:%u proto %u seed %u\n", i, v->src,
+                    v->sport, v->dst, v->dport, v->proto, v->seed);
+        CHECK_EQ_S(got, v->id);
+        id_of(got, v, true); /* the other direction of the same flow */
+        CHECK_EQ_S(got, v->id);
+    }
+
+    /* The TCP wrapper on a tuple, and the seed's two bytes both count. */
+    struct sm_tuple t = {.sport = 1122, .dport = 3344};
+    CHECK(sm_addr_parse("1.2.3.4", &t.src) == 0);
+    CHECK(sm_addr_parse("5.6.7.8", &t.dst) == 0);
+    *sm_community_id_tcp(got, &t, 0) = '\0';
+    CHECK_EQ_S(got, "1:wCb3OG7yAFWelaUydu0D+125CLM=");
+    char s256[SM_COMMUNITY_ID_LEN + 1], s1[SM_COMMUNITY_ID_LEN + 1];
+    *sm_community_id_tcp(s256, &t, 256) = '\0';
+    *sm_community_id_tcp(s1, &t, 1) = '\0';
+    CHECK(strcmp(s256, got) != 0 && strcmp(s256, s1) != 0);
+
+    /* Equal addresses with equal ports, and a port swap that must not be a byte swap: 10
+     * (0x000a) against 2560 (0x0a00). */
+    struct sm_tuple u = t, w;
+    u.dst = u.src;
+    u.sport = 10;
+    u.dport = 2560;
+    w = u;
+    w.sport = 2560;
+    w.dport = 10;
+    char x[SM_COMMUNITY_ID_LEN + 1], y[SM_COMMUNITY_ID_LEN + 1];
+    *sm_community_id_tcp(x, &u, 0) = '\0';
+    *sm_community_id_tcp(y, &w, 0) = '\0';
+    CHECK_EQ_S(x, y);
+
+    return check_done();
+}

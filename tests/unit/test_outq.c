@@ -1,0 +1,141 @@
+/*
+ * test_outq.c - the collector's output thread: lines come out in the order they were handed
+ * over, verdicts formatted as sm_report_verdict_line() formats them, across many more batches
+ * than the ring holds (the producer waits, nothing is lost); many lines handed over at once,
+ * more than a batch holds, come out whole; a sync leaves everything written and flushed; a
+ * stream that cannot be written counts errors.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "check.h"
+#include "outq.h"
+#include "synmatch/report.h"
+
+#define N 60000 /* items: about 12 MB of lines, many times the ring */
+
+static void make_verdict(struct sm_verdict *v, uint32_t i)
+{
+    memset(v, 0, sizeof *v);
+    v->kind = i % 3 ? SM_V_MATCHED : SM_V_MISSING;
+    v->isn = i;
+    v->attempts = 1;
+    v->client_stream = i;
+    v->first_ns = v->last_ns = INT64_C(1700000000000000000) + i;
+    sm_addr_parse("198.18.1.2", &v->client.src);
+    sm_addr_parse("198.18.2.2", &v->client.dst);
+    v->client.sport = (uint16_t)(1024 + i % 60000);
+    v->client.dport = 443;
+    if (v->kind == SM_V_MATCHED) {
+        v->has_server = true;
+        v->server = v->client;
+        sm_addr_parse("198.18.2.1", &v->server.src);
+        v->server_seq = i;
+    }
+}
+
+int main(void)
+{
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (f == NULL)
+        return check_done();
+    sm_outq_t *q = sm_outq_new(f, NULL, 3);
+    CHECK(q != NULL);
+    if (q == NULL)
+        return check_done();
+    for (uint32_t i = 0; i < N; i++) {
+        if (i % 7 == 0) {
+            char line[64];
+            int n = snprintf(line, sizeof line, "{\"event\":\"e\",\"n\":%" PRIu32 "}\n", i);
+            sm_outq_line(q, line, (size_t)n);
+        } else {
+            struct sm_verdict v;
+            make_verdict(&v, i);
+            sm_outq_verdict(q, &v);
+        }
+        if (i % 5000 == 0)
+            sm_outq_flush(q);
+    }
+    sm_outq_sync(q, f, NULL);
+    long written = ftell(f); /* all of it is in the file now, not in a buffer */
+    CHECK(written > 10 * 1000 * 1000);
+    CHECK_EQ_U(sm_outq_errors(q), 0);
+    sm_outq_destroy(&q);
+    CHECK(q == NULL);
+    sm_outq_destroy(&q); /* NULL-safe */
+
+    rewind(f);
+    char *got = NULL;
+    size_t cap = 0;
+    uint32_t i = 0, wrong = 0;
+    while (getline(&got, &cap, f) != -1) {
+        char want[SM_REPORT_LINE_MAX + 1];
+        if (i % 7 == 0) {
+            snprintf(want, sizeof want, "{\"event\":\"e\",\"n\":%" PRIu32 "}\n", i);
+        } else {
+            struct sm_verdict v;
+            make_verdict(&v, i);
+            want[sm_report_verdict_line(want, &v, 3)] = '\0';
+        }
+        if (strcmp(got, want) != 0 && wrong++ < 3)
+            fprintf(stderr, "line %" PRIu32 ": %s   want %s", i, got, want);
+        i++;
+    }
+    free(got);
+    CHECK_EQ_U(i, N);
+    CHECK_EQ_U(wrong, 0);
+    fclose(f);
+
+    /* Many lines in one hand-over, longer than a batch (as JetStream hands back what was
+     * stored): cut after newlines, written whole and in order. */
+    f = tmpfile();
+    CHECK(f != NULL);
+    if (f) {
+        size_t n = 0, room = 600 * 1000;
+        char *blob = malloc(room);
+        CHECK(blob != NULL);
+        for (uint32_t k = 0; blob && n + 64 < room; k++)
+            n += (size_t)snprintf(blob + n, room - n, "{\"event\":\"e\",\"n\":%" PRIu32 "}\n", k);
+        q = sm_outq_new(f, NULL, 0);
+        CHECK(q != NULL);
+        if (q && blob) {
+            sm_outq_line(q, "first\n", 6);
+            sm_outq_line(q, blob, n);
+            sm_outq_line(q, "last\n", 5);
+            sm_outq_sync(q, f, NULL);
+            sm_outq_destroy(&q);
+            long size = ftell(f);
+            CHECK_EQ_U(size, n + 11);
+            char *back = malloc((size_t)size);
+            rewind(f);
+            CHECK(back && fread(back, 1, (size_t)size, f) == (size_t)size);
+            CHECK(back && memcmp(back, "first\n", 6) == 0 && memcmp(back + 6, blob, n) == 0 &&
+                  memcmp(back + 6 + n, "last\n", 5) == 0);
+            free(back);
+        }
+        free(blob);
+        fclose(f);
+    }
+
+    /* A stream that refuses every write: counted, and the thread still ends. */
+    FILE *full = fopen("/dev/full", "w");
+    CHECK(full != NULL);
+    if (full) {
+        setvbuf(full, NULL, _IONBF, 0);
+        q = sm_outq_new(full, NULL, 0);
+        CHECK(q != NULL);
+        if (q) {
+            sm_outq_line(q, "x\n", 2);
+            sm_outq_line(q, "y\n", 2);
+            sm_outq_sync(q, full, NULL);
+            CHECK(sm_outq_errors(q) >= 2);
+            sm_outq_destroy(&q);
+        }
+        fclose(full);
+    }
+    return check_done();
+}
