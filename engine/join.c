@@ -270,6 +270,7 @@ struct sm_join {
     size_t live_ix_inserts;
 
     bool degraded; /* evidence could not be recorded (out of memory): nothing is missing */
+    int64_t decide_ns; /* event time of the decisions being made (sm_verdict.decided_ns) */
     bool backlog;  /* run() stopped at max_work with due entries left */
     int64_t delays[OFFSET_SAMPLES]; /* ring of recent matched delays */
     uint32_t ndelays, delay_next;
@@ -667,6 +668,16 @@ static int64_t horizon(const sm_join_t *j)
     return hc < hs ? hc : hs;
 }
 
+/* The time of a decision forced before its due time (an eviction, a flooded ISN, a stop):
+ * the horizon then, never before the decisions already made, and never the end of time. */
+static int64_t forced_time(sm_join_t *j)
+{
+    int64_t h = horizon(j);
+    if (h != INT64_MAX && h > j->decide_ns)
+        j->decide_ns = h;
+    return j->decide_ns;
+}
+
 static int64_t quiet_of(const sm_join_t *j, const struct entry *g)
 {
     int64_t q = g->gap_ns > j->cfg.max_quiet_ns / BACKOFF_FACTOR ? j->cfg.max_quiet_ns
@@ -784,6 +795,7 @@ static void emit_record(sm_join_t *j, const struct sm_record *r, enum sm_verdict
     v.client_frame = r->frame;
     v.first_ns = v.last_ns = r->ts_ns;
     v.server_stream = SM_STREAM_NONE;
+    v.decided_ns = forced_time(j);
     j->st.client_groups++;
     j->st.verdicts[kind]++;
     j->cfg.on_verdict(j->cfg.verdict_arg, &v);
@@ -830,6 +842,8 @@ static void emit_x(sm_join_t *j, uint32_t gi, enum sm_verdict_kind kind, const c
     fill_verdict(j, gi, kind, reason, &v);
     v.syncookies = syncookies;
     v.attempts_inside = attempts_inside;
+    v.suspected = kind != SM_V_SUSPECT && j->pool[gi].suspect_sent;
+    v.decided_ns = j->decide_ns;
     if (v.has_server && kind != SM_V_AMBIGUOUS && kind != SM_V_SUSPECT)
         note_delay(j, v.delay_ns);
     j->st.verdicts[kind]++;
@@ -1169,6 +1183,13 @@ static void server_alone(sm_join_t *j, uint32_t si)
 {
     const struct entry *e = &j->pool[si];
     if (!e->flood) {
+        if (j->cfg.on_lone) {
+            struct sm_lone_syn ls = {.tuple = e->tuple, .first_ns = e->first_ns,
+                                     .attempts = e->attempts,
+                                     .answer = (enum sm_answer)e->answer,
+                                     .decided_ns = j->decide_ns};
+            j->cfg.on_lone(j->cfg.lone_arg, &ls);
+        }
         j->st.server_only++;
         if (e->answer == SM_ANSWER_NONE &&
             in_scope(j, &e->tuple))
@@ -1186,6 +1207,7 @@ static void evict_oldest(sm_join_t *j)
     uint32_t i = j->oldest;
     struct entry *e = &j->pool[i];
     j->st.evicted++;
+    forced_time(j);
     if (e->kind == E_SERVER) {
         if (e->peer) {
             i = e->peer; /* evict the group it belongs to, with it */
@@ -1222,6 +1244,8 @@ static void run_limited(sm_join_t *j, bool limit)
         struct entry *e = &j->pool[it.idx];
         if (e->gen != it.gen || e->kind == E_FREE || e->held)
             continue;
+        if (it.due > j->decide_ns)
+            j->decide_ns = it.due;
         e->queued = false;
         if (e->kind == E_SERVER) {
             if (e->flood && sat_add(e->last_ns, j->cfg.max_skew_ns) > h) {
@@ -1243,10 +1267,16 @@ static void run_limited(sm_join_t *j, bool limit)
             if (in_scope(j, &e->tuple))
                 emit(j, it.idx, SM_V_SUSPECT, NULL);
         }
-        if (sat_add(e->last_ns, quiet_of(j, e)) <= h)
+        int64_t gdue = sat_add(e->last_ns, quiet_of(j, e));
+        if (gdue <= h) {
+            /* decided now, at its own due time (later than this item's when the item was
+             * the suspect's or came before a retransmission): decided_ns never goes back */
+            if (gdue > j->decide_ns)
+                j->decide_ns = gdue;
             decide_group(j, it.idx);
-        else
+        } else {
             schedule_group(j, it.idx);
+        }
     }
 }
 
@@ -1776,6 +1806,12 @@ static void add_server(sm_join_t *j, const struct sm_record *r)
         }
         if (isn_flooded(j, r->seq)) {
             note_refused(j, r);
+            if (j->cfg.on_lone) {
+                struct sm_lone_syn ls = {.tuple = r->tuple, .first_ns = r->ts_ns,
+                                         .attempts = 1, .answer = SM_ANSWER_NONE,
+                                         .decided_ns = forced_time(j)};
+                j->cfg.on_lone(j->cfg.lone_arg, &ls);
+            }
             return;
         }
         si = entry_alloc(j, E_SERVER, r->seq);
@@ -2459,6 +2495,7 @@ sm_join_t *sm_join_new(const struct sm_join_config *cfg)
     j->lost_lo = INT64_MAX;
     j->pres_floor = INT64_MIN;
     j->lost_hi = INT64_MIN;
+    j->decide_ns = INT64_MIN;
     j->tab_mask = 1023;
     j->tab = sm_calloc(j->tab_mask + 1, sizeof *j->tab);
     /* The pool is reserved whole (address space only: max_pending entries) and backed as it
@@ -2690,6 +2727,7 @@ void sm_join_finish(sm_join_t *j)
 void sm_join_stop(sm_join_t *j, const char *reason)
 {
     run_limited(j, false);
+    forced_time(j);
     while (j->oldest) {
         uint32_t i = j->oldest;
         const struct entry *e = &j->pool[i];
@@ -2717,6 +2755,11 @@ void sm_join_stop(sm_join_t *j, const char *reason)
     j->heap_len = 0;
     for (int l = 0; l < NLANES; l++)
         j->lanes[l].len = 0;
+}
+
+int64_t sm_join_horizon(const sm_join_t *j)
+{
+    return horizon(j);
 }
 
 bool sm_join_tick(sm_join_t *j)

@@ -42,6 +42,22 @@ typedef struct sm_join sm_join_t;
 #define SM_VIEW_ALL 0u
 typedef int32_t (*sm_scope_fn)(void *arg, const struct sm_tuple *client);
 
+/*
+ * A server SYN that no client SYN matched (a client no client sensor watches, or a flood's
+ * spoofed source), told once when the engine lets go of it: the tuple as the server saw it,
+ * its first time (the client's clock), the attempts seen and what the server answered.
+ * decided_ns as in struct sm_verdict: the event time when it was let go. Also told for a
+ * server SYN refused because its ISN was flooded (attempts 1, answer unknown: NONE).
+ */
+struct sm_lone_syn {
+    struct sm_tuple tuple;
+    int64_t first_ns;
+    uint32_t attempts;
+    enum sm_answer answer;
+    int64_t decided_ns;
+};
+typedef void (*sm_lone_fn)(void *arg, const struct sm_lone_syn *s);
+
 struct sm_join_config {
     int64_t timeout_ns;  /* 0 = 3 s */
     int64_t max_skew_ns; /* 0 = 1 s; use a negative value for exactly 0 */
@@ -59,6 +75,10 @@ struct sm_join_config {
     /* Leave the server's times as they are even when the clocks are measured apart
      * (docs/VERDICTS.md, "Clocks"). */
     bool no_clock_correction;
+    /* Told of every server SYN no client SYN matched (may be NULL). A SYN the second matcher
+     * (fingerprint) claims later was told already: rare, only behind ISN rewriting. */
+    sm_lone_fn on_lone;
+    void *lone_arg;
 };
 
 struct sm_join_stats {
@@ -145,6 +165,11 @@ void sm_join_watermark(sm_join_t *j, enum sm_role role, int64_t t);
 
 /* Decides up to max_work more entries that are due. Returns true while a backlog remains. */
 bool sm_join_tick(sm_join_t *j);
+
+/* The horizon: everything due at or before it is decided (or waits in the backlog of
+ * sm_join_tick()). Event time, the client's clock; INT64_MIN before both roles have a
+ * watermark, INT64_MAX once both ended. Never goes back. */
+int64_t sm_join_horizon(const sm_join_t *j);
 
 /* role's capture covers event time from t on. */
 void sm_join_coverage_start(sm_join_t *j, enum sm_role role, int64_t t);

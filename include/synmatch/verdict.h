@@ -75,6 +75,12 @@ struct sm_verdict {
     int64_t proxy_rtt_ns;         /* proxied: the client's SYN to the proxy's SYN/ACK */
     bool clock_corrected;         /* the server's times were translated by clock_offset_ns */
     int64_t clock_offset_ns;      /* server clock minus client clock, as corrected */
+    bool suspected;               /* a final verdict whose group had a `suspect` before */
+    /* Event time (the client's clock) at which the engine decided: the due time of the
+     * decision (a suspect's first attempt + timeout, a group's last attempt + its quiet
+     * time); for a decision forced early (eviction, a flooded ISN, a stop) the horizon then.
+     * Not written in the lines; the collector's health lines count verdicts by it. */
+    int64_t decided_ns;
 };
 
 /* The reply leg's one-way delay: the client receiving the server's first answer minus the

@@ -58,6 +58,12 @@ static struct sm_tuple tup(const char *src, unsigned sport, const char *dst, uns
     return t;
 }
 
+static bool sm_tuple_eq_test(const struct sm_tuple *a, const struct sm_tuple *b)
+{
+    return sm_addr_eq(&a->src, &b->src) && sm_addr_eq(&a->dst, &b->dst) &&
+           a->sport == b->sport && a->dport == b->dport;
+}
+
 static struct sm_tuple rev(struct sm_tuple t)
 {
     struct sm_tuple r = {t.dst, t.src, t.dport, t.sport};
@@ -1667,8 +1673,91 @@ static void test_server_only_unanswered(void)
     sm_join_destroy(&j);
 }
 
+/* The lone server SYNs: told once each when let go, with their answer and the time of the
+ * decision (SYN + skew); matched ones are not told; refused ones at a flooded ISN are. */
+#define MAXLONE 256
+static struct sm_lone_syn lone[MAXLONE];
+static size_t nlone;
+
+static void collect_lone(void *arg, const struct sm_lone_syn *s)
+{
+    (void)arg;
+    if (nlone < MAXLONE)
+        lone[nlone++] = *s;
+}
+
+static void test_lone_told(void)
+{
+    ngot = nlone = 0;
+    struct sm_join_config cfg = {.on_verdict = collect, .emit_suspect = true,
+                                 .on_lone = collect_lone};
+    sm_join_t *j = sm_join_new(&cfg);
+    /* a monitored, matched connection: not lone */
+    struct sm_tuple c = tup("198.18.0.9", 41000, "198.18.1.1", 80);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 5000, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    synack(j, c, c, 5000, T0 + 1 * MS, T0 + 2 * MS);
+    /* two unmonitored ones, one answered, one retransmitted and not */
+    struct sm_tuple u = tup("198.19.7.7", 1234, "198.18.1.1", 80);
+    r = rec(u, T0 + 10 * MS, SM_TH_SYN, 6000, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(rev(u), T0 + 11 * MS, SM_TH_SYN | SM_TH_ACK, 1, 6001);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    struct sm_tuple w = tup("198.19.7.8", 1235, "198.18.1.1", 80);
+    r = rec(w, T0 + 20 * MS, SM_TH_SYN, 7000, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    r = rec(w, T0 + 1020 * MS, SM_TH_SYN, 7000, 0);
+    sm_join_add(j, SM_ROLE_SERVER, &r);
+    both_wm(j, T0 + 900 * MS);
+    CHECK_EQ_U(nlone, 0); /* not before SYN + skew (1 s) at the horizon */
+    both_wm(j, T0 + 3 * SEC);
+    CHECK_EQ_U(nlone, 2);
+    CHECK(nlone == 2 && lone[0].answer == SM_ANSWER_SYNACK && lone[0].attempts == 1 &&
+          lone[0].first_ns == T0 + 10 * MS && lone[0].decided_ns == T0 + 1010 * MS &&
+          sm_tuple_eq_test(&lone[0].tuple, &u));
+    CHECK(nlone == 2 && lone[1].answer == SM_ANSWER_NONE && lone[1].attempts == 2 &&
+          lone[1].decided_ns == T0 + 1020 * MS);
+    both_wm(j, T0 + 10 * SEC);
+    CHECK_EQ_U(nlone, 2);
+    CHECK(ngot == 1 && got[0].kind == SM_V_MATCHED && !got[0].suspected &&
+          got[0].decided_ns == T0 + 3 * SEC); /* last attempt + the 3 s timeout */
+    /* 64 entries at one ISN, then a 65th server SYN: refused, told at once */
+    nlone = 0;
+    for (unsigned i = 0; i < 65; i++) {
+        struct sm_tuple f = tup("198.19.8.8", 2000 + i, "198.18.1.1", 80);
+        r = rec(f, T0 + 11 * SEC + i, SM_TH_SYN, 0xabcdef, 0);
+        sm_join_add(j, SM_ROLE_SERVER, &r);
+    }
+    CHECK_EQ_U(nlone, 1);
+    CHECK(nlone == 1 && lone[0].tuple.sport == 2064 && lone[0].decided_ns == T0 + 9 * SEC);
+    both_wm(j, T0 + 20 * SEC);
+    CHECK_EQ_U(nlone, 65);
+    sm_join_destroy(&j);
+}
+
+/* decided_ns and suspected on verdicts: the suspect at first + timeout, the final verdict
+ * at last + quiet and marked as suspected before. */
+static void test_decided_times(void)
+{
+    sm_join_t *j = engine(false, true, 0);
+    struct sm_tuple c = tup("198.18.0.1", 40015, "198.18.1.1", 80);
+    struct sm_record r = rec(c, T0, SM_TH_SYN, 89, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    r = rec(c, T0 + 1 * SEC, SM_TH_SYN, 89, 0);
+    sm_join_add(j, SM_ROLE_CLIENT, &r);
+    both_wm(j, T0 + 30 * SEC); /* one jump past both */
+    CHECK_EQ_U(ngot, 2);
+    CHECK(got[0].kind == SM_V_SUSPECT && !got[0].suspected && got[0].decided_ns == T0 + 3 * SEC);
+    CHECK(got[1].kind == SM_V_MISSING && got[1].suspected && got[1].decided_ns == T0 + 4 * SEC);
+    CHECK_EQ_U(sm_join_horizon(j), T0 + 29 * SEC); /* the server's watermark minus the skew */
+    sm_join_destroy(&j);
+}
+
 int main(void)
 {
+    test_lone_told();
+    test_decided_times();
     test_handshake_matrix();
     test_proxied();
     test_isn_collision_behind_rewriter();
