@@ -117,7 +117,7 @@ static void pipe_open(struct pipe *p)
         .emit_suspect = true, .on_verdict = on_verdict, .verdict_arg = p,
         .in_scope = in_scope, .scope_arg = p,
     };
-    struct sm_sensors_sink sink = {on_records, on_blind, on_event, NULL, p};
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, NULL, p, NULL};
     p->join = sm_join_new(&jc);
     p->sensors = sm_sensors_new(NULL, &sink);
     if (p->join == NULL || p->sensors == NULL) {

@@ -20,6 +20,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "fmt.h"
+#include "health.h"
 #include "json.h"
 #include "log.h"
 #include "nats_out.h"
@@ -87,6 +88,7 @@ struct collector {
     uint32_t partitions;
     int64_t forget_published_at; /* monotonic ns: the replay's keys are no longer needed */
     sm_outq_t *outq;        /* the output thread; NULL: this thread writes */
+    sm_health_t *health;    /* per-service health lines and alerts; NULL: off */
 };
 
 /* Writes lines (one or more, each ending in a newline) to the output and, one message each,
@@ -143,6 +145,9 @@ static void flush_out(struct collector *c)
 static void on_verdict(void *arg, const struct sm_verdict *v)
 {
     struct collector *c = arg;
+    /* counted first: a verdict of the next interval writes the closed one's lines before
+     * its own line */
+    bool show = c->health ? sm_health_verdict(c->health, v) : true;
     if (c->nout) {
         /* over JetStream the line is published first, written once stored */
         char line[SM_REPORT_LINE_MAX];
@@ -150,10 +155,14 @@ static void on_verdict(void *arg, const struct sm_verdict *v)
         sm_nats_out_verdict(c->nout, sm_partition_of(v->isn, c->partitions),
                             sm_nats_out_key(v), line, len);
     } else if (c->outq) {
-        sm_outq_verdict(c->outq, v); /* formatted there */
+        sm_outq_verdict(c->outq, v, show); /* formatted there */
     } else {
         char line[SM_REPORT_LINE_MAX];
-        write_lines(c, line, sm_report_verdict_line(line, v, c->cfg->community_id_seed));
+        size_t len = sm_report_verdict_line(line, v, c->cfg->community_id_seed);
+        if (show)
+            write_lines(c, line, len);
+        else if (fwrite(line, 1, len, c->out) != len)
+            c->out_errors++;
     }
     if (v->fingerprint && !c->rewriting_told)
         rewriting_event(c, v);
@@ -255,6 +264,8 @@ static void clock_event(struct collector *c)
     if (ce.corrected)
         sm_json_duration(&w, "applied", ce.applied_ns);
     emit_json(c, &w);
+    if (c->health)
+        sm_health_set_clock(c->health, ce.offset_ns);
     char off[48];
     sm_log_info("the server side's clock is %s %s the client side's (%" PRIu64 " connections "
                 "seen by both)%s", sm_fmt_span(off, sizeof off, ce.offset_ns),
@@ -262,6 +273,38 @@ static void clock_event(struct collector *c)
                 ce.corrected ? "; times corrected" : c->cfg->no_clock_correction
                                                          ? "; not corrected (--no-clock-correction)"
                                                          : "; they agree: no correction");
+}
+
+static void on_lone(void *arg, const struct sm_lone_syn *s)
+{
+    struct collector *c = arg;
+    sm_health_lone(c->health, s);
+}
+
+/* A server host's SYN cookies since its previous sample count for its services' health. */
+static void on_host(void *arg, uint32_t view, const struct sm_host_counters *prev,
+                    const struct sm_host_counters *cur)
+{
+    struct collector *c = arg;
+    if (c->health && cur->syncookies_sent > prev->syncookies_sent)
+        sm_health_host(c->health, view, cur->syncookies_sent - prev->syncookies_sent);
+}
+
+static void health_write(void *arg, const char *line, size_t len)
+{
+    emit_line(arg, line, len);
+}
+
+static const char *health_sensor(void *arg, uint32_t view)
+{
+    const struct collector *c = arg;
+    return sm_sensors_view_name(c->sensors, view);
+}
+
+static int32_t health_view(void *arg, const struct sm_tuple *t)
+{
+    const struct collector *c = arg;
+    return sm_sensors_scope_view(c->sensors, t);
 }
 
 static void on_records(void *arg, enum sm_role role, const struct sm_record *recs, size_t n)
@@ -730,7 +773,42 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         if (sc.down_after_ns == 0)
             sc.down_after_ns = NATS_DOWN_AFTER_NS;
     }
-    struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, &c};
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, &c, on_host};
+    if (cfg->health_interval_ns >= 0) {
+        struct sm_health_config hc = {
+            .interval_ns = cfg->health_interval_ns ? cfg->health_interval_ns
+                                                   : SM_HEALTH_DEFAULT_INTERVAL_NS,
+            .services = cfg->health_services ? cfg->health_services
+                                             : SM_HEALTH_DEFAULT_SERVICES,
+            .degraded_share = cfg->degraded_share > 0 ? cfg->degraded_share
+                                                      : SM_HEALTH_DEFAULT_SHARE,
+            .degraded_window_ns = cfg->degraded_window_ns ? cfg->degraded_window_ns
+                                                          : SM_HEALTH_DEFAULT_WINDOW_NS,
+            .degraded_min = cfg->degraded_min ? cfg->degraded_min
+                                              : SM_HEALTH_DEFAULT_MIN_GROUPS,
+            .flood_floor = cfg->flood_floor > 0 ? cfg->flood_floor
+                                                : SM_HEALTH_DEFAULT_FLOOD_FLOOR,
+            .pub_limit = cfg->pub_limit < 0    ? 0
+                         : cfg->pub_limit == 0 ? SM_HEALTH_DEFAULT_PUB_LIMIT
+                                               : cfg->pub_limit,
+            .line = health_write,
+            .sensor_name = health_sensor,
+            .view_of = health_view,
+            .arg = &c,
+        };
+        if (hc.degraded_window_ns < hc.interval_ns)
+            hc.degraded_window_ns = hc.interval_ns;
+        sm_sipkey_random(&hc.key);
+        if ((c.health = sm_health_new(&hc)) == NULL) {
+            sm_log_warnx("cannot keep the service health: out of memory, or an interval, "
+                         "window or service count out of range (synmatch-collector(8))");
+            status = SM_COLLECTOR_ERR_USAGE;
+            goto out;
+        }
+        sm_health_set_wall(c.health, sm_clock_real_ns());
+        jc.on_lone = on_lone;
+        jc.lone_arg = &c;
+    }
     c.join = sm_join_new(&jc);
     c.sensors = sm_sensors_new(&sc, &sink);
     c.zctx = zmq_ctx_new();
@@ -938,8 +1016,13 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         }
         took = drain_socket(&c);
         int64_t now = sm_clock_mono_ns();
+        if (c.health)
+            sm_health_set_wall(c.health, sm_clock_real_ns());
         advance(&c, now);
         backlog = sm_join_tick(c.join);
+        /* with a backlog, verdicts due before the horizon are still to come */
+        if (c.health && !backlog)
+            sm_health_advance(c.health, sm_join_horizon(c.join));
         if (cfg->exit_when_done && sm_sensors_all_ended(c.sensors)) {
             for (int r = 0; r < 2; r++)
                 sm_join_end(c.join, (enum sm_role)r,
@@ -969,6 +1052,10 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
      * decides it then. */
     if (!done && !c.nats)
         sm_join_stop(c.join, "collector_stopped");
+    if (c.health) {
+        sm_health_set_wall(c.health, sm_clock_real_ns());
+        sm_health_finish(c.health); /* the open interval as far as it got */
+    }
     if (c.nout && sm_nats_out_finish(c.nout, NATS_FINISH_MS) == -1 && done)
         status = SM_COLLECTOR_ERR_TRANSPORT;
     stats_line(&c);
@@ -1012,5 +1099,6 @@ out:
     sm_nats_source_destroy(&c.nats);
     sm_sensors_destroy(&c.sensors);
     sm_join_destroy(&c.join);
+    sm_health_destroy(&c.health);
     return status;
 }

@@ -42,6 +42,16 @@ struct sm_collector_config {
     uint32_t shard, shards; /* --shard K/N: owns the partitions p % N == K; 0/0 = 0/1 */
     int64_t replay_ns;      /* the replay horizon after a restart; 0 = 180 s */
     struct sm_nats_conn_opts nats; /* credentials and TLS (endpoint: listen) */
+    /* Service health (collector/health.h; docs/VERDICTS.md, "Service health") */
+    int64_t health_interval_ns; /* 0 = 10 s; negative = no health lines and no alerts */
+    unsigned health_services;   /* lines per interval; 0 = 100 */
+    double degraded_share;      /* 0 = 5% */
+    int64_t degraded_window_ns; /* 0 = 30 s */
+    unsigned degraded_min;      /* 0 = 20 groups */
+    double flood_floor;         /* 0 = 1,000 SYN/s */
+    double pub_limit;           /* verdict lines a second per service on the alerts socket;
+                                 * 0 = 100, negative = no limit */
+    const char *metrics_listen; /* ADDR:PORT serving /metrics (docs/METRICS.md), or NULL */
     volatile sig_atomic_t *stop;   /* set by a signal handler to stop */
     volatile sig_atomic_t *reload; /* set by SIGHUP: reopen the output, reload the
                                     * allow-lists */

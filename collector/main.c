@@ -18,6 +18,8 @@
 #include "parse.h"
 #include "synmatch/wire.h"
 
+#define SM_NS_PER_SEC_MAIN INT64_C(1000000000)
+
 static volatile sig_atomic_t stop, reload;
 /* The options as parsed; file-scope and freed at exit, since optarg strings point into it. */
 static sm_config_t *conf;
@@ -98,6 +100,21 @@ static void usage(FILE *out)
 "                        networks only)\n"
 "  --exit-when-done      exit once client and server sensors have been seen and every\n"
 "                        sensor has sent end-of-stream\n"
+"  --health-interval SECONDS  one health line per service every SECONDS of event time\n"
+"                        (default 10, at least 1; 0 = no health lines and no alerts)\n"
+"  --health-services N   health lines for the N busiest services, the rest summed in\n"
+"                        one 'other' line (default 100, at most 1000)\n"
+"  --degraded-share PERCENT  a service is degraded when this share of its connection\n"
+"                        attempts is in trouble over --degraded-window (default 5)\n"
+"  --degraded-window SECONDS  (default 30; at most 64 health intervals)\n"
+"  --degraded-min N      connection attempts in the window at least (default 20)\n"
+"  --flood-floor RATE    syn_flood needs at least RATE SYN/s from unmonitored sources\n"
+"                        (and 5x their 60 s average; default 1000)\n"
+"  --pub-limit N         at most N verdict lines a second per service on --alerts-pub\n"
+"                        (event time; the rest counted in the health lines' not_shown;\n"
+"                        --output gets every line; default 100, 0 = no limit)\n"
+"  --metrics-listen ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+"                        (PORT alone: 127.0.0.1; [::1]:PORT for IPv6; docs/METRICS.md)\n"
 "  --config FILE         read options from FILE first: 'key = value' lines, keys are\n"
 "                        the long options here (a flag takes true or false); the\n"
 "                        command line wins\n"
@@ -126,6 +143,16 @@ static int64_t seconds(const char *opt, const char *s, bool positive)
         sm_fatalx(SM_EXIT_USAGE, "%s: not a %snumber of seconds: '%s'", opt,
                   positive ? "positive " : "", s);
     return ns;
+}
+
+/* A positive decimal number (at most nine decimals) up to max for option opt. */
+static double decimal(const char *opt, const char *s, int64_t max)
+{
+    int64_t v;
+    if (sm_parse_seconds(s, max, 0, &v) == -1 || v == 0)
+        sm_fatalx(SM_EXIT_USAGE, "%s: not a positive number up to %lld: '%s'", opt,
+                  (long long)max, s);
+    return (double)v / 1e9;
 }
 
 static int exit_for(enum sm_collector_err e)
@@ -183,6 +210,14 @@ int main(int argc, char **argv)
         {"nats-ca", required_argument, NULL, 'a'},
         {"nats-cert", required_argument, NULL, 'e'},
         {"nats-key", required_argument, NULL, 'y'},
+        {"health-interval", required_argument, NULL, 258},
+        {"health-services", required_argument, NULL, 259},
+        {"degraded-share", required_argument, NULL, 260},
+        {"degraded-window", required_argument, NULL, 261},
+        {"degraded-min", required_argument, NULL, 262},
+        {"flood-floor", required_argument, NULL, 263},
+        {"pub-limit", required_argument, NULL, 264},
+        {"metrics-listen", required_argument, NULL, 265},
         {"config", required_argument, NULL, 256},
         {"check-config", no_argument, NULL, 257},
         {"version", no_argument, NULL, 'V'},
@@ -306,6 +341,41 @@ int main(int argc, char **argv)
         case 'y':
             cfg.nats.key_file = optarg;
             break;
+        case 258:
+            ns = seconds("--health-interval", optarg, false);
+            if (ns != 0 && (ns < SM_NS_PER_SEC_MAIN || ns > 3600 * SM_NS_PER_SEC_MAIN))
+                sm_fatalx(SM_EXIT_USAGE, "--health-interval: 0 (off), or 1 to 3600 seconds, "
+                          "not '%s'", optarg);
+            cfg.health_interval_ns = ns == 0 ? -1 : ns;
+            break;
+        case 259:
+            if (sm_parse_u64(optarg, 1, 1000, &n) == -1)
+                sm_fatalx(SM_EXIT_USAGE, "--health-services: not a number from 1 to 1000: '%s'",
+                          optarg);
+            cfg.health_services = (unsigned)n;
+            break;
+        case 260:
+            cfg.degraded_share = decimal("--degraded-share", optarg, 100) / 100;
+            break;
+        case 261:
+            cfg.degraded_window_ns = seconds("--degraded-window", optarg, true);
+            break;
+        case 262:
+            if (sm_parse_u64(optarg, 1, 1000000000, &n) == -1)
+                sm_fatalx(SM_EXIT_USAGE, "--degraded-min: not a positive number: '%s'", optarg);
+            cfg.degraded_min = (unsigned)n;
+            break;
+        case 263:
+            cfg.flood_floor = decimal("--flood-floor", optarg, 1000000000);
+            break;
+        case 264:
+            if (sm_parse_u64(optarg, 0, 1000000000, &n) == -1)
+                sm_fatalx(SM_EXIT_USAGE, "--pub-limit: not a number: '%s'", optarg);
+            cfg.pub_limit = n == 0 ? -1 : (double)n;
+            break;
+        case 265:
+            cfg.metrics_listen = optarg;
+            break;
         case 'V':
             printf("synmatch-collector %s\n", SM_VERSION);
             return 0;
@@ -332,6 +402,18 @@ int main(int argc, char **argv)
                   cfg.nats.ca_file || cfg.nats.cert_file)) {
         sm_log_warnx("--shard, --partitions and --nats-* are for a nats:// --listen");
         return SM_EXIT_USAGE;
+    }
+    {
+        /* the degraded window and the flood's 60 s baseline are rings of at most 64
+         * intervals */
+        int64_t iv = cfg.health_interval_ns > 0 ? cfg.health_interval_ns
+                                                 : 10 * SM_NS_PER_SEC_MAIN;
+        int64_t win = cfg.degraded_window_ns ? cfg.degraded_window_ns : 30 * SM_NS_PER_SEC_MAIN;
+        if (cfg.health_interval_ns >= 0 && (win < iv || win / iv > 64)) {
+            sm_log_warnx("--degraded-window: from one to 64 health intervals (of %.3f s)",
+                         (double)iv / 1e9);
+            return SM_EXIT_USAGE;
+        }
     }
     if ((cfg.nats.cert_file == NULL) != (cfg.nats.key_file == NULL)) {
         sm_log_warnx("--nats-cert and --nats-key go together");

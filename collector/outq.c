@@ -22,7 +22,11 @@
 #define NBATCH 8
 #define BATCH_BYTES (128 * 1024)
 
-enum item_kind { ITEM_VERDICT = 1, ITEM_LINE = 2 };
+enum item_kind {
+    ITEM_VERDICT = 1,
+    ITEM_LINE = 2,
+    ITEM_VERDICT_QUIET = 3, /* to the output only: its service is over the alerts limit */
+};
 
 /* An item in a batch: its header, then its bytes, padded to the header's alignment. */
 struct item {
@@ -61,12 +65,12 @@ struct sm_outq {
 };
 
 /* Lines (one or more, each ending in a newline): to the output at once, to the PUB socket
- * one message each. */
-static void write_lines(struct sm_outq *q, const char *lines, size_t len)
+ * one message each unless quiet. */
+static void write_lines(struct sm_outq *q, const char *lines, size_t len, bool quiet)
 {
     if (fwrite(lines, 1, len, q->out) != len)
         atomic_fetch_add_explicit(&q->errors, 1, memory_order_relaxed);
-    if (q->pub == NULL)
+    if (q->pub == NULL || quiet)
         return;
     for (const char *p = lines, *end = lines + len; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -82,12 +86,13 @@ static void write_batch(struct sm_outq *q, const struct batch *b)
     for (size_t off = 0; off < b->used;) {
         const struct item *it = (const struct item *)(const void *)(b->bytes + off);
         const unsigned char *data = (const unsigned char *)(it + 1);
-        if (it->kind == ITEM_VERDICT) {
+        if (it->kind == ITEM_VERDICT || it->kind == ITEM_VERDICT_QUIET) {
             struct sm_verdict v;
             memcpy(&v, data, sizeof v);
-            write_lines(q, line, sm_report_verdict_line(line, &v, q->seed));
+            write_lines(q, line, sm_report_verdict_line(line, &v, q->seed),
+                        it->kind == ITEM_VERDICT_QUIET);
         } else {
-            write_lines(q, (const char *)data, it->len);
+            write_lines(q, (const char *)data, it->len, false);
         }
         off += ITEM_SPACE(it->len);
     }
@@ -185,9 +190,9 @@ static void put(struct sm_outq *q, enum item_kind kind, const void *data, size_t
     b->used += ITEM_SPACE(len);
 }
 
-void sm_outq_verdict(sm_outq_t *q, const struct sm_verdict *v)
+void sm_outq_verdict(sm_outq_t *q, const struct sm_verdict *v, bool publish)
 {
-    put(q, ITEM_VERDICT, v, sizeof *v);
+    put(q, publish ? ITEM_VERDICT : ITEM_VERDICT_QUIET, v, sizeof *v);
 }
 
 void sm_outq_line(sm_outq_t *q, const char *lines, size_t len)

@@ -11,6 +11,7 @@
 #ifndef SYNMATCH_OUTQ_H
 #define SYNMATCH_OUTQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,8 +29,10 @@ typedef struct sm_outq sm_outq_t;
  */
 sm_outq_t *sm_outq_new(FILE *out, void *pub, uint16_t community_id_seed);
 
-/* Hands a verdict over (copied; its reason must be static). May wait for room. */
-void sm_outq_verdict(sm_outq_t *q, const struct sm_verdict *v);
+/* Hands a verdict over (copied; its reason must be static). Its line goes to the output,
+ * and to the PUB socket when publish (false: its service is over the alerts socket's limit).
+ * May wait for room. */
+void sm_outq_verdict(sm_outq_t *q, const struct sm_verdict *v, bool publish);
 
 /* Hands finished lines over (copied; one or more, each with its newline, any length: the
  * PUB socket gets one message per line). May wait for room. */

@@ -305,6 +305,8 @@ static void host_counters(sm_sensors_t *s, struct sensor *se, const struct sm_ho
             s->sink.hint(s->sink.arg, se->view, p->sampled_ns, c->sampled_ns,
                          SM_HINT_SYNCOOKIES);
     }
+    if (p->present && c->sampled_ns > p->sampled_ns && s->sink.host)
+        s->sink.host(s->sink.arg, se->view, p, c);
     if (!p->present || c->sampled_ns > p->sampled_ns)
         se->host = *c;
 }
@@ -872,11 +874,23 @@ size_t sm_sensors_stats(const sm_sensors_t *s, struct sm_sensor_stats *out, size
             uint64_t drops = st->last.pcap_dropped + st->last.pcap_ifdropped;
             if (drops > o->pcap_dropped) /* every stream carries the sensor's drops */
                 o->pcap_dropped = drops;
+            if (st->last.decode_errors > o->decode_errors)
+                o->decode_errors = st->last.decode_errors;
             if (st->watermark < o->watermark_ns)
                 o->watermark_ns = st->watermark;
         }
         if (o->watermark_ns == INT64_MAX)
             o->watermark_ns = INT64_MIN;
+        o->last_heard = se->last_heard;
+        o->host = se->host;
     }
     return k;
+}
+
+const char *sm_sensors_view_name(const sm_sensors_t *s, uint32_t view)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i]->role == SM_ROLE_SERVER && s->v[i]->view == view)
+            return s->v[i]->id;
+    return NULL;
 }

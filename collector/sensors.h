@@ -66,6 +66,10 @@ struct sm_sensors_sink {
      * did (sm_join_hint). May be NULL. */
     void (*hint)(void *arg, uint32_t view, int64_t from, int64_t to, enum sm_host_hint kind);
     void *arg;
+    /* A server sensor's newer host counters (prev: its previous sample of the epoch): the
+     * service health counts the host's SYN cookies. May be NULL. */
+    void (*host)(void *arg, uint32_t view, const struct sm_host_counters *prev,
+                 const struct sm_host_counters *cur);
 };
 
 struct sm_sensors_config {
@@ -96,7 +100,10 @@ struct sm_sensor_stats {
     uint64_t records_received;
     /* From the agent's cumulative counters (latest epoch): */
     uint64_t records_emitted, records_unsent, pcap_dropped;
+    uint64_t decode_errors;   /* the agent's malformed frames */
     int64_t watermark_ns;
+    int64_t last_heard;       /* processing time (monotonic ns) of its last batch */
+    struct sm_host_counters host; /* server sensors: the latest host counters (if present) */
 };
 
 struct sm_sensors_totals {
@@ -147,6 +154,10 @@ int64_t sm_sensors_capture_start(const sm_sensors_t *s, enum sm_role role);
 int32_t sm_sensors_scope_view(const sm_sensors_t *s, const struct sm_tuple *client);
 
 void sm_sensors_totals(const sm_sensors_t *s, struct sm_sensors_totals *out);
+
+/* The id of the server sensor whose view is view, or NULL (valid until the next call that
+ * takes a batch or ticks). */
+const char *sm_sensors_view_name(const sm_sensors_t *s, uint32_t view);
 size_t sm_sensors_stats(const sm_sensors_t *s, struct sm_sensor_stats *out, size_t max);
 
 #endif

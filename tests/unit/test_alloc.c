@@ -167,7 +167,7 @@ static bool run_books(void)
     delivered = 0;
     twice = 0;
     memset(seen, 0, sizeof seen);
-    struct sm_sensors_sink sink = {on_records, on_blind, on_event, NULL, NULL};
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, NULL, NULL, NULL};
     struct sm_sensors_config cfg = {.reorder_window = 8, .max_sensors = 4};
     sm_sensors_t *s = sm_sensors_new(&cfg, &sink);
     if (s == NULL)

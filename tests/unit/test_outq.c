@@ -3,12 +3,15 @@
  * over, verdicts formatted as sm_report_verdict_line() formats them, across many more batches
  * than the ring holds (the producer waits, nothing is lost); many lines handed over at once,
  * more than a batch holds, come out whole; a sync leaves everything written and flushed; a
- * stream that cannot be written counts errors.
+ * stream that cannot be written counts errors; a verdict over the alerts limit reaches the
+ * output and not the PUB socket.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zmq.h>
 
 #include "addr.h"
 #include "check.h"
@@ -55,7 +58,7 @@ int main(void)
         } else {
             struct sm_verdict v;
             make_verdict(&v, i);
-            sm_outq_verdict(q, &v);
+            sm_outq_verdict(q, &v, true);
         }
         if (i % 5000 == 0)
             sm_outq_flush(q);
@@ -137,5 +140,52 @@ int main(void)
         }
         fclose(full);
     }
+
+    /* Verdicts kept off the alerts socket (their service is over the limit) still go to the
+     * output; the others go to both, in order. */
+    f = tmpfile();
+    void *ctx = zmq_ctx_new();
+    void *pub = zmq_socket(ctx, ZMQ_PUB), *sub = zmq_socket(ctx, ZMQ_SUB);
+    CHECK(f && pub && sub && zmq_bind(pub, "inproc://outq-test") == 0 &&
+          zmq_connect(sub, "inproc://outq-test") == 0 &&
+          zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0) == 0);
+    q = f ? sm_outq_new(f, pub, 0) : NULL;
+    CHECK(q != NULL);
+    if (q) {
+        for (uint32_t k = 0; k < 100; k++) {
+            struct sm_verdict v;
+            make_verdict(&v, k);
+            sm_outq_verdict(q, &v, k % 10 == 0);
+        }
+        sm_outq_sync(q, f, pub);
+        sm_outq_destroy(&q);
+        rewind(f);
+        char *l = NULL;
+        size_t lcap = 0;
+        unsigned lines = 0;
+        while (getline(&l, &lcap, f) != -1)
+            lines++;
+        free(l);
+        CHECK_EQ_U(lines, 100);
+        unsigned got_pub = 0, in_order = 1;
+        char msg[SM_REPORT_LINE_MAX];
+        int n;
+        while ((n = zmq_recv(sub, msg, sizeof msg - 1, ZMQ_DONTWAIT)) > 0) {
+            msg[n] = '\0';
+            char want[SM_REPORT_LINE_MAX];
+            struct sm_verdict v;
+            make_verdict(&v, got_pub * 10);
+            want[sm_report_verdict_line(want, &v, 0)] = '\0';
+            in_order &= strcmp(msg, want) == 0;
+            got_pub++;
+        }
+        CHECK_EQ_U(got_pub, 10);
+        CHECK(in_order);
+    }
+    zmq_close(sub);
+    zmq_close(pub);
+    zmq_ctx_term(ctx);
+    if (f)
+        fclose(f);
     return check_done();
 }

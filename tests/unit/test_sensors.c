@@ -81,7 +81,7 @@ static void on_hint(void *arg, uint32_t view, int64_t from, int64_t to, enum sm_
 static sm_sensors_t *books(void)
 {
     ngot = nblind = nevents = nhints = 0;
-    struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, NULL};
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, NULL, NULL};
     struct sm_sensors_config cfg = {.reorder_window = 8};
     return sm_sensors_new(&cfg, &sink);
 }
@@ -384,7 +384,7 @@ static void test_books_balance(void)
 static void test_expiry(void)
 {
     ngot = nblind = nevents = 0;
-    struct sm_sensors_sink sink = {on_records, on_blind, on_event, NULL, NULL};
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, NULL, NULL, NULL};
     struct sm_sensors_config cfg = {.max_sensors = 2, .expire_after_ns = 60 * SEC};
     sm_sensors_t *s = sm_sensors_new(&cfg, &sink);
     send(s, "a", SM_ROLE_CLIENT, 1, 0, 100, 0);
@@ -500,7 +500,7 @@ static void test_server_views(void)
 static void test_partitions(void)
 {
     ngot = nblind = nevents = nhints = 0;
-    struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, NULL};
+    struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, NULL, NULL};
     struct sm_sensors_config cfg = {.reorder_window = 8, .shard = 1, .shards = 2};
     sm_sensors_t *s = sm_sensors_new(&cfg, &sink);
     struct sm_wire_header h;
