@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "fmt.h"
 #include "health.h"
+#include "metrics.h"
 #include "json.h"
 #include "log.h"
 #include "nats_out.h"
@@ -53,6 +54,7 @@
 #define STATS_SENSORS_SHOWN 8
 enum { DOOR_AGENTS, DOOR_SUBSCRIBERS };
 #define MAX_DECISIONS_PER_TURN 20000 /* bounded expiry work: a backlog never stalls the socket */
+#define METRICS_EVERY_NS SM_NS_PER_SEC /* the metrics' snapshot at least this often */
 
 /* Who asked to connect to one of the collector's sockets, and what became of it. */
 struct door {
@@ -89,6 +91,10 @@ struct collector {
     int64_t forget_published_at; /* monotonic ns: the replay's keys are no longer needed */
     sm_outq_t *outq;        /* the output thread; NULL: this thread writes */
     sm_health_t *health;    /* per-service health lines and alerts; NULL: off */
+    sm_cmetrics_t *metrics; /* /metrics (metrics.h); NULL: off */
+    int64_t start_wall, next_publish;
+    uint64_t publishes, publish_ns_total;
+    int64_t publish_ns_max, turn_ns_max;
 };
 
 /* Writes lines (one or more, each ending in a newline) to the output and, one message each,
@@ -399,6 +405,20 @@ static void stats_line(struct collector *c)
                     ss[k].records_unsent, ss[k].pcap_dropped);
     if (t.sensors > n)
         sm_log_info("stats: and %zu more sensors", t.sensors - n);
+    if (c->health) {
+        struct sm_health_totals ht;
+        sm_health_totals(c->health, &ht);
+        sm_log_info("stats: health: intervals %" PRIu64 " lines %" PRIu64 " | degraded %" PRIu64
+                    " recovered %" PRIu64 " syn_flood %" PRIu64 " syn_flood_end %" PRIu64
+                    " | services tracked %zu, folded into other %" PRIu64 ", evicted %" PRIu64
+                    " | verdict lines kept off the alerts socket %" PRIu64,
+                    ht.intervals, ht.lines, ht.events[0], ht.events[1], ht.events[2],
+                    ht.events[3], ht.tracked, ht.folded, ht.evicted, ht.not_shown);
+    }
+    if (c->metrics)
+        sm_log_info("stats: metrics: snapshots %" PRIu64 " (longest %.3f ms) | longest loop "
+                    "turn %.3f ms", c->publishes, (double)c->publish_ns_max / 1e6,
+                    (double)c->turn_ns_max / 1e6);
     if (c->nout) {
         struct sm_nats_out_stats os;
         sm_nats_out_stats(c->nout, &os);
@@ -413,6 +433,60 @@ static void stats_line(struct collector *c)
 }
 
 static void advance(struct collector *c, int64_t now);
+
+/*
+ * The metrics' snapshot: the loop's figures copied for the HTTP thread (metrics.h). Timed:
+ * this is all a scrape costs the loop.
+ */
+static void publish_metrics(struct collector *c, int64_t now)
+{
+    int64_t t0 = sm_clock_mono_ns(), wall = sm_clock_real_ns();
+    struct sm_cmetrics_tables t;
+    struct sm_cmetrics_head *h = sm_cmetrics_begin(c->metrics, &t);
+    h->wall_ns = wall;
+    h->start_wall_ns = c->start_wall;
+    sm_join_get_stats(c->join, &h->js);
+    sm_join_get_clock(c->join, &h->ce);
+    memcpy(h->rejected, c->rejected, sizeof h->rejected);
+    h->messages = c->messages;
+    h->records = c->records;
+    h->identity_mismatch = c->identity_mismatch;
+    h->out_errors = c->out_errors + (c->outq ? sm_outq_errors(c->outq) : 0);
+    h->lines_too_long = c->lines_too_long;
+    sm_sensors_totals(c->sensors, &h->st);
+    h->nsensors = sm_sensors_stats(c->sensors, t.sensors, SM_SENSORS_DEFAULT_MAX);
+    for (size_t i = 0; i < h->nsensors; i++)
+        t.last_batch_wall_ns[i] = t.sensors[i].batches ? wall - (now - t.sensors[i].last_heard)
+                                                       : 0;
+    h->health = c->health != NULL;
+    h->nservices = 0;
+    if (c->health) {
+        sm_health_totals(c->health, &h->ht);
+        h->nservices = sm_health_services(c->health, t.services, sm_health_capacity(c->health));
+        for (size_t i = 0; i < h->nservices; i++) {
+            const char *id = t.services[i].other
+                                 ? NULL
+                                 : sm_sensors_view_name(c->sensors, t.services[i].view);
+            snprintf(t.service_sensor[i], sizeof t.service_sensor[i], "%s", id ? id : "");
+        }
+    }
+    if (c->nats)
+        snprintf(h->shard, sizeof h->shard, "%u/%u", (unsigned)c->cfg->shard,
+                 (unsigned)(c->cfg->shards ? c->cfg->shards : 1));
+    else
+        h->shard[0] = '\0';
+    h->publishes = c->publishes + 1;
+    h->publish_ns_total = c->publish_ns_total;
+    h->publish_ns_max = c->publish_ns_max;
+    h->turn_ns_max = c->turn_ns_max;
+    sm_cmetrics_publish(c->metrics);
+    int64_t took = sm_clock_mono_ns() - t0;
+    c->publishes++;
+    c->publish_ns_total += (uint64_t)took;
+    if (took > c->publish_ns_max)
+        c->publish_ns_max = took;
+    c->next_publish = now + METRICS_EVERY_NS;
+}
 
 /*
  * One message: decoded, validated, into the books. With keys, uid is who the sender's key
@@ -918,6 +992,24 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         }
         watch(&c, c.pull, &c.doors[DOOR_AGENTS]);
     }
+    c.start_wall = sm_clock_real_ns();
+    if (cfg->metrics_listen) {
+        c.metrics = sm_cmetrics_new(cfg->metrics_listen, SM_SENSORS_DEFAULT_MAX,
+                                    c.health ? sm_health_capacity(c.health) : 0, err, sizeof err);
+        if (c.metrics == NULL) {
+            sm_log_warnx("%s", err);
+            status = SM_COLLECTOR_ERR_TRANSPORT;
+            goto out;
+        }
+        if (!sm_cmetrics_loopback(c.metrics))
+            sm_log_warnx("metrics on %s can be read by anyone who can connect (plain HTTP, "
+                         "no authentication: service addresses and failure counts); restrict "
+                         "it with a firewall (docs/SECURITY.md)", cfg->metrics_listen);
+        /* the first, before the loop starts, pays for first touches (code, tables): not
+         * a stall of the loop, so not its longest */
+        publish_metrics(&c, sm_clock_mono_ns());
+        c.publish_ns_max = 0;
+    }
     if (cfg->alerts_pub) {
         c.pub = open_socket(&c, ZMQ_PUB, cfg->alerts_pub, c.curve ? &c.kp : NULL,
                             &c.doors[DOOR_SUBSCRIBERS]);
@@ -1001,6 +1093,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
             status = SM_COLLECTOR_ERR_INTERNAL;
             break;
         }
+        int64_t turn_start = sm_clock_mono_ns();
         if (izap >= 0 && (items[izap].revents & ZMQ_POLLIN))
             handle_zap(&c);
         for (int d = 0; d < 2; d++)
@@ -1046,6 +1139,11 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
             stats_line(&c);
             next_stats = now + every;
         }
+        if (c.metrics && (now >= c.next_publish || sm_cmetrics_wanted(c.metrics)))
+            publish_metrics(&c, now);
+        int64_t turn = sm_clock_mono_ns() - turn_start;
+        if (turn > c.turn_ns_max)
+            c.turn_ns_max = turn;
     }
     /* Stopped: what is still open ends unknown, said so, not silently. A shard over
      * JetStream leaves it open instead: the next one to own its partitions replays it and
@@ -1071,6 +1169,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
     }
 
 out:
+    sm_cmetrics_destroy(&c.metrics); /* its thread reads snapshots, nothing of the loop's */
     sm_outq_destroy(&c.outq); /* before the PUB socket it may use is closed */
     if (cfg->output_path && fclose(c.out) == EOF && status == SM_COLLECTOR_OK) {
         sm_log_warn("%s", cfg->output_path);

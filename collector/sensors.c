@@ -36,7 +36,7 @@
 #define DEFAULT_GAP_WAIT (500 * NS_PER_MS)
 #define DEFAULT_DOWN_AFTER (1000 * NS_PER_MS)
 #define DEFAULT_START_GRACE (3000 * NS_PER_MS)
-#define DEFAULT_MAX_SENSORS 256u
+#define DEFAULT_MAX_SENSORS SM_SENSORS_DEFAULT_MAX
 #define DEFAULT_EXPIRE (600 * INT64_C(1000000000))
 
 /* A batch waiting in the reorder window: what processing needs of its header, and records. */

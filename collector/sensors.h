@@ -72,6 +72,8 @@ struct sm_sensors_sink {
                  const struct sm_host_counters *cur);
 };
 
+#define SM_SENSORS_DEFAULT_MAX 256u /* sensors at most unless max_sensors says otherwise */
+
 struct sm_sensors_config {
     unsigned reorder_window; /* batches held per sensor waiting for a missing seq; 0 = 64 */
     int64_t gap_wait_ns;     /* how long to wait for a missing seq; 0 = 500 ms */
