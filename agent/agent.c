@@ -38,6 +38,7 @@
 #include "clock.h"
 #include "errbuf.h"
 #include "log.h"
+#include "metrics.h"
 #include "netstat.h"
 #include "sender.h"
 #include "synmatch/nats.h"
@@ -78,6 +79,12 @@ struct sm_agent {
 
     struct sm_capture_stats pstats;
     uint64_t file_frames, file_decode_errors, file_dropped, file_ifdropped;
+    uint64_t file_counters[SM_DC_COUNT]; /* a file's decoder counters, known at its end */
+
+    /* /metrics (metrics.h) */
+    int64_t start_wall, last_batch_wall, next_publish_mono;
+    uint64_t publishes, publish_ns_total;
+    int64_t publish_ns_max;
 
     /* -r --realtime: replay clock */
     bool have_first;
@@ -296,6 +303,62 @@ static int scope_add_interface(struct sm_wire_header *h, const char *iface, char
     return rc;
 }
 
+/* ---- metrics ------------------------------------------------------------------------------- */
+
+/* The counters into the metrics' snapshot: at every heartbeat (no more than ten a second),
+ * and at once when a scrape waits for fresh ones. */
+static void publish_metrics(sm_agent_t *a)
+{
+    sm_agent_mx_t *m = a->o.metrics;
+    if (m == NULL)
+        return;
+    int64_t now = sm_clock_mono_ns();
+    if (now < a->next_publish_mono && !sm_agent_mx_wanted(m))
+        return;
+    struct sm_agent_metrics *x = sm_agent_mx_begin(m);
+    memset(x, 0, sizeof *x);
+    x->wall_ns = sm_clock_real_ns();
+    x->start_wall_ns = a->start_wall;
+    snprintf(x->sensor, sizeof x->sensor, "%s", a->o.sensor_id);
+    x->role = a->o.role;
+    x->live = a->live;
+    if (a->live) {
+        sm_capture_stats(a->cap, &a->pstats);
+        x->pcap_received = a->pstats.received;
+        x->pcap_dropped = a->pstats.dropped;
+        x->pcap_ifdropped = a->pstats.ifdropped;
+        memcpy(x->decode, sm_decoder_counters(a->dec), sizeof x->decode);
+    } else {
+        x->pcap_received = a->file_frames;
+        x->pcap_dropped = a->file_dropped;
+        x->pcap_ifdropped = a->file_ifdropped;
+        memcpy(x->decode, a->file_counters, sizeof x->decode);
+    }
+    struct sm_sender_stats ss;
+    sm_sender_stats(a->snd, &ss);
+    x->records_emitted = a->records_emitted;
+    x->records_sent = ss.records_sent;
+    x->records_unsent = ss.records_unsent;
+    x->batches = a->seq;
+    x->batches_sent = ss.batches_sent;
+    x->batches_unsent = ss.batches_unsent;
+    x->queued = ss.queued;
+    x->last_batch_wall_ns = a->last_batch_wall;
+    x->watermark_ns = a->seq ? a->wm_ns : INT64_MIN;
+    x->host = a->hdr.host;
+    x->publishes = a->publishes + 1;
+    x->publish_ns_total = a->publish_ns_total;
+    x->publish_ns_max = a->publish_ns_max;
+    sm_agent_mx_publish(m);
+    int64_t took = sm_clock_mono_ns() - now;
+    a->publishes++;
+    a->publish_ns_total += (uint64_t)took;
+    if (took > a->publish_ns_max)
+        a->publish_ns_max = took;
+    a->next_publish_mono = now + (a->heartbeat_mono > 100 * NS_PER_MS ? a->heartbeat_mono
+                                                                      : 100 * NS_PER_MS);
+}
+
 /* ---- batches ------------------------------------------------------------------------------- */
 
 static uint64_t decode_errors(const sm_decoder_t *dec)
@@ -452,6 +515,8 @@ static void send_batch(sm_agent_t *a, int64_t wm, bool eos)
     else
         encode_push(a, a->recs, &meta);
     a->n = 0;
+    a->last_batch_wall = sm_clock_real_ns();
+    publish_metrics(a);
 }
 
 static void add_record(sm_agent_t *a, const struct sm_record *r)
@@ -530,6 +595,8 @@ static enum sm_agent_err run_live(sm_agent_t *a)
             next_tick += a->heartbeat_mono;
             if (next_tick <= now)
                 next_tick = now + a->heartbeat_mono;
+        } else if (a->o.metrics && sm_agent_mx_wanted(a->o.metrics)) {
+            publish_metrics(a);
         }
     }
     if (err == SM_AGENT_OK) {
@@ -645,9 +712,11 @@ static enum sm_agent_err run_file(sm_agent_t *a)
     struct sm_filesrc_summary sum;
     int rc = sm_filesrc_run(a->o.file, &fo, on_file_batch, a, &sum);
     a->file_frames = sum.frames;
-    for (int i = 0; i < SM_DC_COUNT; i++)
+    for (int i = 0; i < SM_DC_COUNT; i++) {
+        a->file_counters[i] = sum.counters[i];
         if (sm_decode_counter_is_error((enum sm_decode_counter)i))
             a->file_decode_errors += sum.counters[i];
+    }
     file_drops(&sum, &a->file_dropped, &a->file_ifdropped);
 
     enum sm_agent_err err = SM_AGENT_OK;
@@ -749,6 +818,7 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
     }
     a->o = *o;
     a->live = o->iface != NULL;
+    a->start_wall = sm_clock_real_ns();
     a->batch_records = o->batch_records ? o->batch_records : SM_AGENT_DEFAULT_BATCH_RECORDS;
     a->heartbeat_mono = (int64_t)(o->heartbeat_ms ? o->heartbeat_ms
                                                    : SM_AGENT_DEFAULT_HEARTBEAT_MS) *
@@ -890,6 +960,8 @@ enum sm_agent_err sm_agent_run(sm_agent_t *a)
 {
     enum sm_agent_err err = a->live ? run_live(a) : run_file(a);
     a->drained = sm_sender_finish(a->snd, a->linger_ms) == 0;
+    a->next_publish_mono = 0; /* the final counters, for a last scrape */
+    publish_metrics(a);
     return err;
 }
 

@@ -18,6 +18,7 @@
 #include "synmatch/nats.h"
 #include "exit.h"
 #include "log.h"
+#include "metrics.h"
 #include "parse.h"
 #include "privdrop.h"
 
@@ -87,6 +88,9 @@ static void usage(FILE *out)
             "  --nats-creds FILE    nats://: NATS credentials (user JWT and nkey seed)\n"
             "  --nats-ca FILE       nats://: TLS, the servers' CA; --nats-cert and --nats-key\n"
             "                       give a client certificate\n"
+            "  --metrics-listen ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+            "                       (PORT alone: 127.0.0.1; [::1]:PORT for IPv6; opened\n"
+            "                       before --user takes effect; docs/METRICS.md)\n"
             "  --quiet              no start-up line\n"
             "  EXPRESSION           tcpdump filter narrowing the live capture, e.g. 'port 443'\n"
             "                       (it applies to the packet inside any VLAN tags; vlan, mpls,\n"
@@ -175,9 +179,11 @@ int main(int argc, char **argv)
     static struct sm_scope_entry serve[SM_AGENT_MAX_SERVE];
     bool have_role = false, quiet = false;
     const char *user = "nobody";
+    const char *metrics_listen = NULL;
     enum {
         OPT_ROLE = 256,
         OPT_FILTER,
+        OPT_METRICS,
         OPT_CONFIG,
         OPT_CHECK_CONFIG,
         OPT_VERSION,
@@ -227,6 +233,7 @@ int main(int argc, char **argv)
         {"nats-cert", required_argument, NULL, OPT_NATS_CERT},
         {"nats-key", required_argument, NULL, OPT_NATS_KEY},
         {"filter", required_argument, NULL, OPT_FILTER},
+        {"metrics-listen", required_argument, NULL, OPT_METRICS},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -330,6 +337,9 @@ int main(int argc, char **argv)
         case OPT_NATS_KEY:
             o.nats_key = optarg;
             break;
+        case OPT_METRICS:
+            metrics_listen = optarg;
+            break;
         case OPT_FILTER:
             filter = optarg;
             break;
@@ -371,10 +381,25 @@ int main(int argc, char **argv)
         return fflush(stdout) == EOF ? SM_EXIT_OPEN : SM_EXIT_OK;
     }
 
+    sm_agent_mx_t *mx = NULL;
+    if (metrics_listen) {
+        /* before the privileges go: a port below 1024 can be bound */
+        if ((mx = sm_agent_mx_new(metrics_listen, err, sizeof err)) == NULL) {
+            sm_log_warnx("%s", err);
+            free(expression);
+            return SM_EXIT_TRANSPORT;
+        }
+        if (!sm_agent_mx_loopback(mx))
+            sm_log_warnx("metrics on %s can be read by anyone who can connect (plain HTTP, no "
+                         "authentication); restrict it with a firewall (docs/SECURITY.md)",
+                         metrics_listen);
+        o.metrics = mx;
+    }
     enum sm_agent_err why;
     sm_agent_t *agent = sm_agent_new(&o, &why, err, sizeof err);
     if (agent == NULL) {
         sm_log_warnx("%s", err);
+        sm_agent_mx_destroy(&mx);
         free(expression);
         return exit_for(why);
     }
@@ -384,6 +409,7 @@ int main(int argc, char **argv)
     if (o.iface != NULL && sm_privdrop(user, err, sizeof err) == -1) {
         sm_log_warnx("%s", err);
         sm_agent_destroy(&agent);
+        sm_agent_mx_destroy(&mx);
         free(expression);
         return SM_EXIT_USAGE;
     }
@@ -419,6 +445,7 @@ int main(int argc, char **argv)
             (unsigned long long)s.decode_errors, s.drained ? "" : " (collector not reachable)");
     running = NULL;
     sm_agent_destroy(&agent);
+    sm_agent_mx_destroy(&mx);
     free(expression);
     sm_config_destroy(&conf);
     return exit_for(rc);
