@@ -51,6 +51,10 @@ declare -A SAMPLE=(
     [collector:nats-creds]=/etc/synmatch/nats/c.creds [collector:nats-ca]=/etc/synmatch/nats/ca.pem
     [collector:nats-cert]=/etc/synmatch/nats/c.pem [collector:nats-key]=/etc/synmatch/nats/c.key
     [collector:community-id-seed]=7
+    [collector:health-interval]=5 [collector:health-services]=20 [collector:degraded-share]=2.5
+    [collector:degraded-window]=20 [collector:degraded-min]=50 [collector:flood-floor]=2500
+    [collector:pub-limit]=40 [collector:metrics-listen]=[::1]:9400
+    [agent:metrics-listen]=127.0.0.1:9401
 )
 # Options that are not settings: they choose the file or end the program at once.
 not_setting() { case $1 in config | check-config | help | version) return 0 ;; esac; return 1; }
