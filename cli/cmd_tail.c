@@ -126,9 +126,21 @@ static bool wanted(const struct tail_opts *o, const struct sm_alert *a)
 {
     if (o->sensor && !names_sensor(a->obj, o->sensor))
         return false;
-    if (o->health)
-        return a->kind == SM_ALERT_EVENT && strcmp(a->name, "health") == 0;
-    if (a->kind != SM_ALERT_VERDICT)
+    if (o->health && !(a->kind == SM_ALERT_EVENT && strcmp(a->name, "health") == 0))
+        return false;
+    if (a->kind == SM_ALERT_EVENT && o->nservices > 0 && sm_alert_str(a->obj, "dst")) {
+        /* a service's health line or alert: --service selects those of its services */
+        struct sm_addr dst;
+        int64_t port;
+        const char *ds = sm_alert_str(a->obj, "dst");
+        if (sm_addr_parse(ds, &dst) == -1 || !sm_alert_int(a->obj, "dport", &port))
+            return false;
+        for (size_t k = 0; k < o->nservices; k++)
+            if (port == o->services[k].port && sm_addr_eq(&dst, &o->services[k].addr))
+                return true;
+        return false;
+    }
+    if (o->health || a->kind != SM_ALERT_VERDICT)
         return true; /* events and the rest: --verdict and --service select verdicts */
     return (o->only == NULL || in_list(o->only, a->name)) && service_wanted(o, a->obj);
 }
@@ -235,10 +247,116 @@ static void print_event(const struct sm_alert *a)
         printf("%.23s  %s\n", t, name);
 }
 
+/* A service's health line, compactly: the service and its sensor, the verdicts of the
+ * interval by kind (failures in capitals), suspects, retransmissions, delays, the SYNs from
+ * unmonitored sources with their distinct sources, the lines not shown, the alarms. */
+static void print_service_health(const struct sm_alert *a)
+{
+    const json_t *o = a->obj;
+    char t[64], svc[96], sensor[96], name[64];
+    printf("%.23s  %-22s %s", text(t, sizeof t, o, "time"), "health",
+           text(svc, sizeof svc, o, "service"));
+    if (sm_alert_str(o, "sensor"))
+        printf(" (%s)", text(sensor, sizeof sensor, o, "sensor"));
+    int64_t n;
+    double d;
+    const json_t *vs = json_object_get(o, "verdicts");
+    const char *k;
+    json_t *v;
+    int shown = 0;
+    if (json_is_object(vs)) {
+        json_object_foreach((json_t *)vs, k, v) {
+            if (!json_is_integer(v))
+                continue;
+            sm_alert_printable(name, sizeof name, k, strlen(k));
+            printf("%s%s=%" JSON_INTEGER_FORMAT, shown++ ? " " : "  verdicts ",
+                   sm_alert_display_name(name), json_integer_value(v));
+        }
+    }
+    if (shown == 0)
+        printf("  no verdicts");
+    if (sm_alert_int(o, "suspects", &n) && n > 0)
+        printf(" SUSPECT=%" PRId64, n);
+    if (sm_alert_num(o, "retransmitted", &d) && d > 0)
+        printf("  retransmitted %.1f%%", 100 * d);
+    if (sm_alert_num(o, "delay_p50", &d)) {
+        double p99 = 0;
+        sm_alert_num(o, "delay_p99", &p99);
+        printf("  delay p50 %.3f ms p99 %.3f ms", d * 1e3, p99 * 1e3);
+    }
+    if (sm_alert_int(o, "unmonitored_syns", &n) && n > 0) {
+        double rate = 0;
+        int64_t src = 0;
+        sm_alert_num(o, "unmonitored_rate", &rate);
+        printf("  unmonitored %.0f SYN/s", rate);
+        if (sm_alert_int(o, "unmonitored_sources", &src))
+            printf(" from ~%" PRId64 " sources", src);
+    }
+    if (sm_alert_int(o, "not_shown", &n) && n > 0)
+        printf("  (%" PRId64 " lines not shown)", n);
+    if (sm_alert_true(o, "degraded"))
+        printf("  DEGRADED");
+    if (sm_alert_true(o, "syn_flood"))
+        printf("  SYN_FLOOD");
+    if (sm_alert_true(o, "partial"))
+        printf("  (partial)");
+    printf("\n");
+}
+
+/* degraded, recovered, syn_flood, syn_flood_end: the service and the evidence. */
+static void print_service_alert(const struct sm_alert *a)
+{
+    const json_t *o = a->obj;
+    char t[64], svc[96], sensor[96], name[64];
+    sm_alert_printable(name, sizeof name, a->name, strlen(a->name));
+    bool bad = strcmp(name, "degraded") == 0 || strcmp(name, "syn_flood") == 0;
+    if (bad)
+        for (char *c = name; *c; c++)
+            *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+    printf("%.23s  %-22s %s", text(t, sizeof t, o, "time"), name,
+           text(svc, sizeof svc, o, "service"));
+    if (sm_alert_str(o, "sensor"))
+        printf(" (%s)", text(sensor, sizeof sensor, o, "sensor"));
+    int64_t n, m;
+    double d, e;
+    if (sm_alert_num(o, "share", &d) && sm_alert_int(o, "groups", &n)) {
+        printf("  %.1f%% of %" PRId64 " attempts in trouble", 100 * d, n);
+        if (sm_alert_int(o, "suspects", &m))
+            printf(" (suspects %" PRId64, m);
+        if (sm_alert_int(o, "lost_attempts", &m))
+            printf(", lost attempts %" PRId64, m);
+        if (sm_alert_int(o, "failures", &m))
+            printf(", failures %" PRId64 ")", m);
+        if (sm_alert_num(o, "window", &e))
+            printf(" over %.0f s", e);
+    }
+    if (sm_alert_num(o, "rate", &d) && !sm_alert_int(o, "groups", &n)) {
+        printf("  %.0f SYN/s from unmonitored sources", d);
+        if (sm_alert_num(o, "baseline", &e))
+            printf(" (baseline %.1f/s)", e);
+        if (sm_alert_num(o, "peak_rate", &e))
+            printf(" (peak %.0f/s)", e);
+        if (sm_alert_int(o, "sources", &m))
+            printf(", ~%" PRId64 " sources", m);
+        if (sm_alert_num(o, "unanswered", &e))
+            printf(", %.0f%% unanswered", 100 * e);
+        if (sm_alert_num(o, "answered_with_cookies", &e))
+            printf(", %.0f%% with SYN cookies", 100 * e);
+    }
+    if (sm_alert_num(o, "duration", &d))
+        printf("  after %.0f s", d);
+    printf("\n");
+}
+
 /* A health line: the event line, then its other scalar values as key=value, in the order the
- * collector wrote them (whatever the health lines come to carry). */
+ * collector wrote them (whatever the health lines come to carry). A service's health line
+ * (it names a "service") is printed compactly. */
 static void print_health(const struct sm_alert *a)
 {
+    if (sm_alert_str(a->obj, "service")) {
+        print_service_health(a);
+        return;
+    }
     char t[64], buf[160], key[64];
     printf("%.23s  %-22s", text(t, sizeof t, a->obj, "time"), "health");
     if (sm_alert_str(a->obj, "sensor"))
@@ -270,6 +388,10 @@ static const struct {
     void (*print)(const struct sm_alert *a);
 } event_printers[] = {
     {"health", print_health},
+    {"degraded", print_service_alert},
+    {"recovered", print_service_alert},
+    {"syn_flood", print_service_alert},
+    {"syn_flood_end", print_service_alert},
 };
 
 static void print_human(const struct tail_opts *o, const struct sm_alert *a, const char *line,
@@ -321,7 +443,8 @@ static void usage(FILE *out)
 "                  events still show\n"
 "  --sensor ID     show only lines that name this sensor (its events; verdicts do not\n"
 "                  name sensors)\n"
-"  --health        show only health lines (\"event\":\"health\")\n"
+"  --health        show only health lines (\"event\":\"health\"): one compact line per\n"
+"                  service and interval (with --service, those services only)\n"
 "  --filters       under each verdict, a Wireshark display filter per side that saw it\n"
 "                  (its SYNs and the answers to them), to paste into that side's capture\n"
 "  --key FILE      CURVE: this subscriber's secret key file (synmatch keygen); its\n"

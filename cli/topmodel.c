@@ -164,6 +164,8 @@ static void verdict(struct sm_top *t, const struct sm_alert *a, int64_t now)
     struct sm_top_service *s = have ? service(t, &tu.dst, tu.dport) : &t->svc[SM_TOP_MAX_SERVICES];
     bool fail = kind != SM_V_COUNT && sm_verdict_is_failure(kind);
     int64_t sec = now / SEC;
+    if (kind != SM_V_COUNT)
+        s->since_verdicts[kind]++;
     if (kind == SM_V_SUSPECT) {
         t->totals.suspects++;
         s->verdicts[SM_V_SUSPECT]++;
@@ -240,9 +242,69 @@ static void health(struct sm_top_sensor *s, const json_t *o)
     }
 }
 
-static void event(struct sm_top *t, const struct sm_alert *a)
+/*
+ * A service's health line: what it counts replaces the verdict lines counted since the last
+ * one (the same verdicts, unless the alerts socket left some out), and its rates become the
+ * service's.
+ */
+static void service_health(struct sm_top *t, const json_t *o, int64_t now)
+{
+    struct sm_addr addr;
+    int64_t port;
+    const char *dst = sm_alert_str(o, "dst");
+    if (dst == NULL || sm_addr_parse(dst, &addr) == -1 || !sm_alert_int(o, "dport", &port) ||
+        port < 0 || port > 65535)
+        return;
+    const json_t *vs = json_object_get(o, "verdicts");
+    if (!json_is_object(vs))
+        return;
+    struct sm_top_service *s = service(t, &addr, (uint16_t)port);
+    uint64_t line[SM_V_COUNT] = {0};
+    for (int k = 0; k < SM_V_COUNT; k++) {
+        int64_t n;
+        const char *name = sm_verdict_name((enum sm_verdict_kind)k);
+        if (k == SM_V_SUSPECT ? sm_alert_int(o, "suspects", &n) : sm_alert_int(vs, name, &n))
+            line[k] = n > 0 ? (uint64_t)n : 0;
+    }
+    uint64_t dtot = 0, dfail = 0, ltot = 0, lfail = 0;
+    for (int k = 0; k < SM_V_COUNT; k++) {
+        uint64_t was = s->since_verdicts[k];
+        s->verdicts[k] = s->verdicts[k] - was + line[k];
+        if (k != SM_V_SUSPECT) {
+            dtot += line[k] - was;
+            ltot += line[k];
+            if (sm_verdict_is_failure((enum sm_verdict_kind)k)) {
+                dfail += line[k] - was;
+                lfail += line[k];
+            }
+        } else {
+            t->totals.suspects += line[k] - was;
+        }
+        s->since_verdicts[k] = 0;
+    }
+    /* (unsigned arithmetic: the differences wrap back when lines counted more) */
+    s->total += dtot;
+    s->failures += dfail;
+    t->totals.verdicts += dtot;
+    t->totals.failures += dfail;
+    if ((int64_t)dfail > 0)
+        ring_add(s->spark, s->spark_id, SM_TOP_SPARK, now / (SM_TOP_SPARK_SEC * SEC),
+                 (uint32_t)dfail);
+    double secs = 0;
+    if (sm_alert_num(o, "interval", &secs) && secs > 0) {
+        s->have_health = true;
+        s->health_rate = (double)ltot / secs;
+        s->health_fail_rate = (double)lfail / secs;
+    }
+}
+
+static void event(struct sm_top *t, const struct sm_alert *a, int64_t now)
 {
     const char *name = sm_alert_str(a->obj, "sensor");
+    if (strcmp(a->name, "health") == 0 && sm_alert_str(a->obj, "service")) {
+        service_health(t, a->obj, now);
+        return; /* a service's line: its sensor's state is not in it */
+    }
     if (strcmp(a->name, "clock_offset") == 0) {
         double off;
         if (sm_alert_num(a->obj, "offset", &off)) {
@@ -299,11 +361,20 @@ void sm_top_line(sm_top_t *t, const char *line, size_t len, int64_t now)
     } else if (a.kind == SM_ALERT_EVENT) {
         t->totals.events++;
         t->totals.health += strcmp(a.name, "health") == 0;
-        event(t, &a);
+        event(t, &a, now);
     } else {
         t->totals.other++;
     }
     sm_alert_free(&a);
+}
+
+double sm_top_rate(const struct sm_top_service *s, int64_t now, bool failures)
+{
+    if (s->have_health)
+        return failures ? s->health_fail_rate : s->health_rate;
+    return (double)ring_sum(failures ? s->sec_fail : s->sec_total, s->sec_id, SM_TOP_RATE_SEC,
+                            now / SEC) /
+           SM_TOP_RATE_SEC;
 }
 
 void sm_top_totals(const sm_top_t *t, int64_t now, struct sm_top_totals *out)
@@ -313,13 +384,18 @@ void sm_top_totals(const sm_top_t *t, int64_t now, struct sm_top_totals *out)
     out->rate = (double)ring_sum(t->sec_total, t->sec_id, SM_TOP_RATE_SEC, sec) / SM_TOP_RATE_SEC;
     out->failure_rate =
         (double)ring_sum(t->sec_fail, t->sec_id, SM_TOP_RATE_SEC, sec) / SM_TOP_RATE_SEC;
-}
-
-double sm_top_rate(const struct sm_top_service *s, int64_t now, bool failures)
-{
-    return (double)ring_sum(failures ? s->sec_fail : s->sec_total, s->sec_id, SM_TOP_RATE_SEC,
-                            now / SEC) /
-           SM_TOP_RATE_SEC;
+    bool any = false;
+    for (size_t i = 0; i < t->nsvc && !any; i++)
+        any = t->svc[i].have_health;
+    if (!any)
+        return;
+    /* with health lines, the sum of the services' rates (theirs or their lines') */
+    out->rate = out->failure_rate = 0;
+    for (size_t i = 0; i <= t->nsvc; i++) {
+        const struct sm_top_service *s = i < t->nsvc ? &t->svc[i] : &t->svc[SM_TOP_MAX_SERVICES];
+        out->rate += sm_top_rate(s, now, false);
+        out->failure_rate += sm_top_rate(s, now, true);
+    }
 }
 
 void sm_top_spark(const struct sm_top_service *s, int64_t now, uint32_t *out)

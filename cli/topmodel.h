@@ -7,7 +7,9 @@
  * sparklines are in processing time (when lines arrive: the monotonic clock the caller
  * passes as now), since they describe the live feed. Sensor state comes from the sensor
  * events and, when a collector sends them, from "event":"health" lines (any of the keys
- * read in topmodel.c's health()); until then, services count the verdict lines. Memory is
+ * read in topmodel.c's health()). A service's counts and rates come from its health lines
+ * once the collector writes them (they count what --pub-limit kept off the socket), and
+ * from its verdict lines until then and between two health lines. Memory is
  * fixed: past SM_TOP_MAX_SERVICES services, new ones are counted together in one row.
  */
 #ifndef SYNMATCH_TOPMODEL_H
@@ -42,6 +44,12 @@ struct sm_top_service {
     int64_t spark_id[SM_TOP_SPARK];    /* which bucket each slot holds */
     uint32_t sec_total[SM_TOP_RATE_SEC], sec_fail[SM_TOP_RATE_SEC];
     int64_t sec_id[SM_TOP_RATE_SEC];
+    /* From the collector's health lines, once one named this service: the counts above are
+     * the health lines' (exact, even when the alerts socket left verdict lines out) plus the
+     * verdict lines since the last one; rates are the last health line's. */
+    bool have_health;
+    uint64_t since_verdicts[SM_V_COUNT]; /* verdict lines since its last health line */
+    double health_rate, health_fail_rate; /* final verdicts a second, failures a second */
 };
 
 enum sm_sensor_state { SM_TOP_UP, SM_TOP_DOWN, SM_TOP_ENDED, SM_TOP_CLOSED };

@@ -29,8 +29,49 @@ static void line(sm_top_t *t, const char *s, int64_t now)
     sm_top_line(t, s, strlen(s), now);
 }
 
+/* The collector's health lines: a service's counts become the line's (the alerts socket
+ * showed only some of its verdict lines), its rates the line's; the verdict lines after it
+ * add to it until the next line; a sensor's state is not taken from a service's line. */
+static void test_health_lines(void)
+{
+    sm_top_t *t = sm_top_new();
+    CHECK(t != NULL);
+    if (t == NULL)
+        return;
+    int64_t now = 5000 * SEC;
+    for (int i = 0; i < 10; i++)
+        verdict(t, "missing", "198.18.2.2", 8080, now);
+    for (int i = 0; i < 3; i++)
+        verdict(t, "matched", "198.18.2.2", 8080, now);
+    line(t, "{\"schema\":2,\"event\":\"health\",\"time\":\"2026-11-26T06:56:20Z\","
+            "\"sensor\":\"server\",\"service\":\"198.18.2.2:8080\",\"dst\":\"198.18.2.2\","
+            "\"dport\":8080,\"interval\":10.0,\"verdicts\":{\"missing\":400,\"matched\":100},"
+            "\"decided\":500,\"suspects\":400,\"not_shown\":887}\n",
+         now);
+    const struct sm_top_service *s[4];
+    size_t n = sm_top_services(t, SM_TOP_BY_FAILURES, NULL, now, s, 4);
+    CHECK_EQ_U(n, 1);
+    CHECK_EQ_U(s[0]->total, 500);
+    CHECK_EQ_U(s[0]->failures, 400);
+    CHECK_EQ_U(s[0]->verdicts[SM_V_MISSING], 400);
+    CHECK_EQ_U(s[0]->verdicts[SM_V_SUSPECT], 400);
+    CHECK(sm_top_rate(s[0], now, false) == 50.0 && sm_top_rate(s[0], now, true) == 40.0);
+    struct sm_top_totals tot;
+    sm_top_totals(t, now, &tot);
+    CHECK_EQ_U(tot.verdicts, 500);
+    CHECK_EQ_U(tot.failures, 400);
+    CHECK(tot.rate == 50.0);
+    verdict(t, "missing", "198.18.2.2", 8080, now);
+    sm_top_services(t, SM_TOP_BY_FAILURES, NULL, now, s, 4);
+    CHECK_EQ_U(s[0]->failures, 401);
+    const struct sm_top_sensor *se[4];
+    CHECK_EQ_U(sm_top_sensors(t, se, 4), 0);
+    sm_top_destroy(&t);
+}
+
 int main(void)
 {
+    test_health_lines();
     sm_top_t *t = sm_top_new();
     CHECK(t != NULL);
     if (t == NULL)
