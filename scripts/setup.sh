@@ -16,6 +16,7 @@ packages=(
     libnetfilter-queue-dev libnats-dev nats-server
     git debhelper lintian man-db systemd logrotate strace
     nettle-dev libjansson-dev libncurses-dev chromium tmux
+    libmicrohttpd-dev prometheus
 )
 
 missing=()
@@ -33,6 +34,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The tests run Prometheus on their own port and data directory; the packaged service, if
+    # installing started one, is not wanted.
+    if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+        systemctl stop prometheus 2>/dev/null || service prometheus stop 2>/dev/null || true
+        systemctl disable prometheus 2>/dev/null || true
+    fi
 fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSM_WERROR=ON >/dev/null
