@@ -9,7 +9,8 @@
 #   - the agent's records counter was scraped, never past the records it sent, and the
 #     collector counts exactly those records from it;
 #   - the server loaded the rules (promtool check rules accepts the file too), and its
-#     recording rule over the services gives a value.
+#     recording rule over the services gives a value;
+#   - every query of the Grafana dashboard dist/grafana/synmatch.json evaluates on it.
 # Every wait is bounded; on failure the server's log and the last answers are printed.
 #   tests/golden/test_prometheus.sh BUILD_DIR
 set -euo pipefail
@@ -141,6 +142,29 @@ rules = [r for grp in g for r in grp["rules"]]
 bad = [r["name"] for r in rules if r.get("health") != "ok"]
 print("     %d groups, %d rules, not ok: %s" % (len(g), len(rules), bad))
 sys.exit(0 if len(rules) >= 12 and not bad else 1)
+PY
+# The Grafana dashboard: every panel's query is valid PromQL for this server, and the
+# verdicts panel shows data.
+python3 - "$root/dist/grafana/synmatch.json" "$api" <<'PY' && ok "every query of dist/grafana/synmatch.json evaluates" || bad "dashboard queries"
+import json, sys, urllib.parse, urllib.request
+d = json.load(open(sys.argv[1]))
+exprs = [t["expr"] for p in d["panels"] for t in p.get("targets", [])]
+bad, data = 0, 0
+for e in exprs:
+    q = e.replace("$service", ".*").replace("$__rate_interval", "1m")
+    url = sys.argv[2] + "/api/v1/query?" + urllib.parse.urlencode({"query": q})
+    try:
+        r = json.load(urllib.request.urlopen(url, timeout=5))
+        ok = r.get("status") == "success"
+    except Exception as ex:  # a 400 for invalid PromQL
+        ok, r = False, {"error": str(ex)}
+    if not ok:
+        print("     bad query: %s (%s)" % (q, r.get("error")))
+        bad += 1
+    elif "synmatch_service_verdicts_total" in q and r["data"]["result"]:
+        data += 1
+print("     %d panels, %d queries, %d with verdict data" % (len(d["panels"]), len(exprs), data))
+sys.exit(1 if bad or len(exprs) < 15 or data == 0 else 0)
 PY
 share=$(query 'synmatch:service_failure_share:rate5m' | wc -l)
 [ "$share" -gt 0 ] && ok "the recording rule gives the failure share of $share services" || bad "recording rule: no series"
