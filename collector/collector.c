@@ -95,6 +95,9 @@ struct collector {
     int64_t start_wall, next_publish;
     uint64_t publishes, publish_ns_total;
     int64_t publish_ns_max, turn_ns_max;
+    uint64_t publish_over_ms;   /* snapshots that took the loop more than 1 ms (wall) */
+    int64_t publish_cpu_ns_max; /* the longest in the loop thread's CPU time: the copy's own
+                                 * cost, without the time the thread was not running */
 };
 
 /* Writes lines (one or more, each ending in a newline) to the output and, one message each,
@@ -416,9 +419,12 @@ static void stats_line(struct collector *c)
                     ht.events[3], ht.tracked, ht.folded, ht.evicted, ht.not_shown);
     }
     if (c->metrics)
-        sm_log_info("stats: metrics: snapshots %" PRIu64 " (longest %.3f ms) | longest loop "
-                    "turn %.3f ms", c->publishes, (double)c->publish_ns_max / 1e6,
-                    (double)c->turn_ns_max / 1e6);
+        sm_log_info("stats: metrics: snapshots %" PRIu64 ", longest %.3f ms (%.3f ms of CPU), "
+                    "%" PRIu64 " over 1 ms, mean %.3f ms", c->publishes,
+                    (double)c->publish_ns_max / 1e6, (double)c->publish_cpu_ns_max / 1e6,
+                    c->publish_over_ms,
+                    c->publishes ? (double)c->publish_ns_total / (double)c->publishes / 1e6 : 0);
+    sm_log_info("stats: loop: longest turn %.3f ms", (double)c->turn_ns_max / 1e6);
     if (c->nout) {
         struct sm_nats_out_stats os;
         sm_nats_out_stats(c->nout, &os);
@@ -438,9 +444,16 @@ static void advance(struct collector *c, int64_t now);
  * The metrics' snapshot: the loop's figures copied for the HTTP thread (metrics.h). Timed:
  * this is all a scrape costs the loop.
  */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * SM_NS_PER_SEC + ts.tv_nsec;
+}
+
 static void publish_metrics(struct collector *c, int64_t now)
 {
-    int64_t t0 = sm_clock_mono_ns(), wall = sm_clock_real_ns();
+    int64_t t0 = sm_clock_mono_ns(), wall = sm_clock_real_ns(), cpu0 = thread_cpu_ns();
     struct sm_cmetrics_tables t;
     struct sm_cmetrics_head *h = sm_cmetrics_begin(c->metrics, &t);
     h->wall_ns = wall;
@@ -480,11 +493,14 @@ static void publish_metrics(struct collector *c, int64_t now)
     h->publish_ns_max = c->publish_ns_max;
     h->turn_ns_max = c->turn_ns_max;
     sm_cmetrics_publish(c->metrics);
-    int64_t took = sm_clock_mono_ns() - t0;
+    int64_t took = sm_clock_mono_ns() - t0, cpu = thread_cpu_ns() - cpu0;
     c->publishes++;
     c->publish_ns_total += (uint64_t)took;
     if (took > c->publish_ns_max)
         c->publish_ns_max = took;
+    if (cpu > c->publish_cpu_ns_max)
+        c->publish_cpu_ns_max = cpu;
+    c->publish_over_ms += took > SM_NS_PER_MS;
     c->next_publish = now + METRICS_EVERY_NS;
 }
 
@@ -1008,7 +1024,8 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         /* the first, before the loop starts, pays for first touches (code, tables): not
          * a stall of the loop, so not its longest */
         publish_metrics(&c, sm_clock_mono_ns());
-        c.publish_ns_max = 0;
+        c.publish_ns_max = c.publish_cpu_ns_max = 0;
+        c.publish_over_ms = 0;
     }
     if (cfg->alerts_pub) {
         c.pub = open_socket(&c, ZMQ_PUB, cfg->alerts_pub, c.curve ? &c.kp : NULL,
