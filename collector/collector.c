@@ -878,9 +878,10 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
                                               : SM_HEALTH_DEFAULT_MIN_GROUPS,
             .flood_floor = cfg->flood_floor > 0 ? cfg->flood_floor
                                                 : SM_HEALTH_DEFAULT_FLOOD_FLOOR,
-            .pub_limit = cfg->pub_limit < 0    ? 0
-                         : cfg->pub_limit == 0 ? SM_HEALTH_DEFAULT_PUB_LIMIT
-                                               : cfg->pub_limit,
+            /* without an alerts socket nothing is kept off it */
+            .pub_limit = cfg->pub_limit < 0 || !cfg->alerts_pub ? 0
+                         : cfg->pub_limit == 0                  ? SM_HEALTH_DEFAULT_PUB_LIMIT
+                                                                : cfg->pub_limit,
             .line = health_write,
             .sensor_name = health_sensor,
             .view_of = health_view,

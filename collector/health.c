@@ -33,6 +33,7 @@
 #define NAT_SLOTS 256  /* client destination -> server destination, learned (direct-mapped) */
 #define HOST_SLOTS 32  /* server hosts (views) whose SYN cookies are counted per interval */
 #define JUMP_INTERVALS (SM_DETECT_RING + 2) /* empty intervals closed one by one at most */
+#define CACHE_SLOTS 64 /* the services of recent verdicts and SYNs, by their tuples' ends */
 #define LINE_MAX_BYTES 2048
 
 const double sm_health_delay_bounds[SM_HEALTH_DELAY_BUCKETS] = {
@@ -84,6 +85,16 @@ struct nat {
     uint16_t cport, sport;
 };
 
+/* A recent lookup: the destinations it was made of, and the service they gave (valid while
+ * gen is the table's: every interval end starts a new generation). */
+struct cached {
+    uint32_t gen;
+    uint16_t cport, sport;
+    bool has_server;
+    struct sm_addr cdst, sdst;
+    uint32_t svc;
+};
+
 struct host {
     bool used;
     uint32_t view;
@@ -103,6 +114,8 @@ struct sm_health {
     struct nat nat[NAT_SLOTS];
     bool nat_seen;
     struct host hosts[HOST_SLOTS];
+    struct cached cache[CACHE_SLOTS];
+    uint32_t gen; /* of the cache: lookups made before the last interval end are stale */
     uint64_t host_overflow;
     bool have_cur;
     int64_t cur_idx;   /* the open interval: [cur_idx, cur_idx + 1) x interval */
@@ -164,12 +177,28 @@ static double hist_quantile(const uint32_t *hist, uint64_t n, double q)
     return hist_value(HIST_N - 1);
 }
 
-static unsigned bucket_of(double s)
+/* The bucket of a delay of ns (the bounds in ns: no floating point per verdict). */
+static unsigned bucket_of(int64_t ns)
 {
-    unsigned b = 0;
-    while (b < SM_HEALTH_DELAY_BUCKETS && s > sm_health_delay_bounds[b])
-        b++;
-    return b;
+    static const int64_t bounds[SM_HEALTH_DELAY_BUCKETS] = {
+        100000,   250000,    500000,    1000000,    2500000,    5000000,    10000000,   25000000,
+        50000000, 100000000, 250000000, 500000000, 1000000000, 2500000000, 5000000000, 10000000000,
+    };
+    unsigned lo = 0, hi = SM_HEALTH_DELAY_BUCKETS; /* the first bound >= ns, or the last */
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (ns > bounds[mid])
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* sm_addr_eq, inlined: the per-verdict path compares two addresses on every lookup. */
+static inline bool same_addr(const struct sm_addr *a, const struct sm_addr *b)
+{
+    return a->family == b->family && memcmp(a->bytes, b->bytes, sizeof a->bytes) == 0;
 }
 
 static void acc_add(struct acc *to, const struct acc *a)
@@ -623,6 +652,7 @@ static void close_interval(sm_health_t *h, int64_t idx, bool partial)
     sm_hll_clear(&h->folded_hll);
     h->folded_cur = 0;
     h->tot.intervals++;
+    h->gen++; /* services may have moved, views changed: look them up again */
 }
 
 /* Closes the open interval and every one after it that ends before interval idx begins. */
@@ -650,7 +680,9 @@ static void count_at(sm_health_t *h, int64_t t)
 {
     if (t == INT64_MIN || t == INT64_MAX)
         return;
-    roll_to(h, floor_div(t, h->cfg.interval_ns));
+    /* most times fall in the open interval: no division for them */
+    if (!h->have_cur || t >= (h->cur_idx + 1) * h->cfg.interval_ns)
+        roll_to(h, floor_div(t, h->cfg.interval_ns));
     if (t > h->last_ns)
         h->last_ns = t;
 }
@@ -678,15 +710,37 @@ static bool pub_allowed(sm_health_t *h, struct svc *s, int64_t t)
     return false;
 }
 
-bool sm_health_verdict(sm_health_t *h, const struct sm_verdict *v)
+/* The cache's slot for the destinations (a cheap mix: a wrong guess costs a lookup, no more). */
+static size_t cache_slot(const struct sm_addr *a, uint16_t port, uint16_t sport)
 {
-    count_at(h, v->decided_ns);
-    /* the service: as the server saw it, or where the server would have seen it */
+    uint32_t x;
+    memcpy(&x, a->bytes + (a->family == SM_AF_INET6 ? 12 : 0), sizeof x);
+    x ^= (uint32_t)port * 0x9e3779b1u ^ (uint32_t)sport * 0x85ebca6bu;
+    x ^= x >> 15;
+    return (x * 0x2c1b3c6du) >> 26;
+}
+
+static bool cache_hit(const sm_health_t *h, const struct cached *c, const struct sm_tuple *cl,
+                      const struct sm_tuple *sv)
+{
+    return c->gen == h->gen && c->has_server == (sv != NULL) && c->cport == cl->dport &&
+           same_addr(&c->cdst, &cl->dst) &&
+           (sv == NULL || (c->sport == sv->dport && same_addr(&c->sdst, &sv->dst)));
+}
+
+/* The service of a verdict: as the server saw it, or where the server would have seen it. */
+static struct svc *verdict_service(sm_health_t *h, const struct sm_verdict *v)
+{
+    const struct sm_tuple *sv = v->has_server ? &v->server : NULL;
+    struct cached *c = &h->cache[cache_slot(&v->client.dst, v->client.dport,
+                                            sv ? sv->dport : 0)];
+    if (cache_hit(h, c, &v->client, sv))
+        return &h->svc[c->svc];
     const struct sm_addr *dst = &v->client.dst;
     uint16_t port = v->client.dport;
-    if (v->has_server) {
-        dst = &v->server.dst;
-        port = v->server.dport;
+    if (sv) {
+        dst = &sv->dst;
+        port = sv->dport;
         if (port != v->client.dport || !sm_addr_eq(dst, &v->client.dst))
             nat_learn(h, v);
     } else if (h->nat_seen) {
@@ -698,6 +752,23 @@ bool sm_health_verdict(sm_health_t *h, const struct sm_verdict *v)
     }
     struct skey k = key_of(view_of(h, &v->client), dst, port);
     struct svc *s = service(h, &k);
+    /* (a service learned through NAT later is looked up again at the next interval) */
+    c->gen = h->gen;
+    c->has_server = sv != NULL;
+    c->cdst = v->client.dst;
+    c->cport = v->client.dport;
+    if (sv) {
+        c->sdst = sv->dst;
+        c->sport = sv->dport;
+    }
+    c->svc = (uint32_t)(s - h->svc);
+    return s;
+}
+
+bool sm_health_verdict(sm_health_t *h, const struct sm_verdict *v)
+{
+    count_at(h, v->decided_ns);
+    struct svc *s = verdict_service(h, v);
     struct acc *a = &s->cur;
     s->traffic++;
     a->verdicts[v->kind]++;
@@ -717,13 +788,13 @@ bool sm_health_verdict(sm_health_t *h, const struct sm_verdict *v)
             int64_t d = v->delay_ns > 0 ? v->delay_ns : 0;
             s->hist[hist_index(d)]++;
             s->nhist++;
-            h->tot.delay_buckets[bucket_of((double)d / 1e9)]++;
+            h->tot.delay_buckets[bucket_of(d)]++;
             h->tot.delay_sum += (double)d / 1e9;
             int64_t rd;
             if (sm_verdict_reply_delay(v, &rd)) {
                 if (rd < 0)
                     rd = 0;
-                h->tot.reply_buckets[bucket_of((double)rd / 1e9)]++;
+                h->tot.reply_buckets[bucket_of(rd)]++;
                 h->tot.reply_sum += (double)rd / 1e9;
             }
         }
@@ -763,8 +834,22 @@ bool sm_health_verdict(sm_health_t *h, const struct sm_verdict *v)
 void sm_health_lone(sm_health_t *h, const struct sm_lone_syn *ls)
 {
     count_at(h, ls->decided_ns);
-    struct skey k = key_of(view_of(h, &ls->tuple), &ls->tuple.dst, ls->tuple.dport);
-    struct svc *s = service(h, &k);
+    /* cached as a verdict without a server side to the server's own destination */
+    struct cached *c = &h->cache[cache_slot(&ls->tuple.dst, ls->tuple.dport, 1)];
+    struct svc *s;
+    if (c->gen == h->gen && !c->has_server && c->cport == ls->tuple.dport && c->sport == 1 &&
+        same_addr(&c->cdst, &ls->tuple.dst)) {
+        s = &h->svc[c->svc];
+    } else {
+        struct skey k = key_of(view_of(h, &ls->tuple), &ls->tuple.dst, ls->tuple.dport);
+        s = service(h, &k);
+        c->gen = h->gen;
+        c->has_server = false;
+        c->cdst = ls->tuple.dst;
+        c->cport = ls->tuple.dport;
+        c->sport = 1; /* tells it from a verdict's entry (whose sport is 0 without a server) */
+        c->svc = (uint32_t)(s - h->svc);
+    }
     s->traffic++;
     s->cur.lone_syns += ls->attempts;
     s->cur.server_syns += ls->attempts;
@@ -878,6 +963,7 @@ sm_health_t *sm_health_new(const struct sm_health_config *cfg)
     h->keep_idle = (h->fcfg.baseline_slots > h->dcfg.window ? h->fcfg.baseline_slots
                                                              : h->dcfg.window) + 1;
     h->last_ns = INT64_MIN;
+    h->gen = 1; /* the zeroed cache entries are of generation 0: stale */
     h->tot.interval_ns = cfg->interval_ns;
     return h;
 }
