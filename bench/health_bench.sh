@@ -98,8 +98,8 @@ run_one() { # MODE TAG
     awk -v tag="$tag" -v m="$mode" -v t0="$t0" -v t1="$t_end" -v r="$recs" -v u="$user" \
         -v s="$sys" -v x="$rss" -v turn="$turn" -v snap="$snap" 'BEGIN {
             w = t1 - t0 / 1e9; split(snap, p, " ")
-            printf "%s\t%s\t%.3f\t%.0f\t%.2f\t%.2f\t%d\t%s\t%s\t%s\t%s\t%s\n", tag, m, w, r / w, u, s, x,
-                turn, p[1], p[2], p[3], p[4]
+            printf "%s\t%s\t%.3f\t%.0f\t%.2f\t%.2f\t%d\t%s\t%s\t%s\t%s\t%s\t%.0f\n", tag, m, w, r / w, u, s, x,
+                turn, p[1], p[2], p[3], p[4], r / (u + s)
         }' >>"$out/runs.tsv"
 }
 
@@ -133,15 +133,17 @@ cg_recs=$(awk -F= '$1 == "records" {print $2}' "$out/cg_off.feed")
 
 {
     echo "synmatch-collector with and without service health and metrics, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, $conns connections"
-    printf '%-8s %8s %10s %7s %7s %9s %12s   (median of %d runs)\n' mode wall_s records/s user_s sys_s rss_kb turn_max_ms "$runs"
+    printf '%-8s %8s %10s %7s %7s %14s %9s %12s   (median of %d runs)\n' mode wall_s records/s user_s sys_s records/cpu_s rss_kb turn_max_ms "$runs"
     for m in off health metrics; do
-        printf '%-8s %8s %10s %7s %7s %9s %12s\n' "$m" "$(median $m 3)" "$(median $m 4)" \
-            "$(median $m 5)" "$(median $m 6)" "$(median $m 7)" "$(median $m 8)"
+        printf '%-8s %8s %10s %7s %7s %14s %9s %12s\n' "$m" "$(median $m 3)" "$(median $m 4)" \
+            "$(median $m 5)" "$(median $m 6)" "$(median $m 13)" "$(median $m 7)" "$(median $m 8)"
     done
     awk -F'\t' '{r[$2] = r[$2] " " $4} END {for (m in r) printf "  records/s per run, %-8s%s\n", m, r[m]}' "$out/runs.tsv" | sort
     off=$(median off 4)
+    offc=$(median off 13)
     for m in health metrics; do
-        awk -v a="$(median $m 4)" -v b="$off" -v m="$m" 'BEGIN {printf "  %s / off: %.3f of the records/s\n", m, a / b}'
+        awk -v a="$(median $m 4)" -v b="$off" -v c="$(median $m 13)" -v d="$offc" -v m="$m" \
+            'BEGIN {printf "  %s / off: %.3f of the records/s, %.3f of the records per CPU second\n", m, a / b, c / d}'
     done
     echo "  snapshots per metrics run (count, longest wall ms, longest CPU ms, over 1 ms):"
     awk -F'\t' '$2 == "metrics" {printf "    %s: %s, %s, %s, %s\n", $1, $9, $10, $11, $12}' "$out/runs.tsv"
