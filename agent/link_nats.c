@@ -259,6 +259,17 @@ static natsStatus publish_held(struct nlink *l, const struct held *h, bool probe
     return s;
 }
 
+/* Frees the first held part (under mu). */
+static void drop_head(struct nlink *l)
+{
+    struct held *h = l->head;
+    l->head = h->next;
+    if (l->head == NULL)
+        l->tail = NULL;
+    l->held_bytes -= h->len;
+    free(h);
+}
+
 /*
  * Sends the held parts again, oldest first: the first alone, with a growing backoff, until
  * the stream stores it; then the rest. Returns true when none is held any more (new parts
@@ -271,25 +282,13 @@ static bool resend_held(struct nlink *l)
     int64_t now = mono_ns();
     int probe = atomic_load(&l->probe);
     if (probe == PROBE_STORED && l->head != NULL) {
-        struct held *h = l->head;
-        l->head = h->next;
-        if (l->head == NULL)
-            l->tail = NULL;
-        l->held_bytes -= h->len;
-        free(h);
+        drop_head(l);
         atomic_fetch_add(&l->resent, 1);
         l->backoff_ns = 0;
         /* the stream takes parts again: the others go now, in order; one it refuses
          * again is held again */
-        while (l->head != NULL) {
-            h = l->head;
-            if (publish_held(l, h, false) != NATS_OK)
-                break;
-            l->head = h->next;
-            if (l->head == NULL)
-                l->tail = NULL;
-            l->held_bytes -= h->len;
-            free(h);
+        while (l->head != NULL && publish_held(l, l->head, false) == NATS_OK) {
+            drop_head(l);
             atomic_fetch_add(&l->resent, 1);
         }
         atomic_store(&l->probe, PROBE_NONE);
@@ -302,12 +301,7 @@ static bool resend_held(struct nlink *l)
         atomic_store(&l->probe, PROBE_NONE);
         probe = PROBE_NONE;
         if (l->head != NULL && now - l->head->first_fail_ns > RETRY_FOR_NS) {
-            struct held *h = l->head; /* it had its time: a seq gap */
-            l->head = h->next;
-            if (l->head == NULL)
-                l->tail = NULL;
-            l->held_bytes -= h->len;
-            free(h);
+            drop_head(l); /* it had its time: a seq gap */
             pthread_mutex_unlock(&l->mu);
             give_up(l, "not stored in time");
             pthread_mutex_lock(&l->mu);

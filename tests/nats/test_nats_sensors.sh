@@ -53,23 +53,8 @@ agent "$NATS_ADDR_C" client c-fw client client-b "tcp port 8081"; cb=$last
 agent "$NATS_ADDR_C" client c-fw client client-c "tcp port 9090"; cc=$last
 sleep 2
 
-# connect PHASE DST PORT N SPORT: N connections from source ports SPORT.. ("PHASE sport" each)
-connect() {
-    lab_exec client "$LAB_PY" - "$@" <<'PY' >>"$out/conns.txt"
-import os, socket, sys
-phase, dst, port, n, sport = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-for i in range(n):
-    s = socket.socket()
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 1)   # 2 SYNs, gives up in ~3 s
-    s.settimeout(5)
-    s.bind(("0.0.0.0", sport + i))
-    os.write(1, ("%s %d\n" % (phase, s.getsockname()[1])).encode())
-    try:
-        s.connect((dst, port)); s.sendall(b"hi\n"); s.recv(100)
-    except OSError:
-        pass
-    s.close()
-PY
+connect() { # PHASE DST PORT N SPORT: lab_connect, into conns.txt
+    lab_connect "$@" >>"$out/conns.txt"
 }
 phase() { # NAME BASE_SPORT
     connect "$1" "$LAB_S4" 8080 3 "$2" &
