@@ -42,12 +42,15 @@
 #define BACKOFF_MAX_NS (1000 * INT64_C(1000000))
 #define HELD_MAX_BYTES (64 << 20) /* parts waiting to be sent again, at most */
 #define WAIT_STEP_MS 5
+#define ANSWER_STALL_NS (3 * INT64_C(1000000000)) /* in flight, no answer: taken back */
 
 /* A part the stream did not take, waiting to be sent again (oldest first). */
 struct held {
     struct held *next;
     char subject[SM_NATS_SUBJECT_MAX];
     char id[SM_SENSOR_ID_MAX + 96];
+    uint64_t seq;
+    uint32_t partition;
     int64_t first_fail_ns;
     size_t len;
     uint8_t data[];
@@ -67,7 +70,9 @@ struct nlink {
     size_t held_bytes;
     int64_t next_try_ns, backoff_ns;
     atomic_int probe; /* PROBE_*: the first held part, sent again alone */
-    atomic_uint_fast64_t failed, resent;
+    atomic_int_fast64_t in_flight;  /* published, no answer yet */
+    atomic_int_fast64_t last_answer_ns; /* monotonic: the last acknowledgement or refusal */
+    atomic_uint_fast64_t failed, resent, reclaimed;
     atomic_bool warned_fail, warned_held;
     bool warned;
 };
@@ -97,10 +102,14 @@ enum { PROBE_NONE, PROBE_IN_FLIGHT, PROBE_STORED, PROBE_FAILED };
  * change by waiting: given up at once. The held part sent first again (the probe) stays held
  * until its answer says whether the rest may follow.
  */
+static void hold(struct nlink *l, natsMsg *msg, const char *why);
+
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
     (void)js;
     struct nlink *l = closure;
+    atomic_fetch_sub(&l->in_flight, 1);
+    atomic_store(&l->last_answer_ns, mono_ns());
     const char *probe = NULL;
     natsMsgHeader_Get(msg, PROBE_HEADER, &probe);
     if (probe != NULL) {
@@ -117,36 +126,60 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         natsMsg_Destroy(msg);
         return;
     }
+    hold(l, msg, pae ? natsStatus_GetText(pae->Err) : "no answer");
+    natsMsg_Destroy(msg);
+}
+
+/* The order parts are held and sent again in: seq, then partition (from the message id
+ * sensor:epoch:seq:partition). */
+static bool held_before(const struct held *a, const struct held *b)
+{
+    return a->seq != b->seq ? a->seq < b->seq : a->partition < b->partition;
+}
+
+/* Holds a copy of msg, in seq order among those held (any thread). */
+static void hold(struct nlink *l, natsMsg *msg, const char *why)
+{
     const char *id = NULL, *first = NULL;
     natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
     natsMsgHeader_Get(msg, FIRST_FAIL_HEADER, &first);
     int64_t now = mono_ns(), since = first ? strtoll(first, NULL, 10) : now;
-    const char *why = pae ? natsStatus_GetText(pae->Err) : "no answer";
     if (now - since > RETRY_FOR_NS) {
         give_up(l, why);
-        natsMsg_Destroy(msg);
         return;
     }
     int len = natsMsg_GetDataLength(msg);
     struct held *h = malloc(sizeof *h + (size_t)len);
-    pthread_mutex_lock(&l->mu);
-    bool room = h != NULL && l->held_bytes + (size_t)len <= HELD_MAX_BYTES;
-    if (room) {
+    if (h != NULL) {
         snprintf(h->subject, sizeof h->subject, "%s", natsMsg_GetSubject(msg));
         snprintf(h->id, sizeof h->id, "%s", id ? id : "");
+        const char *c = id ? strchr(id, ':') : NULL; /* sensor:epoch:seq:partition */
+        c = c ? strchr(c + 1, ':') : NULL;
+        h->seq = c ? strtoull(c + 1, NULL, 10) : 0;
+        c = c ? strchr(c + 1, ':') : NULL;
+        h->partition = c ? (uint32_t)strtoul(c + 1, NULL, 10) : 0;
         h->first_fail_ns = since;
         h->len = (size_t)len;
         memcpy(h->data, natsMsg_GetData(msg), (size_t)len);
         h->next = NULL;
-        if (l->tail)
-            l->tail->next = h;
+    }
+    pthread_mutex_lock(&l->mu);
+    bool room = h != NULL && l->held_bytes + (size_t)len <= HELD_MAX_BYTES;
+    if (room) {
+        /* usually the last: failures come in publish order */
+        struct held **at = &l->head;
+        if (l->tail != NULL && !held_before(h, l->tail))
+            at = &l->tail->next;
         else
-            l->head = h;
-        l->tail = h;
+            while (*at != NULL && !held_before(h, *at))
+                at = &(*at)->next;
+        h->next = *at;
+        *at = h;
+        if (h->next == NULL)
+            l->tail = h;
         l->held_bytes += (size_t)len;
     }
     pthread_mutex_unlock(&l->mu);
-    natsMsg_Destroy(msg);
     if (!room) {
         free(h);
         give_up(l, "too much waiting to be sent again");
@@ -155,6 +188,33 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     if (!atomic_exchange(&l->warned_held, true))
         sm_log_warnx("collector %s: the stream did not take a batch (%s); holding it and what "
                      "follows, sending again", l->endpoint, why);
+}
+
+/*
+ * No answer at all for ANSWER_STALL_NS while parts are in flight (the server that took them
+ * died before storing them, and libnats waits for those acknowledgements for ever): they are
+ * taken back from libnats and held, in order, like refused ones.
+ */
+static void reclaim_stalled(struct nlink *l)
+{
+    int64_t now = mono_ns();
+    if (atomic_load(&l->in_flight) <= 0 || now - atomic_load(&l->last_answer_ns) < ANSWER_STALL_NS)
+        return;
+    natsMsgList pending = {0};
+    if (js_PublishAsyncGetPendingList(&pending, l->js) != NATS_OK)
+        return;
+    atomic_store(&l->last_answer_ns, now);
+    for (int i = 0; i < pending.Count; i++) {
+        const char *probe = NULL;
+        natsMsgHeader_Get(pending.Msgs[i], PROBE_HEADER, &probe);
+        if (probe != NULL) /* the first held part itself: still held, probed again */
+            atomic_store(&l->probe, PROBE_FAILED);
+        else
+            hold(l, pending.Msgs[i], "no answer");
+        atomic_fetch_sub(&l->in_flight, 1);
+        atomic_fetch_add(&l->reclaimed, 1);
+    }
+    natsMsgList_Destroy(&pending);
 }
 
 /* One part as a message with its id (and when it first failed, and whether it is the probe);
@@ -181,12 +241,33 @@ static natsMsg *make_msg(const char *subject, const char *id, const void *data, 
 }
 
 /* Publishes held part h (under mu). */
+static natsStatus publish(struct nlink *l, natsMsg **m)
+{
+    if (atomic_fetch_add(&l->in_flight, 1) == 0) /* the wait for an answer starts now */
+        atomic_store(&l->last_answer_ns, mono_ns());
+    natsStatus s = *m ? js_PublishMsgAsync(l->js, m, NULL) : NATS_NO_MEMORY;
+    if (s != NATS_OK)
+        atomic_fetch_sub(&l->in_flight, 1);
+    return s;
+}
+
 static natsStatus publish_held(struct nlink *l, const struct held *h, bool probe)
 {
     natsMsg *m = make_msg(h->subject, h->id, h->data, h->len, h->first_fail_ns, probe);
-    natsStatus s = m ? js_PublishMsgAsync(l->js, &m, NULL) : NATS_NO_MEMORY;
+    natsStatus s = publish(l, &m);
     natsMsg_Destroy(m);
     return s;
+}
+
+/* Frees the first held part (under mu). */
+static void drop_head(struct nlink *l)
+{
+    struct held *h = l->head;
+    l->head = h->next;
+    if (l->head == NULL)
+        l->tail = NULL;
+    l->held_bytes -= h->len;
+    free(h);
 }
 
 /*
@@ -196,29 +277,18 @@ static natsStatus publish_held(struct nlink *l, const struct held *h, bool probe
  */
 static bool resend_held(struct nlink *l)
 {
+    reclaim_stalled(l);
     pthread_mutex_lock(&l->mu);
     int64_t now = mono_ns();
     int probe = atomic_load(&l->probe);
     if (probe == PROBE_STORED && l->head != NULL) {
-        struct held *h = l->head;
-        l->head = h->next;
-        if (l->head == NULL)
-            l->tail = NULL;
-        l->held_bytes -= h->len;
-        free(h);
+        drop_head(l);
         atomic_fetch_add(&l->resent, 1);
         l->backoff_ns = 0;
         /* the stream takes parts again: the others go now, in order; one it refuses
          * again is held again */
-        while (l->head != NULL) {
-            h = l->head;
-            if (publish_held(l, h, false) != NATS_OK)
-                break;
-            l->head = h->next;
-            if (l->head == NULL)
-                l->tail = NULL;
-            l->held_bytes -= h->len;
-            free(h);
+        while (l->head != NULL && publish_held(l, l->head, false) == NATS_OK) {
+            drop_head(l);
             atomic_fetch_add(&l->resent, 1);
         }
         atomic_store(&l->probe, PROBE_NONE);
@@ -231,12 +301,7 @@ static bool resend_held(struct nlink *l)
         atomic_store(&l->probe, PROBE_NONE);
         probe = PROBE_NONE;
         if (l->head != NULL && now - l->head->first_fail_ns > RETRY_FOR_NS) {
-            struct held *h = l->head; /* it had its time: a seq gap */
-            l->head = h->next;
-            if (l->head == NULL)
-                l->tail = NULL;
-            l->held_bytes -= h->len;
-            free(h);
+            drop_head(l); /* it had its time: a seq gap */
             pthread_mutex_unlock(&l->mu);
             give_up(l, "not stored in time");
             pthread_mutex_lock(&l->mu);
@@ -265,7 +330,7 @@ static int nsend(sm_link_t *base, const uint8_t *buf, size_t len, uint32_t parti
     snprintf(id, sizeof id, "%s:%llu:%llu:%u", l->sensor_id, (unsigned long long)l->epoch,
              (unsigned long long)seq, (unsigned)partition);
     natsMsg *m = make_msg(subj, id, buf, len, 0, false);
-    natsStatus s = m ? js_PublishMsgAsync(l->js, &m, NULL) : NATS_NO_MEMORY;
+    natsStatus s = publish(l, &m);
     natsMsg_Destroy(m); /* NULL once libnats took it */
     if (s == NATS_OK)
         return 1;

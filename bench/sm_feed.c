@@ -2,6 +2,8 @@
  * sm_feed.c - wire-level benchmark tools for the live pipeline (bench/README.md).
  *
  *   sm_feed send ENDPOINT [generator options] [--hwm N]
+ *       (ENDPOINT nats://HOST:PORT,...: the parts published to JetStream as agents publish
+ *       them, --partitions as the stream's; t_flushed_ns once all are acknowledged)
  *       Generates the batches of bench/sm_gen.h (a client and a server sensor, SYN + server SYN
  *       + SYN/ACK, ~1% missing, watermarks following event time, end_of_stream), encodes them
  *       all with sm_wire_encode() BEFORE timing, then sends them as fast as ZeroMQ takes them
@@ -32,7 +34,10 @@
 #include <time.h>
 #include <zmq.h>
 
+#include <nats/nats.h>
+
 #include "sm_gen.h"
+#include "synmatch/nats.h"
 #include "synmatch/wire.h"
 
 static volatile sig_atomic_t stop;
@@ -63,6 +68,85 @@ static void no_free(void *data, void *hint)
 {
     (void)data;
     (void)hint;
+}
+
+/* What `send` prints: the counts, the expected verdicts, the times. */
+static void report(const struct gen_opts *o, const struct gen_result *res, double gen_s,
+                   int64_t t_first, int64_t t_last, int64_t t_done)
+{
+    uint64_t conns = o->connections;
+    printf("connections=%" PRIu64 "\n", conns);
+    printf("expected_matched=%" PRIu64 "\n", conns - res->missing);
+    printf("expected_missing=%" PRIu64 "\n", res->missing);
+    printf("records=%" PRIu64 "\n", res->records);
+    printf("records_client=%" PRIu64 "\n", res->records_client);
+    printf("records_server=%" PRIu64 "\n", res->records_server);
+    printf("messages=%zu\n", res->nmsgs);
+    printf("bytes=%" PRIu64 "\n", res->bytes);
+    printf("bytes_per_record=%.1f\n", (double)res->bytes / (double)res->records);
+    printf("generate_encode_s=%.3f\n", gen_s);
+    printf("t_first_ns=%" PRId64 "\n", t_first);
+    printf("t_last_ns=%" PRId64 "\n", t_last);
+    printf("t_flushed_ns=%" PRId64 "\n", t_done);
+    fflush(stdout);
+}
+
+/*
+ * send nats://...: every part published to JetStream as an agent publishes it (its subject,
+ * a message id), asynchronously with a bounded window, as fast as the stream acknowledges;
+ * the partition count must be the stream's (--partitions).
+ */
+static int send_nats(const char *url, const struct gen_opts *o, struct gen_result *res,
+                     double gen_s)
+{
+    char err[512];
+    struct sm_nats_conn_opts co = {.endpoint = url, .name = "sm_feed"};
+    natsConnection *nc = sm_nats_connect(&co, false, err, sizeof err);
+    if (nc == NULL) {
+        fprintf(stderr, "sm_feed: %s\n", err);
+        return 5;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = 4096;
+    jsCtx *js = NULL;
+    if (natsConnection_JetStream(&js, nc, &jo) != NATS_OK) {
+        fprintf(stderr, "sm_feed: JetStream\n");
+        return 5;
+    }
+    int64_t t_first = now_ns(CLOCK_REALTIME);
+    for (size_t i = 0; i < res->nmsgs; i++) {
+        const struct gen_msg *m = &res->msgs[i];
+        const char *sensor = m->role == SM_ROLE_SERVER ? "bench-server" : "bench-client";
+        char subj[SM_NATS_SUBJECT_MAX], id[128];
+        sm_nats_subject(subj, sizeof subj, m->partition, (enum sm_role)m->role, sensor);
+        snprintf(id, sizeof id, "%s:%d:%" PRIu64 ":%u", sensor, 0, m->seq, m->partition);
+        natsMsg *msg = NULL;
+        natsStatus st = natsMsg_Create(&msg, subj, NULL, (const char *)m->buf, (int)m->len);
+        if (st == NATS_OK)
+            st = natsMsgHeader_Set(msg, "Nats-Msg-Id", id);
+        while (st == NATS_OK && (st = js_PublishMsgAsync(js, &msg, NULL)) == NATS_TIMEOUT)
+            st = NATS_OK; /* the window is full: wait for acknowledgements */
+        natsMsg_Destroy(msg);
+        if (st != NATS_OK) {
+            fprintf(stderr, "sm_feed: publish: %s\n", natsStatus_GetText(st));
+            return 5;
+        }
+    }
+    int64_t t_last = now_ns(CLOCK_REALTIME);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 120000;
+    if (js_PublishAsyncComplete(js, &po) != NATS_OK) {
+        fprintf(stderr, "sm_feed: not every part was acknowledged\n");
+        return 5;
+    }
+    int64_t t_done = now_ns(CLOCK_REALTIME);
+    report(o, res, gen_s, t_first, t_last, t_done);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    gen_free(res);
+    return 0;
 }
 
 static int cmd_send(int argc, char **argv)
@@ -96,6 +180,8 @@ static int cmd_send(int argc, char **argv)
     }
     double gen_s = (double)(now_ns(CLOCK_MONOTONIC) - g0) / 1e9;
 
+    if (sm_nats_is_url(endpoint))
+        return send_nats(endpoint, &o, &res, gen_s);
     void *ctx = zmq_ctx_new();
     void *sock = zmq_socket(ctx, ZMQ_PUSH);
     int linger = -1;
@@ -120,22 +206,7 @@ static int cmd_send(int argc, char **argv)
     zmq_close(sock); /* linger -1: waits until everything is handed to the peer */
     zmq_ctx_term(ctx);
     int64_t t_done = now_ns(CLOCK_REALTIME);
-
-    uint64_t conns = o.connections;
-    printf("connections=%" PRIu64 "\n", conns);
-    printf("expected_matched=%" PRIu64 "\n", conns - res.missing);
-    printf("expected_missing=%" PRIu64 "\n", res.missing);
-    printf("records=%" PRIu64 "\n", res.records);
-    printf("records_client=%" PRIu64 "\n", res.records_client);
-    printf("records_server=%" PRIu64 "\n", res.records_server);
-    printf("messages=%zu\n", res.nmsgs);
-    printf("bytes=%" PRIu64 "\n", res.bytes);
-    printf("bytes_per_record=%.1f\n", (double)res.bytes / (double)res.records);
-    printf("generate_encode_s=%.3f\n", gen_s);
-    printf("t_first_ns=%" PRId64 "\n", t_first);
-    printf("t_last_ns=%" PRId64 "\n", t_last);
-    printf("t_flushed_ns=%" PRId64 "\n", t_done);
-    fflush(stdout);
+    report(&o, &res, gen_s, t_first, t_last, t_done);
     gen_free(&res);
     return 0;
 }

@@ -49,6 +49,7 @@ struct gen_opts {
     double rewrite_pct;   /* % whose ISN a device between the sensors rewrote (as Cisco ASA) */
     bool client_synack; /* the client sensor also sees the SYN/ACK */
     size_t batch;       /* records per batch */
+    uint32_t partitions; /* JetStream: parts per batch by the client's ISN (1: whole batches) */
     uint64_t seed;
 };
 
@@ -61,6 +62,7 @@ static inline void gen_opts_default(struct gen_opts *o)
     o->rewrite_pct = 0.0;
     o->client_synack = true;
     o->batch = 4096;
+    o->partitions = 1;
     o->seed = 1;
 }
 
@@ -76,7 +78,7 @@ static inline int gen_opts_parse(struct gen_opts *o, int argc, char **argv, int 
     }
     if (strcmp(a, "--connections") && strcmp(a, "--rate") && strcmp(a, "--missing") &&
         strcmp(a, "--v6") && strcmp(a, "--rewrite") && strcmp(a, "--batch") &&
-        strcmp(a, "--seed"))
+        strcmp(a, "--seed") && strcmp(a, "--partitions"))
         return 0;
     if (v == NULL)
         return -1;
@@ -96,9 +98,12 @@ static inline int gen_opts_parse(struct gen_opts *o, int argc, char **argv, int 
         o->rewrite_pct = d;
     else if (strcmp(a, "--batch") == 0)
         o->batch = (size_t)d;
+    else if (strcmp(a, "--partitions") == 0)
+        o->partitions = (uint32_t)d;
     else
         o->seed = (uint64_t)d;
-    if (o->rate <= 0 || o->batch == 0 || o->batch > SM_WIRE_MAX_RECORDS || o->connections == 0)
+    if (o->rate <= 0 || o->batch == 0 || o->batch > SM_WIRE_MAX_RECORDS || o->connections == 0 ||
+        o->partitions == 0 || o->partitions > SM_WIRE_MAX_PARTITIONS)
         return -1;
     (*i)++;
     return 1;
@@ -114,6 +119,7 @@ static inline int gen_opts_parse(struct gen_opts *o, int argc, char **argv, int 
     "  --no-client-synack  the client sensor sees no SYN/ACK (3 records per connection, not\n" \
     "                    4: every delivered SYN is then reply_lost)\n"                          \
     "  --batch N         records per batch [4096]\n"                                          \
+    "  --partitions P    JetStream: each batch as P parts by the client's ISN [1]\n"             \
     "  --seed S          [1]\n"
 
 static inline uint64_t gen_mix(uint64_t x)
@@ -294,6 +300,8 @@ struct gen_sensor {
     struct sm_wire_header h;
     struct gen_sub a, b;
     uint64_t emitted;
+    uint64_t *part_emitted;    /* [partitions] */
+    struct sm_record *scratch; /* a batch sorted by partition */
     int64_t wm, last_ts;
     bool heartbeat_sent, eos_sent;
     struct sm_record *recs;
@@ -305,6 +313,8 @@ struct gen_msg {
     uint8_t *buf;
     uint32_t len;
     uint32_t nrecs;
+    uint32_t partition;
+    uint64_t seq;
     uint8_t role, eos;
 };
 
@@ -338,6 +348,8 @@ static inline void gen_sensor_init(const struct gen_opts *o, struct gen_sensor *
     }
     s->wm = GEN_T_BASE;
     s->recs = malloc(o->batch * sizeof *s->recs);
+    s->scratch = malloc(o->batch * sizeof *s->scratch);
+    s->part_emitted = calloc(o->partitions, sizeof *s->part_emitted);
 }
 
 /* Fills the sensor's next batch (heartbeat, records, or end of stream) unless one is peeked. */
@@ -374,34 +386,65 @@ static inline void gen_sensor_peek(const struct gen_opts *o, struct gen_sensor *
     }
 }
 
-static inline int gen_sensor_emit(const struct gen_opts *o, struct gen_sensor *s,
-                                  struct gen_result *res, size_t cap)
+/* Encodes recs[0..n) as one message (part partition of the batch when partitioned). */
+static inline int gen_encode(struct gen_sensor *s, struct gen_result *res, size_t cap,
+                             const struct sm_record *recs, size_t n, uint32_t partition)
 {
-    (void)o;
     if (res->nmsgs == cap)
         return -1;
-    struct sm_wire_header *h = &s->h;
-    h->watermark_ns = s->wm;
-    h->end_of_stream = s->batch_eos;
-    s->emitted += s->n;
-    h->counters.records_emitted = s->emitted;
-    h->counters.pcap_received = s->emitted;
     size_t len;
-    uint8_t *buf = sm_wire_encode(h, s->recs, s->n, false, &len);
+    uint8_t *buf = sm_wire_encode(&s->h, recs, n, false, &len);
     if (buf == NULL)
         return -1;
     struct gen_msg *m = &res->msgs[res->nmsgs++];
     m->buf = buf;
     m->len = (uint32_t)len;
-    m->nrecs = (uint32_t)s->n;
-    m->role = (uint8_t)h->role;
+    m->nrecs = (uint32_t)n;
+    m->partition = partition;
+    m->seq = s->h.seq;
+    m->role = (uint8_t)s->h.role;
     m->eos = s->batch_eos;
+    res->bytes += len;
+    return 0;
+}
+
+static inline int gen_sensor_emit(const struct gen_opts *o, struct gen_sensor *s,
+                                  struct gen_result *res, size_t cap)
+{
+    struct sm_wire_header *h = &s->h;
+    h->watermark_ns = s->wm;
+    h->end_of_stream = s->batch_eos;
+    s->emitted += s->n;
+    h->counters.pcap_received = s->emitted;
+    if (o->partitions <= 1) {
+        h->counters.records_emitted = s->emitted;
+        if (gen_encode(s, res, cap, s->recs, s->n, 0) == -1)
+            return -1;
+    } else {
+        /* as an agent does: by the client's ISN, every part with the envelope, empty too */
+        size_t start[SM_WIRE_MAX_PARTITIONS + 1] = {0}, fill[SM_WIRE_MAX_PARTITIONS];
+        for (size_t i = 0; i < s->n; i++)
+            start[sm_partition_of(sm_partition_key(&s->recs[i]), o->partitions) + 1]++;
+        for (uint32_t p = 0; p < o->partitions; p++)
+            start[p + 1] += start[p];
+        memcpy(fill, start, o->partitions * sizeof fill[0]);
+        for (size_t i = 0; i < s->n; i++)
+            s->scratch[fill[sm_partition_of(sm_partition_key(&s->recs[i]), o->partitions)]++] =
+                s->recs[i];
+        h->partition_count = o->partitions;
+        for (uint32_t p = 0; p < o->partitions; p++) {
+            h->partition = p;
+            s->part_emitted[p] += start[p + 1] - start[p];
+            h->counters.records_emitted = s->part_emitted[p];
+            if (gen_encode(s, res, cap, s->scratch + start[p], start[p + 1] - start[p], p) == -1)
+                return -1;
+        }
+    }
     res->records += s->n;
     if (h->role == SM_ROLE_SERVER)
         res->records_server += s->n;
     else
         res->records_client += s->n;
-    res->bytes += len;
     h->seq++;
     s->have_batch = false;
     if (s->batch_eos)
@@ -414,12 +457,13 @@ static inline int gen_all(const struct gen_opts *o, struct gen_result *res)
 {
     memset(res, 0, sizeof *res);
     uint64_t recs_per_conn = o->client_synack ? 4 : 3;
-    size_t cap = (size_t)(o->connections * recs_per_conn / o->batch) + 16;
+    size_t cap = ((size_t)(o->connections * recs_per_conn / o->batch) + 16) * o->partitions;
     res->msgs = calloc(cap, sizeof *res->msgs);
     struct gen_sensor s[2];
     gen_sensor_init(o, &s[SM_ROLE_CLIENT], SM_ROLE_CLIENT);
     gen_sensor_init(o, &s[SM_ROLE_SERVER], SM_ROLE_SERVER);
-    if (res->msgs == NULL || s[0].recs == NULL || s[1].recs == NULL)
+    if (res->msgs == NULL || s[0].recs == NULL || s[1].recs == NULL || s[0].scratch == NULL ||
+        s[1].scratch == NULL || s[0].part_emitted == NULL || s[1].part_emitted == NULL)
         return -1;
     /* Heartbeats first, the server's first (see the header comment). */
     gen_sensor_peek(o, &s[SM_ROLE_SERVER]);
@@ -448,8 +492,11 @@ static inline int gen_all(const struct gen_opts *o, struct gen_result *res)
         gen_conn_of(o, i, &cc);
         res->missing += cc.missing;
     }
-    free(s[0].recs);
-    free(s[1].recs);
+    for (int k = 0; k < 2; k++) {
+        free(s[k].recs);
+        free(s[k].scratch);
+        free(s[k].part_emitted);
+    }
     return 0;
 }
 

@@ -517,7 +517,7 @@ int sm_cmd_tail(int argc, char **argv)
     const char *key_file = NULL, *server_key = NULL;
     bool from_start = false;
     int64_t idle_ns = 0;
-    struct sm_nats_conn_opts nc = {.name = "synmatch tail"};
+    struct sm_nats_conn_opts nc = {.name = "synmatch tail", .inbox_prefix = "_SM_INBOX.readers"};
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
         {"verdict", required_argument, NULL, 'v'},

@@ -444,6 +444,7 @@ int main(int argc, char **argv)
         return SM_EXIT_OK;
     }
     cfg.nats.name = "synmatch-collector";
+    cfg.nats.inbox_prefix = "_SM_INBOX.shards"; /* what permissions let shards read */
     if (output) {
         cfg.out = fopen(output, "a");
         if (cfg.out == NULL)

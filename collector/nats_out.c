@@ -21,13 +21,18 @@
 #include "log.h"
 #include "siphash.h"
 #include "synmatch/nats.h"
+#include "synmatch/report.h"
 
 #define FLUSH_NS (50 * INT64_C(1000000)) /* a batch waits at most this long to fill */
-#define BATCH_BYTES 32768                /* a batch this big goes at once */
+#define BATCH_BYTES 32768                /* a batch this big goes at the next pump */
+#define BATCH_LIMIT (256 * 1024)         /* and one never grows past this */
+#define BATCH_CAP (BATCH_LIMIT + SM_REPORT_LINE_MAX) /* its buffer */
+#define POOL_MAX 64                      /* buffers kept for reuse */
 #define RING 1024                        /* messages awaiting acknowledgement, at most */
 #define MAX_INFLIGHT_BYTES (64 << 20)
 #define ACK_WAIT_MS 30000
 #define RETRY_PAUSE_NS (200 * INT64_C(1000000))
+#define ANSWER_STALL_NS (10 * INT64_C(1000000000)) /* a batch unanswered so long: sent again */
 #define KEY_HEADER "Synmatch-Keys"
 #define SLOT_HEADER "Synmatch-Slot"
 #define LOAD_IDLE_MS 3000  /* loading the published keys: the longest wait for the next one */
@@ -50,6 +55,7 @@ struct flight {
     size_t len;
     atomic_int state;
     int64_t retry_at; /* failed: monotonic ns of the next send (0: not yet set) */
+    int64_t sent_at;  /* monotonic ns of the last send */
 };
 
 struct sm_nats_out {
@@ -67,6 +73,9 @@ struct sm_nats_out {
     size_t set_cap, set_n;
     struct sm_nats_out_stats st;
     bool warned;
+    atomic_bool told_failure;
+    char *free_bufs[POOL_MAX]; /* data buffers of BATCH_CAP bytes, kept for reuse */
+    size_t nfree;
 };
 
 static const struct sm_sipkey group_key = {UINT64_C(0x73796e6d61746368), UINT64_C(0x6b6579)};
@@ -97,6 +106,10 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         if (slot < RING)
             atomic_store(&o->ring[slot].state, pa != NULL && pae == NULL ? F_STORED : F_FAILED);
     }
+    if (pae != NULL && !atomic_exchange(&o->told_failure, true))
+        sm_log_warnx("publishing verdicts: the stream did not store a batch (%s%s%s); sent "
+                     "again", natsStatus_GetText(pae->Err), pae->ErrText ? ": " : "",
+                     pae->ErrText ? pae->ErrText : "");
     natsMsg_Destroy(msg); /* the handler owns it */
 }
 
@@ -147,6 +160,24 @@ static bool append(char **buf, size_t *len, size_t *cap, const char *s, size_t n
     memcpy(*buf + *len, s, n);
     *len += n;
     return true;
+}
+
+/* --- buffers: batches of up to BATCH_LIMIT bytes are made and freed at the verdict rate;
+ * kept and reused, they cost no page faults (a fresh 256 KiB block is mmap'd and zeroed) --- */
+
+static char *buf_get(sm_nats_out_t *o)
+{
+    if (o->nfree > 0)
+        return o->free_bufs[--o->nfree];
+    return malloc(BATCH_CAP);
+}
+
+static void buf_put(sm_nats_out_t *o, char *b)
+{
+    if (b != NULL && o->nfree < POOL_MAX)
+        o->free_bufs[o->nfree++] = b;
+    else
+        free(b);
 }
 
 /* --- the published set --- */
@@ -345,6 +376,7 @@ static void publish(sm_nats_out_t *o, size_t slot)
     if (s == NATS_OK && f->keys)
         s = natsMsgHeader_Set(m, KEY_HEADER, f->keys);
     atomic_store(&f->state, F_PENDING);
+    f->sent_at = sm_clock_mono_ns();
     if (s == NATS_OK)
         s = js_PublishMsgAsync(o->js, &m, NULL);
     natsMsg_Destroy(m); /* NULL once libnats took it */
@@ -391,15 +423,36 @@ static void batch_subject(const sm_nats_out_t *o, size_t i, char *buf, size_t le
         snprintf(buf, len, "synmatch.out.e.%u.%u", (unsigned)o->shard, (unsigned)o->shards);
 }
 
+static void batch_subject(const sm_nats_out_t *o, size_t i, char *buf, size_t len);
+
 static void add_line(sm_nats_out_t *o, size_t i, uint64_t key, const char *line, size_t len)
 {
     struct batch *b = &o->batches[i];
+    /* A message stays well under the servers' max_payload (1 MiB by default): a full batch
+     * goes now, waiting for room in the ring if it must (the stream is the bottleneck then,
+     * and the loop takes no more records meanwhile). */
+    if (b->len > 0 && b->len + len > BATCH_LIMIT) {
+        char subject[SM_NATS_SUBJECT_MAX];
+        batch_subject(o, i, subject, sizeof subject);
+        while (!send_batch(o, b, subject)) {
+            sm_nats_out_pump(o, sm_clock_mono_ns(), false);
+            if (o->count == RING)
+                nats_Sleep(1);
+        }
+    }
+    if (b->data == NULL) {
+        b->data = buf_get(o);
+        b->cap = BATCH_CAP;
+        b->len = 0;
+    }
     if (b->len == 0)
         b->since = sm_clock_mono_ns();
-    if (!append(&b->data, &b->len, &b->cap, line, len)) {
+    if (b->data == NULL || len > b->cap - b->len) { /* a line is at most SM_REPORT_LINE_MAX */
         sm_log_warnx("out of memory holding a verdict line for the stream");
         return;
     }
+    memcpy(b->data + b->len, line, len);
+    b->len += len;
     if (key) {
         char hex[24];
         int n = snprintf(hex, sizeof hex, "%s%016" PRIx64, b->klen ? "," : "", key);
@@ -435,6 +488,21 @@ void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
         if (!send_batch(o, b, subject))
             break; /* the ring is full: the acknowledgements below make room */
     }
+    /* The oldest unanswered for long (the server that took it died before storing it, and
+     * libnats waits for that acknowledgement for ever): take everything in flight back from
+     * libnats and send it again (the stream drops what it had, by message id). */
+    if (o->count > 0 && atomic_load(&o->ring[o->head].state) == F_PENDING &&
+        now - o->ring[o->head].sent_at > ANSWER_STALL_NS) {
+        natsMsgList pending = {0};
+        if (js_PublishAsyncGetPendingList(&pending, o->js) == NATS_OK) {
+            natsMsgList_Destroy(&pending);
+            for (size_t k = 0; k < o->count; k++) {
+                int expect = F_PENDING;
+                atomic_compare_exchange_strong(&o->ring[(o->head + k) % RING].state, &expect,
+                                               F_FAILED);
+            }
+        }
+    }
     for (size_t k = 0; k < o->count; k++) {
         size_t slot = (o->head + k) % RING;
         struct flight *f = &o->ring[slot];
@@ -455,7 +523,7 @@ void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
             break;
         o->write(o->arg, f->data, f->len);
         o->inflight_bytes -= f->len;
-        free(f->data);
+        buf_put(o, f->data);
         free(f->keys);
         f->data = f->keys = NULL;
         atomic_store(&f->state, F_FREE);
@@ -532,6 +600,8 @@ void sm_nats_out_destroy(sm_nats_out_t **self_p)
         }
     free(o->batches);
     free(o->set);
+    for (size_t k = 0; k < o->nfree; k++)
+        free(o->free_bufs[k]);
     free(o);
     *self_p = NULL;
 }

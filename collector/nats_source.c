@@ -24,11 +24,11 @@
 #include "log.h"
 #include "synmatch/wire.h"
 
-#define HEARTBEAT_NS (5 * INT64_C(1000000000)) /* the consumers' idle heartbeat */
-#define PENDING_BYTES (64 << 20)              /* what libnats may hold for one partition */
-#define FETCH_BATCH 64                        /* messages of one partition per fetch */
-#define ACK_WAIT_NS (60 * INT64_C(1000000000)) /* unacknowledged for so long: sent again */
-#define MAX_ACK_PENDING 100000
+#define PENDING_BYTES (256 << 20) /* what libnats may hold for one partition: more than
+                                   * MAX_ACK_PENDING parts, so it never drops one */
+#define PER_PART_TURN 64                      /* messages of one partition before the next */
+#define ACK_WAIT_NS (30 * INT64_C(1000000000)) /* unacknowledged for so long: sent again */
+#define MAX_ACK_PENDING 1024 /* per consumer: the server pushes no further ahead */
 #define BIND_TRIES 10     /* binding a partition while the cluster elects leaders: tries */
 #define API_WAIT_MS 30000 /* a JetStream API call's answer, at most */
 #define BIND_PAUSE_MS 1000
@@ -51,6 +51,7 @@ struct sm_nats_source {
     int64_t replay_from;
     uint32_t replaying;
     uint64_t replayed;
+    uint64_t fetches, fetched; /* requests, and messages they brought */
     bool warned;
     natsStatus last_status; /* of the last failed call while binding */
     jsErrCode last_je;
@@ -158,9 +159,10 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
                 o->replicas == 1 ? "" : "s", (double)o->out_max_age_ns / 1e9);
     unsigned made = 0, kept = 0;
     for (uint32_t p = 0; p < o->partitions; p++) {
-        char name[48], filter[48];
+        char name[48], filter[48], deliver[64];
         consumer_name(name, sizeof name, p);
         sm_nats_filter(filter, sizeof filter, p);
+        snprintf(deliver, sizeof deliver, SM_NATS_DELIVER_PREFIX "%u", (unsigned)p);
         jsConsumerInfo *ci = NULL;
         jsErrCode je = 0;
         s = js_GetConsumerInfo(&ci, js, SM_NATS_STREAM, name, NULL, &je);
@@ -168,11 +170,12 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
             /* There: its position is what a shard resumes from; never reset it. */
             bool same = ci->Config->FilterSubject &&
                         strcmp(ci->Config->FilterSubject, filter) == 0 &&
-                        ci->Config->DeliverSubject == NULL;
+                        ci->Config->DeliverSubject &&
+                        strcmp(ci->Config->DeliverSubject, deliver) == 0;
             jsConsumerInfo_Destroy(ci);
             if (!same) {
                 sm_errbuf(errbuf, errlen, "consumer %s of stream %s exists with another filter "
-                          "or as a push consumer: delete it (a shard then starts that partition "
+                          "or delivery subject: delete it (a shard then starts that partition "
                           "over)", name, SM_NATS_STREAM);
                 goto out;
             }
@@ -184,6 +187,7 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
         cc.Durable = name;
         cc.Description = "synmatch: one partition's records, for the shard that owns it";
         cc.FilterSubject = filter;
+        cc.DeliverSubject = deliver;
         cc.DeliverPolicy = js_DeliverAll;
         cc.AckPolicy = js_AckAll;
         cc.AckWait = ACK_WAIT_NS;
@@ -199,10 +203,11 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
         }
         made++;
     }
-    sm_log_info("consumers %s0..%s%u: one pull consumer per partition (filter "
-                "synmatch.rec.<p>.>, ack all): %u made, %u kept",
+    sm_log_info("consumers %s0..%s%u: one per partition (filter synmatch.rec.<p>.>, pushed to "
+                SM_NATS_DELIVER_PREFIX "<p>, ack all, at most %d unacknowledged): %u made, "
+                "%u kept",
                 SM_NATS_CONSUMER_PREFIX, SM_NATS_CONSUMER_PREFIX, (unsigned)o->partitions - 1,
-                made, kept);
+                MAX_ACK_PENDING, made, kept);
     rc = 0;
 out:
     jsCtx_Destroy(js);
@@ -277,7 +282,7 @@ static int bind_part(sm_nats_source_t *s, struct part *pt, uint64_t first_seq, i
     so.Stream = SM_NATS_STREAM;
     so.Consumer = name; /* bind: never create one with other settings */
     je = 0;
-    st = js_PullSubscribe(&pt->live, s->js, filter, name, NULL, &so, &je);
+    st = js_SubscribeSync(&pt->live, s->js, filter, NULL, &so, &je);
     if (st != NATS_OK) {
         char what[160];
         snprintf(what, sizeof what, "binding to consumer %s of stream %s", name,
@@ -287,6 +292,7 @@ static int bind_part(sm_nats_source_t *s, struct part *pt, uint64_t first_seq, i
         s->last_je = je;
         return -1;
     }
+    natsSubscription_SetPendingLimits(pt->live, -1, PENDING_BYTES);
     return 0;
 }
 
@@ -349,9 +355,9 @@ static int open_replay(sm_nats_source_t *s, char *errbuf, size_t errlen)
     cc.DeliverSubject = rdeliver;
     cc.DeliverPolicy = js_DeliverByStartTime;
     cc.OptStartTime = s->replay_from;
-    cc.AckPolicy = js_AckNone;
-    cc.FlowControl = true;
-    cc.Heartbeat = HEARTBEAT_NS;
+    cc.AckPolicy = js_AckAll;
+    cc.AckWait = ACK_WAIT_NS;
+    cc.MaxAckPending = MAX_ACK_PENDING;
     jsConsumerInfo *ci = NULL;
     je = 0;
     st = js_AddConsumer(&ci, s->js, SM_NATS_STREAM, &cc, NULL, &je);
@@ -490,38 +496,43 @@ static int take_replayed(sm_nats_source_t *s, sm_nats_batch_fn fn, void *arg)
             s->replaying--;
         }
     }
+    natsMsg_Ack(m, NULL); /* ack all: everything replayed up to here */
     natsMsg_Destroy(m);
     if (s->replaying == 0 || left == 0)
         close_replay(s);
     return 1;
 }
 
-/* What waits of pt's durable consumer, once its replay is over, up to max: how many. */
+/* What waits of pt's durable consumer, once its replay is over, up to max: how many. The last
+ * one taken is acknowledged, and with it everything before (ack all), so the server keeps
+ * pushing: at most MAX_ACK_PENDING unacknowledged per partition. */
 static int take_live(sm_nats_source_t *s, struct part *pt, int max, sm_nats_batch_fn fn,
                      void *arg)
 {
-    if (pt->replaying || max <= 0)
+    if (pt->replaying)
         return 0; /* what the durable consumer brings follows the replay */
-    natsMsgList list = {0};
-    jsFetchRequest req;
-    jsFetchRequest_Init(&req);
-    req.Batch = max < FETCH_BATCH ? max : FETCH_BATCH;
-    req.NoWait = true; /* what is there now: the loop comes back */
-    natsStatus st = natsSubscription_FetchRequest(&list, pt->live, &req);
-    for (int i = 0; i < list.Count; i++)
-        fn(arg, (const uint8_t *)natsMsg_GetData(list.Msgs[i]),
-           (size_t)natsMsg_GetDataLength(list.Msgs[i]));
-    if (list.Count > 0)
-        natsMsg_Ack(list.Msgs[list.Count - 1], NULL); /* ack all: the whole fetch */
-    int got = list.Count;
-    natsMsgList_Destroy(&list);
-    if (st != NATS_OK && st != NATS_TIMEOUT && st != NATS_NOT_FOUND && got == 0) {
-        if (!s->warned) {
-            s->warned = true;
-            sm_log_warnx("partition %u: %s", (unsigned)pt->p, natsStatus_GetText(st));
+    natsMsg *last = NULL;
+    int got = 0;
+    while (got < max && got < PER_PART_TURN) {
+        natsMsg *m = NULL;
+        natsStatus st = natsSubscription_NextMsg(&m, pt->live, 0);
+        if (st != NATS_OK) {
+            if (st != NATS_TIMEOUT && !s->warned) {
+                s->warned = true;
+                sm_log_warnx("partition %u: %s", (unsigned)pt->p, natsStatus_GetText(st));
+            }
+            break;
         }
-    } else if (got > 0) {
-        s->warned = false;
+        fn(arg, (const uint8_t *)natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
+        natsMsg_Destroy(last);
+        last = m;
+        got++;
+    }
+    if (last != NULL) {
+        natsMsg_Ack(last, NULL);
+        natsMsg_Destroy(last);
+        s->fetches++;
+        s->fetched += (uint64_t)got;
     }
     return got;
 }
@@ -575,6 +586,12 @@ uint32_t sm_nats_source_replaying(const sm_nats_source_t *s)
 uint64_t sm_nats_source_replayed(const sm_nats_source_t *s)
 {
     return s->replayed;
+}
+
+void sm_nats_source_fetches(const sm_nats_source_t *s, uint64_t *fetches, uint64_t *fetched)
+{
+    *fetches = s->fetches;
+    *fetched = s->fetched;
 }
 
 void sm_nats_source_destroy(sm_nats_source_t **self_p)

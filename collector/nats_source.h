@@ -76,6 +76,9 @@ int64_t sm_nats_source_replay_from(const sm_nats_source_t *s);
 uint32_t sm_nats_source_replaying(const sm_nats_source_t *s);
 uint64_t sm_nats_source_replayed(const sm_nats_source_t *s);
 
+/* Fetch requests made to the partitions' consumers, and the messages they brought. */
+void sm_nats_source_fetches(const sm_nats_source_t *s, uint64_t *fetches, uint64_t *fetched);
+
 void sm_nats_source_destroy(sm_nats_source_t **self_p);
 
 #endif

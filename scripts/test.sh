@@ -12,7 +12,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$root/build
-unprivileged='^(unit|golden|parity|sanitize|fuzz)$'
+unprivileged='^(unit|golden|parity|sanitize|fuzz|nats)$'
 
 if [ "$(id -u)" != 0 ]; then
     label=

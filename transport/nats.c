@@ -8,14 +8,17 @@
 #include "synmatch/nats.h"
 
 #include <nats/nats.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "errbuf.h"
+#include "log.h"
 #include "synmatch/wire.h"
 
 #define RECONNECT_WAIT_MS 100
+#define ASYNC_ERRORS_TOLD 5
 #define RECONNECT_BUF (32 << 20) /* bytes published while disconnected, held by libnats */
 #define MAX_SERVERS 16
 
@@ -169,6 +172,22 @@ uint32_t sm_nats_stream_partitions(void *nc, char *errbuf, size_t errlen)
     return p;
 }
 
+/* On a libnats thread: what the server said asynchronously (a permissions violation, a slow
+ * consumer). Said, a few times at most: each is a configuration the user must see. */
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
+                           void *closure)
+{
+    (void)nc;
+    (void)sub;
+    static atomic_int told;
+    const char *endpoint = closure;
+    if (atomic_fetch_add(&told, 1) < ASYNC_ERRORS_TOLD) {
+        const char *last = nats_GetLastError(NULL);
+        sm_log_warnx("%s: %s%s%s", endpoint, natsStatus_GetText(err), last ? ": " : "",
+                     last ? last : "");
+    }
+}
+
 void *sm_nats_connect(const struct sm_nats_conn_opts *o, bool retry, char *errbuf,
                       size_t errlen)
 {
@@ -185,14 +204,15 @@ void *sm_nats_connect(const struct sm_nats_conn_opts *o, bool retry, char *errbu
         s = natsOptions_SetName(opts, o->name);
     if (s == NATS_OK && o->inbox_prefix)
         s = natsOptions_SetCustomInboxPrefix(opts, o->inbox_prefix);
+    if (s == NATS_OK) /* the endpoint outlives the connection: it is the caller's option */
+        s = natsOptions_SetErrorHandler(opts, on_async_error, (void *)o->endpoint);
     if (s == NATS_OK) /* reconnect for ever, quickly: an agent outlives a server's restart */
         s = natsOptions_SetMaxReconnect(opts, -1);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectWait(opts, RECONNECT_WAIT_MS);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectBufSize(opts, RECONNECT_BUF);
-    if (s == NATS_OK && retry)
-        s = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
+
     if (s == NATS_OK && o->creds_file)
         s = natsOptions_SetUserCredentialsFromFiles(opts, o->creds_file, NULL);
     if (s == NATS_OK && (o->ca_file || o->cert_file))
@@ -206,10 +226,20 @@ void *sm_nats_connect(const struct sm_nats_conn_opts *o, bool retry, char *errbu
         goto out;
     }
     s = natsConnection_Connect(&nc, opts);
-    if (s == NATS_NOT_YET_CONNECTED && retry)
-        s = NATS_OK; /* retried in the background */
+    /* No server answers yet: with retry, keep trying in the background (what is published
+     * meanwhile waits). Any other refusal (TLS, credentials, permissions) is said now. */
+    if (s == NATS_NO_SERVER && retry) {
+        s = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
+        if (s == NATS_OK)
+            s = natsConnection_Connect(&nc, opts);
+        if (s == NATS_NOT_YET_CONNECTED)
+            s = NATS_OK;
+    }
     if (s != NATS_OK) {
-        sm_errbuf(errbuf, errlen, "%s: %s", o->endpoint, natsStatus_GetText(s));
+        const char *last = nats_GetLastError(NULL);
+        sm_errbuf(errbuf, errlen, "%s: %s%s%s", o->endpoint, natsStatus_GetText(s),
+                  last && strcmp(last, natsStatus_GetText(s)) != 0 ? ": " : "",
+                  last && strcmp(last, natsStatus_GetText(s)) != 0 ? last : "");
         natsConnection_Destroy(nc);
         nc = NULL;
     }

@@ -755,6 +755,27 @@ lab_traffic() {
     wait "$pid"
 }
 
+# lab_connect PHASE DST PORT N SPORT: N connections in turn from the client to DST:PORT, from
+# source ports SPORT, SPORT+1, ... (one retransmission: ~3 s when dropped), each sending a
+# line; prints "PHASE sport" per connection (one write each: parallel calls may share a file).
+lab_connect() {
+    lab_exec client "$LAB_PY" - "$@" <<'PY'
+import os, socket, sys
+phase, dst, port, n, sport = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+for i in range(n):
+    s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 1)
+    s.settimeout(5)
+    s.bind(("::" if ":" in dst else "0.0.0.0", sport + i))
+    os.write(1, ("%s %d\n" % (phase, s.getsockname()[1])).encode())
+    try:
+        s.connect((dst, port)); s.sendall(b"hi\n"); s.recv(100)
+    except OSError:
+        pass
+    s.close()
+PY
+}
+
 # lab_truth DIR NAT: from DIR/{client,server,firewall_in}.pcap, DIR/traffic.tsv and
 # DIR/nft_counters.txt, writes the truth files (expected.tsv, dropped_*.txt, summary.txt...)
 # and cross-checks them (tests/lib/truth.py). Fails if a check fails.

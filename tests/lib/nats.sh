@@ -12,7 +12,7 @@
 #   nats_cluster_down                  stops them all (idempotent)
 #   nats_lab_link                      the namespace $LAB-nats linked to client, server, other
 # With NATS_TLS_DIR set (by nats_tls_make) the servers require TLS client certificates and map
-# each certificate's name to a user with the permissions of its role (nats_user_role).
+# each certificate's name to a user with the permissions of its role (scripts/nats-auth.sh).
 # Every wait is bounded; a server that does not come up prints its log and fails.
 
 NATS_HOST=${NATS_HOST:-127.0.0.1}
@@ -76,44 +76,6 @@ nats_tls_make() {
     NATS_TLS_DIR=$dir
 }
 
-# The permissions of each role (docs/SECURITY.md, "NATS"): an agent publishes only its own
-# sensor's record subjects; a collector shard reads records and writes verdicts and the
-# JetStream API calls its consumers need; a reader (synmatch tail) only reads verdicts; admin
-# makes the streams. NAME's role: agent-*, shard-*, reader-*, admin.
-_nats_permissions() { # NAME
-    local n=$1
-    case "$n" in
-        agent-*)
-            local s=${n#agent-}
-            cat <<EOF
-      permissions: {
-        publish: { allow: ["synmatch.rec.*.*.$s", "\$JS.API.STREAM.INFO.SYNMATCH_RECORDS"] }
-        subscribe: { allow: ["_SM_INBOX.$s.>"] }
-      }
-EOF
-            ;;
-        shard-* | reader-*)
-            local rd=${n#*-}
-            local pub='"$JS.API.STREAM.INFO.*", "$JS.API.CONSUMER.INFO.SYNMATCH_RECORDS.*", "$JS.API.CONSUMER.CREATE.SYNMATCH_OUT", "$JS.API.CONSUMER.DELETE.SYNMATCH_OUT.*", "$JS.FC.>"'
-            local sub="\"_INBOX.>\""
-            case "$n" in
-                shard-*)
-                    pub="$pub"', "synmatch.out.>", "$JS.API.CONSUMER.CREATE.SYNMATCH_RECORDS", "$JS.API.CONSUMER.DELETE.SYNMATCH_RECORDS.*", "$JS.API.STREAM.MSG.GET.SYNMATCH_RECORDS"'
-                    sub="$sub"', "synmatch.deliver.>"'
-                    ;;
-            esac
-            : "$rd"
-            cat <<EOF
-      permissions: {
-        publish: { allow: [$pub] }
-        subscribe: { allow: [$sub] }
-      }
-EOF
-            ;;
-        *) ;; # admin: everything
-    esac
-}
-
 # nats_cluster_up DIR N: N nats-server processes, JetStream in DIR/nI, a cluster when N > 1
 # (routes on loopback). Waits until JetStream answers (bounded). Sets NATS_URL, NATS_PORTS.
 nats_cluster_up() {
@@ -127,14 +89,13 @@ nats_cluster_up() {
         rports+=("$(nats_in_ns python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')")
         routes+=("nats-route://127.0.0.1:${rports[$((i - 1))]}")
     done
-    local users=""
-    if [ -n "${NATS_TLS_DIR:-}" ]; then
-        local f name
+    local auth=""
+    if [ -n "${NATS_TLS_DIR:-}" ]; then # the project's own authorization block for the names
+        local f ids=()
         for f in "$NATS_TLS_DIR"/*.pem; do
-            name=$(basename "$f" .pem)
-            case "$name" in ca | server) continue ;; esac
-            users+="    { user: \"CN=$name\""$'\n'"$(_nats_permissions "$name")"$'\n'"    }"$'\n'
+            case "$(basename "$f" .pem)" in ca | server) ;; *) ids+=("$(basename "$f" .pem)") ;; esac
         done
+        auth=$("$(dirname "${BASH_SOURCE[0]}")/../../scripts/nats-auth.sh" "${ids[@]}") || return 1
     fi
     for ((i = 1; i <= n; i++)); do
         local conf=$NATS_DIR/n$i.conf
@@ -149,9 +110,7 @@ nats_cluster_up() {
             fi
             if [ -n "${NATS_TLS_DIR:-}" ]; then
                 echo "tls { cert_file: \"$NATS_TLS_DIR/server.pem\", key_file: \"$NATS_TLS_DIR/server.key\", ca_file: \"$NATS_TLS_DIR/ca.pem\", verify_and_map: true }"
-                echo "authorization { users: ["
-                printf '%s' "$users"
-                echo "] }"
+                printf '%s\n' "$auth"
             fi
         } >"$conf"
         nats_node_start "$i" || return 1

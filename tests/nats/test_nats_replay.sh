@@ -87,8 +87,9 @@ run() {
     shift 2
     shard_pids=()
     for k in "$@"; do start_shard "$k" "$out"; done
+    # a long linger: an agent that ends while the cluster elects a stream leader waits for it
     "$build/synmatch-agent" -r "$data/server.pcap" $pace --role server --sensor-id server \
-        "${serve[@]}" --collector "$NATS_URL" 2>"$out.server.err" &
+        "${serve[@]}" --collector "$NATS_URL" --linger-ms 30000 2>"$out.server.err" &
     local spid=$!
     local kpid=
     if [ -n "${KILLER:-}" ]; then
@@ -96,7 +97,8 @@ run() {
         kpid=$!
     fi
     "$build/synmatch-agent" -r "$data/client.pcap" $pace --role client --sensor-id client \
-        --collector "$NATS_URL" 2>"$out.client.err" || { echo "FAIL the client agent:"; cat "$out.client.err"; }
+        --collector "$NATS_URL" --linger-ms 30000 2>"$out.client.err" ||
+        { echo "FAIL the client agent:"; cat "$out.client.err"; }
     wait "$spid" || { echo "FAIL the server agent:"; cat "$out.server.err"; }
     local i left=0
     if [ -n "$kpid" ]; then # it waited for the shards it started itself: their status

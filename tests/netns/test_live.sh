@@ -88,78 +88,7 @@ fail=0
 for a in server client; do
     grep -q "records" "$out/agent_$a.err" && echo "ok   $a agent summary line" || { echo "FAIL $a agent summary"; cat "$out/agent_$a.err"; fail=1; }
 done
-/usr/bin/python3 - "$out/expected.tsv" "$out/verdicts.jsonl" "$nat" "$rewrite" <<'PY' || fail=1
-import json, sys
-expected, verdicts, nat, rewrite = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4] == "1"
-want = {}
-for line in open(expected):
-    if line.startswith("#"):
-        continue
-    isn, fam, src, sport, dst, dport, kind, expect, answer, ca, sa = line.rstrip("\n").split("\t")
-    want[int(isn)] = dict(kind=kind, expect=expect, answer=answer, ca=int(ca), sa=int(sa))
-final, suspects, events, bad = {}, set(), [], 0
-for line in open(verdicts):
-    o = json.loads(line)
-    if "event" in o:
-        events.append(o["event"])
-        b = o.get("books")
-        if o["event"] == "sensor_end" and (b is None or b["lost"] or b["gaps"] or b["unsent"]
-                                           or b["emitted"] != b["received"]):
-            print("FAIL books do not balance without loss:", o); bad += 1
-        continue
-    if o["verdict"] == "suspect":
-        suspects.add(o["seq"])
-        continue
-    if o["seq"] in final:
-        print("FAIL two final verdicts for ISN", o["seq"]); bad += 1
-    final[o["seq"]] = o
-if events.count("collector_start") != 1 or events.count("sensor_up") != 2:
-    print("FAIL events", events); bad += 1
-if ("isn_rewriting" in events) != rewrite:
-    print("FAIL isn_rewriting event", "missing" if rewrite else "without a rewrite", events); bad += 1
-for isn, w in want.items():
-    v = final.get(isn)
-    if w["expect"] == "out_of_scope":
-        if v is not None or isn in suspects:
-            print("FAIL out-of-scope ISN judged", isn, v and v["verdict"]); bad += 1
-        continue
-    if v is None:
-        print("FAIL no verdict for", isn, w); bad += 1; continue
-    if rewrite and v.get("server") is not None and (v.get("match") != "fingerprint" or v.get("server_seq") == isn):
-        print("FAIL ISN", isn, "match", v.get("match"), "server_seq", v.get("server_seq"), "(rewritten)"); bad += 1
-    if v["verdict"] != w["expect"]:
-        print("FAIL ISN", isn, w["kind"], "expected", w["expect"], "got", v["verdict"], v.get("reason")); bad += 1; continue
-    if v["attempts"] != w["ca"]:
-        print("FAIL ISN", isn, "attempts", v["attempts"], "want", w["ca"]); bad += 1
-    if w["expect"] == "matched":
-        if v["answer"] != w["answer"]:
-            print("FAIL ISN", isn, "answer", v["answer"], "want", w["answer"]); bad += 1
-        if v["lost_before"] != w["ca"] - w["sa"]:
-            print("FAIL ISN", isn, "lost_before", v["lost_before"], "want", w["ca"] - w["sa"]); bad += 1
-        if nat and v["server"]["src"] == v["client"]["src"]:
-            print("FAIL ISN", isn, "NAT not visible"); bad += 1
-    # suspect is the early warning of every failure, and only of failures
-    failure = w["expect"] in ("missing", "reply_lost", "unanswered", "answered_by_middlebox")
-    if (isn in suspects) != failure:
-        print("FAIL", w["kind"], "ISN", isn, w["expect"], "suspect" if isn in suspects else "no suspect"); bad += 1
-    # the server host's counters, live: the full listen queue named, SYN cookies marked
-    want_reason = "listen_queue_overflow" if w["kind"] == "fullq" else None
-    if w["expect"] == "unanswered" and v.get("reason") != want_reason:
-        print("FAIL", w["kind"], "ISN", isn, "reason", v.get("reason"), "want", want_reason); bad += 1
-    if bool(v.get("syncookies")) != (w["kind"] == "cookies"):
-        print("FAIL", w["kind"], "ISN", isn, "syncookies", v.get("syncookies")); bad += 1
-for isn in final:
-    if isn not in want:
-        print("FAIL verdict for an ISN not in the captures", isn); bad += 1
-n_missing = sum(1 for w in want.values() if w["expect"] == "missing")
-kinds = {}
-for w in want.values():
-    kinds[w["expect"]] = kinds.get(w["expect"], 0) + 1
-print("%s %d ISNs: %s; %d final verdicts, %d suspects; %d problems"
-      % ("ok  " if not bad else "FAIL", len(want), ", ".join("%s %d" % kv for kv in sorted(kinds.items())),
-         len(final), len(suspects), bad))
-sys.exit(1 if bad else 0)
-PY
+/usr/bin/python3 "$root/tests/lib/check_live.py" "$out/expected.tsv" "$out/verdicts.jsonl" "$nat" "$rewrite" || fail=1
 # Cross-check with the firewall: dropped SYN packets = attempts of the missing verdicts.
 drops=$(awk '$1 ~ /^drop_/ {s += $2} END {print s}' "$out/nft_counters.txt")
 attempts=$(/usr/bin/python3 -c 'import json,sys; print(sum(o["attempts"] for o in map(json.loads, open(sys.argv[1])) if o.get("verdict") == "missing"))' "$out/verdicts.jsonl")

@@ -25,24 +25,8 @@ agent() { # role iface -> pid on stdout is not usable from $(...); use globals
     ip netns exec "$(lab_ns "$1")" "$build/synmatch-agent" -i "$2" --role "$1" --sensor-id "$1" \
         --collector "$sock" 2>>"$out/agent_$1.err" &
 }
-# connect PHASE PORT N SPORT: N connections from the client from source ports SPORT, SPORT+1..
-# (distinct in every call: verdicts are told apart by source port); prints "PHASE sport" each
-connect() {
-    lab_exec client "$LAB_PY" - "$1" "$2" "$3" "$LAB_S4" "$4" <<'PY' >>"$out/conns.txt"
-import os, socket, sys
-phase, port, n, dst, sport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-for i in range(n):
-    s = socket.socket()
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 1)   # 2 SYNs, gives up in ~3 s
-    s.settimeout(5)
-    s.bind(("0.0.0.0", sport + i))
-    os.write(1, ("%s %d\n" % (phase, s.getsockname()[1])).encode())  # one write: runs overlap
-    try:
-        s.connect((dst, port)); s.sendall(b"hi\n"); s.recv(100)
-    except OSError:
-        pass
-    s.close()
-PY
+connect() { # PHASE PORT N SPORT: lab_connect to the server, into conns.txt
+    lab_connect "$1" "$LAB_S4" "$2" "$3" "$4" >>"$out/conns.txt"
 }
 
 "$build/synmatch-collector" --listen "$sock" --exit-when-done --stats 0 --sensor-timeout 1 \

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# nats_bench.sh - collector shards over NATS JetStream, in records per second, on the
+# collector benchmark's mix (bench/sm_gen.h; docs/PERFORMANCE.md, "JetStream").
+#
+#   bench/nats_bench.sh [--runs N] [--connections N] OUTDIR
+#
+# Every run starts from empty storage (nats-server on loopback, file storage under OUTDIR,
+# --nats-setup), and checks the verdict counts against the generator's truth. Cases:
+#   e2e-r1     one shard over one server: records / (the shard's exit - the feeder's first
+#              publish), the feeder publishing as agents do (partitioned, message ids);
+#   consume-r1 the stream loaded first, then one shard timed alone (what a shard takes);
+#   e2e-r3     one shard over a 3-server cluster, replicas 3;
+#   e2e-2sh    two shards (0/2, 1/2) over one server: until both exited.
+# Medians of N runs (default 3) per case, interleaved. Results: OUTDIR/summary.txt.
+set -euo pipefail
+runs=3
+conns=1000000
+usage() { echo "usage: $0 [--runs N] [--connections N] OUTDIR" >&2; exit 2; }
+while [ $# -gt 1 ]; do
+    case "$1" in
+        --runs) runs=$2; shift 2 ;;
+        --connections) conns=$2; shift 2 ;;
+        *) usage ;;
+    esac
+done
+[ $# -eq 1 ] || usage
+out=$(mkdir -p "$1" && cd "$1" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+# shellcheck source=build.sh
+. "$here/build.sh" "$out/cmake.log"
+collector=$build/synmatch-collector
+feed=$build/bench/sm_feed
+# shellcheck source=../tests/lib/nats.sh
+. "$root/tests/lib/nats.sh"
+trap 'nats_cluster_down' EXIT
+
+setup() { # NODES
+    nats_cluster_down
+    rm -rf "$out/js"
+    nats_cluster_up "$out/js" "$1" >/dev/null
+    local t
+    for t in $(seq 100); do
+        "$collector" --listen "$NATS_URL" --nats-setup --nats-replicas "$1" 2>/dev/null && return 0
+        sleep 0.2
+    done
+    echo "nats_bench: --nats-setup failed" >&2
+    return 1
+}
+
+# check FEED_FILE SHARD_ERR...: the verdicts of the shards equal the generator's truth
+check() {
+    local feedf=$1
+    shift
+    local m=0 x=0 f
+    for f in "$@"; do
+        local mx
+        mx=$(grep -Eo 'matched [0-9]+ missing [0-9]+' "$f" | tail -1)
+        m=$((m + $(echo "$mx" | cut -d' ' -f2)))
+        x=$((x + $(echo "$mx" | cut -d' ' -f4)))
+    done
+    local em ex
+    em=$(sed -n 's/^expected_matched=//p' "$feedf")
+    ex=$(sed -n 's/^expected_missing=//p' "$feedf")
+    [ "$m" = "$em" ] && [ "$x" = "$ex" ] ||
+        { echo "nats_bench: verdicts $m matched $x missing, expected $em and $ex" >&2; return 1; }
+}
+
+# one CASE: prints records/s
+one() {
+    local case=$1 t_end shards=(0/1)
+    case $case in
+        e2e-r3) setup 3 ;;
+        *) setup 1 ;;
+    esac
+    [ "$case" = e2e-2sh ] && shards=(0/2 1/2)
+    if [ "$case" = consume-r1 ]; then
+        "$feed" send "$NATS_URL" --connections "$conns" --partitions 64 >"$out/feed.txt"
+        local t0
+        t0=$(date +%s%N)
+        "$collector" --listen "$NATS_URL" --exit-when-done --stats 0 --output /dev/null \
+            2>"$out/shard0.err"
+        t_end=$(date +%s%N)
+        check "$out/feed.txt" "$out/shard0.err"
+        echo $(($(sed -n 's/^records=//p' "$out/feed.txt") * 1000 / ((t_end - t0) / 1000000)))
+        return
+    fi
+    local pids=() k
+    for k in "${shards[@]}"; do
+        "$collector" --listen "$NATS_URL" --shard "$k" --exit-when-done --stats 0 \
+            --output /dev/null 2>"$out/shard${k%/*}.err" &
+        pids+=($!)
+    done
+    sleep 1
+    "$feed" send "$NATS_URL" --connections "$conns" --partitions 64 >"$out/feed.txt"
+    wait "${pids[@]}"
+    t_end=$(date +%s%N)
+    local errs=()
+    for k in "${shards[@]}"; do errs+=("$out/shard${k%/*}.err"); done
+    check "$out/feed.txt" "${errs[@]}"
+    local t_first
+    t_first=$(sed -n 's/^t_first_ns=//p' "$out/feed.txt")
+    echo $(($(sed -n 's/^records=//p' "$out/feed.txt") * 1000 / ((t_end - t_first) / 1000000)))
+}
+
+cases=(e2e-r1 consume-r1 e2e-r3 e2e-2sh)
+: >"$out/runs.txt"
+for ((r = 1; r <= runs; r++)); do
+    for c in "${cases[@]}"; do
+        v=$(one "$c")
+        echo "$c $v" | tee -a "$out/runs.txt"
+    done
+done
+{
+    echo "nats_bench: $conns connections ($(sed -n 's/^records=//p' "$out/feed.txt") records), medians of $runs"
+    for c in "${cases[@]}"; do
+        printf '%-11s %s records/s\n' "$c" "$(awk -v c="$c" '$1 == c {print $2}' "$out/runs.txt" | sort -n |
+            awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
+    done
+} | tee "$out/summary.txt"
