@@ -878,6 +878,10 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
          * to elect new leaders, and what the agents published meanwhile comes after. */
         if (sc.down_after_ns == 0)
             sc.down_after_ns = NATS_DOWN_AFTER_NS;
+        /* A part lost on its way from a dying server comes again after the ack wait: the
+         * books hold what follows it until then (nats_source.c). */
+        sc.gap_wait_ns = SM_NATS_GAP_WAIT_NS;
+        sc.reorder_window = SM_NATS_REORDER_WINDOW;
     }
     struct sm_sensors_sink sink = {on_records, on_blind, on_event, on_hint, &c, on_host};
     if (cfg->health_interval_ns >= 0) {

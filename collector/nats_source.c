@@ -1,16 +1,21 @@
 /*
  * nats_source.c - the streams' setup and the shard's consumers (nats_source.h).
  *
- * Durable pull consumers, one per partition (nats-server 2.9 gives a consumer one filter
- * subject), acknowledged cumulatively after each fetch: a consumer is the shard's cursor, not
- * its safety. What keeps a verdict from being lost is the replay: a shard that starts reads
- * its partitions again from the stream over the replay horizon before each one's delivered
- * point, so whatever its predecessor held undecided (or had fetched and not read) is decided
- * again. Pull, not push: a fetch goes to whichever server leads the consumer now, where a push
- * consumer whose leader died mid-flow-control was seen to stall for good (nats-server 2.9.10).
+ * Durable push consumers, one per partition (nats-server 2.9 gives a consumer one filter
+ * subject), each message acknowledged once handed on (explicit acks), at most MAX_ACK_PENDING
+ * unacknowledged per partition instead of flow control (a consumer whose leader died
+ * mid-flow-control was seen to stall for good on nats-server 2.9.10). Explicit, not ack-all:
+ * when a server dies, what it was pushing to this shard is lost on the way while the
+ * consumer's new leader counts it as delivered; acknowledging a later message would
+ * acknowledge it too and it would never come. Unacknowledged, it comes again after
+ * SM_NATS_ACK_WAIT_NS, and the books (sensors.c) wait longer than that for a missing seq over
+ * NATS. A consumer is the shard's cursor, not its safety: what keeps a verdict from being lost
+ * when a shard dies is the replay: a shard that starts reads its partitions again from the
+ * stream over the replay horizon before each one's delivered point, so whatever its
+ * predecessor held undecided (or had received and not read) is decided again.
  *
- * The loop never waits here: each turn fetches what is there (NoWait) from each owned
- * partition in turn, the replay's push consumer first while it lasts.
+ * The loop never waits here: each turn takes what is there from each owned partition in turn,
+ * the replay consumer first while it lasts.
  */
 #include "nats_source.h"
 
@@ -27,8 +32,8 @@
 #define PENDING_BYTES (256 << 20) /* what libnats may hold for one partition: more than
                                    * MAX_ACK_PENDING parts, so it never drops one */
 #define PER_PART_TURN 64                      /* messages of one partition before the next */
-#define ACK_WAIT_NS (30 * INT64_C(1000000000)) /* unacknowledged for so long: sent again */
-#define MAX_ACK_PENDING 1024 /* per consumer: the server pushes no further ahead */
+#define MAX_ACK_PENDING 256 /* per consumer: the server pushes no further ahead (so what
+                             * waits in libnats is handed on well within the ack wait) */
 #define BIND_TRIES 10     /* binding a partition while the cluster elects leaders: tries */
 #define API_WAIT_MS 30000 /* a JetStream API call's answer, at most */
 #define BIND_PAUSE_MS 1000
@@ -168,14 +173,15 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
         s = js_GetConsumerInfo(&ci, js, SM_NATS_STREAM, name, NULL, &je);
         if (s == NATS_OK) {
             /* There: its position is what a shard resumes from; never reset it. */
-            bool same = ci->Config->FilterSubject &&
+            bool same = ci->Config->AckPolicy == js_AckExplicit &&
+                        ci->Config->FilterSubject &&
                         strcmp(ci->Config->FilterSubject, filter) == 0 &&
                         ci->Config->DeliverSubject &&
                         strcmp(ci->Config->DeliverSubject, deliver) == 0;
             jsConsumerInfo_Destroy(ci);
             if (!same) {
-                sm_errbuf(errbuf, errlen, "consumer %s of stream %s exists with another filter "
-                          "or delivery subject: delete it (a shard then starts that partition "
+                sm_errbuf(errbuf, errlen, "consumer %s of stream %s exists with another filter, "
+                          "delivery subject or ack policy: delete it (a shard then starts that partition "
                           "over)", name, SM_NATS_STREAM);
                 goto out;
             }
@@ -189,8 +195,8 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
         cc.FilterSubject = filter;
         cc.DeliverSubject = deliver;
         cc.DeliverPolicy = js_DeliverAll;
-        cc.AckPolicy = js_AckAll;
-        cc.AckWait = ACK_WAIT_NS;
+        cc.AckPolicy = js_AckExplicit;
+        cc.AckWait = SM_NATS_ACK_WAIT_NS;
         cc.MaxAckPending = MAX_ACK_PENDING;
         je = 0;
         s = js_AddConsumer(&ci, js, SM_NATS_STREAM, &cc, NULL, &je);
@@ -204,7 +210,7 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
         made++;
     }
     sm_log_info("consumers %s0..%s%u: one per partition (filter synmatch.rec.<p>.>, pushed to "
-                SM_NATS_DELIVER_PREFIX "<p>, ack all, at most %d unacknowledged): %u made, "
+                SM_NATS_DELIVER_PREFIX "<p>, explicit acks, at most %d unacknowledged): %u made, "
                 "%u kept",
                 SM_NATS_CONSUMER_PREFIX, SM_NATS_CONSUMER_PREFIX, (unsigned)o->partitions - 1,
                 MAX_ACK_PENDING, made, kept);
@@ -355,8 +361,8 @@ static int open_replay(sm_nats_source_t *s, char *errbuf, size_t errlen)
     cc.DeliverSubject = rdeliver;
     cc.DeliverPolicy = js_DeliverByStartTime;
     cc.OptStartTime = s->replay_from;
-    cc.AckPolicy = js_AckAll;
-    cc.AckWait = ACK_WAIT_NS;
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = SM_NATS_ACK_WAIT_NS;
     cc.MaxAckPending = MAX_ACK_PENDING;
     jsConsumerInfo *ci = NULL;
     je = 0;
@@ -496,22 +502,21 @@ static int take_replayed(sm_nats_source_t *s, sm_nats_batch_fn fn, void *arg)
             s->replaying--;
         }
     }
-    natsMsg_Ack(m, NULL); /* ack all: everything replayed up to here */
+    natsMsg_Ack(m, NULL);
     natsMsg_Destroy(m);
     if (s->replaying == 0 || left == 0)
         close_replay(s);
     return 1;
 }
 
-/* What waits of pt's durable consumer, once its replay is over, up to max: how many. The last
- * one taken is acknowledged, and with it everything before (ack all), so the server keeps
- * pushing: at most MAX_ACK_PENDING unacknowledged per partition. */
+/* What waits of pt's durable consumer, once its replay is over, up to max: how many. Each
+ * one is acknowledged once handed on, so the server keeps pushing: at most MAX_ACK_PENDING
+ * unacknowledged per partition. */
 static int take_live(sm_nats_source_t *s, struct part *pt, int max, sm_nats_batch_fn fn,
                      void *arg)
 {
     if (pt->replaying)
         return 0; /* what the durable consumer brings follows the replay */
-    natsMsg *last = NULL;
     int got = 0;
     while (got < max && got < PER_PART_TURN) {
         natsMsg *m = NULL;
@@ -524,13 +529,11 @@ static int take_live(sm_nats_source_t *s, struct part *pt, int max, sm_nats_batc
             break;
         }
         fn(arg, (const uint8_t *)natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
-        natsMsg_Destroy(last);
-        last = m;
+        natsMsg_Ack(m, NULL);
+        natsMsg_Destroy(m);
         got++;
     }
-    if (last != NULL) {
-        natsMsg_Ack(last, NULL);
-        natsMsg_Destroy(last);
+    if (got > 0) {
         s->fetches++;
         s->fetched += (uint64_t)got;
     }

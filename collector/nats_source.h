@@ -20,6 +20,13 @@
 
 typedef struct sm_nats_source sm_nats_source_t;
 
+/* A message pushed to a shard and not acknowledged within this is pushed again: what a dying
+ * server was delivering comes again after it. The books wait longer for a missing seq
+ * (SM_NATS_GAP_WAIT_NS). */
+#define SM_NATS_ACK_WAIT_NS (10 * INT64_C(1000000000))
+#define SM_NATS_GAP_WAIT_NS (2 * SM_NATS_ACK_WAIT_NS + 5 * INT64_C(1000000000))
+#define SM_NATS_REORDER_WINDOW 1024 /* parts held per stream while one is missing */
+
 /* What --nats-setup makes: the two streams and one durable consumer per partition. */
 struct sm_nats_setup_opts {
     struct sm_nats_conn_opts conn;

@@ -33,6 +33,7 @@
 
 #define NS_PER_MS INT64_C(1000000)
 #define DEFAULT_WINDOW 64u
+#define LATE_JOIN 64u /* a first seq from here on: this collector joined an epoch late */
 #define DEFAULT_GAP_WAIT (500 * NS_PER_MS)
 #define DEFAULT_DOWN_AFTER (1000 * NS_PER_MS)
 #define DEFAULT_START_GRACE (3000 * NS_PER_MS)
@@ -266,17 +267,19 @@ static bool owned(const sm_sensors_t *s, uint32_t partition)
 
 /*
  * Starts a new epoch for st at the header's values (a new sensor or a restart). An epoch
- * starts at seq 0: a first seq heard within the reorder window means the earlier ones may be
- * still on their way (they are waited for like any gap); a later one means this collector
- * joined mid-epoch (it restarted, or replays from the middle), and what came before is not
- * ours to account for.
+ * starts at seq 0: a first seq below LATE_JOIN (and within the reorder window) means the
+ * earlier ones may be still on their way (they are waited for like any gap); a later one means
+ * this collector joined mid-epoch (it restarted, or replays from the middle), and what came
+ * before is not ours to account for. (Not the window itself: over NATS it is wide, for parts
+ * that come again after a server died, and a replay may start at any seq.)
  */
 static void start_epoch(struct stream *st, const struct sm_wire_header *h, unsigned window)
 {
     drop_pending(st, window);
+    bool early = h->seq < window && h->seq < LATE_JOIN;
     st->epoch = h->boot_epoch;
-    st->next_seq = h->seq < window ? 0 : h->seq;
-    st->joined_late = h->seq >= window;
+    st->next_seq = early ? 0 : h->seq;
+    st->joined_late = !early;
     st->in_order_yet = false;
     st->ended = false;
     st->have_last = false;
