@@ -38,7 +38,7 @@
 #include "clock.h"
 #include "errbuf.h"
 #include "log.h"
-#include "metrics.h"
+#include "agent_metrics.h"
 #include "netstat.h"
 #include "sender.h"
 #include "synmatch/nats.h"

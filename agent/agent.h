@@ -47,7 +47,7 @@ struct sm_agent_opts {
     /* --collector nats://...: JetStream (synmatch/nats.h) */
     unsigned partitions;    /* parts per batch; 0 = SM_NATS_DEFAULT_PARTITIONS */
     const char *nats_creds, *nats_ca, *nats_cert, *nats_key;
-    /* /metrics (agent/metrics.h), or NULL: the loop publishes its counters there at every
+    /* /metrics (agent/agent_metrics.h), or NULL: the loop publishes its counters there at every
      * heartbeat and when a scrape asks. Not owned; must outlive the agent. */
     struct sm_agent_mx *metrics;
 };

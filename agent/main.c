@@ -18,7 +18,7 @@
 #include "synmatch/nats.h"
 #include "exit.h"
 #include "log.h"
-#include "metrics.h"
+#include "agent_metrics.h"
 #include "parse.h"
 #include "privdrop.h"
 

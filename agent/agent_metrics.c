@@ -1,7 +1,7 @@
 /*
- * metrics.c - the agent's /metrics (see metrics.h; names in docs/METRICS.md).
+ * agent_metrics.c - the agent's /metrics (see agent_metrics.h; names in docs/METRICS.md).
  */
-#include "metrics.h"
+#include "agent_metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>

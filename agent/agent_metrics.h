@@ -1,5 +1,5 @@
 /*
- * metrics.h - the agent's Prometheus metrics (private to the agent; docs/METRICS.md).
+ * agent_metrics.h - the agent's Prometheus metrics (private to the agent; docs/METRICS.md).
  *
  * As the collector's: the agent's loop copies its counters into a snapshot (common/snapshot.h)
  * at every heartbeat and when a scrape asks, and the HTTP thread (common/httpd.h) formats it.
