@@ -54,7 +54,7 @@ static void puts_(struct sm_prom *p, const char *s)
     put(p, s, strlen(s));
 }
 
-static void printf_(struct sm_prom *p, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void printf_(struct sm_prom *p, const char *fmt, ...)
 {
     char tmp[128];
     va_list ap;

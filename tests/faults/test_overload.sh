@@ -36,6 +36,7 @@ run() {
     /usr/bin/time -f "%M" -o "$d/rss_kib" "$build/synmatch-collector" --listen "$sock" \
         --max-pending "$cap" --exit-when-done --stats 1 --output /dev/stdout 2>"$d/collector.err" |
         awk -v real="$d/real.jsonl" -v flood="$d/flood_counts.txt" '
+            /"event":/ { print > real; next }
             /"dport":80[,}]/ {
                 match($0, /"verdict":"[a-z_]*"/); v = substr($0, RSTART + 11, RLENGTH - 12)
                 if (v == "unknown") { match($0, /"reason":"[a-z_]*"/); v = v "/" substr($0, RSTART + 10, RLENGTH - 11) }

@@ -21,26 +21,39 @@ fail=0
 ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fail=$((fail + 1)); }
 
-# run NAME SYNS: the collector fed SYNS flood SYNs; prints its peak RSS in kB
+# run NAME SYNS: the collector fed SYNS flood SYNs; its peak RSS in kB in $tmp/NAME.rss.
+# Bounded waits, generous: a sanitizer build on a loaded machine is ten times slower.
 run() {
     local name=$1 syns=$2 sock=ipc://$tmp/$1.sock
     /usr/bin/time -f "%M" -o "$tmp/$name.rss" "$build/synmatch-collector" --listen "$sock" \
         --exit-when-done --stats 0 --max-pending 131072 --health-interval 1 --health-services 20 \
         --output "$tmp/$name.jsonl" 2>"$tmp/$name.err" &
     local cpid=$!
-    for _ in $(seq 100); do grep -q "listening on" "$tmp/$name.err" 2>/dev/null && break; sleep 0.05; done
-    timeout 60 "$feed" --syns "$syns" "$sock" >"$tmp/$name.feed" || bad "$name: the feeder failed"
-    for _ in $(seq 600); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 400); do grep -q "listening on" "$tmp/$name.err" 2>/dev/null && break; sleep 0.05; done
+    timeout 300 "$feed" --syns "$syns" "$sock" >"$tmp/$name.feed" || bad "$name: the feeder failed (exit $?)"
+    for _ in $(seq 3000); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$cpid" 2>/dev/null && { bad "$name: the collector did not finish"; kill $(pgrep -P "$cpid") 2>/dev/null || true; }
     wait "$cpid" || bad "$name: collector exit $?"
-    cat "$tmp/$name.rss"
+    if [ "$fail" -gt 0 ]; then
+        echo "--- $name: collector stderr"; tail -20 "$tmp/$name.err"
+        echo "--- $name: feeder"; tail -5 "$tmp/$name.feed"
+        exit 1
+    fi
 }
-small=$(run small $((1 << 18)))
-big=$(run big $((1 << 20)))
+run small $((1 << 18))
+run big $((1 << 20))
+small=$(tail -1 "$tmp/small.rss")
+big=$(tail -1 "$tmp/big.rss")
 echo "     peak RSS: 2^18 sources $((small / 1024)) MB, 2^20 sources $((big / 1024)) MB"
-[ "$big" -lt $((small + 32 * 1024)) ] && [ "$big" -lt $((300 * 1024)) ] &&
-    ok "memory bounded: 2^20 sources within 32 MB of 2^18 ($(((big - small) / 1024)) MB more)" ||
-    bad "memory grows with the flood: $small kB -> $big kB"
+if [ -n "${SM_SANITIZED:-}" ]; then
+    # ASan keeps freed memory in quarantine and adds shadow memory: RSS says nothing of the
+    # program's bound here. The plain build's run of this test holds it; here the rest.
+    echo "     (sanitizer build: peak RSS not compared; the plain build's run compares it)"
+else
+    [ "$big" -lt $((small + 32 * 1024)) ] && [ "$big" -lt $((300 * 1024)) ] &&
+        ok "memory bounded: 2^20 sources within 32 MB of 2^18 ($(((big - small) / 1024)) MB more)" ||
+        bad "memory grows with the flood: $small kB -> $big kB"
+fi
 
 /usr/bin/python3 - "$tmp/big.jsonl" $((1 << 20)) <<'PY' || fail=$((fail + 1))
 import json, sys
