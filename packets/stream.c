@@ -63,7 +63,7 @@ struct sm_streams {
     uint64_t rng;
 };
 
-static size_t slot_size_for(size_t key_len)
+static inline size_t slot_size_for(size_t key_len)
 {
     size_t sz = sizeof(struct slot_hdr) + key_len;
     return (sz + 7) & ~(size_t)7;
@@ -128,12 +128,6 @@ static inline uint32_t hash_key(const sm_streams_t *s, const uint8_t *key, size_
         h += s->mul[i] * w;
     }
     return (uint32_t)(h >> 32);
-}
-
-/* Constant sizes let the compiler compare inline instead of calling memcmp. */
-static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t len)
-{
-    return len == 12 ? memcmp(a, b, 12) == 0 : memcmp(a, b, 36) == 0;
 }
 
 /* Doubles the table. Returns -1 if memory is short (the caller then evicts instead). */
@@ -217,18 +211,24 @@ static void evict_one(sm_streams_t *s, struct table *t, uint64_t frame)
         s->first_inexact_frame = frame;
 }
 
-/* Returns the slot of key, creating it (with a new stream index) if absent. */
-static struct slot_hdr *find_or_insert(sm_streams_t *s, struct table *t, const uint8_t *key,
-                                       uint32_t h, uint64_t frame)
+/*
+ * Returns the slot of key, creating it (with a new stream index) if absent. Always inlined
+ * with constant key and slot sizes (one copy per table): the probe loop then steps by a
+ * constant stride and compares keys inline, which is most of the per-packet cost here.
+ */
+static inline __attribute__((always_inline)) struct slot_hdr *
+find_or_insert_sized(sm_streams_t *s, struct table *t, const uint8_t *key, uint32_t h,
+                     uint64_t frame, size_t key_len, size_t slot_size)
 {
     for (;;) {
         size_t mask = t->nslots - 1, i = h & mask;
+        uint8_t *base = t->slots;
         struct slot_hdr *e;
         for (;;) {
-            e = slot_at(t, i);
+            e = (struct slot_hdr *)(base + i * slot_size);
             if (!(e->flags & SLOT_USED))
                 break;
-            if (e->hash == h && key_eq(e->key, key, t->key_len))
+            if (e->hash == h && memcmp(e->key, key, key_len) == 0)
                 return e;
             i = (i + 1) & mask;
         }
@@ -241,13 +241,28 @@ static struct slot_hdr *find_or_insert(sm_streams_t *s, struct table *t, const u
                 evict_one(s, t, frame);
             continue;
         }
-        memcpy(e->key, key, t->key_len);
+        memcpy(e->key, key, key_len);
         e->hash = h;
         e->flags = SLOT_USED;
         e->stream = (uint32_t)s->next_stream++;
         t->used++;
         return e;
     }
+}
+
+#define V4_KEY 12
+#define V6_KEY 36
+
+static struct slot_hdr *find_or_insert_v4(sm_streams_t *s, const uint8_t *key, uint32_t h,
+                                          uint64_t frame)
+{
+    return find_or_insert_sized(s, &s->v4, key, h, frame, V4_KEY, slot_size_for(V4_KEY));
+}
+
+static struct slot_hdr *find_or_insert_v6(sm_streams_t *s, const uint8_t *key, uint32_t h,
+                                          uint64_t frame)
+{
+    return find_or_insert_sized(s, &s->v6, key, h, frame, V6_KEY, slot_size_for(V6_KEY));
 }
 
 static inline uint64_t load_be64(const uint8_t *p)
@@ -281,17 +296,16 @@ static inline int addr_cmp(const uint8_t *a, const uint8_t *b, bool v6)
 
 /* What a header's lookup needs: its canonical key, the key's hash, the sender's flow. */
 struct prepared {
-    uint8_t key[36];
+    uint8_t key[V6_KEY];
     uint32_t hash;
     uint8_t flow; /* the sender's flow, 0 or 1 (R1) */
-    bool v6;
 };
 
-static void prepare(const sm_streams_t *s, const struct sm_record *r, struct prepared *p)
+/* Inlined once per address length, so the copies and the hash run on constant sizes. */
+static inline __attribute__((always_inline)) void
+prepare_sized(const sm_streams_t *s, const struct sm_tuple *tp, struct prepared *p, bool v6)
 {
-    const struct sm_tuple *tp = &r->tuple;
-    bool v6 = tp->src.family == SM_AF_INET6;
-    size_t alen = v6 ? 16 : 4;
+    const size_t alen = v6 ? 16 : 4;
 
     /* R1: the sender's flow, from the raw address order, then the ports. */
     int d = addr_cmp(tp->src.bytes, tp->dst.bytes, v6);
@@ -299,7 +313,6 @@ static void prepare(const sm_streams_t *s, const struct sm_record *r, struct pre
     if (d == 0)
         d = tp->sport > tp->dport ? 1 : -1;
     p->flow = d >= 0 ? 0 : 1;
-    p->v6 = v6;
 
     /* The unordered pair as a canonical key: the smaller endpoint first. */
     const uint8_t *a = src_first ? tp->src.bytes : tp->dst.bytes;
@@ -311,19 +324,16 @@ static void prepare(const sm_streams_t *s, const struct sm_record *r, struct pre
     p->key[2 * alen + 1] = (uint8_t)pa;
     p->key[2 * alen + 2] = (uint8_t)(pb >> 8);
     p->key[2 * alen + 3] = (uint8_t)pb;
-    p->hash = hash_key(s, p->key, v6 ? 36 : 12);
+    p->hash = hash_key(s, p->key, v6 ? V6_KEY : V4_KEY);
 }
 
-static int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, const struct prepared *p)
+/* R3-R6 on the pair's slot; returns the header's stream index. */
+static inline int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, struct slot_hdr *e,
+                            unsigned f)
 {
     const struct sm_record *r = &v->rec;
-    struct table *t = p->v6 ? &s->v6 : &s->v4;
-    unsigned f = p->flow, rv = 1 - f;
-    uint8_t fbit = f == 0 ? SLOT_BASE0 : SLOT_BASE1, rbit = f == 0 ? SLOT_BASE1 : SLOT_BASE0;
-    s->clock++;
-
-    /* R2: the pair's newest conversation, or a new one. */
-    struct slot_hdr *e = find_or_insert(s, t, p->key, p->hash, r->frame);
+    unsigned rv = 1 - f;
+    uint8_t fbit = (uint8_t)(SLOT_BASE0 << f), rbit = (uint8_t)(SLOT_BASE0 << rv);
     e->last_used = s->clock;
 
     bool syn = (r->flags & SM_TH_SYN) != 0, ack = (r->flags & SM_TH_ACK) != 0;
@@ -355,9 +365,19 @@ static int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, const struct 
 
 int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v)
 {
+    const struct sm_record *r = &v->rec;
     struct prepared p;
-    prepare(s, &v->rec, &p);
-    return apply(s, v, &p);
+    struct slot_hdr *e;
+    s->clock++;
+    /* R2: the pair's newest conversation, or a new one. */
+    if (r->tuple.src.family != SM_AF_INET6) {
+        prepare_sized(s, &r->tuple, &p, false);
+        e = find_or_insert_v4(s, p.key, p.hash, r->frame);
+    } else {
+        prepare_sized(s, &r->tuple, &p, true);
+        e = find_or_insert_v6(s, p.key, p.hash, r->frame);
+    }
+    return apply(s, v, e, p.flow);
 }
 
 uint64_t sm_streams_count(const sm_streams_t *s)
