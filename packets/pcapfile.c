@@ -371,19 +371,26 @@ static int add_ifstats(sm_pcapfile_t *f, const uint8_t *body, uint32_t body_len)
     return 0;
 }
 
+/*
+ * Nearly every record lies whole in the buffer already (256 KiB reads): fill() is called
+ * only when it does not, so the common case costs two comparisons instead of two calls.
+ */
 static int next_classic(sm_pcapfile_t *f, struct sm_frame *out)
 {
     uint64_t frame_no = f->frames + 1;
-    ssize_t got = fill(f, f->rec_hdr_len);
-    if (got < 0)
-        return -1;
-    if (got == 0)
-        return 0;
-    if ((size_t)got < f->rec_hdr_len)
-        return fail(f, SM_PCAP_ERR_TRUNCATED,
-                    "truncated at frame %" PRIu64 " (byte %" PRIu64
-                    "): record header has %zd of %" PRIu32 " bytes",
-                    frame_no, f->consumed, got, f->rec_hdr_len);
+    size_t hdr_len = f->rec_hdr_len;
+    if (f->len - f->pos < hdr_len) {
+        ssize_t got = fill(f, hdr_len);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            return 0;
+        if ((size_t)got < hdr_len)
+            return fail(f, SM_PCAP_ERR_TRUNCATED,
+                        "truncated at frame %" PRIu64 " (byte %" PRIu64
+                        "): record header has %zd of %" PRIu32 " bytes",
+                        frame_no, f->consumed, got, f->rec_hdr_len);
+    }
     const uint8_t *h = f->buf + f->pos;
     uint32_t sec = rd32(f, h), frac = rd32(f, h + 4);
     uint32_t caplen = rd32(f, h + 8), wirelen = rd32(f, h + 12);
@@ -392,15 +399,17 @@ static int next_classic(sm_pcapfile_t *f, struct sm_frame *out)
                     "corrupt at frame %" PRIu64 " (byte %" PRIu64 "): captured length %" PRIu32
                     " is absurd",
                     frame_no, f->consumed, caplen);
-    got = fill(f, f->rec_hdr_len + caplen);
-    if (got < 0)
-        return -1;
-    if ((size_t)got < f->rec_hdr_len + caplen)
-        return fail(f, SM_PCAP_ERR_TRUNCATED,
-                    "truncated at frame %" PRIu64 " (byte %" PRIu64 "): packet data has %zd of %"
-                    PRIu32 " bytes",
-                    frame_no, f->consumed, got - (ssize_t)f->rec_hdr_len, caplen);
-    out->data = f->buf + f->pos + f->rec_hdr_len;
+    if (f->len - f->pos < hdr_len + caplen) {
+        ssize_t got = fill(f, hdr_len + caplen);
+        if (got < 0)
+            return -1;
+        if ((size_t)got < hdr_len + caplen)
+            return fail(f, SM_PCAP_ERR_TRUNCATED,
+                        "truncated at frame %" PRIu64 " (byte %" PRIu64
+                        "): packet data has %zd of %" PRIu32 " bytes",
+                        frame_no, f->consumed, got - (ssize_t)f->rec_hdr_len, caplen);
+    }
+    out->data = f->buf + f->pos + hdr_len;
     out->caplen = caplen;
     out->wirelen = wirelen < caplen ? caplen : wirelen;
     out->ts_ns = (int64_t)sec * 1000000000 + (int64_t)frac * (f->nsec ? 1 : 1000);
@@ -408,7 +417,7 @@ static int next_classic(sm_pcapfile_t *f, struct sm_frame *out)
     out->interface = 0;
     out->number = frame_no;
     f->frames = frame_no;
-    consume(f, f->rec_hdr_len + caplen);
+    consume(f, hdr_len + caplen);
     return 1;
 }
 
