@@ -50,6 +50,7 @@ struct table {
     size_t used;
     size_t slot_size;
     size_t key_len;
+    bool huge; /* slots from sm_huge_alloc(), not sm_calloc() */
 };
 
 struct sm_streams {
@@ -69,13 +70,39 @@ static inline size_t slot_size_for(size_t key_len)
     return (sz + 7) & ~(size_t)7;
 }
 
+/*
+ * Tables of 256 KiB or more come whole in huge pages (hugemem.h): a growing table is written
+ * all over while its members move in, and in 4 KiB pages each doubling faulted every page of
+ * the new table anew (a third of compare's page faults on a 100 MB pair). Below that, the
+ * 2 MiB a huge page zeroes would cost more than the faults it saves.
+ */
+#define HUGE_FROM ((size_t)256 << 10)
+
+static uint8_t *slots_alloc(size_t n, size_t slot_size, bool *huge)
+{
+    size_t bytes = n * slot_size;
+    *huge = bytes >= HUGE_FROM;
+    if (!*huge)
+        return sm_calloc(n, slot_size);
+    return sm_alloc_should_fail() ? NULL : sm_huge_alloc(bytes);
+}
+
+static void table_free(struct table *t)
+{
+    if (t->huge)
+        sm_huge_free(t->slots, t->nslots * t->slot_size);
+    else
+        free(t->slots);
+    t->slots = NULL;
+}
+
 static int table_init(struct table *t, size_t key_len)
 {
     t->key_len = key_len;
     t->slot_size = slot_size_for(key_len);
     t->nslots = INITIAL_SLOTS;
     t->used = 0;
-    t->slots = sm_calloc(t->nslots, t->slot_size);
+    t->slots = slots_alloc(t->nslots, t->slot_size, &t->huge);
     return t->slots ? 0 : -1;
 }
 
@@ -107,8 +134,8 @@ void sm_streams_destroy(sm_streams_t **self_p)
 {
     if (self_p == NULL || *self_p == NULL)
         return;
-    free((*self_p)->v4.slots);
-    free((*self_p)->v6.slots);
+    table_free(&(*self_p)->v4);
+    table_free(&(*self_p)->v6);
     free(*self_p);
     *self_p = NULL;
 }
@@ -134,10 +161,10 @@ static inline uint32_t hash_key(const sm_streams_t *s, const uint8_t *key, size_
 static int table_grow(struct table *t)
 {
     size_t n = t->nslots * 2;
-    uint8_t *ns = sm_calloc(n, t->slot_size);
+    bool huge;
+    uint8_t *ns = slots_alloc(n, t->slot_size, &huge);
     if (ns == NULL)
         return -1;
-    sm_advise_huge(ns, n * t->slot_size);
     for (size_t i = 0; i < t->nslots; i++) {
         struct slot_hdr *e = slot_at(t, i);
         if (!(e->flags & SLOT_USED))
@@ -147,9 +174,10 @@ static int table_grow(struct table *t)
             j = (j + 1) & (n - 1);
         memcpy(ns + j * t->slot_size, e, t->slot_size);
     }
-    free(t->slots);
+    table_free(t);
     t->slots = ns;
     t->nslots = n;
+    t->huge = huge;
     return 0;
 }
 
