@@ -4,10 +4,10 @@
  *
  * Two open-addressing tables (linear probing, keyed universal hashing because files can be
  * hostile):
- * one for IPv4 pairs (12-byte keys, 40-byte slots) and one for IPv6 pairs (36-byte keys,
+ * one for IPv4 pairs (12-byte keys, 32-byte slots) and one for IPv6 pairs (36-byte keys,
  * 64-byte slots), so the common IPv4 case costs well under half the memory. Each slot keeps
- * 32 bits of its hash: growing the table needs no SipHash, and most probes that are not
- * the key are rejected without comparing keys. Tables stay below 2^32 slots. A slot holds the newest conversation
+ * 29 bits of its hash, beside its three flags: growing the table needs no rehashing, and most
+ * probes that are not the key are rejected without comparing keys. A slot holds the newest conversation
  * of its pair: its stream index, and the two flows' base sequence numbers (R6). R3 ("a SYN
  * with a new ISN starts a new conversation") simply overwrites the slot, since the older
  * conversation of a pair is never consulted again.
@@ -35,14 +35,28 @@ enum {
     SLOT_BASE1 = 0x4,
 };
 
+#define FLAG_BITS 3u
+#define FLAG_MASK ((1u << FLAG_BITS) - 1)
+/* Tables stay below 2^29 slots: the home slot comes from the hash's 29 bits. */
+#define MAX_SLOTS ((size_t)1 << (32 - FLAG_BITS))
+
+/*
+ * 20 bytes and the key: an IPv4 slot is 32 bytes, two to a cache line, none across two (at
+ * 40 bytes with a flags byte of its own, half the slots straddled two lines, and every
+ * packet's lookup is a cache miss on a table the size of the connections).
+ */
 struct slot_hdr {
-    uint32_t hash; /* low 32 bits of the key's hash: rehash without rehashing, cheap misses */
+    uint32_t hf; /* the key's hash, top 29 bits; SLOT_* flags in the low FLAG_BITS */
     uint32_t stream;
     uint32_t base[2];
     uint32_t last_used;
-    uint8_t flags;
     uint8_t key[]; /* addrA, addrB, portA, portB with (addrA, portA) <= (addrB, portB) */
 };
+
+static inline size_t home_of(uint32_t hf, size_t mask)
+{
+    return (hf >> FLAG_BITS) & mask;
+}
 
 struct table {
     uint8_t *slots;
@@ -64,10 +78,10 @@ struct sm_streams {
     uint64_t rng;
 };
 
+/* 32 bytes for IPv4, 64 for IPv6 (56 used): slots never straddle cache lines. */
 static inline size_t slot_size_for(size_t key_len)
 {
-    size_t sz = sizeof(struct slot_hdr) + key_len;
-    return (sz + 7) & ~(size_t)7;
+    return sizeof(struct slot_hdr) + key_len <= 32 ? 32 : 64;
 }
 
 /*
@@ -167,10 +181,10 @@ static int table_grow(struct table *t)
         return -1;
     for (size_t i = 0; i < t->nslots; i++) {
         struct slot_hdr *e = slot_at(t, i);
-        if (!(e->flags & SLOT_USED))
+        if (!(e->hf & SLOT_USED))
             continue;
-        size_t j = e->hash & (n - 1);
-        while (((struct slot_hdr *)(ns + j * t->slot_size))->flags & SLOT_USED)
+        size_t j = home_of(e->hf, n - 1);
+        while (((struct slot_hdr *)(ns + j * t->slot_size))->hf & SLOT_USED)
             j = (j + 1) & (n - 1);
         memcpy(ns + j * t->slot_size, e, t->slot_size);
     }
@@ -189,9 +203,9 @@ static void table_delete(struct table *t, size_t i)
     for (;;) {
         j = (j + 1) & mask;
         struct slot_hdr *e = slot_at(t, j);
-        if (!(e->flags & SLOT_USED))
+        if (!(e->hf & SLOT_USED))
             break;
-        size_t home = e->hash & mask;
+        size_t home = home_of(e->hf, mask);
         /* e may move to i if its home is not in the cyclic range (i, j]. */
         bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
@@ -224,7 +238,7 @@ static void evict_one(sm_streams_t *s, struct table *t, uint64_t frame)
     uint32_t oldest_age = 0;
     for (unsigned seen = 0; seen < EVICT_SAMPLE && seen < t->used;) {
         struct slot_hdr *e = slot_at(t, i);
-        if (e->flags & SLOT_USED) {
+        if (e->hf & SLOT_USED) {
             uint32_t age = s->clock - e->last_used;
             if (victim == SIZE_MAX || age > oldest_age) {
                 victim = i;
@@ -249,14 +263,14 @@ find_or_insert_sized(sm_streams_t *s, struct table *t, const uint8_t *key, uint3
                      uint64_t frame, size_t key_len, size_t slot_size)
 {
     for (;;) {
-        size_t mask = t->nslots - 1, i = h & mask;
+        size_t mask = t->nslots - 1, i = home_of(h, mask);
         uint8_t *base = t->slots;
         struct slot_hdr *e;
         for (;;) {
             e = (struct slot_hdr *)(base + i * slot_size);
-            if (!(e->flags & SLOT_USED))
+            if (!(e->hf & SLOT_USED))
                 break;
-            if (e->hash == h && memcmp(e->key, key, key_len) == 0)
+            if ((e->hf & ~FLAG_MASK) == h && memcmp(e->key, key, key_len) == 0)
                 return e;
             i = (i + 1) & mask;
         }
@@ -265,13 +279,12 @@ find_or_insert_sized(sm_streams_t *s, struct table *t, const uint8_t *key, uint3
             continue; /* deletion may have moved slots: probe again */
         }
         if ((t->used + 1) * LOAD_DEN > t->nslots * LOAD_NUM) {
-            if (t->nslots >= ((size_t)1 << 32) || table_grow(t) == -1)
+            if (t->nslots >= MAX_SLOTS || table_grow(t) == -1)
                 evict_one(s, t, frame);
             continue;
         }
         memcpy(e->key, key, key_len);
-        e->hash = h;
-        e->flags = SLOT_USED;
+        e->hf = h | SLOT_USED;
         e->stream = (uint32_t)s->next_stream++;
         t->used++;
         return e;
@@ -325,7 +338,7 @@ static inline int addr_cmp(const uint8_t *a, const uint8_t *b, bool v6)
 /* What a header's lookup needs: its canonical key, the key's hash, the sender's flow. */
 struct prepared {
     uint8_t key[V6_KEY];
-    uint32_t hash;
+    uint32_t hash; /* its FLAG_BITS low bits clear */
     uint8_t flow; /* the sender's flow, 0 or 1 (R1) */
 };
 
@@ -352,7 +365,7 @@ prepare_sized(const sm_streams_t *s, const struct sm_tuple *tp, struct prepared 
     p->key[2 * alen + 1] = (uint8_t)pa;
     p->key[2 * alen + 2] = (uint8_t)(pb >> 8);
     p->key[2 * alen + 3] = (uint8_t)pb;
-    p->hash = hash_key(s, p->key, v6 ? V6_KEY : V4_KEY);
+    p->hash = hash_key(s, p->key, v6 ? V6_KEY : V4_KEY) & ~FLAG_MASK;
 }
 
 /* R3-R6 on the pair's slot; returns the header's stream index. */
@@ -361,15 +374,15 @@ static inline int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, struct
 {
     const struct sm_record *r = &v->rec;
     unsigned rv = 1 - f;
-    uint8_t fbit = (uint8_t)(SLOT_BASE0 << f), rbit = (uint8_t)(SLOT_BASE0 << rv);
+    uint32_t fbit = (uint32_t)SLOT_BASE0 << f, rbit = (uint32_t)SLOT_BASE0 << rv;
     e->last_used = s->clock;
 
     bool syn = (r->flags & SM_TH_SYN) != 0, ack = (r->flags & SM_TH_ACK) != 0;
-    if (syn && (e->flags & fbit) && r->seq != e->base[f]) {
+    if (syn && (e->hf & fbit) && r->seq != e->base[f]) {
         if (!ack) {
             /* R3: a SYN with another ISN starts a new conversation for the pair. */
             e->stream = (uint32_t)s->next_stream++;
-            e->flags = SLOT_USED;
+            e->hf = (e->hf & ~FLAG_MASK) | SLOT_USED;
         } else {
             /* R4: a SYN/ACK only moves the base. */
             e->base[f] = r->seq;
@@ -379,13 +392,13 @@ static inline int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, struct
 
     /* R6: base learning, only from analyzable headers (R8). */
     if (v->analyzable) {
-        if (!(e->flags & fbit)) {
+        if (!(e->hf & fbit)) {
             e->base[f] = syn ? r->seq : r->seq - 1;
-            e->flags |= fbit;
+            e->hf |= fbit;
         }
-        if (ack && !(e->flags & rbit)) {
+        if (ack && !(e->hf & rbit)) {
             e->base[rv] = r->ack - 1;
-            e->flags |= rbit;
+            e->hf |= rbit;
         }
     }
     return stream;
