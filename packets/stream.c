@@ -6,7 +6,7 @@
  * hostile):
  * one for IPv4 pairs (12-byte keys, 32-byte slots) and one for IPv6 pairs (36-byte keys,
  * 64-byte slots), so the common IPv4 case costs well under half the memory. Each slot keeps
- * 29 bits of its hash, beside its three flags: growing the table needs no rehashing, and most
+ * 29 bits of its hash, below its three flags: growing the table needs no rehashing, and most
  * probes that are not the key are rejected without comparing keys. A slot holds the newest conversation
  * of its pair: its stream index, and the two flows' base sequence numbers (R6). R3 ("a SYN
  * with a new ISN starts a new conversation") simply overwrites the slot, since the older
@@ -29,16 +29,14 @@
 #define EVICT_SAMPLE 16
 #define INITIAL_SLOTS 1024u
 
-enum {
-    SLOT_USED = 0x1,
-    SLOT_BASE0 = 0x2,
-    SLOT_BASE1 = 0x4,
-};
+/* The flags take the top three bits of a slot's hash word (struct slot_hdr). */
+#define SLOT_USED (1u << 29)
+#define SLOT_BASE0 (1u << 30)
+#define SLOT_BASE1 (1u << 31)
 
-#define FLAG_BITS 3u
-#define FLAG_MASK ((1u << FLAG_BITS) - 1)
+#define HASH_MASK (SLOT_USED - 1)
 /* Tables stay below 2^29 slots: the home slot comes from the hash's 29 bits. */
-#define MAX_SLOTS ((size_t)1 << (32 - FLAG_BITS))
+#define MAX_SLOTS ((size_t)SLOT_USED)
 
 /*
  * 20 bytes and the key: an IPv4 slot is 32 bytes, two to a cache line, none across two (at
@@ -46,16 +44,17 @@ enum {
  * packet's lookup is a cache miss on a table the size of the connections).
  */
 struct slot_hdr {
-    uint32_t hf; /* the key's hash, top 29 bits; SLOT_* flags in the low FLAG_BITS */
+    uint32_t hf; /* 29 bits of the key's hash, below the SLOT_* flags */
     uint32_t stream;
     uint32_t base[2];
     uint32_t last_used;
     uint8_t key[]; /* addrA, addrB, portA, portB with (addrA, portA) <= (addrB, portB) */
 };
 
+/* mask < 2^29: the flags never take part. */
 static inline size_t home_of(uint32_t hf, size_t mask)
 {
-    return (hf >> FLAG_BITS) & mask;
+    return hf & mask;
 }
 
 struct table {
@@ -270,7 +269,7 @@ find_or_insert_sized(sm_streams_t *s, struct table *t, const uint8_t *key, uint3
             e = (struct slot_hdr *)(base + i * slot_size);
             if (!(e->hf & SLOT_USED))
                 break;
-            if ((e->hf & ~FLAG_MASK) == h && memcmp(e->key, key, key_len) == 0)
+            if ((e->hf & HASH_MASK) == h && memcmp(e->key, key, key_len) == 0)
                 return e;
             i = (i + 1) & mask;
         }
@@ -338,7 +337,7 @@ static inline int addr_cmp(const uint8_t *a, const uint8_t *b, bool v6)
 /* What a header's lookup needs: its canonical key, the key's hash, the sender's flow. */
 struct prepared {
     uint8_t key[V6_KEY];
-    uint32_t hash; /* its FLAG_BITS low bits clear */
+    uint32_t hash; /* 29 bits (HASH_MASK) */
     uint8_t flow; /* the sender's flow, 0 or 1 (R1) */
 };
 
@@ -365,7 +364,7 @@ prepare_sized(const sm_streams_t *s, const struct sm_tuple *tp, struct prepared 
     p->key[2 * alen + 1] = (uint8_t)pa;
     p->key[2 * alen + 2] = (uint8_t)(pb >> 8);
     p->key[2 * alen + 3] = (uint8_t)pb;
-    p->hash = hash_key(s, p->key, v6 ? V6_KEY : V4_KEY) & ~FLAG_MASK;
+    p->hash = hash_key(s, p->key, v6 ? V6_KEY : V4_KEY) & HASH_MASK;
 }
 
 /* R3-R6 on the pair's slot; returns the header's stream index. */
@@ -374,7 +373,7 @@ static inline int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, struct
 {
     const struct sm_record *r = &v->rec;
     unsigned rv = 1 - f;
-    uint32_t fbit = (uint32_t)SLOT_BASE0 << f, rbit = (uint32_t)SLOT_BASE0 << rv;
+    uint32_t fbit = SLOT_BASE0 << f, rbit = SLOT_BASE0 << rv;
     e->last_used = s->clock;
 
     bool syn = (r->flags & SM_TH_SYN) != 0, ack = (r->flags & SM_TH_ACK) != 0;
@@ -382,7 +381,7 @@ static inline int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, struct
         if (!ack) {
             /* R3: a SYN with another ISN starts a new conversation for the pair. */
             e->stream = (uint32_t)s->next_stream++;
-            e->hf = (e->hf & ~FLAG_MASK) | SLOT_USED;
+            e->hf = (e->hf & HASH_MASK) | SLOT_USED;
         } else {
             /* R4: a SYN/ACK only moves the base. */
             e->base[f] = r->seq;
