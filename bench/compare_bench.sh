@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # compare_bench.sh - `synmatch compare` against its floor and its references, in one run.
 #
-#   bench/compare_bench.sh [--runs N] [--references] [--connections N] DATADIR
+#   bench/compare_bench.sh [--runs N] [--references] [--connections N] [--mix "ARGS"] DATADIR
 #
 # DATADIR holds (or receives) the generated pair: DATADIR/client.pcap, DATADIR/server.pcap
-# from bench/gen_pair (defaults: ~1 GB per file, ~500k connections). Steps:
+# from bench/gen_pair (defaults: ~1 GB per file, ~500k connections; --mix passes more options to
+# gen_pair for another traffic mix, e.g. --mix "--v6 0 --data-packets 20 --rate 200": IPv4
+# only, more packets per connection, a longer capture; docs/PERFORMANCE.md lists the mixes
+# used). Steps:
 #   1. build gen_pair and pcap_floor (bench/build.sh); generate the pair if it is missing;
 #   2. check compare's map and missing list against the generator's ground truth;
 #   3. time the floor (libpcap reading both files in parallel, nothing else) and compare,
@@ -20,15 +23,17 @@ set -euo pipefail
 runs=5
 refs=0
 conns=""
+mix=""
 while [ $# -gt 1 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
         --references) refs=1; shift ;;
         --connections) conns=$2; shift 2 ;;
-        *) echo "usage: $0 [--runs N] [--references] [--connections N] DATADIR" >&2; exit 2 ;;
+        --mix) mix=$2; shift 2 ;;
+        *) echo "usage: $0 [--runs N] [--references] [--connections N] [--mix ARGS] DATADIR" >&2; exit 2 ;;
     esac
 done
-[ $# -eq 1 ] || { echo "usage: $0 [--runs N] [--references] [--connections N] DATADIR" >&2; exit 2; }
+[ $# -eq 1 ] || { echo "usage: $0 [--runs N] [--references] [--connections N] [--mix ARGS] DATADIR" >&2; exit 2; }
 data=$(mkdir -p "$1" && cd "$1" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -44,7 +49,8 @@ c=$data/client.pcap
 s=$data/server.pcap
 if [ ! -f "$c" ] || [ ! -f "$s" ]; then
     echo "== generating the pair into $data" >&2
-    "$gen_pair" ${conns:+--connections "$conns"} "$c" "$s" 2>"$data/gen.log"
+    # shellcheck disable=SC2086 # $mix is a list of options
+    "$gen_pair" ${conns:+--connections "$conns"} $mix "$c" "$s" 2>"$data/gen.log"
 fi
 
 # ---- 2. correctness against the generator's truth ------------------------------------------
@@ -76,7 +82,8 @@ fi
 small=$data/small
 if [ ! -f "$small/client.pcap" ]; then
     mkdir -p "$small"
-    "$gen_pair" --connections 20000 "$small/client.pcap" "$small/server.pcap" 2>/dev/null
+    # shellcheck disable=SC2086
+    "$gen_pair" --connections 20000 $mix "$small/client.pcap" "$small/server.pcap" 2>/dev/null
 fi
 pk=$(( $(grep -E '^client_packets=' "$small/client.pcap.truth" | cut -d= -f2) + \
        $(grep -E '^server_packets=' "$small/client.pcap.truth" | cut -d= -f2) ))

@@ -18,10 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hugemem.h"
 #include "synmatch/scope.h"
 
 #define QDEPTH 8
 #define BATCH_RECORDS 4096u
+#define SLOT_RECS (BATCH_RECORDS + SM_FILESRC_SLACK)
+/* Batch buffers: QDEPTH slots per side and the one each reader is filling. */
+#define NBUFS (2 * (QDEPTH + 1))
 
 struct slot {
     struct sm_record *recs;
@@ -51,7 +55,6 @@ struct run {
     struct sm_compare_result *res;
     sm_scope_t *inferred;
     sm_scope_t *given;
-    size_t cap[SM_TABLE_COUNT];
     bool oom;
 };
 
@@ -67,9 +70,16 @@ static int produce(void *arg, const struct sm_batch *b)
     }
     struct slot *s = &sd->slots[(sd->head + sd->count) % QDEPTH];
     pthread_mutex_unlock(&sd->mu);
-    /* The slot is ours until count is raised: fill it outside the lock. */
-    if (b->n > 0)
+    /* The slot is ours until count is raised: fill it outside the lock. The reader's full
+     * buffer is kept and the slot's free one given to it in exchange (its records were
+     * copied here: 400 KB a batch, 2% of compare's instructions). */
+    if (b->trade != NULL) {
+        struct sm_record *spare = s->recs;
+        s->recs = *b->trade;
+        *b->trade = spare;
+    } else if (b->n > 0) {
         memcpy(s->recs, b->recs, b->n * sizeof *b->recs);
+    }
     if (b->eof)
         sd->sent_eof = true;
     s->n = b->n;
@@ -139,15 +149,39 @@ static int32_t in_scope(void *arg, const struct sm_tuple *client)
     return sm_scope_contains(sc, &client->dst) ? (int32_t)SM_VIEW_ALL : SM_SCOPE_OUT;
 }
 
-static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+/*
+ * A table's rows double as they come; from 2 MiB on they live in huge pages (hugemem.h), moved
+ * by a copy instead of realloc. Written once each, then sorted: in 4 KiB pages their first
+ * touch was 2,400 page faults on a 100 MB pair, nearly half of compare's.
+ */
+static bool rows_huge(size_t cap)
 {
-    if (need <= *cap)
-        return p;
+    return cap * sizeof(struct sm_row) >= SM_HUGE_PAGE;
+}
+
+static void rows_free(struct sm_row *p, size_t cap)
+{
+    if (rows_huge(cap))
+        sm_huge_free(p, cap * sizeof *p);
+    else
+        free(p);
+}
+
+static struct sm_row *rows_grow(struct sm_row *p, size_t *cap, size_t used)
+{
     size_t ncap = *cap ? *cap * 2 : 1024;
-    while (ncap < need)
-        ncap *= 2;
-    void *np = realloc(p, ncap * elem);
-    if (np)
+    struct sm_row *np;
+    if (!rows_huge(ncap)) {
+        np = realloc(p, ncap * sizeof *np);
+    } else {
+        np = sm_huge_alloc(ncap * sizeof *np);
+        if (np != NULL) {
+            if (used > 0)
+                memcpy(np, p, used * sizeof *np);
+            rows_free(p, *cap);
+        }
+    }
+    if (np != NULL)
         *cap = ncap;
     return np;
 }
@@ -156,13 +190,15 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 static void add_row(struct run *rn, enum sm_table t, const struct sm_row *row)
 {
     struct sm_compare_result *res = rn->res;
-    struct sm_row *m = grow(res->rows[t], &rn->cap[t], res->nrows[t] + 1, sizeof *m);
-    if (m == NULL) {
-        rn->oom = true;
-        return;
+    if (res->nrows[t] == res->rows_cap[t]) {
+        struct sm_row *m = rows_grow(res->rows[t], &res->rows_cap[t], res->nrows[t]);
+        if (m == NULL) {
+            rn->oom = true;
+            return;
+        }
+        res->rows[t] = m;
     }
-    res->rows[t] = m;
-    m[res->nrows[t]++] = *row;
+    res->rows[t][res->nrows[t]++] = *row;
 }
 
 static void on_verdict(void *arg, const struct sm_verdict *v)
@@ -306,7 +342,11 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
     sm_join_t *j = sm_join_new(&jc);
     struct side sides[2];
     memset(sides, 0, sizeof sides);
-    bool ok = j && rn.inferred && (opts->n_server_ips == 0 || rn.given);
+    /* All batch buffers in one block in huge pages: the readers and the queues pass them
+     * around, and in 4 KiB pages their first use faulted 1,600 times on a 100 MB pair. */
+    const size_t buf_bytes = (size_t)NBUFS * SLOT_RECS * sizeof(struct sm_record);
+    struct sm_record *bufs = sm_huge_alloc(buf_bytes);
+    bool ok = j && rn.inferred && (opts->n_server_ips == 0 || rn.given) && bufs;
     const char *paths[2] = {opts->client_path, opts->server_path};
     for (int s = 0; s < 2; s++) {
         struct side *sd = &sides[s];
@@ -316,9 +356,12 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
         sd->fopts.batch_records = BATCH_RECORDS;
         pthread_mutex_init(&sd->mu, NULL);
         pthread_cond_init(&sd->cv, NULL);
-        for (int k = 0; k < QDEPTH; k++) {
-            sd->slots[k].recs = malloc((BATCH_RECORDS + 8) * sizeof(struct sm_record));
-            ok = ok && sd->slots[k].recs;
+        if (bufs != NULL) {
+            struct sm_record *mine = bufs + (size_t)s * (QDEPTH + 1) * SLOT_RECS;
+            for (int k = 0; k < QDEPTH; k++)
+                sd->slots[k].recs = mine + (size_t)k * SLOT_RECS;
+            sd->fopts.recs = mine + (size_t)QDEPTH * SLOT_RECS;
+            sd->fopts.recs_cap = SLOT_RECS;
         }
     }
     for (int s = 0; ok && s < 2; s++) {
@@ -392,9 +435,8 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
             qsort(res->rows[t], res->nrows[t], sizeof *res->rows[t],
                   t == SM_TABLE_MAP ? cmp_map : cmp_time);
 
+    sm_huge_free(bufs, buf_bytes);
     for (int s = 0; s < 2; s++) {
-        for (int k = 0; k < QDEPTH; k++)
-            free(sides[s].slots[k].recs);
         pthread_mutex_destroy(&sides[s].mu);
         pthread_cond_destroy(&sides[s].cv);
     }
@@ -417,7 +459,7 @@ void sm_compare_result_free(struct sm_compare_result *res)
     sm_filesrc_summary_free(&res->side[0]);
     sm_filesrc_summary_free(&res->side[1]);
     for (int t = 0; t < SM_TABLE_COUNT; t++)
-        free(res->rows[t]);
+        rows_free(res->rows[t], res->rows_cap[t]);
     free(res->scope);
     memset(res, 0, sizeof *res);
 }

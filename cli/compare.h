@@ -39,6 +39,7 @@ struct sm_compare_result {
      * server_stream), missing, broken and unwitnessed (first time, then client_stream). */
     struct sm_row *rows[SM_TABLE_COUNT];
     size_t nrows[SM_TABLE_COUNT];
+    size_t rows_cap[SM_TABLE_COUNT]; /* allocated (large arrays are mapped: see compare.c) */
     struct sm_join_stats join;
     struct sm_clock_estimate clock;
     bool scope_inferred;

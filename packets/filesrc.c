@@ -67,14 +67,16 @@ int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batc
 
     struct reader rd = {0};
     /* A frame carries at most a few TCP headers (tunnels, quotes): room past the threshold. */
-    rd.cap = batch_records + 64;
-    rd.recs = malloc(rd.cap * sizeof *rd.recs);
+    bool lent = opts && opts->recs && opts->recs_cap >= batch_records + SM_FILESRC_SLACK;
+    rd.cap = lent ? opts->recs_cap : batch_records + SM_FILESRC_SLACK;
+    rd.recs = lent ? opts->recs : malloc(rd.cap * sizeof *rd.recs);
     rd.streams = sm_streams_new(opts ? opts->max_conversations : 0);
     sm_decoder_t *dec = sm_decoder_new(NULL);
     if (rd.recs == NULL || rd.streams == NULL || dec == NULL) {
         sum->err = SM_PCAP_ERR_OPEN;
         snprintf(sum->errmsg, sizeof sum->errmsg, "%s: out of memory", path);
-        free(rd.recs);
+        if (!lent)
+            free(rd.recs);
         sm_streams_destroy(&rd.streams);
         sm_decoder_destroy(&dec);
         sm_pcapfile_close(&pf);
@@ -82,7 +84,7 @@ int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batc
     }
     sum->opened = true;
 
-    struct sm_batch b = {.wm = INT64_MIN};
+    struct sm_batch b = {.wm = INT64_MIN, .trade = lent ? &rd.recs : NULL};
     size_t frames_in_batch = 0;
     struct sm_frame fr;
     int rc;
@@ -153,7 +155,8 @@ int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batc
                      path);
         }
     }
-    free(rd.recs);
+    if (!lent)
+        free(rd.recs);
     sm_streams_destroy(&rd.streams);
     sm_decoder_destroy(&dec);
     sm_pcapfile_close(&pf);

@@ -4,10 +4,10 @@
  *
  * Two open-addressing tables (linear probing, keyed universal hashing because files can be
  * hostile):
- * one for IPv4 pairs (12-byte keys, 40-byte slots) and one for IPv6 pairs (36-byte keys,
+ * one for IPv4 pairs (12-byte keys, 32-byte slots) and one for IPv6 pairs (36-byte keys,
  * 64-byte slots), so the common IPv4 case costs well under half the memory. Each slot keeps
- * 32 bits of its hash: growing the table needs no SipHash, and most probes that are not
- * the key are rejected without comparing keys. Tables stay below 2^32 slots. A slot holds the newest conversation
+ * 29 bits of its hash, below its three flags: growing the table needs no rehashing, and most
+ * probes that are not the key are rejected without comparing keys. A slot holds the newest conversation
  * of its pair: its stream index, and the two flows' base sequence numbers (R6). R3 ("a SYN
  * with a new ISN starts a new conversation") simply overwrites the slot, since the older
  * conversation of a pair is never consulted again.
@@ -29,20 +29,33 @@
 #define EVICT_SAMPLE 16
 #define INITIAL_SLOTS 1024u
 
-enum {
-    SLOT_USED = 0x1,
-    SLOT_BASE0 = 0x2,
-    SLOT_BASE1 = 0x4,
-};
+/* The flags take the top three bits of a slot's hash word (struct slot_hdr). */
+#define SLOT_USED (1u << 29)
+#define SLOT_BASE0 (1u << 30)
+#define SLOT_BASE1 (1u << 31)
 
+#define HASH_MASK (SLOT_USED - 1)
+/* Tables stay below 2^29 slots: the home slot comes from the hash's 29 bits. */
+#define MAX_SLOTS ((size_t)SLOT_USED)
+
+/*
+ * 20 bytes and the key: an IPv4 slot is 32 bytes, two to a cache line, none across two (at
+ * 40 bytes with a flags byte of its own, half the slots straddled two lines, and every
+ * packet's lookup is a cache miss on a table the size of the connections).
+ */
 struct slot_hdr {
-    uint32_t hash; /* low 32 bits of the key's hash: rehash without rehashing, cheap misses */
+    uint32_t hf; /* 29 bits of the key's hash, below the SLOT_* flags */
     uint32_t stream;
     uint32_t base[2];
     uint32_t last_used;
-    uint8_t flags;
     uint8_t key[]; /* addrA, addrB, portA, portB with (addrA, portA) <= (addrB, portB) */
 };
+
+/* mask < 2^29: the flags never take part. */
+static inline size_t home_of(uint32_t hf, size_t mask)
+{
+    return hf & mask;
+}
 
 struct table {
     uint8_t *slots;
@@ -50,6 +63,7 @@ struct table {
     size_t used;
     size_t slot_size;
     size_t key_len;
+    bool huge; /* slots from sm_huge_alloc(), not sm_calloc() */
 };
 
 struct sm_streams {
@@ -63,10 +77,36 @@ struct sm_streams {
     uint64_t rng;
 };
 
-static size_t slot_size_for(size_t key_len)
+/* 32 bytes for IPv4, 64 for IPv6 (56 used): slots never straddle cache lines. */
+static inline size_t slot_size_for(size_t key_len)
 {
-    size_t sz = sizeof(struct slot_hdr) + key_len;
-    return (sz + 7) & ~(size_t)7;
+    return sizeof(struct slot_hdr) + key_len <= 32 ? 32 : 64;
+}
+
+/*
+ * Tables of 256 KiB or more come whole in huge pages (hugemem.h): a growing table is written
+ * all over while its members move in, and in 4 KiB pages each doubling faulted every page of
+ * the new table anew (a third of compare's page faults on a 100 MB pair). Below that, the
+ * 2 MiB a huge page zeroes would cost more than the faults it saves.
+ */
+#define HUGE_FROM ((size_t)256 << 10)
+
+static uint8_t *slots_alloc(size_t n, size_t slot_size, bool *huge)
+{
+    size_t bytes = n * slot_size;
+    *huge = bytes >= HUGE_FROM;
+    if (!*huge)
+        return sm_calloc(n, slot_size);
+    return sm_alloc_should_fail() ? NULL : sm_huge_alloc(bytes);
+}
+
+static void table_free(struct table *t)
+{
+    if (t->huge)
+        sm_huge_free(t->slots, t->nslots * t->slot_size);
+    else
+        free(t->slots);
+    t->slots = NULL;
 }
 
 static int table_init(struct table *t, size_t key_len)
@@ -75,7 +115,7 @@ static int table_init(struct table *t, size_t key_len)
     t->slot_size = slot_size_for(key_len);
     t->nslots = INITIAL_SLOTS;
     t->used = 0;
-    t->slots = sm_calloc(t->nslots, t->slot_size);
+    t->slots = slots_alloc(t->nslots, t->slot_size, &t->huge);
     return t->slots ? 0 : -1;
 }
 
@@ -107,8 +147,8 @@ void sm_streams_destroy(sm_streams_t **self_p)
 {
     if (self_p == NULL || *self_p == NULL)
         return;
-    free((*self_p)->v4.slots);
-    free((*self_p)->v6.slots);
+    table_free(&(*self_p)->v4);
+    table_free(&(*self_p)->v6);
     free(*self_p);
     *self_p = NULL;
 }
@@ -130,32 +170,27 @@ static inline uint32_t hash_key(const sm_streams_t *s, const uint8_t *key, size_
     return (uint32_t)(h >> 32);
 }
 
-/* Constant sizes let the compiler compare inline instead of calling memcmp. */
-static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t len)
-{
-    return len == 12 ? memcmp(a, b, 12) == 0 : memcmp(a, b, 36) == 0;
-}
-
 /* Doubles the table. Returns -1 if memory is short (the caller then evicts instead). */
 static int table_grow(struct table *t)
 {
     size_t n = t->nslots * 2;
-    uint8_t *ns = sm_calloc(n, t->slot_size);
+    bool huge;
+    uint8_t *ns = slots_alloc(n, t->slot_size, &huge);
     if (ns == NULL)
         return -1;
-    sm_advise_huge(ns, n * t->slot_size);
     for (size_t i = 0; i < t->nslots; i++) {
         struct slot_hdr *e = slot_at(t, i);
-        if (!(e->flags & SLOT_USED))
+        if (!(e->hf & SLOT_USED))
             continue;
-        size_t j = e->hash & (n - 1);
-        while (((struct slot_hdr *)(ns + j * t->slot_size))->flags & SLOT_USED)
+        size_t j = home_of(e->hf, n - 1);
+        while (((struct slot_hdr *)(ns + j * t->slot_size))->hf & SLOT_USED)
             j = (j + 1) & (n - 1);
         memcpy(ns + j * t->slot_size, e, t->slot_size);
     }
-    free(t->slots);
+    table_free(t);
     t->slots = ns;
     t->nslots = n;
+    t->huge = huge;
     return 0;
 }
 
@@ -167,9 +202,9 @@ static void table_delete(struct table *t, size_t i)
     for (;;) {
         j = (j + 1) & mask;
         struct slot_hdr *e = slot_at(t, j);
-        if (!(e->flags & SLOT_USED))
+        if (!(e->hf & SLOT_USED))
             break;
-        size_t home = e->hash & mask;
+        size_t home = home_of(e->hf, mask);
         /* e may move to i if its home is not in the cyclic range (i, j]. */
         bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
@@ -202,7 +237,7 @@ static void evict_one(sm_streams_t *s, struct table *t, uint64_t frame)
     uint32_t oldest_age = 0;
     for (unsigned seen = 0; seen < EVICT_SAMPLE && seen < t->used;) {
         struct slot_hdr *e = slot_at(t, i);
-        if (e->flags & SLOT_USED) {
+        if (e->hf & SLOT_USED) {
             uint32_t age = s->clock - e->last_used;
             if (victim == SIZE_MAX || age > oldest_age) {
                 victim = i;
@@ -217,18 +252,24 @@ static void evict_one(sm_streams_t *s, struct table *t, uint64_t frame)
         s->first_inexact_frame = frame;
 }
 
-/* Returns the slot of key, creating it (with a new stream index) if absent. */
-static struct slot_hdr *find_or_insert(sm_streams_t *s, struct table *t, const uint8_t *key,
-                                       uint32_t h, uint64_t frame)
+/*
+ * Returns the slot of key, creating it (with a new stream index) if absent. Always inlined
+ * with constant key and slot sizes (one copy per table): the probe loop then steps by a
+ * constant stride and compares keys inline, which is most of the per-packet cost here.
+ */
+static inline __attribute__((always_inline)) struct slot_hdr *
+find_or_insert_sized(sm_streams_t *s, struct table *t, const uint8_t *key, uint32_t h,
+                     uint64_t frame, size_t key_len, size_t slot_size)
 {
     for (;;) {
-        size_t mask = t->nslots - 1, i = h & mask;
+        size_t mask = t->nslots - 1, i = home_of(h, mask);
+        uint8_t *base = t->slots;
         struct slot_hdr *e;
         for (;;) {
-            e = slot_at(t, i);
-            if (!(e->flags & SLOT_USED))
+            e = (struct slot_hdr *)(base + i * slot_size);
+            if (!(e->hf & SLOT_USED))
                 break;
-            if (e->hash == h && key_eq(e->key, key, t->key_len))
+            if ((e->hf & HASH_MASK) == h && memcmp(e->key, key, key_len) == 0)
                 return e;
             i = (i + 1) & mask;
         }
@@ -237,17 +278,31 @@ static struct slot_hdr *find_or_insert(sm_streams_t *s, struct table *t, const u
             continue; /* deletion may have moved slots: probe again */
         }
         if ((t->used + 1) * LOAD_DEN > t->nslots * LOAD_NUM) {
-            if (t->nslots >= ((size_t)1 << 32) || table_grow(t) == -1)
+            if (t->nslots >= MAX_SLOTS || table_grow(t) == -1)
                 evict_one(s, t, frame);
             continue;
         }
-        memcpy(e->key, key, t->key_len);
-        e->hash = h;
-        e->flags = SLOT_USED;
+        memcpy(e->key, key, key_len);
+        e->hf = h | SLOT_USED;
         e->stream = (uint32_t)s->next_stream++;
         t->used++;
         return e;
     }
+}
+
+#define V4_KEY 12
+#define V6_KEY 36
+
+static struct slot_hdr *find_or_insert_v4(sm_streams_t *s, const uint8_t *key, uint32_t h,
+                                          uint64_t frame)
+{
+    return find_or_insert_sized(s, &s->v4, key, h, frame, V4_KEY, slot_size_for(V4_KEY));
+}
+
+static struct slot_hdr *find_or_insert_v6(sm_streams_t *s, const uint8_t *key, uint32_t h,
+                                          uint64_t frame)
+{
+    return find_or_insert_sized(s, &s->v6, key, h, frame, V6_KEY, slot_size_for(V6_KEY));
 }
 
 static inline uint64_t load_be64(const uint8_t *p)
@@ -281,17 +336,16 @@ static inline int addr_cmp(const uint8_t *a, const uint8_t *b, bool v6)
 
 /* What a header's lookup needs: its canonical key, the key's hash, the sender's flow. */
 struct prepared {
-    uint8_t key[36];
-    uint32_t hash;
+    uint8_t key[V6_KEY];
+    uint32_t hash; /* 29 bits (HASH_MASK) */
     uint8_t flow; /* the sender's flow, 0 or 1 (R1) */
-    bool v6;
 };
 
-static void prepare(const sm_streams_t *s, const struct sm_record *r, struct prepared *p)
+/* Inlined once per address length, so the copies and the hash run on constant sizes. */
+static inline __attribute__((always_inline)) void
+prepare_sized(const sm_streams_t *s, const struct sm_tuple *tp, struct prepared *p, bool v6)
 {
-    const struct sm_tuple *tp = &r->tuple;
-    bool v6 = tp->src.family == SM_AF_INET6;
-    size_t alen = v6 ? 16 : 4;
+    const size_t alen = v6 ? 16 : 4;
 
     /* R1: the sender's flow, from the raw address order, then the ports. */
     int d = addr_cmp(tp->src.bytes, tp->dst.bytes, v6);
@@ -299,7 +353,6 @@ static void prepare(const sm_streams_t *s, const struct sm_record *r, struct pre
     if (d == 0)
         d = tp->sport > tp->dport ? 1 : -1;
     p->flow = d >= 0 ? 0 : 1;
-    p->v6 = v6;
 
     /* The unordered pair as a canonical key: the smaller endpoint first. */
     const uint8_t *a = src_first ? tp->src.bytes : tp->dst.bytes;
@@ -311,27 +364,24 @@ static void prepare(const sm_streams_t *s, const struct sm_record *r, struct pre
     p->key[2 * alen + 1] = (uint8_t)pa;
     p->key[2 * alen + 2] = (uint8_t)(pb >> 8);
     p->key[2 * alen + 3] = (uint8_t)pb;
-    p->hash = hash_key(s, p->key, v6 ? 36 : 12);
+    p->hash = hash_key(s, p->key, v6 ? V6_KEY : V4_KEY) & HASH_MASK;
 }
 
-static int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, const struct prepared *p)
+/* R3-R6 on the pair's slot; returns the header's stream index. */
+static inline int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, struct slot_hdr *e,
+                            unsigned f)
 {
     const struct sm_record *r = &v->rec;
-    struct table *t = p->v6 ? &s->v6 : &s->v4;
-    unsigned f = p->flow, rv = 1 - f;
-    uint8_t fbit = f == 0 ? SLOT_BASE0 : SLOT_BASE1, rbit = f == 0 ? SLOT_BASE1 : SLOT_BASE0;
-    s->clock++;
-
-    /* R2: the pair's newest conversation, or a new one. */
-    struct slot_hdr *e = find_or_insert(s, t, p->key, p->hash, r->frame);
+    unsigned rv = 1 - f;
+    uint32_t fbit = SLOT_BASE0 << f, rbit = SLOT_BASE0 << rv;
     e->last_used = s->clock;
 
     bool syn = (r->flags & SM_TH_SYN) != 0, ack = (r->flags & SM_TH_ACK) != 0;
-    if (syn && (e->flags & fbit) && r->seq != e->base[f]) {
+    if (syn && (e->hf & fbit) && r->seq != e->base[f]) {
         if (!ack) {
             /* R3: a SYN with another ISN starts a new conversation for the pair. */
             e->stream = (uint32_t)s->next_stream++;
-            e->flags = SLOT_USED;
+            e->hf = (e->hf & HASH_MASK) | SLOT_USED;
         } else {
             /* R4: a SYN/ACK only moves the base. */
             e->base[f] = r->seq;
@@ -341,13 +391,13 @@ static int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, const struct 
 
     /* R6: base learning, only from analyzable headers (R8). */
     if (v->analyzable) {
-        if (!(e->flags & fbit)) {
+        if (!(e->hf & fbit)) {
             e->base[f] = syn ? r->seq : r->seq - 1;
-            e->flags |= fbit;
+            e->hf |= fbit;
         }
-        if (ack && !(e->flags & rbit)) {
+        if (ack && !(e->hf & rbit)) {
             e->base[rv] = r->ack - 1;
-            e->flags |= rbit;
+            e->hf |= rbit;
         }
     }
     return stream;
@@ -355,9 +405,19 @@ static int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, const struct 
 
 int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v)
 {
+    const struct sm_record *r = &v->rec;
     struct prepared p;
-    prepare(s, &v->rec, &p);
-    return apply(s, v, &p);
+    struct slot_hdr *e;
+    s->clock++;
+    /* R2: the pair's newest conversation, or a new one. */
+    if (r->tuple.src.family != SM_AF_INET6) {
+        prepare_sized(s, &r->tuple, &p, false);
+        e = find_or_insert_v4(s, p.key, p.hash, r->frame);
+    } else {
+        prepare_sized(s, &r->tuple, &p, true);
+        e = find_or_insert_v6(s, p.key, p.hash, r->frame);
+    }
+    return apply(s, v, e, p.flow);
 }
 
 uint64_t sm_streams_count(const sm_streams_t *s)

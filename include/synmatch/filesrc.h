@@ -21,12 +21,23 @@ struct sm_filesrc_opts {
     size_t max_conversations; /* 0 = SM_STREAMS_DEFAULT_MAX */
     size_t batch_records;     /* 0 = 4096 */
     size_t batch_frames;      /* 0 = 65536: a batch (and a watermark) at least this often */
+    /* Optional: the caller's buffer for the batches, recs_cap records, at least batch_records
+     * + SM_FILESRC_SLACK (else the reader allocates its own). Only with it may a batch
+     * callback trade buffers (sm_batch.trade); the reader never frees these. */
+    struct sm_record *recs;
+    size_t recs_cap;
 };
+
+/* Records a batch may hold beyond batch_records: it is cut after the frame that reaches it. */
+#define SM_FILESRC_SLACK 64u
 
 /*
  * One batch: records in file order, then the watermark, the largest timestamp of any frame
  * read so far (records included). first_ns is the first frame's time once have_first.
- * recs is only valid during the callback.
+ * recs is only valid during the callback, unless the callback trades: when trade is set (the
+ * reader runs in buffers of the caller's, opts.recs), the callback may keep recs and store in
+ * *trade another buffer of the caller's, of opts.recs_cap records, which the reader fills next.
+ * Handing a full batch over without copying it.
  */
 struct sm_batch {
     const struct sm_record *recs;
@@ -35,6 +46,7 @@ struct sm_batch {
     bool have_first;
     int64_t first_ns;
     bool eof; /* the last batch: nothing follows */
+    struct sm_record **trade; /* see above; NULL when the reader owns its buffer */
 };
 
 /* Returns 0 to go on, -1 to stop reading. */
