@@ -37,7 +37,8 @@ trap 'nats_cluster_down' EXIT
 
 setup() { # NODES
     nats_cluster_down
-    rm -rf "$out/js"
+    # a server of the last cluster may still be closing its files
+    rm -rf "$out/js" 2>/dev/null || { sleep 1; rm -rf "$out/js"; }
     nats_cluster_up "$out/js" "$1" >/dev/null
     local t
     for t in $(seq 100); do
