@@ -27,7 +27,6 @@ struct sm_cmetrics {
     sm_httpd_t *httpd;
     size_t max_sensors, max_services;
     size_t off[4]; /* the tables' offsets in a snapshot, in the order of sm_cmetrics_tables */
-    bool loopback;
 };
 
 static void tables_of(const sm_cmetrics_t *m, const void *base, struct sm_cmetrics_tables *t)
@@ -57,8 +56,8 @@ static const char *role_name(enum sm_role r)
 }
 
 /* One family of per-sensor samples: value(sensor i) for each sensor. */
-typedef double (*sensor_value)(const struct sm_cmetrics_head *h,
-                               const struct sm_cmetrics_tables *t, size_t i);
+typedef double (*sensor_value)(const struct sm_cmetrics_head *h, const struct sm_cmetrics_tables *t,
+                               size_t i);
 
 static void per_sensor(struct sm_prom *p, const struct sm_cmetrics_head *h,
                        const struct sm_cmetrics_tables *t, const char *name, const char *type,
@@ -74,14 +73,14 @@ static void per_sensor(struct sm_prom *p, const struct sm_cmetrics_head *h,
     }
 }
 
-#define SENSOR_FN(fname, expr)                                                                 \
-    static double fname(const struct sm_cmetrics_head *h, const struct sm_cmetrics_tables *t,  \
-                        size_t i)                                                              \
-    {                                                                                          \
-        const struct sm_sensor_stats *s = &t->sensors[i];                                      \
-        (void)h;                                                                               \
-        (void)s;                                                                               \
-        return (double)(expr);                                                                 \
+#define SENSOR_FN(fname, expr)                                                                     \
+    static double fname(const struct sm_cmetrics_head *h, const struct sm_cmetrics_tables *t,      \
+                        size_t i)                                                                  \
+    {                                                                                              \
+        const struct sm_sensor_stats *s = &t->sensors[i];                                          \
+        (void)h;                                                                                   \
+        (void)s;                                                                                   \
+        return (double)(expr);                                                                     \
     }
 SENSOR_FN(s_up, s->up && !s->ended)
 SENSOR_FN(s_records, s->records_received)
@@ -118,10 +117,10 @@ static void per_service(struct sm_prom *p, const struct sm_cmetrics_head *h,
     }
 }
 
-#define SERVICE_FN(fname, expr)                                                                \
-    static double fname(const struct sm_health_service *s)                                     \
-    {                                                                                          \
-        return (double)(expr);                                                                 \
+#define SERVICE_FN(fname, expr)                                                                    \
+    static double fname(const struct sm_health_service *s)                                         \
+    {                                                                                              \
+        return (double)(expr);                                                                     \
     }
 SERVICE_FN(v_attempts, s->c.attempts)
 SERVICE_FN(v_retrans, s->c.retransmissions)
@@ -135,26 +134,14 @@ SERVICE_FN(v_degraded, s->degraded)
 SERVICE_FN(v_flood, s->syn_flood)
 SERVICE_FN(v_not_shown, s->c.not_shown)
 
-static void counter(struct sm_prom *p, const char *name, const char *help, uint64_t v)
-{
-    sm_prom_family(p, name, "counter", help);
-    sm_prom_u64(p, name, NULL, v);
-}
-
-static void gauge(struct sm_prom *p, const char *name, const char *help, double v)
-{
-    sm_prom_family(p, name, "gauge", help);
-    sm_prom_f64(p, name, NULL, v);
-}
-
 static void render_head(struct sm_prom *p, const struct sm_cmetrics_head *h)
 {
     sm_prom_family(p, "synmatch_build_info", "gauge",
                    "Always 1: the program and its version as labels.");
     sm_prom_u64(p, "synmatch_build_info",
                 (const char *[]){"program", "synmatch-collector", "version", SM_VERSION, NULL}, 1);
-    gauge(p, "synmatch_start_time_seconds", "When the collector started (Unix time).",
-          secs(h->start_wall_ns));
+    sm_prom_gauge(p, "synmatch_start_time_seconds", "When the collector started (Unix time).",
+                  secs(h->start_wall_ns));
     if (h->shard[0]) {
         sm_prom_family(p, "synmatch_shard_info", "gauge",
                        "Always 1: the JetStream shard this collector is (K/N); every count "
@@ -167,86 +154,91 @@ static void render_head(struct sm_prom *p, const struct sm_cmetrics_head *h)
         sm_prom_u64(p, "synmatch_verdicts_total",
                     (const char *[]){"verdict", sm_verdict_name((enum sm_verdict_kind)k), NULL},
                     h->js.verdicts[k]);
-    counter(p, "synmatch_messages_total", "Batches received from the transport.", h->messages);
+    sm_prom_counter(p, "synmatch_messages_total", "Batches received from the transport.",
+                    h->messages);
     sm_prom_family(p, "synmatch_wire_rejected_total", "counter",
                    "Batches refused by the wire's validation, by reason (decode errors).");
     for (int k = 1; k < SM_WIRE_REJECT_COUNT; k++)
         sm_prom_u64(p, "synmatch_wire_rejected_total",
                     (const char *[]){"reason", sm_wire_reject_name((enum sm_wire_reject)k), NULL},
                     h->rejected[k]);
-    counter(p, "synmatch_identity_mismatch_total",
-            "Batches naming another sensor than their CURVE key's.", h->identity_mismatch);
-    counter(p, "synmatch_rejected_sensors_total",
-            "Batches refused for too many sensors or an old epoch.", h->st.rejected_sensors);
+    sm_prom_counter(p, "synmatch_identity_mismatch_total",
+                    "Batches naming another sensor than their CURVE key's.", h->identity_mismatch);
+    sm_prom_counter(p, "synmatch_rejected_sensors_total",
+                    "Batches refused for too many sensors or an old epoch.",
+                    h->st.rejected_sensors);
     sm_prom_family(p, "synmatch_join_records_total", "counter",
                    "Records given to the join, by the role of their sensor.");
     for (int r = 0; r < 2; r++)
         sm_prom_u64(p, "synmatch_join_records_total",
                     (const char *[]){"role", role_name((enum sm_role)r), NULL}, h->js.records[r]);
-    gauge(p, "synmatch_join_entries", "SYN entries the join holds now.", (double)h->js.pending);
-    gauge(p, "synmatch_join_entries_peak", "Most SYN entries held at once.",
-          (double)h->js.peak_pending);
-    counter(p, "synmatch_join_evictions_total",
-            "Entries evicted at --max-pending (collector_overload).", h->js.evicted);
-    counter(p, "synmatch_join_client_groups_total", "Client SYN groups made.",
-            h->js.client_groups);
-    counter(p, "synmatch_join_server_syns_total", "Distinct server SYNs.", h->js.server_syns);
-    counter(p, "synmatch_join_unmonitored_syns_total",
-            "Server SYNs no client SYN matched (unmonitored sources).", h->js.server_only);
-    counter(p, "synmatch_join_out_of_scope_total",
-            "Client SYN groups to destinations no server sensor serves.", h->js.out_of_scope);
-    counter(p, "synmatch_join_isn_flood_total",
-            "SYNs refused: 64 entries already held their ISN.", h->js.isn_flood);
-    counter(p, "synmatch_join_late_records_total",
-            "Records older than what was already decided.", h->js.late_records);
-    counter(p, "synmatch_join_fingerprint_matches_total",
-            "Groups matched by fingerprint (a device rewrote the ISN).", h->js.isn_rewritten);
-    gauge(p, "synmatch_clock_offset_seconds",
-          "Server clock minus client clock, as measured (0 before any pair).",
-          h->ce.pairs ? secs(h->ce.offset_ns) : 0);
-    gauge(p, "synmatch_clock_correction_seconds",
-          "The correction applied to the server's times (0: none).",
-          h->ce.corrected ? secs(h->ce.applied_ns) : 0);
-    counter(p, "synmatch_output_errors_total", "Lines that could not be written in full.",
-            h->out_errors);
-    counter(p, "synmatch_output_lines_too_long_total", "Event lines too long to write.",
-            h->lines_too_long);
-    counter(p, "synmatch_metrics_publishes_total",
-            "Snapshots of these figures the loop published.", h->publishes);
+    sm_prom_gauge(p, "synmatch_join_entries", "SYN entries the join holds now.",
+                  (double)h->js.pending);
+    sm_prom_gauge(p, "synmatch_join_entries_peak", "Most SYN entries held at once.",
+                  (double)h->js.peak_pending);
+    sm_prom_counter(p, "synmatch_join_evictions_total",
+                    "Entries evicted at --max-pending (collector_overload).", h->js.evicted);
+    sm_prom_counter(p, "synmatch_join_client_groups_total", "Client SYN groups made.",
+                    h->js.client_groups);
+    sm_prom_counter(p, "synmatch_join_server_syns_total", "Distinct server SYNs.",
+                    h->js.server_syns);
+    sm_prom_counter(p, "synmatch_join_unmonitored_syns_total",
+                    "Server SYNs no client SYN matched (unmonitored sources).", h->js.server_only);
+    sm_prom_counter(p, "synmatch_join_out_of_scope_total",
+                    "Client SYN groups to destinations no server sensor serves.",
+                    h->js.out_of_scope);
+    sm_prom_counter(p, "synmatch_join_isn_flood_total",
+                    "SYNs refused: 64 entries already held their ISN.", h->js.isn_flood);
+    sm_prom_counter(p, "synmatch_join_late_records_total",
+                    "Records older than what was already decided.", h->js.late_records);
+    sm_prom_counter(p, "synmatch_join_fingerprint_matches_total",
+                    "Groups matched by fingerprint (a device rewrote the ISN).",
+                    h->js.isn_rewritten);
+    sm_prom_gauge(p, "synmatch_clock_offset_seconds",
+                  "Server clock minus client clock, as measured (0 before any pair).",
+                  h->ce.pairs ? secs(h->ce.offset_ns) : 0);
+    sm_prom_gauge(p, "synmatch_clock_correction_seconds",
+                  "The correction applied to the server's times (0: none).",
+                  h->ce.corrected ? secs(h->ce.applied_ns) : 0);
+    sm_prom_counter(p, "synmatch_output_errors_total", "Lines that could not be written in full.",
+                    h->out_errors);
+    sm_prom_counter(p, "synmatch_output_lines_too_long_total", "Event lines too long to write.",
+                    h->lines_too_long);
+    sm_prom_counter(p, "synmatch_metrics_publishes_total",
+                    "Snapshots of these figures the loop published.", h->publishes);
     sm_prom_family(p, "synmatch_metrics_publish_seconds_total", "counter",
                    "Time the loop spent copying its figures for the metrics.");
     sm_prom_f64(p, "synmatch_metrics_publish_seconds_total", NULL,
                 secs((int64_t)h->publish_ns_total));
-    gauge(p, "synmatch_metrics_publish_max_seconds",
-          "The longest the loop spent on one snapshot (what a scrape can stall it).",
-          secs(h->publish_ns_max));
-    gauge(p, "synmatch_loop_turn_max_seconds",
-          "The longest turn of the collector's loop (work, not waiting).",
-          secs(h->turn_ns_max));
+    sm_prom_gauge(p, "synmatch_metrics_publish_max_seconds",
+                  "The longest the loop spent on one snapshot (what a scrape can stall it).",
+                  secs(h->publish_ns_max));
+    sm_prom_gauge(p, "synmatch_loop_turn_max_seconds",
+                  "The longest turn of the collector's loop (work, not waiting).",
+                  secs(h->turn_ns_max));
 }
 
 static void render_health(struct sm_prom *p, const struct sm_cmetrics_head *h,
                           const struct sm_cmetrics_tables *tb)
 {
     const struct sm_health_totals *t = &h->ht;
-    gauge(p, "synmatch_health_interval_seconds", "The health lines' interval.",
-          secs(t->interval_ns));
-    counter(p, "synmatch_health_intervals_total", "Health intervals closed.", t->intervals);
-    counter(p, "synmatch_health_lines_total", "Health lines written.", t->lines);
+    sm_prom_gauge(p, "synmatch_health_interval_seconds", "The health lines' interval.",
+                  secs(t->interval_ns));
+    sm_prom_counter(p, "synmatch_health_intervals_total", "Health intervals closed.", t->intervals);
+    sm_prom_counter(p, "synmatch_health_lines_total", "Health lines written.", t->lines);
     static const char *const events[] = {"degraded", "recovered", "syn_flood", "syn_flood_end"};
-    sm_prom_family(p, "synmatch_health_events_total", "counter",
-                   "Alerts written, by event.");
+    sm_prom_family(p, "synmatch_health_events_total", "counter", "Alerts written, by event.");
     for (int k = 0; k < 4; k++)
-        sm_prom_u64(p, "synmatch_health_events_total",
-                    (const char *[]){"event", events[k], NULL}, t->events[k]);
-    gauge(p, "synmatch_health_services", "Services tracked now.", (double)t->tracked);
-    counter(p, "synmatch_health_folded_total",
-            "Verdicts and unmonitored SYNs counted in service=\"other\" for want of room.",
-            t->folded);
-    counter(p, "synmatch_health_evicted_total", "Services no longer tracked (idle, quiet).",
-            t->evicted);
-    counter(p, "synmatch_alerts_not_shown_total",
-            "Verdict lines kept off the alerts socket by --pub-limit.", t->not_shown);
+        sm_prom_u64(p, "synmatch_health_events_total", (const char *[]){"event", events[k], NULL},
+                    t->events[k]);
+    sm_prom_gauge(p, "synmatch_health_services", "Services tracked now.", (double)t->tracked);
+    sm_prom_counter(p, "synmatch_health_folded_total",
+                    "Verdicts and unmonitored SYNs counted in service=\"other\" for want of room.",
+                    t->folded);
+    sm_prom_counter(p, "synmatch_health_evicted_total", "Services no longer tracked (idle, quiet).",
+                    t->evicted);
+    sm_prom_counter(p, "synmatch_alerts_not_shown_total",
+                    "Verdict lines kept off the alerts socket by --pub-limit.", t->not_shown);
     sm_prom_family(p, "synmatch_delay_seconds", "histogram",
                    "One-way delay of the handshakes both sides saw: client SYN to server "
                    "(forward), server answer to client (reply); negative values count as 0.");
@@ -273,8 +265,7 @@ static void render_health(struct sm_prom *p, const struct sm_cmetrics_head *h,
     per_service(p, h, tb, "synmatch_service_synack_retransmissions_total", "counter",
                 "SYN/ACKs the server sent again.", v_synack, false);
     per_service(p, h, tb, "synmatch_service_unmonitored_syns_total", "counter",
-                "SYN packets the server saw from sources no client sensor watches.", v_lone,
-                false);
+                "SYN packets the server saw from sources no client sensor watches.", v_lone, false);
     per_service(p, h, tb, "synmatch_service_unmonitored_unanswered_total", "counter",
                 "Of those SYNs (distinct), the ones the server left unanswered.", v_lone_unans,
                 false);
@@ -286,8 +277,8 @@ static void render_health(struct sm_prom *p, const struct sm_cmetrics_head *h,
                 "Median forward delay of the last interval (within 3%).", v_p50, true);
     per_service(p, h, tb, "synmatch_service_delay_p99_seconds", "gauge",
                 "99th percentile forward delay of the last interval (within 3%).", v_p99, true);
-    per_service(p, h, tb, "synmatch_service_degraded", "gauge",
-                "1 while the service is degraded.", v_degraded, false);
+    per_service(p, h, tb, "synmatch_service_degraded", "gauge", "1 while the service is degraded.",
+                v_degraded, false);
     per_service(p, h, tb, "synmatch_service_syn_flood", "gauge",
                 "1 while the service is under a SYN flood.", v_flood, false);
     per_service(p, h, tb, "synmatch_service_lines_not_shown_total", "counter",
@@ -297,11 +288,11 @@ static void render_health(struct sm_prom *p, const struct sm_cmetrics_head *h,
 static void render_sensors(struct sm_prom *p, const struct sm_cmetrics_head *h,
                            const struct sm_cmetrics_tables *sv)
 {
-    gauge(p, "synmatch_sensors", "Sensors known.", (double)h->st.sensors);
+    sm_prom_gauge(p, "synmatch_sensors", "Sensors known.", (double)h->st.sensors);
     per_sensor(p, h, sv, "synmatch_sensor_up", "gauge", "1 while the sensor is heard.", s_up,
                false);
-    per_sensor(p, h, sv, "synmatch_records_total", "counter",
-               "Records received from the sensor.", s_records, false);
+    per_sensor(p, h, sv, "synmatch_records_total", "counter", "Records received from the sensor.",
+               s_records, false);
     per_sensor(p, h, sv, "synmatch_sensor_batches_total", "counter", "Batches processed.",
                s_batches, false);
     per_sensor(p, h, sv, "synmatch_sensor_capture_drops_total", "counter",
@@ -317,13 +308,13 @@ static void render_sensors(struct sm_prom *p, const struct sm_cmetrics_head *h,
                "Batches declared lost in those gaps.", s_lost, false);
     per_sensor(p, h, sv, "synmatch_sensor_duplicate_batches_total", "counter",
                "Batches received twice.", s_dups, false);
-    per_sensor(p, h, sv, "synmatch_sensor_epochs_total", "counter",
-               "Agent starts (epochs) seen.", s_epochs, false);
+    per_sensor(p, h, sv, "synmatch_sensor_epochs_total", "counter", "Agent starts (epochs) seen.",
+               s_epochs, false);
     per_sensor(p, h, sv, "synmatch_sensor_last_batch_timestamp_seconds", "gauge",
                "When its last batch (or heartbeat) arrived (Unix time).", s_last, false);
     per_sensor(p, h, sv, "synmatch_sensor_watermark_timestamp_seconds", "gauge",
-               "Its watermark: everything it captured up to then has arrived (Unix time).",
-               s_wm, false);
+               "Its watermark: everything it captured up to then has arrived (Unix time).", s_wm,
+               false);
     per_sensor(p, h, sv, "synmatch_sensor_clock_offset_seconds", "gauge",
                "Its clock minus the client side's (server sensors; client sensors are the "
                "reference: 0).",
@@ -351,16 +342,7 @@ static int render(void *arg, struct sm_prom *p)
     render_sensors(p, h, &t);
     if (h->health)
         render_health(p, h, &t);
-    struct sm_httpd_stats hs;
-    sm_httpd_stats(m->httpd, &hs);
-    sm_prom_family(p, "synmatch_http_requests_total", "counter",
-                   "Requests to this endpoint, by status (refused: malformed or too large, "
-                   "answered by the HTTP library).");
-    static const char *const codes[] = {"200", "404", "405", "503", "refused"};
-    uint64_t vals[] = {hs.ok, hs.not_found, hs.not_allowed, hs.unavailable, hs.refused};
-    for (int k = 0; k < 5; k++) /* answered before this one */
-        sm_prom_u64(p, "synmatch_http_requests_total", (const char *[]){"code", codes[k], NULL},
-                    vals[k]);
+    sm_httpd_prom(m->httpd, p);
     return 0;
 }
 
@@ -382,19 +364,15 @@ sm_cmetrics_t *sm_cmetrics_new(const char *listen, size_t max_sensors, size_t ma
     m->off[3] = m->off[2] + align(max_services * sizeof(struct sm_health_service));
     size_t size = m->off[3] + max_services * (SM_SENSOR_ID_MAX + 1);
     m->snap = sm_snap_new(size);
-    struct sockaddr_storage ss;
-    socklen_t sslen;
     if (m->snap == NULL) {
         snprintf(errbuf, errlen, "metrics: out of memory");
         sm_cmetrics_destroy(&m);
         return NULL;
     }
-    if (sm_httpd_parse_listen(listen, &ss, &sslen, errbuf, errlen) == -1 ||
-        (m->httpd = sm_httpd_new(listen, render, m, errbuf, errlen)) == NULL) {
+    if ((m->httpd = sm_httpd_new(listen, render, m, errbuf, errlen)) == NULL) {
         sm_cmetrics_destroy(&m);
         return NULL;
     }
-    m->loopback = sm_httpd_addr_is_loopback(&ss);
     return m;
 }
 
@@ -428,7 +406,7 @@ bool sm_cmetrics_wanted(const sm_cmetrics_t *m)
 
 bool sm_cmetrics_loopback(const sm_cmetrics_t *m)
 {
-    return m->loopback;
+    return sm_httpd_loopback(m->httpd);
 }
 
 uint16_t sm_cmetrics_port(const sm_cmetrics_t *m)

@@ -7,6 +7,8 @@
  */
 #include "httpd.h"
 
+#include "promtext.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -17,17 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONNECTIONS 32
-#define PER_ADDRESS 16
-#define IDLE_SECONDS 10
+#define CONNECTIONS    32
+#define PER_ADDRESS    16
+#define IDLE_SECONDS   10
 #define REQUEST_MEMORY (32 * 1024)
-#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define CONTENT_TYPE   "text/plain; version=0.0.4; charset=utf-8"
 
 struct sm_httpd {
     struct MHD_Daemon *d;
     sm_httpd_render_fn render;
     void *arg;
     uint16_t port;
+    bool loopback; /* listens on a loopback address only */
     atomic_uint_fast64_t ok, not_found, not_allowed, unavailable, refused, connections;
 };
 
@@ -96,8 +99,8 @@ bool sm_httpd_addr_is_loopback(const struct sockaddr_storage *ss)
     return false;
 }
 
-static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, char *body,
-                              size_t len, bool must_free, const char *allow)
+static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, char *body, size_t len,
+                              bool must_free, const char *allow)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -116,9 +119,8 @@ static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, char
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     (void)version;
     (void)upload_data;
@@ -131,8 +133,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* answered at the first call: nothing here takes a request body */
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         atomic_fetch_add_explicit(&d->not_allowed, 1, memory_order_relaxed);
-        return answer(conn, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, sizeof not_allowed - 1,
-                      false, "GET, HEAD");
+        return answer(conn, MHD_HTTP_METHOD_NOT_ALLOWED, not_allowed, sizeof not_allowed - 1, false,
+                      "GET, HEAD");
     }
     if (strcmp(url, "/metrics") != 0) {
         atomic_fetch_add_explicit(&d->not_found, 1, memory_order_relaxed);
@@ -169,8 +171,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         atomic_fetch_add_explicit(&d->connections, 1, memory_order_relaxed);
 }
 
-sm_httpd_t *sm_httpd_new(const char *listen, sm_httpd_render_fn render, void *arg,
-                         char *errbuf, size_t errlen)
+sm_httpd_t *sm_httpd_new(const char *listen, sm_httpd_render_fn render, void *arg, char *errbuf,
+                         size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -183,19 +185,17 @@ sm_httpd_t *sm_httpd_new(const char *listen, sm_httpd_render_fn render, void *ar
     }
     d->render = render;
     d->arg = arg;
+    d->loopback = sm_httpd_addr_is_loopback(&ss);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     errno = 0;
-    d->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, d,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_log, d,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_ADDRESS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_SECONDS,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REQUEST_MEMORY,
-                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
-                            MHD_OPTION_END);
+    d->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, d, MHD_OPTION_EXTERNAL_LOGGER, on_log, d,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_ADDRESS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_SECONDS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)REQUEST_MEMORY, MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_END);
     if (d->d == NULL) {
         int e = errno;
         snprintf(errbuf, errlen, "cannot serve metrics on %s: %s", listen,
@@ -211,6 +211,25 @@ sm_httpd_t *sm_httpd_new(const char *listen, sm_httpd_render_fn render, void *ar
 uint16_t sm_httpd_port(const sm_httpd_t *d)
 {
     return d->port;
+}
+
+bool sm_httpd_loopback(const sm_httpd_t *d)
+{
+    return d->loopback;
+}
+
+void sm_httpd_prom(const sm_httpd_t *d, struct sm_prom *p)
+{
+    struct sm_httpd_stats hs;
+    sm_httpd_stats(d, &hs);
+    sm_prom_family(p, "synmatch_http_requests_total", "counter",
+                   "Requests to this endpoint, by status (refused: malformed or too large, "
+                   "answered by the HTTP library).");
+    static const char *const codes[] = {"200", "404", "405", "503", "refused"};
+    uint64_t vals[] = {hs.ok, hs.not_found, hs.not_allowed, hs.unavailable, hs.refused};
+    for (int k = 0; k < 5; k++) /* answered before this one */
+        sm_prom_u64(p, "synmatch_http_requests_total", (const char *[]){"code", codes[k], NULL},
+                    vals[k]);
 }
 
 void sm_httpd_stats(const sm_httpd_t *cd, struct sm_httpd_stats *out)

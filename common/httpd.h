@@ -43,11 +43,19 @@ bool sm_httpd_addr_is_loopback(const struct sockaddr_storage *ss);
 
 /* Listens on listen and serves render's body; NULL with one line in errbuf (a bad address,
  * the port in use, out of memory). arg is render's. */
-sm_httpd_t *sm_httpd_new(const char *listen, sm_httpd_render_fn render, void *arg,
-                         char *errbuf, size_t errlen);
+sm_httpd_t *sm_httpd_new(const char *listen, sm_httpd_render_fn render, void *arg, char *errbuf,
+                         size_t errlen);
 
 /* The port listened on (useful with port 0: the kernel's choice). */
 uint16_t sm_httpd_port(const sm_httpd_t *d);
+
+/* Whether it listens on a loopback address only. */
+bool sm_httpd_loopback(const sm_httpd_t *d);
+
+/* Writes synmatch_http_requests_total (the requests answered before this one, by status)
+ * into an exposition: the part of /metrics every endpoint shares. */
+struct sm_prom;
+void sm_httpd_prom(const sm_httpd_t *d, struct sm_prom *p);
 
 void sm_httpd_stats(const sm_httpd_t *d, struct sm_httpd_stats *out);
 

@@ -164,3 +164,15 @@ void sm_prom_histogram(struct sm_prom *p, const char *name, const char *const *l
     labels_(p, labels, NULL);
     printf_(p, " %" PRIu64 "\n", cum);
 }
+
+void sm_prom_counter(struct sm_prom *p, const char *name, const char *help, uint64_t v)
+{
+    sm_prom_family(p, name, "counter", help);
+    sm_prom_u64(p, name, NULL, v);
+}
+
+void sm_prom_gauge(struct sm_prom *p, const char *name, const char *help, double v)
+{
+    sm_prom_family(p, name, "gauge", help);
+    sm_prom_f64(p, name, NULL, v);
+}

@@ -35,6 +35,10 @@ void sm_prom_family(struct sm_prom *p, const char *name, const char *type, const
 void sm_prom_u64(struct sm_prom *p, const char *name, const char *const *labels, uint64_t v);
 void sm_prom_f64(struct sm_prom *p, const char *name, const char *const *labels, double v);
 
+/* A family of one sample without labels: its HELP and TYPE lines, then the value. */
+void sm_prom_counter(struct sm_prom *p, const char *name, const char *help, uint64_t v);
+void sm_prom_gauge(struct sm_prom *p, const char *name, const char *help, double v);
+
 /* A histogram's samples: name_bucket{...,le="b"} for each bound (counts per bucket, not yet
  * cumulative; n bounds and n + 1 counts, the last for +Inf), name_sum and name_count. */
 void sm_prom_histogram(struct sm_prom *p, const char *name, const char *const *labels,
