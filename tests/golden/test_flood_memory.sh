@@ -8,8 +8,10 @@
 #   - every SYN is counted in the health lines (their unmonitored_syns sum to 2^20), at most
 #     21 lines an interval, the services past the table's bound in the "other" line
 #     (services_folded said), the stats line counts what was folded and at most 48 tracked;
-#   - each health line's distinct-source estimate is within 3 standard errors
-#     (sources_error) of its SYN count (all sources distinct), the busy port's and other's;
+#   - each health line's distinct-source estimate is within 5 standard errors
+#     (sources_error) of its SYN count (all sources distinct), the busy port's and other's
+#     (the estimator's hash is keyed at random per run: at 3 standard errors one of 24 lines
+#     fell outside in about one run in 16, as seen in CI; at 5, one in 70,000);
 #   - a syn_flood event for the flooded port.
 #   tests/golden/test_flood_memory.sh BUILD_DIR
 set -euo pipefail
@@ -79,10 +81,10 @@ for o in health:
         continue
     est, err = o["unmonitored_sources"], o["sources_error"]
     checked += 1
-    if abs(est - n) > 3 * err * n:
+    if abs(est - n) > 5 * err * n:
         print("FAIL %s %s: %d sources estimated for %d distinct" % (o["from"], o["service"], est, n))
         bad += 1
-print("%s distinct-source estimates within 3 standard errors in %d lines (busy port and other)" % (
+print("%s distinct-source estimates within 5 standard errors in %d lines (busy port and other)" % (
     "ok  " if checked >= 8 else "FAIL", checked))
 bad += checked < 8
 floods = [o for o in lines if o.get("event") == "syn_flood"]

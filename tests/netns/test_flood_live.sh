@@ -12,7 +12,8 @@
 #   - the health lines count exactly the verdict lines of their intervals
 #     (tests/lib/health_check.py), and about a fifth of :8080's connections were dropped;
 #   - in every interval wholly inside the flood, :8080's distinct-source estimate is within
-#     3 standard errors (its sources_error) of the 2,500 sources sent.
+#     5 standard errors (its sources_error) of the 2,500 sources sent (the estimator's hash is
+#     keyed at random per run: a bound for every line of every run).
 # Every wait is bounded; on failure the events and the collector's stderr are printed.
 #   tests/netns/test_flood_live.sh BUILD_DIR
 set -euo pipefail
@@ -187,7 +188,7 @@ for ev in ("syn_flood_end", "recovered"):
 fl = [o for o in mine if o["event"] == "syn_flood"]
 if fl:
     f = fl[0]
-    check(f["rate"] >= 1000 and abs(f["sources"] - nsrc) <= 3 * f["sources_error"] * nsrc and f.get("syncookies", 0) > 0,
+    check(f["rate"] >= 1000 and abs(f["sources"] - nsrc) <= 5 * f["sources_error"] * nsrc and f.get("syncookies", 0) > 0,
           "syn_flood names its evidence: %.0f SYN/s over the floor, %d sources, %d SYN cookies (%.0f%% of the host's SYNs)" % (
               f["rate"], f["sources"], f.get("syncookies", 0), 100 * f.get("answered_with_cookies", 0)))
 dg = [o for o in mine if o["event"] == "degraded"]
@@ -199,7 +200,7 @@ if dg:
 inside = [o for o in lines if o.get("event") == "health" and o["service"] == svc_a
           and secs(o["from"]) >= t1 + 1.5 and secs(o["to"]) <= t2 + 0.5]
 for o in inside:
-    ok = abs(o["unmonitored_sources"] - nsrc) <= 3 * o["sources_error"] * nsrc
+    ok = abs(o["unmonitored_sources"] - nsrc) <= 5 * o["sources_error"] * nsrc
     check(ok, "interval %s: %d sources estimated of %d sent (%d SYNs, %.0f/s)" % (
         o["from"][11:19], o["unmonitored_sources"], nsrc, o["unmonitored_syns"], o["unmonitored_rate"]))
 check(len(inside) >= 2, "%d intervals wholly inside the flood" % len(inside))
