@@ -32,7 +32,9 @@ run() {
         --output "$tmp/$name.jsonl" 2>"$tmp/$name.err" &
     local cpid=$!
     for _ in $(seq 400); do grep -q "listening on" "$tmp/$name.err" 2>/dev/null && break; sleep 0.05; done
-    timeout 300 "$feed" --syns "$syns" "$sock" >"$tmp/$name.feed" || bad "$name: the feeder failed (exit $?)"
+    # the feeder keeps its connection until the collector, done, closes it
+    timeout 300 "$feed" --hold 280 --syns "$syns" "$sock" >"$tmp/$name.feed" 2>&1 ||
+        bad "$name: the feeder failed (exit $?)"
     for _ in $(seq 3000); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$cpid" 2>/dev/null && { bad "$name: the collector did not finish"; kill $(pgrep -P "$cpid") 2>/dev/null || true; }
     wait "$cpid" || bad "$name: collector exit $?"

@@ -19,7 +19,8 @@ for seed in 1 2 3; do
         --output "$tmp/live$seed.jsonl" 2>"$tmp/collector$seed.err" &
     cpid=$!
     "$build/tests/sm_shuffle_send" --seed "$seed" --window 16 --dup 10 --batch 4 \
-        "$data/client.pcap" "$data/server.pcap" "$sock" "${ips[@]}" 2>"$tmp/send$seed.err"
+        "$data/client.pcap" "$data/server.pcap" "$sock" "${ips[@]}" 2>"$tmp/send$seed.err" ||
+        true # it waits for the collector to close (at most 120 s); the check below tells
     for _ in $(seq 300); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$cpid" 2>/dev/null; then # never hang: say what the collector had
         kill -TERM "$cpid"

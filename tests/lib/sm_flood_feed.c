@@ -11,6 +11,13 @@
  * that the collector's service table meets its bound. The server sensor announces
  * 2001:db8:10::10/128. Prints "syns N ports P first_ns F" on stdout. Only 2001:db8::/32 is
  * used.
+ *
+ * It then keeps the connection until the collector closes it (a collector run with
+ * --exit-when-done does once it has read the end of stream), at most --hold S seconds
+ * (default 280; exit 3 past it). A PUSH peer that disconnects while the collector's receive
+ * queue is full loses what libzmq still held for it; a fixed pause before closing was not
+ * enough for a sanitizer build on a loaded machine (one loop turn took 6 s), so the
+ * collector's own close is the signal.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +26,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "sm_peer_hold.h"
 #include "synmatch/wire.h"
 
 #define T_BASE INT64_C(1800000000000000000)
@@ -52,6 +60,7 @@ int main(int argc, char **argv)
 {
     uint64_t syns = UINT64_C(1) << 20, ports = 4096;
     double rate = 100000;
+    long hold_s = 280;
     int i = 1;
     for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
         if (strcmp(argv[i], "--syns") == 0)
@@ -60,11 +69,15 @@ int main(int argc, char **argv)
             rate = strtod(argv[i + 1], NULL);
         else if (strcmp(argv[i], "--ports") == 0)
             ports = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--hold") == 0)
+            hold_s = strtol(argv[i + 1], NULL, 10);
         else
             break;
     }
-    if (i + 1 != argc || rate <= 0 || ports == 0 || syns == 0 || syns > (UINT64_C(1) << 32)) {
-        fprintf(stderr, "usage: sm_flood_feed [--syns N] [--rate R] [--ports P] ENDPOINT\n");
+    if (i + 1 != argc || rate <= 0 || ports == 0 || syns == 0 || syns > (UINT64_C(1) << 32) ||
+        hold_s <= 0) {
+        fprintf(stderr,
+                "usage: sm_flood_feed [--syns N] [--rate R] [--ports P] [--hold S] ENDPOINT\n");
         return 2;
     }
     void *ctx = zmq_ctx_new();
@@ -75,6 +88,9 @@ int main(int argc, char **argv)
     int hwm = 1000, linger = -1;
     zmq_setsockopt(push, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+    void *mon = sm_hold_watch(ctx, push);
+    if (mon == NULL)
+        return 1;
     if (zmq_connect(push, argv[i]) != 0) {
         fprintf(stderr, "sm_flood_feed: %s: %s\n", argv[i], zmq_strerror(zmq_errno()));
         return 1;
@@ -136,10 +152,13 @@ int main(int argc, char **argv)
     send_batch(push, &cli, NULL, 0);
     printf("syns %" PRIu64 " ports %" PRIu64 " first_ns %" PRId64 "\n", syns, ports, t0);
     fflush(stdout);
-    /* A peer that disconnects while the collector's receive queue is full (RCV_HWM) loses
-     * what was still in the socket: the connection stays until the collector has read it. */
-    sleep(4);
+    int rc = sm_hold_until_closed(mon, push, hold_s);
     zmq_close(push);
     zmq_ctx_term(ctx);
+    if (rc != 0) {
+        fprintf(stderr, "sm_flood_feed: the collector kept the connection open for %ld s\n",
+                hold_s);
+        return 3;
+    }
     return 0;
 }

@@ -6,6 +6,9 @@
  *
  *   sm_shuffle_send [--seed N] [--window N] [--dup PCT] [--batch N] [--delay-us N]
  *                   CLIENT.pcap SERVER.pcap ENDPOINT SERVER_IP...
+ *
+ * It stays connected until the collector (run with --exit-when-done) closes the connection,
+ * at most 120 s (exit 4 past it).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <zmq.h>
 
 #include "addr.h"
+#include "sm_peer_hold.h"
 #include "synmatch/filesrc.h"
 #include "synmatch/wire.h"
 
@@ -174,8 +178,11 @@ int main(int argc, char **argv)
     }
     void *ctx = zmq_ctx_new();
     void *push = zmq_socket(ctx, ZMQ_PUSH);
-    int linger = 30000; /* everything must arrive, even on a loaded machine */
+    int linger = -1; /* everything must arrive, even on a loaded machine */
     zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+    void *mon = sm_hold_watch(ctx, push);
+    if (mon == NULL)
+        return 3;
     if (zmq_connect(push, endpoint) == -1) {
         fprintf(stderr, "connect %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
         return 3;
@@ -193,9 +200,8 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "sm_shuffle_send: %zu batches (%zu client, %zu server), %zu duplicates\n",
             sent, sides[0].nmsgs, sides[1].nmsgs, dups);
-    /* Stay connected a moment: with libzmq 4.3.4, a PUSH that disconnects while the PULL is
-     * throttled at its receive HWM was seen to lose what sat in the socket buffers. */
-    sleep(1);
+    /* connected until the collector (--exit-when-done) has read it all: sm_peer_hold.h */
+    int held = sm_hold_until_closed(mon, push, 120);
     zmq_close(push);
     zmq_ctx_term(ctx);
     free(order);
@@ -204,6 +210,10 @@ int main(int argc, char **argv)
             free(sides[k].msgs[m].buf);
         free(sides[k].msgs);
         free(sides[k].pend);
+    }
+    if (held != 0) {
+        fprintf(stderr, "sm_shuffle_send: the collector kept the connection open for 120 s\n");
+        return 4;
     }
     return 0;
 }
