@@ -161,6 +161,8 @@ struct entry {
     bool flood : 1; /* server kind: the marker of refused server SYNs of a flooded ISN */
     bool fp_incomplete : 1; /* group: the second matcher found nothing, and could not see
                              * every server SYN of its window (lost, or past a bound) */
+    bool pinned : 1;   /* offline group: counted in the pins (fp sweeps) */
+    bool fp_tried : 1; /* offline group: the second matcher has had its one try */
     struct sm_tuple tuple;
     uint32_t attempts;
     /* 64 */
@@ -268,6 +270,22 @@ struct sm_join {
     uint64_t ring_next;           /* live: positions written */
     struct fp_index *live_ix;     /* live: key -> ring position + 1 */
     size_t live_ix_inserts;
+    /* Offline, the second matcher runs in sweeps as the horizon moves (fp_sweep_due): */
+    struct fp_index *off_ix; /* key -> archive index + 1, filed as SYNs are archived */
+    size_t held_swept;       /* held[0, held_swept) have been swept */
+    /* Unswept groups not yet decided per 2^30 ns of their first_ns, from pin_base on
+     * (pin[pin_lo] is the first nonzero): the earliest window a later sweep may still name. */
+    uint32_t *pin;
+    size_t pin_len, pin_cap, pin_lo;
+    int64_t pin_base;
+    bool pin_off; /* a group came before pin_base, or too far after: all at the end */
+    bool off_failed; /* off_ix could not be made */
+    uint32_t *off_list; /* the archived SYNs filed in off_ix (some taken since) */
+    size_t off_n, off_cap;
+    int64_t sweep_next; /* no sweep before the horizon is here */
+    struct fp_pend *pend; /* round one's choices waiting to be taken: [pend_head, pend_len) */
+    size_t pend_head, pend_len, pend_cap;
+    uint8_t *named; /* per archived SYN: how many choices named it (2: more than one) */
 
     bool degraded; /* evidence could not be recorded (out of memory): nothing is missing */
     int64_t decide_ns; /* event time of the decisions being made (sm_verdict.decided_ns) */
@@ -381,10 +399,69 @@ static void hash_unlink(sm_join_t *j, uint32_t i)
         slot_delete(j, (uint32_t)(sl - j->tab));
 }
 
+/* ---- pins: how early the groups not yet swept began (offline, fp_sweep_due) ------------- */
+
+#define PIN_SHIFT 30          /* one count per 2^30 ns (about a second) of first_ns */
+#define PIN_MAX (1u << 24)    /* counts at most (about 200 days): past it, all at the end */
+
+static void pin(sm_join_t *j, struct entry *g)
+{
+    if (!j->cfg.hold_unmatched || j->pin_off)
+        return;
+    int64_t sec = g->first_ns >> PIN_SHIFT;
+    if (j->pin_len == 0)
+        j->pin_base = sec;
+    if (sec < j->pin_base || sec - j->pin_base >= (int64_t)PIN_MAX) {
+        j->pin_off = true; /* time went back (or jumped): sweeps could not be sure */
+        return;
+    }
+    size_t k = (size_t)(sec - j->pin_base);
+    if (k >= j->pin_cap) {
+        size_t cap = j->pin_cap ? j->pin_cap : 1024;
+        while (cap <= k)
+            cap *= 2;
+        uint32_t *p = sm_realloc(j->pin, cap * sizeof *p);
+        if (p == NULL) {
+            j->pin_off = true;
+            return;
+        }
+        j->pin = p;
+        j->pin_cap = cap;
+    }
+    if (k >= j->pin_len) {
+        memset(j->pin + j->pin_len, 0, (k + 1 - j->pin_len) * sizeof *j->pin);
+        j->pin_len = k + 1;
+    }
+    j->pin[k]++;
+    /* all counts below pin_lo are zero, and pin[pin_lo] is the first nonzero or was the end */
+    if (k < j->pin_lo || j->pin[j->pin_lo] == 0)
+        j->pin_lo = k;
+    g->pinned = true;
+}
+
+static void unpin(sm_join_t *j, struct entry *g)
+{
+    if (!g->pinned)
+        return;
+    g->pinned = false;
+    j->pin[(size_t)((g->first_ns >> PIN_SHIFT) - j->pin_base)]--;
+    while (j->pin_lo < j->pin_len && j->pin[j->pin_lo] == 0)
+        j->pin_lo++;
+}
+
+/* A time no group still pinned began before. */
+static int64_t pin_floor(const sm_join_t *j)
+{
+    if (j->pin_lo >= j->pin_len)
+        return INT64_MAX;
+    return (j->pin_base + (int64_t)j->pin_lo) * (INT64_C(1) << PIN_SHIFT);
+}
+
 static void entry_free(sm_join_t *j, uint32_t i)
 {
     struct entry *e = &j->pool[i];
     assert(e->kind != E_FREE);
+    unpin(j, e);
     hash_unlink(j, i);
     age_unlink(j, i);
     /* Not cleared whole: that would touch every cache line of an entry that is usually cold
@@ -1013,14 +1090,18 @@ static void decide_unmatched(sm_join_t *j, uint32_t gi)
 static void hold(sm_join_t *j, uint32_t gi)
 {
     if (j->held_len >= 2 * j->live + 256) {
-        /* Forget indices of held groups evicted since (their slots may be reused). */
-        size_t n = 0;
+        /* Forget indices of held groups decided or evicted since (their slots may be
+         * reused); the swept ones stay first. */
+        size_t n = 0, swept = 0;
         for (size_t k = 0; k < j->held_len; k++) {
             uint32_t h = j->held[k];
-            if (j->pool[h].kind == E_GROUP && j->pool[h].held)
+            if (j->pool[h].kind == E_GROUP && j->pool[h].held) {
+                swept += k < j->held_swept;
                 j->held[n++] = h;
+            }
         }
         j->held_len = n;
+        j->held_swept = swept;
     }
     if (j->held_len == j->held_cap) {
         size_t ncap = j->held_cap ? j->held_cap * 2 : 256;
@@ -1147,6 +1228,8 @@ static void decide_group(sm_join_t *j, uint32_t gi)
 
 static void live_archive(sm_join_t *j, const struct entry *e);
 
+static void off_file(sm_join_t *j, size_t a);
+
 /* Lone server SYN e is not (or no longer) in the archive. */
 static void arch_lose(sm_join_t *j, const struct entry *e)
 {
@@ -1175,6 +1258,7 @@ static void archive(sm_join_t *j, const struct entry *e)
         return;
     }
     j->arch[j->narch++] = *e;
+    off_file(j, j->narch - 1);
 }
 
 /* A server SYN no client SYN matched ends (another client's, or one no client sensor
@@ -1280,9 +1364,13 @@ static void run_limited(sm_join_t *j, bool limit)
     }
 }
 
+static void fp_sweep_due(sm_join_t *j);
+
 static void run(sm_join_t *j)
 {
     run_limited(j, true);
+    if (j->cfg.hold_unmatched)
+        fp_sweep_due(j);
 }
 
 /* ---- matching ------------------------------------------------------------------------------ */
@@ -1623,6 +1711,7 @@ static void add_client(sm_join_t *j, const struct sm_record *r)
         g->stream = r->stream;
         g->frame = r->frame;
         g->fp = synprint_of(r);
+        pin(j, g);
         j->st.client_groups++;
         match_group(j, gi);
         schedule_group(j, gi);
@@ -1959,16 +2048,60 @@ static void fp_file(struct fp_index *ix, const struct entry *s, uint64_t v)
         fp_index_put(ix, kp, v, s->first_ns);
 }
 
-static bool fp_index_build(sm_join_t *j, struct fp_index *ix)
+/*
+ * Offline: files archived SYN a into the index as it is archived. The index holds the SYNs
+ * not taken yet (off_list): most are taken within a minute or so, so it stays small enough
+ * for the caches. When the SYNs filed since it was made reach a quarter of its slots (two
+ * keys a SYN: half full), it is made anew, eight slots for each SYN still untaken: amortized
+ * constant work per SYN.
+ */
+static void off_file(sm_join_t *j, size_t a)
 {
-    size_t n = 16;
-    while (n < 4 * j->narch)
+    if (j->off_failed)
+        return;
+    if (j->off_ix == NULL) {
+        j->off_ix = sm_calloc(1, sizeof *j->off_ix);
+        if (j->off_ix == NULL || !fp_index_init(j->off_ix, 4096))
+            goto fail;
+    }
+    if (j->off_n == j->off_cap) {
+        size_t cap = j->off_cap ? 2 * j->off_cap : 1024;
+        uint32_t *l = sm_realloc(j->off_list, cap * sizeof *l);
+        if (l == NULL)
+            goto fail;
+        j->off_list = l;
+        j->off_cap = cap;
+    }
+    j->off_list[j->off_n++] = (uint32_t)a;
+    if (4 * j->off_n <= j->off_ix->mask + 1) {
+        fp_file(j->off_ix, &j->arch[a], a);
+        return;
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < j->off_n; k++)
+        if (j->arch[j->off_list[k]].kind == E_SERVER)
+            j->off_list[kept++] = j->off_list[k];
+    j->off_n = kept;
+    size_t n = 4096;
+    while (n < 8 * kept)
         n *= 2;
-    if (!fp_index_init(ix, n))
-        return false;
-    for (size_t a = 0; a < j->narch; a++)
-        fp_file(ix, &j->arch[a], a);
-    return true;
+    struct fp_index nx;
+    if (!fp_index_init(&nx, n)) {
+        free(nx.e);
+        goto fail;
+    }
+    for (size_t k = 0; k < kept; k++)
+        fp_file(&nx, &j->arch[j->off_list[k]], j->off_list[k]);
+    free(j->off_ix->e);
+    *j->off_ix = nx;
+    return;
+fail:
+    if (j->off_ix)
+        free(j->off_ix->e);
+    free(j->off_ix);
+    j->off_ix = NULL;
+    j->off_failed = true;
+    j->degraded = true; /* rewritten connections may go unmatched: nothing is missing */
 }
 
 /* The archived server SYN an index value names, or NULL when the ring wrote over it. */
@@ -2205,63 +2338,193 @@ static void fp_match(sm_join_t *j, const struct fp_index *ix, uint32_t gi)
         fp_claim(j, gi, v);
 }
 
-/* Offline, at the end: every held group the ISN left unmatched tries the fingerprints. */
+/*
+ * Offline, the second matcher takes every held group the ISN left unmatched in two rounds:
+ * first the groups the client saw answered, then, once a rewriting device has been seen,
+ * the rest. In a round each group names its clear winner (fp_choose) and a server SYN named
+ * by two goes to neither (both contested), so the order of the groups decides nothing.
+ *
+ * Round one runs as the horizon moves (fp_sweep_due), so that most of the matcher's work and
+ * of the decisions it makes overlaps the reading: a 1 GB pair with every ISN rewritten
+ * waited 0.6 s for them at the end. A held group names its winner once its window is more
+ * than a late ISN match (MATCH_SLACK) or a late answer (the quiet time) behind the horizon:
+ * every server SYN it could name is archived by then, and nothing to come changes it. The
+ * name is taken (fp_commit) once no group still to name can name that server SYN: the
+ * pins say how early the groups not yet through round one began, and a server SYN more than
+ * the skew before that lies in none of their windows. So a server SYN taken is one no later
+ * choice could have seen, and the rounds make the choices one pass at the end would.
+ * Round two, rare (unanswered SYNs behind a rewriting device), runs at the end.
+ */
+
+/* A choice of round one, waiting to be taken (fp_commit). */
+struct fp_pend {
+    uint64_t v;       /* the archived server SYN named */
+    int64_t first_ns; /* its time */
+    uint32_t gi, gen; /* the group that named it, as it was then */
+};
+
+/* Round one for held group gi: its choice, counted and queued. */
+static void fp_name(sm_join_t *j, uint32_t gi)
+{
+    struct entry *g = &j->pool[gi];
+    g->fp_tried = true;
+    if (j->off_ix == NULL)
+        return; /* nothing archived: nothing to name */
+    if (j->named == NULL) {
+        j->named = sm_calloc(ARCHIVE_MAX, 1); /* backed as used */
+        if (j->named == NULL) {
+            j->degraded = true; /* rewritten connections may go unmatched: nothing is missing */
+            return;
+        }
+    }
+    if (j->pend_len == j->pend_cap) {
+        if (j->pend_head > 0) { /* slide the waiting ones down */
+            memmove(j->pend, j->pend + j->pend_head,
+                    (j->pend_len - j->pend_head) * sizeof *j->pend);
+            j->pend_len -= j->pend_head;
+            j->pend_head = 0;
+        }
+        if (j->pend_len == j->pend_cap) {
+            size_t cap = j->pend_cap ? 2 * j->pend_cap : 1024;
+            struct fp_pend *p = sm_realloc(j->pend, cap * sizeof *p);
+            if (p == NULL) {
+                j->degraded = true;
+                return;
+            }
+            j->pend = p;
+            j->pend_cap = cap;
+        }
+    }
+    uint64_t v = fp_choose(j, j->off_ix, gi);
+    if (v == UINT64_MAX)
+        return;
+    if (j->named[v] < 2)
+        j->named[v]++;
+    j->pend[j->pend_len++] = (struct fp_pend){
+        .v = v, .first_ns = j->arch[v].first_ns, .gi = gi, .gen = j->pool[gi].gen};
+}
+
+/* Whether held group gi takes part in round one. */
+static bool fp_round_one(const sm_join_t *j, const struct entry *g)
+{
+    return g->kind == E_GROUP && g->held && g->peer == 0 && g->candidates <= 1 &&
+           !g->fp_tried && g->answer != SM_ANSWER_NONE && in_scope(j, &g->tuple);
+}
+
+/* Takes the choices of round one whose server SYN lies more than the skew before f (every
+ * group still to name began at or after f), in the order they were made; all when final. A
+ * pair is decided at once when settled, as the ISN's pairs are, or when final; the rest
+ * wait for sm_join_finish() as held groups. */
+static void fp_commit(sm_join_t *j, int64_t f, bool final)
+{
+    while (j->pend_head < j->pend_len) {
+        const struct fp_pend p = j->pend[j->pend_head];
+        if (!final && sat_add(p.first_ns, j->cfg.max_skew_ns) >= f)
+            break;
+        j->pend_head++;
+        struct entry *g = &j->pool[p.gi];
+        if (g->gen != p.gen || g->kind != E_GROUP || !g->held || g->peer)
+            continue; /* decided (evicted) meanwhile */
+        if (j->named[p.v] > 1) {
+            contest(g, 2);
+            continue;
+        }
+        fp_claim(j, p.gi, p.v);
+        g = &j->pool[p.gi];
+        if (g->peer && (final || settled(g, &j->pool[g->peer])))
+            decide_final(j, p.gi); /* now: the pair's two entries are free again */
+    }
+    if (j->pend_head == j->pend_len)
+        j->pend_head = j->pend_len = 0;
+}
+
+/* Round one as the horizon moves; see above. Held groups go through it in the order they
+ * were held, at most once a second of event time (each try walks what waits). */
+static void fp_sweep_due(sm_join_t *j)
+{
+    if (j->pin_off || j->backlog)
+        return;
+    int64_t h = horizon(j);
+    if (h == INT64_MAX || h < j->sweep_next)
+        return; /* the end: sm_join_finish() does the rest */
+    j->sweep_next = sat_add(h, INT64_C(1) << PIN_SHIFT);
+    int64_t late = MATCH_SLACK > j->cfg.max_quiet_ns ? MATCH_SLACK : j->cfg.max_quiet_ns;
+    int64_t lag = sat_add(sat_add(j->cfg.timeout_ns, 2 * j->cfg.max_skew_ns), late);
+    for (; j->held_swept < j->held_len; j->held_swept++) {
+        uint32_t gi = j->held[j->held_swept];
+        struct entry *g = &j->pool[gi];
+        if (g->kind != E_GROUP || !g->held)
+            continue; /* decided or evicted since */
+        if (sat_add(g->last_ns, lag) > h)
+            break;
+        /* Out of scope now, it is left for the end (the scope grows with the server capture). */
+        if (fp_round_one(j, g))
+            fp_name(j, gi);
+        unpin(j, g); /* through round one, or never in it */
+    }
+    int64_t f = pin_floor(j);
+    if (j->wm[SM_ROLE_CLIENT] < f)
+        f = j->wm[SM_ROLE_CLIENT]; /* groups to come begin after the client's watermark */
+    fp_commit(j, f, false);
+}
+
+/* Round two: the unanswered held groups, once a rewriting device has been seen. */
+static void fp_round_two(sm_join_t *j)
+{
+    if (j->st.isn_rewritten == 0 || j->off_ix == NULL || j->named == NULL || j->held_len == 0)
+        return;
+    struct fp_pend *picks = sm_malloc(j->held_len * sizeof *picks);
+    if (picks == NULL) {
+        j->degraded = true;
+        return;
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < j->held_len; k++) {
+        uint32_t gi = j->held[k];
+        struct entry *g = &j->pool[gi];
+        if (g->kind != E_GROUP || !g->held || g->peer || g->candidates > 1 || g->fp_tried ||
+            g->answer != SM_ANSWER_NONE || !in_scope(j, &g->tuple))
+            continue;
+        g->fp_tried = true;
+        uint64_t v = fp_choose(j, j->off_ix, gi);
+        if (v != UINT64_MAX)
+            picks[n++] = (struct fp_pend){.v = v, .gi = gi, .gen = g->gen};
+    }
+    /* counted afresh: a server SYN round one's groups contested is free to name again */
+    for (size_t i = 0; i < n; i++)
+        j->named[picks[i].v] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (j->named[picks[i].v] < 2)
+            j->named[picks[i].v]++;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t gi = picks[i].gi;
+        if (j->named[picks[i].v] > 1) {
+            contest(&j->pool[gi], 2);
+            continue;
+        }
+        fp_claim(j, gi, picks[i].v);
+        if (j->pool[gi].peer)
+            decide_final(j, gi);
+    }
+    free(picks);
+}
+
+/* Offline, at the end: round one for the groups still to name, every choice taken, then
+ * round two. */
 static void fp_pass(sm_join_t *j)
 {
     /* the lone server SYNs still pending join the archive first */
     for (uint32_t i = 1; i < j->pool_used; i++)
         if (j->pool[i].kind == E_SERVER && j->pool[i].peer == 0 && !j->pool[i].flood)
             server_alone(j, i);
-    if (j->narch == 0)
-        return;
-    struct fp_index ix;
-    if (!fp_index_build(j, &ix))
-        return;
-    /* Two passes, so that the order of the groups decides nothing: each group names its
-     * clear winner; a server SYN named by two groups goes to neither (both ambiguous). */
-    uint64_t *choice = sm_malloc((j->held_len + 1) * sizeof *choice);
-    uint8_t *named = sm_calloc(j->narch, 1);
-    if (choice == NULL || named == NULL) {
-        free(choice);
-        free(named);
-        free(ix.e);
-        j->degraded = true; /* rewritten connections may go unmatched: nothing is missing */
-        return;
+    for (size_t k = 0; k < j->held_len; k++) {
+        uint32_t gi = j->held[k];
+        if (fp_round_one(j, &j->pool[gi]))
+            fp_name(j, gi);
     }
-    /* Round one: the groups the client saw answered; round two, if round one found a
-     * rewriting device: the rest (fp_eligible). */
-    for (int round = 0; round < 2; round++) {
-        if (round == 1 && j->st.isn_rewritten == 0)
-            break;
-        memset(named, 0, j->narch);
-        for (size_t k = 0; k < j->held_len; k++) {
-            uint32_t gi = j->held[k];
-            struct entry *g = &j->pool[gi];
-            choice[k] = UINT64_MAX;
-            if (g->kind == E_GROUP && g->held && g->peer == 0 && g->candidates <= 1 &&
-                (round == 0 ? g->answer != SM_ANSWER_NONE : g->answer == SM_ANSWER_NONE) &&
-                in_scope(j, &g->tuple)) {
-                choice[k] = fp_choose(j, &ix, gi);
-                if (choice[k] != UINT64_MAX && named[choice[k]] < 2)
-                    named[choice[k]]++;
-            }
-        }
-        for (size_t k = 0; k < j->held_len; k++) {
-            if (choice[k] == UINT64_MAX)
-                continue;
-            uint32_t gi = j->held[k];
-            if (named[choice[k]] > 1) {
-                contest(&j->pool[gi], 2);
-                continue;
-            }
-            fp_claim(j, gi, choice[k]);
-            if (j->pool[gi].peer)
-                decide_final(j, gi); /* now: the pair's two entries are free again */
-        }
-    }
-    free(choice);
-    free(named);
-    free(ix.e);
+    if (j->pend_len > j->pend_head)
+        fp_commit(j, INT64_MAX, true);
+    fp_round_two(j);
 }
 
 /* ---- clock --------------------------------------------------------------------------------- */
@@ -2496,6 +2759,7 @@ sm_join_t *sm_join_new(const struct sm_join_config *cfg)
     j->pres_floor = INT64_MIN;
     j->lost_hi = INT64_MIN;
     j->decide_ns = INT64_MIN;
+    j->sweep_next = INT64_MIN;
     j->tab_mask = 1023;
     j->tab = sm_calloc(j->tab_mask + 1, sizeof *j->tab);
     /* The pool is reserved whole (address space only: max_pending entries) and backed as it
@@ -2553,6 +2817,14 @@ void sm_join_destroy(sm_join_t **self_p)
         free(j->live_ix->e);
         free(j->live_ix);
     }
+    if (j->off_ix) {
+        free(j->off_ix->e);
+        free(j->off_ix);
+    }
+    free(j->pin);
+    free(j->off_list);
+    free(j->pend);
+    free(j->named);
     sm_clockfit_destroy(&j->clock);
     free(j->corr);
     free(j);
