@@ -282,6 +282,7 @@ struct sm_join {
     bool off_failed; /* off_ix could not be made */
     uint32_t *off_list; /* the archived SYNs filed in off_ix (some taken since) */
     size_t off_n, off_cap;
+    size_t off_bytes; /* the block off_ix->e lives in (off_slots) */
     int64_t sweep_next; /* no sweep before the horizon is here */
     struct fp_pend *pend; /* round one's choices waiting to be taken: [pend_head, pend_len) */
     size_t pend_head, pend_len, pend_cap;
@@ -1252,6 +1253,9 @@ static void archive(sm_join_t *j, const struct entry *e)
         j->arch_cap = ARCHIVE_MAX;
         j->arch = m == MAP_FAILED ? NULL : m;
         j->arch_mapped = j->arch != NULL;
+        if (j->arch)
+            sm_advise_huge(j->arch, ARCHIVE_MAX * sizeof(struct entry)); /* written in order:
+                                                     * a fault per 2 MiB, not per 4 KiB */
     }
     if (j->arch == NULL || j->narch == j->arch_cap) {
         arch_lose(j, e); /* counted: a rewritten connection may go unmatched */
@@ -2055,13 +2059,34 @@ static void fp_file(struct fp_index *ix, const struct entry *s, uint64_t v)
  * keys a SYN: half full), it is made anew, eight slots for each SYN still untaken: amortized
  * constant work per SYN.
  */
+/* Offline: n zeroed slots for the index, in its own block: reused while large enough (a
+ * refiling then touches no new page), else a new one in huge pages (hugemem.h): in 4 KiB
+ * pages the refilings of a 1 GB pair faulted 14,000 times. */
+static bool off_slots(sm_join_t *j, size_t n)
+{
+    size_t bytes = n * sizeof(struct fp_ent);
+    if (bytes > j->off_bytes) {
+        void *p = sm_alloc_should_fail() ? NULL : sm_huge_alloc(bytes);
+        if (p == NULL)
+            return false;
+        sm_huge_free(j->off_ix->e, j->off_bytes);
+        j->off_ix->e = p;
+        j->off_bytes = sm_huge_round(bytes);
+    } else {
+        memset(j->off_ix->e, 0, bytes);
+    }
+    j->off_ix->mask = n - 1;
+    j->off_ix->ndropped = 0;
+    return true;
+}
+
 static void off_file(sm_join_t *j, size_t a)
 {
     if (j->off_failed)
         return;
     if (j->off_ix == NULL) {
         j->off_ix = sm_calloc(1, sizeof *j->off_ix);
-        if (j->off_ix == NULL || !fp_index_init(j->off_ix, 4096))
+        if (j->off_ix == NULL || !off_slots(j, 4096))
             goto fail;
     }
     if (j->off_n == j->off_cap) {
@@ -2085,19 +2110,14 @@ static void off_file(sm_join_t *j, size_t a)
     size_t n = 4096;
     while (n < 8 * kept)
         n *= 2;
-    struct fp_index nx;
-    if (!fp_index_init(&nx, n)) {
-        free(nx.e);
+    if (!off_slots(j, n))
         goto fail;
-    }
     for (size_t k = 0; k < kept; k++)
-        fp_file(&nx, &j->arch[j->off_list[k]], j->off_list[k]);
-    free(j->off_ix->e);
-    *j->off_ix = nx;
+        fp_file(j->off_ix, &j->arch[j->off_list[k]], j->off_list[k]);
     return;
 fail:
     if (j->off_ix)
-        free(j->off_ix->e);
+        sm_huge_free(j->off_ix->e, j->off_bytes);
     free(j->off_ix);
     j->off_ix = NULL;
     j->off_failed = true;
@@ -2818,7 +2838,7 @@ void sm_join_destroy(sm_join_t **self_p)
         free(j->live_ix);
     }
     if (j->off_ix) {
-        free(j->off_ix->e);
+        sm_huge_free(j->off_ix->e, j->off_bytes);
         free(j->off_ix);
     }
     free(j->pin);
