@@ -173,6 +173,8 @@ static struct sm_row *rows_grow(struct sm_row *p, size_t *cap, size_t used)
     struct sm_row *np;
     if (!rows_huge(ncap)) {
         np = realloc(p, ncap * sizeof *np);
+    } else if (rows_huge(*cap)) {
+        np = sm_huge_grow(p, *cap * sizeof *np, ncap * sizeof *np); /* no copy */
     } else {
         np = sm_huge_alloc(ncap * sizeof *np);
         if (np != NULL) {
