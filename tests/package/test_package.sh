@@ -148,6 +148,17 @@ step_contents() {
         out=$("$p" --help 2>&1) && grep -q '^usage: ' <<<"$out" && ok "$p --help ($(wc -l <<<"$out") lines)" ||
             bad "$p --help: $(head -3 <<<"$out")"
     done
+    # tail, top and keygen run /usr/libexec/synmatch/synmatch-live (compare loads none of
+    # their libraries)
+    [ -x /usr/libexec/synmatch/synmatch-live ] && dpkg -S /usr/libexec/synmatch/synmatch-live >/dev/null 2>&1 ||
+        bad "not installed by the package: /usr/libexec/synmatch/synmatch-live"
+    for p in tail top; do
+        out=$(synmatch "$p" --help 2>&1) && grep -q "^usage: synmatch $p" <<<"$out" &&
+            ok "synmatch $p --help (through synmatch-live)" || bad "synmatch $p --help: $(head -3 <<<"$out")"
+    done
+    out=$(cd "$work" && synmatch keygen pkgkey 2>&1) && [ -s "$work/pkgkey.key" ] && ok "synmatch keygen (through synmatch-live)" ||
+        bad "synmatch keygen: $out"
+    rm -f "$work"/pkgkey.*
     for p in synmatch synmatch-agent synmatch-collector; do
         f=$(man -w "$p" 2>/dev/null || true)
         if [ -z "$f" ]; then
