@@ -49,7 +49,9 @@ for isn, w in want.items():
     if rewrite and v.get("server") is not None and (v.get("match") != "fingerprint" or v.get("server_seq") == isn):
         print("FAIL ISN", isn, "match", v.get("match"), "server_seq", v.get("server_seq"), "(rewritten)"); bad += 1
     if v["verdict"] != w["expect"]:
-        print("FAIL ISN", isn, w["kind"], "expected", w["expect"], "got", v["verdict"], v.get("reason")); bad += 1; continue
+        print("FAIL ISN", isn, w["kind"], "expected", w["expect"], "got", v["verdict"], v.get("reason")); bad += 1
+        print("     its verdict:", json.dumps(v)[:600])  # enough to tell a flake's cause later
+        continue
     if v["attempts"] != w["ca"]:
         print("FAIL ISN", isn, "attempts", v["attempts"], "want", w["ca"]); bad += 1
     if w["expect"] == "matched":

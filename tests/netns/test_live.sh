@@ -88,7 +88,21 @@ fail=0
 for a in server client; do
     grep -q "records" "$out/agent_$a.err" && echo "ok   $a agent summary line" || { echo "FAIL $a agent summary"; cat "$out/agent_$a.err"; fail=1; }
 done
-/usr/bin/python3 "$root/tests/lib/check_live.py" "$out/expected.tsv" "$out/verdicts.jsonl" "$nat" "$rewrite" || fail=1
+/usr/bin/python3 "$root/tests/lib/check_live.py" "$out/expected.tsv" "$out/verdicts.jsonl" "$nat" "$rewrite" \
+    >"$out/check.txt" || fail=1
+cat "$out/check.txt"
+# A verdict not as expected: the SYNs of its source ports as both captures saw them, TCP
+# timestamps and IP IDs included (what the second matcher compares), for the next reader.
+ports=$(grep -o '"sport": [0-9]*' "$out/check.txt" | awk '{print $2}' | sort -u | paste -sd' ')
+if [ -n "$ports" ]; then
+    echo "--- SYNs from source ports $ports: epoch, src, sport, dst, dport, seq, tsval, ip.id"
+    for c in client server; do
+        echo "    $c capture:"
+        tshark -r "$out/$c.pcap" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.srcport in {$ports}" \
+            -T fields -e frame.time_epoch -e ip.src -e ipv6.src -e tcp.srcport -e ip.dst -e ipv6.dst \
+            -e tcp.dstport -e tcp.seq_raw -e tcp.options.timestamp.tsval -e ip.id 2>/dev/null | head -40
+    done
+fi
 # Cross-check with the firewall: dropped SYN packets = attempts of the missing verdicts.
 drops=$(awk '$1 ~ /^drop_/ {s += $2} END {print s}' "$out/nft_counters.txt")
 attempts=$(/usr/bin/python3 -c 'import json,sys; print(sum(o["attempts"] for o in map(json.loads, open(sys.argv[1])) if o.get("verdict") == "missing"))' "$out/verdicts.jsonl")
