@@ -2052,13 +2052,6 @@ static void fp_file(struct fp_index *ix, const struct entry *s, uint64_t v)
         fp_index_put(ix, kp, v, s->first_ns);
 }
 
-/*
- * Offline: files archived SYN a into the index as it is archived. The index holds the SYNs
- * not taken yet (off_list): most are taken within a minute or so, so it stays small enough
- * for the caches. When the SYNs filed since it was made reach a quarter of its slots (two
- * keys a SYN: half full), it is made anew, eight slots for each SYN still untaken: amortized
- * constant work per SYN.
- */
 /* Offline: n zeroed slots for the index, in its own block: reused while large enough (a
  * refiling then touches no new page), else a new one in huge pages (hugemem.h): in 4 KiB
  * pages the refilings of a 1 GB pair faulted 14,000 times. */
@@ -2080,6 +2073,13 @@ static bool off_slots(sm_join_t *j, size_t n)
     return true;
 }
 
+/*
+ * Offline: files archived SYN a into the index as it is archived. The index holds the SYNs
+ * not taken yet (off_list): most are taken within a minute or so, so it stays small enough
+ * for the caches. When the SYNs filed since it was made reach a quarter of its slots (two
+ * keys a SYN: half full), it is made anew, eight slots for each SYN still untaken: amortized
+ * constant work per SYN.
+ */
 static void off_file(sm_join_t *j, size_t a)
 {
     if (j->off_failed)
@@ -2424,11 +2424,12 @@ static void fp_name(sm_join_t *j, uint32_t gi)
         .v = v, .first_ns = j->arch[v].first_ns, .gi = gi, .gen = j->pool[gi].gen};
 }
 
-/* Whether held group gi takes part in round one. */
-static bool fp_round_one(const sm_join_t *j, const struct entry *g)
+/* Whether held group g has its try in round one (answered) or round two (not), and has not
+ * had it yet. */
+static bool fp_untried(const sm_join_t *j, const struct entry *g, bool answered)
 {
     return g->kind == E_GROUP && g->held && g->peer == 0 && g->candidates <= 1 &&
-           !g->fp_tried && g->answer != SM_ANSWER_NONE && in_scope(j, &g->tuple);
+           !g->fp_tried && (g->answer != SM_ANSWER_NONE) == answered && in_scope(j, &g->tuple);
 }
 
 /* Takes the choices of round one whose server SYN lies more than the skew before f (every
@@ -2478,7 +2479,7 @@ static void fp_sweep_due(sm_join_t *j)
         if (sat_add(g->last_ns, lag) > h)
             break;
         /* Out of scope now, it is left for the end (the scope grows with the server capture). */
-        if (fp_round_one(j, g))
+        if (fp_untried(j, g, true))
             fp_name(j, gi);
         unpin(j, g); /* through round one, or never in it */
     }
@@ -2502,8 +2503,7 @@ static void fp_round_two(sm_join_t *j)
     for (size_t k = 0; k < j->held_len; k++) {
         uint32_t gi = j->held[k];
         struct entry *g = &j->pool[gi];
-        if (g->kind != E_GROUP || !g->held || g->peer || g->candidates > 1 || g->fp_tried ||
-            g->answer != SM_ANSWER_NONE || !in_scope(j, &g->tuple))
+        if (!fp_untried(j, g, false))
             continue;
         g->fp_tried = true;
         uint64_t v = fp_choose(j, j->off_ix, gi);
@@ -2539,11 +2539,10 @@ static void fp_pass(sm_join_t *j)
             server_alone(j, i);
     for (size_t k = 0; k < j->held_len; k++) {
         uint32_t gi = j->held[k];
-        if (fp_round_one(j, &j->pool[gi]))
+        if (fp_untried(j, &j->pool[gi], true))
             fp_name(j, gi);
     }
-    if (j->pend_len > j->pend_head)
-        fp_commit(j, INT64_MAX, true);
+    fp_commit(j, INT64_MAX, true);
     fp_round_two(j);
 }
 

@@ -14,10 +14,7 @@
  *
  * It then keeps the connection until the collector closes it (a collector run with
  * --exit-when-done does once it has read the end of stream), at most --hold S seconds
- * (default 280; exit 3 past it). A PUSH peer that disconnects while the collector's receive
- * queue is full loses what libzmq still held for it; a fixed pause before closing was not
- * enough for a sanitizer build on a loaded machine (one loop turn took 6 s), so the
- * collector's own close is the signal.
+ * (default 280; exit 3 past it): why, in sm_peer_hold.h.
  */
 #include <inttypes.h>
 #include <stdio.h>
