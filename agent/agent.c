@@ -823,7 +823,9 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
     a->heartbeat_mono = (int64_t)(o->heartbeat_ms ? o->heartbeat_ms
                                                    : SM_AGENT_DEFAULT_HEARTBEAT_MS) *
                         NS_PER_MS;
-    a->linger_ms = o->linger_ms ? o->linger_ms : SM_SENDER_DEFAULT_LINGER_MS;
+    a->linger_ms = o->linger_ms                 ? o->linger_ms
+                   : a->live || o->realtime ? SM_SENDER_DEFAULT_LINGER_MS
+                                            : SM_SENDER_REPLAY_LINGER_MS;
     a->recs = malloc(a->batch_records * sizeof *a->recs);
     if (a->recs == NULL) {
         *why = SM_AGENT_ERR_NOMEM;

@@ -24,6 +24,11 @@ typedef struct sm_sender sm_sender_t;
 
 #define SM_SENDER_DEFAULT_QUEUE 1000 /* batches in the sender's own queue */
 #define SM_SENDER_DEFAULT_LINGER_MS 2000
+/* A replay as fast as the collector takes it waits for the collector all along (agent.c,
+ * wait_for_room()); its end waits as long: a collector busy for a few seconds (a log
+ * rotation on a slow disk, a sanitizer build) must not cost the last batches and the end of
+ * stream. ZeroMQ returns as soon as it has written them, so the normal end costs nothing. */
+#define SM_SENDER_REPLAY_LINGER_MS 60000
 
 struct sm_sender_opts {
     struct sm_link_opts link; /* the endpoint and what its transport needs */

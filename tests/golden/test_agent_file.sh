@@ -9,6 +9,7 @@
 #      heartbeats keep coming in between;
 #   3. the collector absent for 2 s at start: nothing is lost (a fast replay waits for the
 #      collector; more batches than ZeroMQ's own buffer holds);
+#      and away for 4 s while the agent ends (its default drain waits, see --linger-ms);
 #   4. --realtime (it cannot wait, like a live capture) with --queue 2 and 5 ms heartbeats:
 #      the loss is declared: a seq gap, batches_unsent equal to the gap, records_unsent equal to the records that did not arrive, and unsent_from/to spans
 #      that cover every one of them;
@@ -120,7 +121,7 @@ tkeys = [key(t) for t in truth]
 got = [key(r) for r in recs]
 last = batches[-1]["kv"] if batches else {}
 
-if mode in ("fast", "realtime", "late"):
+if mode in ("fast", "realtime", "late", "late_end"):
     if got != tkeys:
         gs, ts = set(got), set(tkeys)
         bad.append("records differ from tshark: %d vs %d; missing %s; extra %s" %
@@ -154,6 +155,8 @@ if mode == "realtime":
 if mode == "late":
     if len(batches) <= 102:
         bad.append("%d batches: not more than ZeroMQ's buffer of 100, the queue was not needed" % len(batches))
+if mode == "late_end" and elapsed_ms < 3500:
+    bad.append("the agent ended after %d ms: it did not wait for the collector" % elapsed_ms)
 if mode == "lossy":
     seqs = [b["seq"] for b in batches]
     missing = sorted(set(range(seqs[-1] + 1)) - set(seqs))
@@ -189,6 +192,10 @@ run realtime -- --realtime
 check "--realtime: paced like the capture, heartbeats in between" analyse realtime realtime
 run late late 2 -- --batch-records 1 --linger-ms 8000
 check "collector away for 2 s: nothing lost" analyse late late
+# Everything fits ZeroMQ's buffers, so the agent reaches its end while the collector is still
+# away for 4 s: the default drain of a fast replay waits for it (2 s would lose the end).
+run late_end late 4 -- --batch-records 50
+check "collector away for 4 s at the end, default --linger-ms: nothing lost" analyse late_end late_end
 # A fast replay waits for the collector; a --realtime one behaves like a live capture: it
 # cannot wait, so with heartbeats every 5 ms the 2 s away overflow ZeroMQ's 100 and the queue.
 run lossy late 2 -- --realtime --heartbeat-ms 5 --batch-records 1 --linger-ms 8000 --queue 2

@@ -45,7 +45,7 @@ run() {
     done
     if kill -0 "$cpid" 2>/dev/null; then
         echo "FAIL $name: the collector did not finish within 180 s"
-        tail -5 "$d/collector.err"
+        for f in collector as ac; do echo "--- $f.err"; tail -5 "$d/$f.err"; done
         return 1
     fi
     wait "$cpid" || { echo "FAIL $name: collector exit status"; tail -5 "$d/collector.err"; return 1; }
