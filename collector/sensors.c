@@ -796,7 +796,7 @@ bool sm_sensors_all_ended(const sm_sensors_t *s)
 {
     bool seen[2] = {false, false};
     for (size_t i = 0; i < s->n; i++) {
-        if (!s->v[i]->told_end)
+        if (!s->v[i]->told_end && !s->v[i]->expired)
             return false;
         seen[s->v[i]->role] = true;
     }

@@ -136,8 +136,10 @@ void sm_sensors_tick(sm_sensors_t *s, int64_t now);
  */
 int64_t sm_sensors_watermark(sm_sensors_t *s, enum sm_role role, int64_t now);
 
-/* True when a client and a server sensor were seen and every sensor ended (end_of_stream):
- * one side finishing before the other has even connected is not the end. */
+/* True when a client and a server sensor were seen and every sensor ended (end_of_stream) or
+ * was closed as gone for good (silent past the expiry: its end will not come, and what it
+ * would have covered is already declared): one side finishing before the other has even
+ * connected is not the end. */
 bool sm_sensors_all_ended(const sm_sensors_t *s);
 
 /* The largest watermark a sensor of role reached (for the end of coverage). */

@@ -393,13 +393,16 @@ static void test_expiry(void)
     struct sm_sensors_totals t;
     sm_sensors_totals(s, &t);
     CHECK_EQ_U(t.rejected_sensors, 1);
+    CHECK(!sm_sensors_all_ended(s));
     sm_sensors_tick(s, 61 * SEC);
     CHECK_EQ_U(count_events(SM_SENSOR_CLOSED), 2);
     CHECK_EQ_S(last_reason, "expired");
+    CHECK(sm_sensors_all_ended(s)); /* their ends will not come: --exit-when-done may end */
     send(s, "c", SM_ROLE_CLIENT, 1, 0, 200, 62 * SEC); /* takes an expired slot */
     sm_sensors_totals(s, &t);
     CHECK_EQ_U(t.sensors, 2);
     CHECK_EQ_U(t.rejected_sensors, 1);
+    CHECK(!sm_sensors_all_ended(s));
     sm_sensors_destroy(&s);
 }
 
