@@ -3,7 +3,7 @@
  * validates every message with sm_wire_decode() (the collector's own validation), and prints
  * one line per batch and one per record, for shell tests to check.
  *
- *   sm_pull_dump ENDPOINT [--eos N] [--timeout-ms N]
+ *   sm_pull_dump ENDPOINT [--eos N] [--timeout-ms N] [--rcvhwm N] [--stall-after N MS]
  *
  * Output (stdout, flushed per message; numbers in decimal):
  *   L ENDPOINT                       once the socket is bound
@@ -14,6 +14,8 @@
  *       (FLAGS in hex; VLAN is - untagged, OUTER or OUTER.INNER)
  *   S ADDR/PREFIX PORT               the batch's scope, when it differs from the last printed
  *   X REASON LENGTH                  a message the validation rejected
+ * --rcvhwm sets ZeroMQ's receive high-water mark (default 1000); --stall-after N MS stops
+ * reading for MS ms after N messages, once (a collector busy while an agent ends).
  * Exits 0 after N end_of_stream batches (default 1), 3 when --timeout-ms passes first (default
  * 60000), 2 on a usage or socket error.
  */
@@ -100,13 +102,20 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: sm_pull_dump ENDPOINT [--eos N] [--timeout-ms N]\n");
+        fprintf(stderr, "usage: sm_pull_dump ENDPOINT [--eos N] [--timeout-ms N] [--rcvhwm N] "
+                        "[--stall-after N MS]\n");
         return 2;
     }
     const char *endpoint = argv[1];
-    long want_eos = 1, timeout_ms = 60000;
+    long want_eos = 1, timeout_ms = 60000, rcvhwm = 1000, stall_after = -1, stall_ms = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--eos") == 0)
+        if (strcmp(argv[i], "--rcvhwm") == 0) {
+            rcvhwm = strtol(argv[i + 1], NULL, 10);
+        } else if (strcmp(argv[i], "--stall-after") == 0 && i + 2 < argc) {
+            stall_after = strtol(argv[i + 1], NULL, 10);
+            stall_ms = strtol(argv[i + 2], NULL, 10);
+            i++;
+        } else if (strcmp(argv[i], "--eos") == 0)
             want_eos = strtol(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--timeout-ms") == 0)
             timeout_ms = strtol(argv[i + 1], NULL, 10);
@@ -121,7 +130,8 @@ int main(int argc, char **argv)
     void *ctx = zmq_ctx_new();
     void *sock = zmq_socket(ctx, ZMQ_PULL);
     int64_t maxsize = SM_WIRE_MAX_MESSAGE;
-    int linger = 0, ipv6 = 1;
+    int linger = 0, ipv6 = 1, hwm = (int)rcvhwm;
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_IPV6, &ipv6, sizeof ipv6);
@@ -139,7 +149,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     int64_t deadline = now_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
-    long eos = 0;
+    long eos = 0, got = 0;
     int rc = 3;
     zmq_msg_t msg;
     zmq_msg_init(&msg);
@@ -149,6 +159,10 @@ int main(int argc, char **argv)
             continue;
         if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) == -1)
             continue;
+        if (++got == stall_after) {
+            struct timespec ts = {stall_ms / 1000, stall_ms % 1000 * 1000000};
+            nanosleep(&ts, NULL);
+        }
         struct sm_wire_header h;
         struct sm_record *recs;
         size_t n;
