@@ -111,4 +111,14 @@ uint8_t *sm_wire_encode(const struct sm_wire_header *h, const struct sm_record *
 enum sm_wire_reject sm_wire_decode(const uint8_t *buf, size_t len, struct sm_wire_header *h,
                                    struct sm_record **recs, size_t *n);
 
+/*
+ * The same through protobuf-c's unpack of the whole message (sm_wire_decode() decodes the
+ * record columns itself): the oracle of the tests and the fuzzer. It gives the same result,
+ * but for a message both malformed in a column (a varint over 10 bytes) and refused by a
+ * header check: this one says unpack, sm_wire_decode() the header's reason.
+ */
+enum sm_wire_reject sm_wire_decode_reference(const uint8_t *buf, size_t len,
+                                             struct sm_wire_header *h, struct sm_record **recs,
+                                             size_t *n);
+
 #endif

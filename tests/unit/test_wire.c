@@ -1,6 +1,7 @@
 /*
  * test_wire.c - batches through encode and decode, and every rejection reason.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,9 +227,240 @@ static void test_rejections(void)
         CHECK(strcmp(sm_wire_reject_name((enum sm_wire_reject)r), "?") != 0);
 }
 
+/* ---- sm_wire_decode() against the whole message through protobuf-c ----------------------- */
+
+struct field {
+    unsigned num, wt;
+    const uint8_t *at, *val, *end; /* the field, its value (packed bytes), its end */
+};
+
+static size_t rd_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < 10 && p + i < end; i++) {
+        *v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80))
+            return i + 1;
+    }
+    return 0;
+}
+
+static size_t wr_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+/* The top-level fields of a well-formed message. */
+static size_t fields(const uint8_t *buf, size_t len, struct field *f, size_t max)
+{
+    size_t k = 0;
+    for (const uint8_t *p = buf, *end = buf + len; p < end && k < max; k++) {
+        uint64_t key, v;
+        f[k].at = p;
+        p += rd_varint(p, end, &key);
+        f[k].num = (unsigned)(key >> 3);
+        f[k].wt = (unsigned)(key & 7);
+        f[k].val = p;
+        if (f[k].wt == 0) {
+            p += rd_varint(p, end, &v);
+        } else {
+            p += rd_varint(p, end, &v);
+            f[k].val = p;
+            p += v;
+        }
+        f[k].end = p;
+    }
+    return k;
+}
+
+static size_t put_field(uint8_t *out, unsigned num, unsigned wt, const uint8_t *val, size_t n)
+{
+    size_t o = wr_varint(out, (uint64_t)num << 3 | wt);
+    if (wt == 2)
+        o += wr_varint(out + o, n);
+    memcpy(out + o, val, n);
+    return o + n;
+}
+
+static bool packed_column(const struct field *f)
+{
+    return f->wt == 2 && f->num >= 20 && f->num <= 34 && f->num != 22;
+}
+
+/* Re-encodes buf as `how`: 0 fields in reverse order, 1 each packed column in two parts
+ * (a header field between them), 2 every column unpacked (a key per value), 3 a wrong addrs
+ * first (the last one counts). */
+static size_t reencode(const uint8_t *buf, size_t len, int how, uint8_t *out)
+{
+    struct field f[64];
+    size_t nf = fields(buf, len, f, 64), o = 0;
+    for (size_t k = 0; k < nf; k++) {
+        const struct field *x = &f[how == 0 ? nf - 1 - k : k];
+        if (how == 1 && packed_column(x) && x->end > x->val) {
+            const uint8_t *mid = x->val;
+            uint64_t v;
+            for (size_t i = 0; i < (size_t)(x->end - x->val) / 2;)
+                i += rd_varint(x->val + i, x->end, &v), mid = x->val + i;
+            o += put_field(out + o, x->num, 2, x->val, (size_t)(mid - x->val));
+            o += put_field(out + o, 5, 0, (const uint8_t *)"\x4d", 1); /* seq = 77 again */
+            o += put_field(out + o, x->num, 2, mid, (size_t)(x->end - mid));
+        } else if (how == 2 && packed_column(x)) {
+            for (const uint8_t *p = x->val; p < x->end;) {
+                uint64_t v;
+                size_t w = rd_varint(p, x->end, &v);
+                o += put_field(out + o, x->num, 0, p, w);
+                p += w;
+            }
+        } else if (how == 3 && x->num == 22) {
+            o += put_field(out + o, 22, 2, (const uint8_t *)"\1\2\3", 3);
+            memcpy(out + o, x->at, (size_t)(x->end - x->at));
+            o += (size_t)(x->end - x->at);
+        } else {
+            memcpy(out + o, x->at, (size_t)(x->end - x->at));
+            o += (size_t)(x->end - x->at);
+        }
+    }
+    return o;
+}
+
+static int ndiff;
+
+/* Both decoders on buf: the same verdict, header and records. */
+static void same_as_reference(const uint8_t *buf, size_t len, bool reasons_must_match)
+{
+    struct sm_wire_header h1, h2;
+    struct sm_record *r1, *r2;
+    size_t n1, n2;
+    memset(&h1, 0, sizeof h1);
+    memset(&h2, 0, sizeof h2);
+    enum sm_wire_reject a = sm_wire_decode(buf, len, &h1, &r1, &n1);
+    enum sm_wire_reject b = sm_wire_decode_reference(buf, len, &h2, &r2, &n2);
+    bool ok = a == b || (!reasons_must_match && b == SM_WIRE_UNPACK && a != SM_WIRE_OK);
+    if (ok && a == SM_WIRE_OK)
+        ok = n1 == n2 && memcmp(&h1, &h2, sizeof h1) == 0 &&
+             (n1 == 0 || memcmp(r1, r2, n1 * sizeof *r1) == 0);
+    if (!ok && ndiff++ < 5)
+        fprintf(stderr, "decoders differ on a %zu-byte message: %s against the reference's %s\n",
+                len, sm_wire_reject_name(a), sm_wire_reject_name(b));
+    CHECK(ok);
+    free(r1);
+    free(r2);
+}
+
+static void test_same_as_reference(void)
+{
+    enum { N = 40 };
+    struct sm_record in[N];
+    for (int i = 0; i < N; i++) {
+        char a[64], b[64];
+        bool v6 = i % 3 == 1;
+        snprintf(a, sizeof a, v6 ? "2001:db8::%x" : "198.18.0.%d", i + 1);
+        snprintf(b, sizeof b, v6 ? "2001:db8:2::%x" : "198.19.%d.2", i + 7);
+        in[i] = rec(a, 1024 + (unsigned)i * 977, b, 1 + (unsigned)i * 1601,
+                    i % 4 == 3 ? SM_TH_RST : SM_TH_SYN | (i % 2 ? SM_TH_ACK : 0), 1000 + i * 17);
+        in[i].seq = (uint32_t)i * 2654435761u;
+        in[i].ack = i % 5 ? (uint32_t)i * 40503u : 0;
+        in[i].nvlan = (uint8_t)(i % 3);
+        in[i].window = (uint16_t)(i * 1111);
+        in[i].opts.tsval = (uint32_t)(i * 7919) << (i % 20);
+        in[i].frame = (uint64_t)i * 100003;
+        in[i].stream = i;
+    }
+    in[7].stream = -5; /* 10-byte varints */
+    in[8].frame = UINT64_MAX - 3;
+    in[9].ts_ns = INT64_C(1) << 62; /* 9 bytes */
+    struct sm_wire_header h = header();
+    h.watermark_ns = INT64_MAX;
+    h.host.present = true;
+    h.host.sampled_ns = 1500;
+    h.host.listen_drops = 4;
+    h.partition = 3;
+    h.partition_count = 8;
+    static uint8_t alt[1 << 16];
+    for (int files = 0; files < 2; files++) {
+        size_t len;
+        uint8_t *buf = sm_wire_encode(&h, in, N, files, &len);
+        same_as_reference(buf, len, true);
+        for (int how = 0; how < 4; how++) {
+            size_t alen = reencode(buf, len, how, alt);
+            same_as_reference(alt, alen, true);
+            struct sm_wire_header out;
+            struct sm_record *recs;
+            size_t n;
+            CHECK(sm_wire_decode(alt, alen, &out, &recs, &n) == SM_WIRE_OK && n == N);
+            free(recs);
+        }
+        /* Damaged copies: bytes changed, cut short, a byte inserted (a fixed sequence). */
+        uint64_t x = 88172645463325252ull;
+        for (int t = 0; t < 3000; t++) {
+            size_t alen = len;
+            memcpy(alt, buf, len);
+            for (int k = 0; k < 1 + t % 3; k++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                size_t at = alen ? (size_t)(x % alen) : 0;
+                switch ((x >> 40) % 4) {
+                case 0:
+                    alen = at;
+                    break;
+                case 1:
+                    memmove(alt + at + 1, alt + at, alen - at);
+                    alt[at] = (uint8_t)(x >> 48);
+                    alen++;
+                    break;
+                default:
+                    if (at < alen)
+                        alt[at] ^= (uint8_t)(1u << ((x >> 50) % 8));
+                    break;
+                }
+            }
+            same_as_reference(alt, alen, false);
+        }
+        free(buf);
+    }
+    /* A column varint over 10 bytes: refused by both. Ten bytes with high bits past 64 in the
+     * last one: taken as protobuf-c takes them (the low 64, the low 32 for a uint32). */
+    size_t len;
+    uint8_t *buf = sm_wire_encode(&h, in, 1, false, &len);
+    size_t o = 0;
+    memcpy(alt, buf, len);
+    o = len;
+    o += put_field(alt + o, 24, 0, (const uint8_t *)"\x81\x81\x81\x81\x81\x81\x81\x81\x81\x81\x01", 11);
+    same_as_reference(alt, o, true);
+    struct field f[64];
+    size_t nf = fields(buf, len, f, 64);
+    o = 0;
+    for (size_t k = 0; k < nf; k++) {
+        if (f[k].num == 24) /* tcp_seq */
+            o += put_field(alt + o, 24, 2, (const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 10);
+        else if (f[k].num == 34) /* stream */
+            o += put_field(alt + o, 34, 2, (const uint8_t *)"\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x7e", 10);
+        else if (f[k].num == 20) /* ts_ns */
+            o += put_field(alt + o, 20, 0, (const uint8_t *)"\x85\x80\x80\x80\x80\x80\x80\x80\x80\x00", 10);
+        else
+            memcpy(alt + o, f[k].at, (size_t)(f[k].end - f[k].at)), o += (size_t)(f[k].end - f[k].at);
+    }
+    same_as_reference(alt, o, true);
+    {
+        struct sm_wire_header hh;
+        struct sm_record *rr;
+        size_t nn;
+        CHECK(sm_wire_decode(alt, o, &hh, &rr, &nn) == SM_WIRE_OK && nn == 1);
+        if (nn == 1)
+            CHECK(rr[0].seq == 0xffffffffu && rr[0].ts_ns == 5);
+        free(rr);
+    }
+    free(buf);
+}
+
 int main(void)
 {
     test_roundtrip();
     test_rejections();
+    test_same_as_reference();
     return check_done();
 }
