@@ -452,9 +452,6 @@ int main(int argc, char **argv)
             sm_fatal(SM_EXIT_OPEN, "%s", output);
         cfg.output_path = output; /* the collector reopens it on SIGHUP, and closes it */
     }
-    /* The loop flushes after every pass over the socket (at most POLL_MS apart), so a large
-     * buffer costs no latency; a small one was a write() every eight verdict lines. */
-    setvbuf(cfg.out, NULL, _IOFBF, SM_COLLECTOR_OUT_BUFFER);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

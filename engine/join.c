@@ -698,7 +698,8 @@ static inline const struct heap_item *queue_at(const sm_join_t *j, int at)
  */
 #define PREFETCH_FAR 12
 #define PREFETCH_NEAR 6
-static inline void prefetch_lane(const sm_join_t *j, const struct lane *l)
+static inline __attribute__((always_inline)) void prefetch_lane(const sm_join_t *j,
+                                                              const struct lane *l)
 {
     if (l->len > PREFETCH_FAR) {
         const char *far = (const char *)&j->pool[lane_at(l, PREFETCH_FAR)->idx];
