@@ -24,7 +24,7 @@ static const char *const reject_names[SM_WIRE_REJECT_COUNT] = {
     [SM_WIRE_SCHEMA_VERSION] = "schema_version",
     [SM_WIRE_BAD_SENSOR_ID] = "bad_sensor_id",
     [SM_WIRE_BAD_ROLE] = "bad_role",
-    [SM_WIRE_BAD_COLUMNS] = "bad_columns",
+    [SM_WIRE_BAD_COLUMNS] = "unpack_failss",
     [SM_WIRE_BAD_FAMILY] = "bad_family",
     [SM_WIRE_BAD_ADDRS] = "bad_addrs",
     [SM_WIRE_BAD_PORT] = "bad_port",
@@ -479,7 +479,9 @@ static enum sm_wire_reject prescan(const uint8_t *p, size_t len, struct split *s
 {
     const uint8_t *end = p + len;
     size_t unknown = 0;
-    bool bad_column = false; /* said after the walk: too many unknown fields comes first */
+    /* What protobuf-c would refuse in a column it no longer sees, said after the walk (as
+     * protobuf-c said it after this walk): too many unknown fields comes first. */
+    bool unpack_fails = false;
     while (p < end) {
         const uint8_t *field = p;
         uint64_t key, v;
@@ -487,6 +489,8 @@ static enum sm_wire_reject prescan(const uint8_t *p, size_t len, struct split *s
          * keeps protobuf-c away from its shift overflow on huge tags (upstream issue 506). */
         if (!varint(&p, end, &key) || (key >> 3) > (UINT64_C(1) << 20))
             return SM_WIRE_UNPACK;
+        if (p - field > 5)
+            unpack_fails = true; /* protobuf-c reads a key of at most 5 bytes */
         const uint8_t *value = p;
         switch (key & 7) {
         case 0:
@@ -501,6 +505,8 @@ static enum sm_wire_reject prescan(const uint8_t *p, size_t len, struct split *s
         case 2:
             if (!varint(&p, end, &v) || v > (uint64_t)(end - p))
                 return SM_WIRE_UNPACK;
+            if (p - value > 5)
+                unpack_fails = true; /* and a length of at most 5 */
             value = p;
             p += v;
             break;
@@ -527,7 +533,7 @@ static enum sm_wire_reject prescan(const uint8_t *p, size_t len, struct split *s
         enum col c = (enum col)(f - FIELD_FIRST_COL);
         if (c == COL_ADDRS) {
             if ((key & 7) != 2)
-                bad_column = true;
+                unpack_fails = true;
             sp->addrs = value;
             sp->alen = (size_t)(p - value);
         } else if ((key & 7) == 0) {
@@ -535,14 +541,14 @@ static enum sm_wire_reject prescan(const uint8_t *p, size_t len, struct split *s
         } else if ((key & 7) == 2) {
             int64_t k = count_varints(value, (size_t)(p - value));
             if (k < 0)
-                bad_column = true;
+                unpack_fails = true;
             else
                 sp->cnt[c] += (size_t)k;
         } else {
-            bad_column = true;
+            unpack_fails = true;
         }
     }
-    return bad_column ? SM_WIRE_UNPACK : SM_WIRE_OK;
+    return unpack_fails ? SM_WIRE_UNPACK : SM_WIRE_OK;
 }
 
 /*
@@ -720,7 +726,9 @@ enum sm_wire_reject sm_wire_decode_reference(const uint8_t *buf, size_t len,
     enum sm_wire_reject why = prescan(buf, len, NULL);
     if (why != SM_WIRE_OK)
         return why;
-    struct budget bud = {UNPACK_BUDGET(len)};
+    /* more room than the collector's budget: protobuf-c's bookkeeping of every field (its
+     * scanned members, 32 bytes each) is not what this oracle is to judge */
+    struct budget bud = {4 * UNPACK_BUDGET(len)};
     ProtobufCAllocator alloc = {budget_alloc, budget_free, &bud};
     Synmatch__Batch *b = synmatch__batch__unpack(&alloc, len, buf);
     if (b == NULL)
