@@ -100,15 +100,16 @@ char *sm_fmt_rfc3339(char *p, int64_t ns)
     return p;
 }
 
-/* Decimal digits of v. */
+/* Decimal digits of v: the bit length's share of a decimal digit (1233 / 4096 is just above
+ * log10(2)), one comparison with a power of ten to settle it. v | 1 has as many digits as v,
+ * and gives 0 its one digit. */
 static inline int digits32(uint32_t v)
 {
-    static const uint32_t pow10[] = {10, 100, 1000, 10000, 100000, 1000000, 10000000,
-                                     100000000, 1000000000};
-    int n = 1;
-    while (n < 10 && v >= pow10[n - 1])
-        n++;
-    return n;
+    static const uint32_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                       100000000, 1000000000};
+    uint32_t u = v | 1;
+    int t = (32 - __builtin_clz(u)) * 1233 >> 12;
+    return t + (u >= pow10[t]);
 }
 
 /* The n digits of v, written right to left ending at end. */
@@ -224,16 +225,35 @@ static char *fmt_ip6(char *p, const uint8_t *b)
     return p;
 }
 
+/* Each byte value's digits followed by a dot, left-aligned in four bytes, and how many of
+ * them count (digits and dot). */
+#define DOT4(n)                                                                            \
+    {(char)((n) >= 100 ? '0' + (n) / 100 : (n) >= 10 ? '0' + (n) / 10 : '0' + (n)),          \
+     (char)((n) >= 100 ? '0' + (n) / 10 % 10 : (n) >= 10 ? '0' + (n) % 10 : '.'),             \
+     (char)((n) >= 100 ? '0' + (n) % 10 : (n) >= 10 ? '.' : 0), (char)((n) >= 100 ? '.' : 0)}
+#define DOT4_4(n) DOT4(n), DOT4((n) + 1), DOT4((n) + 2), DOT4((n) + 3)
+#define DOT4_16(n) DOT4_4(n), DOT4_4((n) + 4), DOT4_4((n) + 8), DOT4_4((n) + 12)
+#define DOT4_64(n) DOT4_16(n), DOT4_16((n) + 16), DOT4_16((n) + 32), DOT4_16((n) + 48)
+static const char byte_dot[256][4] = {DOT4_64(0), DOT4_64(64), DOT4_64(128), DOT4_64(192)};
+
+/* An IPv4 address: each byte one four-byte copy from byte_dot, the pointer moved past its
+ * digits and dot; the last byte's dot and whatever follows it are scratch past the end
+ * (within 16 bytes of p). No branch on the value: an address's bytes are the least
+ * predictable digits of a row. */
+static inline char *fmt_ip4(char *p, const uint8_t *b)
+{
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        memcpy(p, byte_dot[v], 4);
+        p += 2 + (v >= 10) + (v >= 100);
+    }
+    return p - 1;
+}
+
 char *sm_fmt_addr(char *p, const struct sm_addr *a)
 {
-    if (a->family == SM_AF_INET) {
-        p = fmt_u8(p, a->bytes[0]);
-        for (int i = 1; i < 4; i++) {
-            *p++ = '.';
-            p = fmt_u8(p, a->bytes[i]);
-        }
-        return p;
-    }
+    if (a->family == SM_AF_INET)
+        return fmt_ip4(p, a->bytes);
     if (a->family == SM_AF_INET6)
         return fmt_ip6(p, a->bytes);
     *p++ = '-';

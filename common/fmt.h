@@ -20,6 +20,8 @@
 char *sm_fmt_u64(char *p, uint64_t v);
 int sm_fmt_u64_len(uint64_t v); /* what sm_fmt_u64() would write, in characters */
 char *sm_fmt_i64(char *p, int64_t v);
+/* An address as inet_ntop() writes it ("-" for none). An IPv4 address may leave scratch
+ * bytes just past the end returned, never beyond 16 bytes from p (INET_ADDRSTRLEN). */
 char *sm_fmt_addr(char *p, const struct sm_addr *a);
 int sm_fmt_addr_len(const struct sm_addr *a);
 char *sm_fmt_endpoint(char *p, const struct sm_addr *a, unsigned port);

@@ -29,26 +29,34 @@ _Static_assert(INPUT_MAX + 1 + 8 <= SHA1_BLOCK_SIZE, "every input fits one padde
 _Static_assert(SHA1_DIGEST_SIZE == 20 && 2 + 28 == SM_COMMUNITY_ID_LEN,
                "an ID is '1:' and the 28 characters of a SHA-1 digest's padded base64");
 
-/* The 28 characters of base64 (RFC 4648, section 4: standard alphabet, '=' padding) of 20
- * bytes: six groups of three bytes, then two bytes and one '='. nettle's encoder serves any
- * length through a table pointer per byte; this one is half an ID's non-hash instructions
- * shorter. */
-static void base64_20(char *out, const uint8_t in[SHA1_DIGEST_SIZE])
+/* One group of three bytes (the low 24 bits of g) as four base64 characters (RFC 4648,
+ * section 4: standard alphabet). */
+static inline void base64_group(char *out, uint32_t g)
 {
     static const char alphabet[64] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 18; i += 3, out += 4) {
-        uint32_t g = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[0] = alphabet[g >> 18];
-        out[1] = alphabet[g >> 12 & 63];
-        out[2] = alphabet[g >> 6 & 63];
-        out[3] = alphabet[g & 63];
-    }
-    uint32_t g = (uint32_t)in[18] << 16 | (uint32_t)in[19] << 8;
-    out[0] = alphabet[g >> 18];
+    out[0] = alphabet[g >> 18 & 63];
     out[1] = alphabet[g >> 12 & 63];
     out[2] = alphabet[g >> 6 & 63];
-    out[3] = '=';
+    out[3] = alphabet[g & 63];
+}
+
+/* The 28 characters of the padded base64 of a SHA-1 digest, from its five words (the digest
+ * is their big-endian bytes): six groups of three bytes, then two bytes and one '='. The
+ * groups are cut from the words held in registers; through a byte array, every character
+ * stored made the compiler read the digest again (a store through char * may alias it). */
+static void base64_digest(char *out, const uint32_t h[5])
+{
+    uint64_t a = (uint64_t)h[0] << 32 | h[1], b = (uint64_t)h[2] << 32 | h[3];
+    uint32_t c = h[4];
+    base64_group(out, (uint32_t)(a >> 40));
+    base64_group(out + 4, (uint32_t)(a >> 16));
+    base64_group(out + 8, (uint32_t)(a << 8 | b >> 56));
+    base64_group(out + 12, (uint32_t)(b >> 32));
+    base64_group(out + 16, (uint32_t)(b >> 8));
+    base64_group(out + 20, (uint32_t)(b << 16 | c >> 16));
+    base64_group(out + 24, (c & 0xffff) << 8);
+    out[27] = '=';
 }
 
 /* memcmp's sign for the address bytes, in two or eight big-endian words: no call, no loop
@@ -102,15 +110,9 @@ char *sm_community_id(char *p, const struct sm_addr *src, const struct sm_addr *
     block[SHA1_BLOCK_SIZE - 1] = (uint8_t)(len * 8);
     uint32_t h[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
     nettle_sha1_compress(h, block);
-    uint8_t digest[SHA1_DIGEST_SIZE];
-    for (int i = 0; i < 5; i++) {
-        digest[4 * i] = (uint8_t)(h[i] >> 24);
-        digest[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        digest[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        digest[4 * i + 3] = (uint8_t)h[i];
-    }
+    const uint32_t w[5] = {h[0], h[1], h[2], h[3], h[4]}; /* not seen by nettle: registers */
     p[0] = '1';
     p[1] = ':';
-    base64_20(p + 2, digest);
+    base64_digest(p + 2, w);
     return p + SM_COMMUNITY_ID_LEN;
 }

@@ -185,7 +185,7 @@ struct column {
     const char *title; /* table header */
     int width;         /* table: at least this wide; variable columns grow to their cells */
     bool right;        /* table: right-aligned */
-    const char *sep;   /* table: what goes before it */
+    int gap;           /* table: spaces before it (0 to 2) */
 };
 
 #define MAX_COLUMNS 13
@@ -196,55 +196,55 @@ static const struct table_spec {
     struct column c[MAX_COLUMNS];
 } tables[SM_TABLE_COUNT] = {
     [SM_TABLE_MAP] = {"map", 11, {
-        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, ""},
-        {C_SERVER_STREAM, "server_stream", "server_stream", 13, true, " "},
-        {C_CLIENT_SEQ, "client_seq", "client_seq", 10, true, " "},
-        {C_SERVER_SEQ, "server_seq", "server_seq", 10, true, " "},
-        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, "  "},
-        {C_SERVER_TUPLE, "server", "server (src -> dst)", 0, false, "  "},
-        {C_DELTA, "delta", "delta (s)", 12, true, "  "},
-        {C_VERDICT, "verdict", "verdict", 0, false, "  "},
-        {C_MATCH, "match", "match", 0, false, "  "},
-        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
+        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, 0},
+        {C_SERVER_STREAM, "server_stream", "server_stream", 13, true, 1},
+        {C_CLIENT_SEQ, "client_seq", "client_seq", 10, true, 1},
+        {C_SERVER_SEQ, "server_seq", "server_seq", 10, true, 1},
+        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, 2},
+        {C_SERVER_TUPLE, "server", "server (src -> dst)", 0, false, 2},
+        {C_DELTA, "delta", "delta (s)", 12, true, 2},
+        {C_VERDICT, "verdict", "verdict", 0, false, 2},
+        {C_MATCH, "match", "match", 0, false, 2},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, 2},
         {C_SERVER_COMMUNITY_ID, "server_community_id", "server_community_id",
-         SM_COMMUNITY_ID_LEN, false, "  "},
+         SM_COMMUNITY_ID_LEN, false, 2},
     }},
     [SM_TABLE_MISSING] = {"missing", 7, {
-        {C_COUNT, "count", "count", 5, true, ""},
-        {C_CLIENT_SEQ, "seq", "seq", 10, true, " "},
-        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, "  "},
-        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, " "},
-        {C_FIRST, "first", "first", 30, false, "  "},
-        {C_LAST, "last", "last", 30, false, "  "},
-        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
+        {C_COUNT, "count", "count", 5, true, 0},
+        {C_CLIENT_SEQ, "seq", "seq", 10, true, 1},
+        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, 2},
+        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, 1},
+        {C_FIRST, "first", "first", 30, false, 2},
+        {C_LAST, "last", "last", 30, false, 2},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, 2},
     }},
     [SM_TABLE_BROKEN] = {"broken", 13, {
-        {C_VERDICT, "verdict", "verdict", 0, false, ""},
-        {C_COUNT, "count", "count", 5, true, "  "},
-        {C_CLIENT_SEQ, "seq", "seq", 10, true, " "},
-        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, "  "},
-        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, " "},
-        {C_SERVER_STREAM, "server_stream", "server_stream", 13, true, " "},
-        {C_SERVER_ANSWER, "server_answer", "server sent", 11, false, "  "},
-        {C_CLIENT_ANSWER, "client_answer", "client got", 10, false, "  "},
-        {C_FIRST, "first", "first", 30, false, "  "},
-        {C_LAST, "last", "last", 30, false, "  "},
-        {C_REASON, "reason", "reason", 0, false, "  "},
-        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
+        {C_VERDICT, "verdict", "verdict", 0, false, 0},
+        {C_COUNT, "count", "count", 5, true, 2},
+        {C_CLIENT_SEQ, "seq", "seq", 10, true, 1},
+        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, 2},
+        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, 1},
+        {C_SERVER_STREAM, "server_stream", "server_stream", 13, true, 1},
+        {C_SERVER_ANSWER, "server_answer", "server sent", 11, false, 2},
+        {C_CLIENT_ANSWER, "client_answer", "client got", 10, false, 2},
+        {C_FIRST, "first", "first", 30, false, 2},
+        {C_LAST, "last", "last", 30, false, 2},
+        {C_REASON, "reason", "reason", 0, false, 2},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, 2},
         {C_SERVER_COMMUNITY_ID, "server_community_id", "server_community_id",
-         SM_COMMUNITY_ID_LEN, false, "  "},
+         SM_COMMUNITY_ID_LEN, false, 2},
     }},
     [SM_TABLE_UNWITNESSED] = {"unwitnessed", 10, {
-        {C_VERDICT, "verdict", "verdict", 0, false, ""},
-        {C_REASON, "reason", "reason", 0, false, "  "},
-        {C_COUNT, "count", "count", 5, true, "  "},
-        {C_CLIENT_SEQ, "seq", "seq", 10, true, " "},
-        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, "  "},
-        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, " "},
-        {C_FIRST, "first", "first", 30, false, "  "},
-        {C_LAST, "last", "last", 30, false, "  "},
-        {C_INSIDE, "attempts_inside", "inside", 6, true, " "},
-        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, "  "},
+        {C_VERDICT, "verdict", "verdict", 0, false, 0},
+        {C_REASON, "reason", "reason", 0, false, 2},
+        {C_COUNT, "count", "count", 5, true, 2},
+        {C_CLIENT_SEQ, "seq", "seq", 10, true, 1},
+        {C_CLIENT_TUPLE, "client", "client (src -> dst)", 0, false, 2},
+        {C_CLIENT_STREAM, "client_stream", "client_stream", 13, true, 1},
+        {C_FIRST, "first", "first", 30, false, 2},
+        {C_LAST, "last", "last", 30, false, 2},
+        {C_INSIDE, "attempts_inside", "inside", 6, true, 1},
+        {C_COMMUNITY_ID, "community_id", "community_id", SM_COMMUNITY_ID_LEN, false, 2},
     }},
 };
 
@@ -275,7 +275,7 @@ enum sm_table sm_table_of(enum sm_verdict_kind k)
 void sm_row_from_verdict(struct sm_row *row, const struct sm_verdict *v)
 {
     memset(row, 0, sizeof *row);
-    row->kind = v->kind;
+    row->kind = (uint8_t)v->kind;
     row->reason = v->reason;
     row->attempts = v->attempts;
     row->seq = v->isn;
@@ -284,14 +284,14 @@ void sm_row_from_verdict(struct sm_row *row, const struct sm_verdict *v)
     row->client_stream = v->client_stream;
     row->first_ns = v->first_ns;
     row->last_ns = v->last_ns;
-    row->client_answer = v->client_answer;
+    row->client_answer = (uint8_t)v->client_answer;
     row->has_server = v->has_server;
     row->server_stream = v->has_server ? v->server_stream : SM_STREAM_NONE;
     if (v->has_server) {
         row->server = v->server;
         row->server_seq = v->server_seq;
         row->delta_ns = v->delay_ns;
-        row->server_answer = v->server_answer;
+        row->server_answer = (uint8_t)v->server_answer;
         row->fingerprint = v->fingerprint;
     }
 }
@@ -427,23 +427,74 @@ static char *trim(const char *line, char *p)
     return p;
 }
 
-/* The table's column widths: titles, fixed widths, and the widest cell of each variable
- * column (the one pass over all rows that must come before any row is written). */
+/*
+ * The table's column widths: titles, fixed widths, and the widest cell of each variable
+ * column. It is the one pass over all rows that must come before any row is written, on one
+ * thread: one pass for all columns (the map of a 1 GB pair is 70 MB of rows, and a pass per
+ * column read it four times), and a verdict's or a match's cell is one of a few names, so
+ * only which of them occur is collected and each measured once.
+ */
 static void table_widths(int w[MAX_COLUMNS], const struct table_spec *ts,
                          const struct sm_row *rows, size_t n)
 {
+    int var[MAX_COLUMNS], nvar = 0;
     for (int i = 0; i < ts->ncol; i++) {
         int t = (int)strlen(ts->c[i].title);
         w[i] = ts->c[i].width > t ? ts->c[i].width : t;
+        if (ts->c[i].width == 0) /* variable; a fixed one's cells never exceed it */
+            var[nvar++] = i;
     }
-    for (int i = 0; i < ts->ncol; i++) {
-        if (ts->c[i].width != 0)
-            continue; /* fixed: its cells never exceed it */
-        for (size_t k = 0; k < n; k++) {
-            int cw = cell_width(&ts->c[i], &rows[k]);
-            w[i] = cw > w[i] ? cw : w[i];
+    _Static_assert(SM_V_COUNT <= 32, "a verdict kind is a bit of kinds");
+    uint32_t kinds = 0;
+    bool match[2] = {false, false};
+    for (size_t k = 0; k < n; k++) {
+        const struct sm_row *r = &rows[k];
+        for (int v = 0; v < nvar; v++) {
+            const struct column *c = &ts->c[var[v]];
+            int cw;
+            if (c->col == C_VERDICT && r->kind < SM_V_COUNT) {
+                kinds |= 1u << r->kind;
+                continue;
+            }
+            if (c->col == C_MATCH) {
+                match[r->fingerprint] = true;
+                continue;
+            }
+            cw = cell_width(c, r);
+            w[var[v]] = cw > w[var[v]] ? cw : w[var[v]];
         }
     }
+    for (int v = 0; v < nvar; v++) {
+        const struct column *c = &ts->c[var[v]];
+        int cw = 0;
+        if (c->col == C_VERDICT) {
+            for (unsigned kind = 0; kind < SM_V_COUNT; kind++)
+                if (kinds >> kind & 1) {
+                    int l = (int)strlen(sm_verdict_name((enum sm_verdict_kind)kind));
+                    cw = l > cw ? l : cw;
+                }
+        } else if (c->col == C_MATCH) {
+            cw = match[1] ? (int)strlen("fingerprint") : match[0] ? (int)strlen("isn") : 0;
+        }
+        w[var[v]] = cw > w[var[v]] ? cw : w[var[v]];
+    }
+}
+
+/* n spaces (any n; none when n <= 0) in stores of 16 bytes, up to 15 of them scratch past the
+ * end: a row's padding without a call to memset. */
+static char *pad(char *p, int n)
+{
+    for (int i = 0; i < n; i += 16)
+        memcpy(p + i, "                ", 16);
+    return p + (n > 0 ? n : 0);
+}
+
+/* gap spaces (0 to 2): one two-byte store */
+static char *gap(char *p, int n)
+{
+    p[0] = ' ';
+    p[1] = ' ';
+    return p + n;
 }
 
 /* The table's title line and dashes at p. */
@@ -451,14 +502,14 @@ static char *table_header(char *p, const struct table_spec *ts, const int *w)
 {
     char *line = p;
     for (int i = 0; i < ts->ncol; i++) {
-        p = sm_fmt_str(p, ts->c[i].sep);
+        p = gap(p, ts->c[i].gap);
         p = field(p, ts->c[i].title, ts->c[i].title + strlen(ts->c[i].title), w[i],
                   ts->c[i].right);
     }
     p = trim(line, p);
     *p++ = '\n';
     for (int i = 0; i < ts->ncol; i++) {
-        p = sm_fmt_str(p, ts->c[i].sep);
+        p = gap(p, ts->c[i].gap);
         p = dashes(p, w[i]);
     }
     *p++ = '\n';
@@ -505,11 +556,25 @@ static char *row_line(char *p, const struct rowfmt *rf, const struct sm_row *r)
         *p++ = '}';
         break;
     case SM_FORMAT_TABLE:
+        /* Left-aligned cells are written in place and padded (the last not at all: the line
+         * is trimmed); right-aligned ones (numbers, at most 21 characters) are written aside
+         * and copied as a fixed 32 bytes behind their padding, without a call. A row is far
+         * shorter than LINE: the copy's excess lands in the buffer and is written over. */
         for (int i = 0; i < ts->ncol; i++) {
-            char f[TUPLE_MAX];
-            char *e = cell(f, &ts->c[i], r, SM_FORMAT_TABLE, rf->seed);
-            p = sm_fmt_str(p, ts->c[i].sep);
-            p = field(p, f, e, rf->w[i], ts->c[i].right);
+            const struct column *c = &ts->c[i];
+            p = gap(p, c->gap);
+            if (c->right) {
+                char f[32];
+                int len = (int)(cell(f, c, r, SM_FORMAT_TABLE, rf->seed) - f);
+                p = pad(p, rf->w[i] - len);
+                memcpy(p, f, sizeof f);
+                p += len;
+            } else {
+                char *s = p;
+                p = cell(p, c, r, SM_FORMAT_TABLE, rf->seed);
+                if (i + 1 < ts->ncol)
+                    p = pad(p, rf->w[i] - (int)(p - s));
+            }
         }
         p = trim(line, p);
         break;
@@ -529,26 +594,30 @@ static size_t rows_text(char *buf, const struct rowfmt *rf, const struct sm_row 
 }
 
 /*
- * Large tables are formatted by two threads. compare writes its tables once both files are
+ * Large tables are written by two threads. compare writes its tables once both files are
  * read, when the reader threads have ended and one core would sit idle, and a row costs
- * about a microsecond (two Community IDs are a tenth of it): the 1 GB pair's half a million
- * map rows took a fifth of compare's time on one thread. Rows are cut into chunks; a helper
- * formats the odd chunks into one of two buffers while the caller formats and writes the
- * even ones, and writes each odd one in its turn, so the bytes and their order are the same
- * as one thread's. Without memory or a thread, one thread does it all.
+ * about half a microsecond: the 1 GB pair's half a million map rows took a fifth of
+ * compare's time on one thread. For the table format the two first measure the column
+ * widths, each over half the rows. Then rows are cut into chunks; a helper formats the odd
+ * chunks into one of two buffers while the caller formats and writes the even ones, and
+ * writes each odd one in its turn, so the bytes and their order are the same as one
+ * thread's. Without memory or a thread, one thread does it all.
  */
 #define CHUNK_ROWS 2048
 #define PARALLEL_MIN_ROWS (4 * CHUNK_ROWS)
 
 struct pipeline {
-    const struct rowfmt *rf;
+    struct rowfmt *rf; /* its widths are final once widths_final is set */
     const struct sm_row *rows;
     size_t n, nchunks;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    char *buf[2];     /* the helper's; chunk c (odd) goes into buf[(c / 2) % 2] */
+    int w[MAX_COLUMNS]; /* the helper's widths of the second half of the rows */
+    bool widths_done;   /* w holds them */
+    bool widths_final;  /* the caller merged them into rf and wrote the header */
+    char *buf[2];       /* the helper's; chunk c (odd) goes into buf[(c / 2) % 2] */
     size_t len[2];
-    bool ready[2];    /* buf[i] holds a formatted chunk the caller has not written yet */
+    bool ready[2];      /* buf[i] holds a formatted chunk the caller has not written yet */
 };
 
 static void chunk_bounds(const struct pipeline *pl, size_t c, size_t *lo, size_t *hi)
@@ -557,31 +626,47 @@ static void chunk_bounds(const struct pipeline *pl, size_t c, size_t *lo, size_t
     *hi = *lo + CHUNK_ROWS < pl->n ? *lo + CHUNK_ROWS : pl->n;
 }
 
+/* Sets *flag under the lock and wakes the other thread. */
+static void signal_flag(struct pipeline *pl, bool *flag, bool v)
+{
+    pthread_mutex_lock(&pl->mu);
+    *flag = v;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+/* Waits until *flag is v. */
+static void wait_flag(struct pipeline *pl, const bool *flag, bool v)
+{
+    pthread_mutex_lock(&pl->mu);
+    while (*flag != v)
+        pthread_cond_wait(&pl->cv, &pl->mu);
+    pthread_mutex_unlock(&pl->mu);
+}
+
 static void *helper_main(void *arg)
 {
     struct pipeline *pl = arg;
+    if (pl->rf->fmt == SM_FORMAT_TABLE) {
+        table_widths(pl->w, pl->rf->ts, pl->rows + pl->n / 2, pl->n - pl->n / 2);
+        signal_flag(pl, &pl->widths_done, true);
+        wait_flag(pl, &pl->widths_final, true);
+    }
     for (size_t c = 1; c < pl->nchunks; c += 2) {
         int slot = (int)(c / 2 % 2);
-        pthread_mutex_lock(&pl->mu);
-        while (pl->ready[slot])
-            pthread_cond_wait(&pl->cv, &pl->mu);
-        pthread_mutex_unlock(&pl->mu);
+        wait_flag(pl, &pl->ready[slot], false);
         size_t lo, hi;
         chunk_bounds(pl, c, &lo, &hi);
-        size_t len = rows_text(pl->buf[slot], pl->rf, pl->rows, lo, hi);
-        pthread_mutex_lock(&pl->mu);
-        pl->len[slot] = len;
-        pl->ready[slot] = true;
-        pthread_cond_broadcast(&pl->cv);
-        pthread_mutex_unlock(&pl->mu);
+        pl->len[slot] = rows_text(pl->buf[slot], pl->rf, pl->rows, lo, hi);
+        signal_flag(pl, &pl->ready[slot], true);
     }
     return NULL;
 }
 
-/* Writes the rows with a helper thread. Returns 0, or -1 when none could be started
- * (nothing written then). */
-static int write_rows_parallel(FILE *out, const struct rowfmt *rf, const struct sm_row *rows,
-                               size_t n)
+/* Writes the table (header and rows) with a helper thread. Returns 0, or -1 when none could
+ * be started (nothing written then). */
+static int write_table_parallel(FILE *out, struct rowfmt *rf, const struct sm_row *rows,
+                                size_t n)
 {
     struct pipeline pl = {.rf = rf, .rows = rows, .n = n,
                           .nchunks = (n + CHUNK_ROWS - 1) / CHUNK_ROWS};
@@ -605,6 +690,18 @@ static int write_rows_parallel(FILE *out, const struct rowfmt *rf, const struct 
         free(pl.buf[1]);
         return -1;
     }
+    char *p = mine;
+    if (rf->fmt == SM_FORMAT_CSV) {
+        p = csv_header(p, rf->ts);
+    } else if (rf->fmt == SM_FORMAT_TABLE) {
+        table_widths(rf->w, rf->ts, rows, n / 2);
+        wait_flag(&pl, &pl.widths_done, true);
+        for (int i = 0; i < rf->ts->ncol; i++)
+            rf->w[i] = pl.w[i] > rf->w[i] ? pl.w[i] : rf->w[i];
+        p = table_header(p, rf->ts, rf->w);
+        signal_flag(&pl, &pl.widths_final, true);
+    }
+    put(out, mine, p);
     for (size_t c = 0; c < pl.nchunks; c++) {
         if (c % 2 == 0) {
             size_t lo, hi;
@@ -613,15 +710,9 @@ static int write_rows_parallel(FILE *out, const struct rowfmt *rf, const struct 
             continue;
         }
         int slot = (int)(c / 2 % 2);
-        pthread_mutex_lock(&pl.mu);
-        while (!pl.ready[slot])
-            pthread_cond_wait(&pl.cv, &pl.mu);
-        pthread_mutex_unlock(&pl.mu);
+        wait_flag(&pl, &pl.ready[slot], true);
         fwrite(pl.buf[slot], 1, pl.len[slot], out);
-        pthread_mutex_lock(&pl.mu);
-        pl.ready[slot] = false;
-        pthread_cond_broadcast(&pl.cv);
-        pthread_mutex_unlock(&pl.mu);
+        signal_flag(&pl, &pl.ready[slot], false);
     }
     pthread_join(helper, NULL);
     pthread_cond_destroy(&pl.cv);
@@ -636,6 +727,8 @@ void sm_report_table(FILE *out, enum sm_format fmt, enum sm_table t, const struc
                      size_t n, uint16_t community_id_seed)
 {
     struct rowfmt rf = {.ts = &tables[t], .fmt = fmt, .seed = community_id_seed};
+    if (n >= PARALLEL_MIN_ROWS && write_table_parallel(out, &rf, rows, n) == 0)
+        return;
     char line[2 * LINE], *p = line;
     if (fmt == SM_FORMAT_CSV) {
         p = csv_header(p, rf.ts);
@@ -644,8 +737,6 @@ void sm_report_table(FILE *out, enum sm_format fmt, enum sm_table t, const struc
         p = table_header(p, rf.ts, rf.w);
     }
     put(out, line, p);
-    if (n >= PARALLEL_MIN_ROWS && write_rows_parallel(out, &rf, rows, n) == 0)
-        return;
     for (size_t k = 0; k < n; k++) {
         p = row_line(line, &rf, &rows[k]);
         put(out, line, p);

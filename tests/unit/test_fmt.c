@@ -52,6 +52,10 @@ int main(void)
                         UINT64_MAX};
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
         bad += check_u64(edges[i]);
+    for (uint64_t p10 = 1; p10 <= UINT64_C(1000000000000000000); p10 *= 10)
+        bad += check_u64(p10 - 1) + check_u64(p10) + check_u64(p10 + 1) + check_u64(2 * p10);
+    for (int bit = 0; bit < 64; bit++)
+        bad += check_u64(UINT64_C(1) << bit) + check_u64((UINT64_C(1) << bit) - 1);
     for (int i = 0; i < 100000; i++)
         bad += check_u64(next() >> (next() % 64));
     CHECK_EQ_U(bad, 0);
@@ -71,6 +75,19 @@ int main(void)
             a.bytes[k] = (uint8_t)(r >> (8 * k + (r & 7))) % (k == 3 ? 256 : 120);
         char *e = sm_fmt_addr(line, &a);
         bad += (int)(e - line) != sm_fmt_addr_len(&a);
+    }
+    CHECK_EQ_U(bad, 0);
+    /* Every byte value in every position against inet_ntop(), within INET_ADDRSTRLEN. */
+    bad = 0;
+    for (int pos = 0; pos < 4; pos++) {
+        for (unsigned v = 0; v < 256; v++) {
+            struct sm_addr a = {.family = SM_AF_INET, .bytes = {7, 77, 177, 255}};
+            a.bytes[pos] = (uint8_t)v;
+            char got[INET_ADDRSTRLEN], want[INET_ADDRSTRLEN];
+            *sm_fmt_addr(got, &a) = '\0';
+            inet_ntop(AF_INET, a.bytes, want, sizeof want);
+            bad += strcmp(got, want) != 0;
+        }
     }
     CHECK_EQ_U(bad, 0);
 
