@@ -171,8 +171,61 @@ static inline uint32_t hash_key(const sm_streams_t *s, const uint8_t *key, size_
 }
 
 /* Doubles the table. Returns -1 if memory is short (the caller then evicts instead). */
+/*
+ * Doubles a table in huge pages where it lies: its block grows by the new half (fresh zeroed
+ * pages, moved, never copied: sm_huge_grow), and the members are placed for the new mask
+ * with a bitmap of the slots placed so far. A member goes to the first slot from its home that
+ * is not placed yet; a member not placed yet that sits there is taken out and placed next
+ * (as khash resizes in place). Every slot a member's probe run crosses was placed before it
+ * and stays so: the table is a valid linear-probing table. Against a new table filled from
+ * the old, only the new half is first-touched (half of all the pages a growing table ever
+ * faults, at 1 to 3 ms a huge page in a virtual machine), and the old and the new table are
+ * never both resident. Returns -1 when it cannot
+ * (the table is unchanged then).
+ */
+static int table_grow_in_place(struct table *t)
+{
+    size_t old_n = t->nslots, n = old_n * 2, mask = n - 1, ss = t->slot_size;
+    uint64_t *placed = calloc(n / 64 + 1, sizeof *placed);
+    if (placed == NULL)
+        return -1;
+    uint8_t *slots = sm_alloc_should_fail() ? NULL : sm_huge_grow(t->slots, old_n * ss, n * ss);
+    if (slots == NULL) {
+        free(placed);
+        return -1;
+    }
+    t->slots = slots;
+    t->nslots = n;
+    uint8_t moving[64], kicked[64];
+    for (size_t j = 0; j < old_n; j++) {
+        struct slot_hdr *e = slot_at(t, j);
+        if (!(e->hf & SLOT_USED) || (placed[j / 64] >> (j % 64) & 1))
+            continue;
+        memcpy(moving, e, ss);
+        memset(e, 0, ss);
+        for (;;) {
+            size_t i = home_of(((struct slot_hdr *)moving)->hf, mask);
+            while (placed[i / 64] >> (i % 64) & 1)
+                i = (i + 1) & mask;
+            placed[i / 64] |= (uint64_t)1 << (i % 64);
+            struct slot_hdr *d = slot_at(t, i);
+            if (!(d->hf & SLOT_USED)) { /* free: the move ends here */
+                memcpy(d, moving, ss);
+                break;
+            }
+            memcpy(kicked, d, ss); /* a member not placed yet: it moves next */
+            memcpy(d, moving, ss);
+            memcpy(moving, kicked, ss);
+        }
+    }
+    free(placed);
+    return 0;
+}
+
 static int table_grow(struct table *t)
 {
+    if (t->huge && table_grow_in_place(t) == 0)
+        return 0;
     size_t n = t->nslots * 2;
     bool huge;
     uint8_t *ns = slots_alloc(n, t->slot_size, &huge);

@@ -1,8 +1,9 @@
 /*
  * test_stream.c - the tcp.stream table at its cap: the least recently used pair is forgotten,
  * the table never holds more than the cap, the first inexact frame is the one that forced
- * the first eviction, a forgotten pair gets a new index, a kept one its old index; and out of
- * memory degrades to eviction, reported, never a crash.
+ * the first eviction, a forgotten pair gets a new index, a kept one its old index; tables
+ * doubled in place keep every pair; and out of memory degrades to eviction, reported, never
+ * a crash.
  */
 #include <stdint.h>
 #include <string.h>
@@ -83,6 +84,38 @@ static void test_big_cap_exact(void)
     sm_streams_destroy(&s);
 }
 
+static void test_growth_then_eviction(void)
+{
+    /* Doubled in place four times (tables in huge pages from 8192 slots): every pair keeps its
+     * index. The hash keys are random per table, and a doubling moves members out of turn
+     * only when a probe run wraps around the table's end: 32 tables make that certain. */
+    int bad = 0;
+    for (int trial = 0; trial < 32; trial++) {
+        sm_streams_t *s = sm_streams_new(1000000);
+        for (unsigned k = 0; k < 40000; k++)
+            bad += put(s, k, SM_TH_SYN, k + 1) != (int64_t)k;
+        for (unsigned k = 0; k < 40000; k++)
+            bad += put(s, k, SM_TH_ACK, 50000 + k) != (int64_t)k;
+        sm_streams_destroy(&s);
+    }
+    CHECK_EQ_U(bad, 0);
+    /* Then full: once pairs are forgotten, each lookup finds its own pair's index or,
+     * forgotten, a new one, never another pair's. */
+    sm_streams_t *s = sm_streams_new(40000);
+    for (unsigned k = 0; k < 50000; k++)
+        bad += put(s, k, SM_TH_SYN, k + 1) != (int64_t)k;
+    CHECK_EQ_U(bad, 0);
+    CHECK_EQ_U(sm_streams_pairs(s), 40000);
+    CHECK_EQ_U(sm_streams_evicted(s), 10000);
+    for (unsigned k = 0; k < 50000; k++) {
+        int64_t st = put(s, k, SM_TH_ACK, 200000 + k);
+        bad += st != (int64_t)k && st < 50000;
+    }
+    CHECK_EQ_U(bad, 0);
+    CHECK_EQ_U(sm_streams_pairs(s), 40000);
+    sm_streams_destroy(&s);
+}
+
 static void test_out_of_memory(void)
 {
     /* With allocations failing from the k-th on, the table stops growing and forgets pairs
@@ -111,6 +144,7 @@ int main(void)
 {
     test_lru_at_cap();
     test_big_cap_exact();
+    test_growth_then_eviction();
     test_out_of_memory();
     return check_done();
 }
