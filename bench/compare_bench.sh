@@ -83,7 +83,7 @@ small=$data/small
 if [ ! -f "$small/client.pcap" ]; then
     mkdir -p "$small"
     # shellcheck disable=SC2086
-    "$gen_pair" --connections 20000 $mix "$small/client.pcap" "$small/server.pcap" 2>/dev/null
+    "$gen_pair" $mix --connections 20000 "$small/client.pcap" "$small/server.pcap" 2>/dev/null
 fi
 pk=$(( $(grep -E '^client_packets=' "$small/client.pcap.truth" | cut -d= -f2) + \
        $(grep -E '^server_packets=' "$small/client.pcap.truth" | cut -d= -f2) ))
@@ -104,8 +104,8 @@ ir_floor=$(ir "$pcap_floor" "$small/client.pcap" "$small/server.pcap")
     echo
     echo "callgrind on the 20k-connection pair ($pk packets):"
     awk -v c="$ir_compare" -v f="$ir_floor" -v p="$pk" 'BEGIN {
-        printf "  compare %d instructions, %.0f per packet\n", c, c / p;
-        printf "  floor   %d instructions, %.0f per packet\n", f, f / p }'
+        printf "  compare %.0f instructions, %.0f per packet\n", c, c / p;
+        printf "  floor   %.0f instructions, %.0f per packet\n", f, f / p }'
     if [ -f "$out/ref/summary.tsv" ]; then
         echo
         echo "references (one run each; $out/ref):"

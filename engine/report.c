@@ -603,7 +603,7 @@ static size_t rows_text(char *buf, const struct rowfmt *rf, const struct sm_row 
  * writes each odd one in its turn, so the bytes and their order are the same as one
  * thread's. Without memory or a thread, one thread does it all.
  */
-#define CHUNK_ROWS 2048
+#define CHUNK_ROWS 512
 #define PARALLEL_MIN_ROWS (4 * CHUNK_ROWS)
 
 struct pipeline {
