@@ -2,7 +2,7 @@
 # nats_bench.sh - collector shards over NATS JetStream, in records per second, on the
 # collector benchmark's mix (bench/sm_gen.h; docs/PERFORMANCE.md, "JetStream").
 #
-#   bench/nats_bench.sh [--runs N] [--connections N] OUTDIR
+#   bench/nats_bench.sh [--runs N] [--connections N] [--batch N] [--cases "CASE..."] OUTDIR
 #
 # Every run starts from empty storage (nats-server on loopback, file storage under OUTDIR,
 # --nats-setup), and checks the verdict counts against the generator's truth. Cases:
@@ -11,15 +11,21 @@
 #   consume-r1 the stream loaded first, then one shard timed alone (what a shard takes);
 #   e2e-r3     one shard over a 3-server cluster, replicas 3;
 #   e2e-2sh    two shards (0/2, 1/2) over one server: until both exited.
-# Medians of N runs (default 3) per case, interleaved. Results: OUTDIR/summary.txt.
+# Medians of N runs (default 3) per case, interleaved. --batch: records per agent batch (the
+# feeder's; default 4096, as the agent's --batch-records; each batch is split into 64 parts).
+# --cases: a subset of the cases above. Results: OUTDIR/summary.txt.
 set -euo pipefail
 runs=3
 conns=1000000
-usage() { echo "usage: $0 [--runs N] [--connections N] OUTDIR" >&2; exit 2; }
+batch=4096
+cases=(e2e-r1 consume-r1 e2e-r3 e2e-2sh)
+usage() { echo "usage: $0 [--runs N] [--connections N] [--batch N] [--cases \"CASE...\"] OUTDIR" >&2; exit 2; }
 while [ $# -gt 1 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
         --connections) conns=$2; shift 2 ;;
+        --batch) batch=$2; shift 2 ;;
+        --cases) read -r -a cases <<<"$2"; shift 2 ;;
         *) usage ;;
     esac
 done
@@ -76,7 +82,7 @@ one() {
     esac
     [ "$case" = e2e-2sh ] && shards=(0/2 1/2)
     if [ "$case" = consume-r1 ]; then
-        "$feed" send "$NATS_URL" --connections "$conns" --partitions 64 >"$out/feed.txt"
+        "$feed" send "$NATS_URL" --connections "$conns" --batch "$batch" --partitions 64 >"$out/feed.txt"
         local t0
         t0=$(date +%s%N)
         "$collector" --listen "$NATS_URL" --exit-when-done --stats 0 --output /dev/null \
@@ -93,7 +99,7 @@ one() {
         pids+=($!)
     done
     sleep 1
-    "$feed" send "$NATS_URL" --connections "$conns" --partitions 64 >"$out/feed.txt"
+    "$feed" send "$NATS_URL" --connections "$conns" --batch "$batch" --partitions 64 >"$out/feed.txt"
     wait "${pids[@]}"
     t_end=$(date +%s%N)
     local errs=()
@@ -104,7 +110,6 @@ one() {
     echo $(($(sed -n 's/^records=//p' "$out/feed.txt") * 1000 / ((t_end - t_first) / 1000000)))
 }
 
-cases=(e2e-r1 consume-r1 e2e-r3 e2e-2sh)
 : >"$out/runs.txt"
 for ((r = 1; r <= runs; r++)); do
     for c in "${cases[@]}"; do
@@ -113,7 +118,7 @@ for ((r = 1; r <= runs; r++)); do
     done
 done
 {
-    echo "nats_bench: $conns connections ($(sed -n 's/^records=//p' "$out/feed.txt") records), medians of $runs"
+    echo "nats_bench: $conns connections ($(sed -n 's/^records=//p' "$out/feed.txt") records, batches of $batch), medians of $runs"
     for c in "${cases[@]}"; do
         printf '%-11s %s records/s\n' "$c" "$(awk -v c="$c" '$1 == c {print $2}' "$out/runs.txt" | sort -n |
             awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
