@@ -328,6 +328,12 @@ static char *community_id_cell(char *p, const struct sm_tuple *t, uint16_t seed,
     return p;
 }
 
+/* How a row was matched (the match column). */
+static const char *match_name(bool fingerprint)
+{
+    return fingerprint ? "fingerprint" : "isn";
+}
+
 /* The value of column c for row r (the four fields of a tuple in csv), at p. */
 static char *cell(char *p, const struct column *c, const struct sm_row *r, enum sm_format fmt,
                   uint16_t seed)
@@ -372,7 +378,7 @@ static char *cell(char *p, const struct column *c, const struct sm_row *r, enum 
     case C_INSIDE:
         return sm_fmt_u64(p, r->attempts_inside);
     case C_MATCH:
-        return text_cell(p, r->fingerprint ? "fingerprint" : "isn", fmt);
+        return text_cell(p, match_name(r->fingerprint), fmt);
     case C_COMMUNITY_ID:
         return community_id_cell(p, &r->client, seed, fmt);
     case C_SERVER_COMMUNITY_ID:
@@ -428,11 +434,12 @@ static char *trim(const char *line, char *p)
 }
 
 /*
- * The table's column widths: titles, fixed widths, and the widest cell of each variable
- * column. It is the one pass over all rows that must come before any row is written, on one
- * thread: one pass for all columns (the map of a 1 GB pair is 70 MB of rows, and a pass per
- * column read it four times), and a verdict's or a match's cell is one of a few names, so
- * only which of them occur is collected and each measured once.
+ * The table's column widths over rows [0, n): titles, fixed widths, and the widest cell of
+ * each variable column. It is the pass over all rows that must come before any row is
+ * written (for a large table, two threads each take half: write_table_parallel()): one pass
+ * for all columns (the map of a 1 GB pair is 70 MB of rows, and a pass per column read it
+ * four times), and a verdict's or a match's cell is one of a few names, so only which of
+ * them occur is collected and each measured once.
  */
 static void table_widths(int w[MAX_COLUMNS], const struct table_spec *ts,
                          const struct sm_row *rows, size_t n)
@@ -474,7 +481,9 @@ static void table_widths(int w[MAX_COLUMNS], const struct table_spec *ts,
                     cw = l > cw ? l : cw;
                 }
         } else if (c->col == C_MATCH) {
-            cw = match[1] ? (int)strlen("fingerprint") : match[0] ? (int)strlen("isn") : 0;
+            for (int f = 0; f < 2; f++)
+                if (match[f] && (int)strlen(match_name(f)) > cw)
+                    cw = (int)strlen(match_name(f));
         }
         w[var[v]] = cw > w[var[v]] ? cw : w[var[v]];
     }
