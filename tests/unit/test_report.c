@@ -2,7 +2,7 @@
  * test_report.c - the result writers (engine/report.c): the verdict line's Community IDs
  * (community_id always, server_community_id only when NAT changed the tuple) and its bound,
  * the Community ID columns last in the map, and large tables formatted on two threads giving
- * exactly the bytes one thread gives, in every format.
+ * exactly the bytes one thread gives, in every format (the table's widths measured by both).
  */
 #define _GNU_SOURCE
 #include <stdbool.h>
@@ -196,10 +196,78 @@ static void test_two_threads(void)
     free(rows);
 }
 
+/* Row r given the widest cell of every variable column: the longest verdict name, a match by
+ * fingerprint, the longest reason used here, and the longest IPv6 tuples. */
+static void widen(struct sm_row *r)
+{
+    r->kind = SM_V_ANSWERED_BY_MIDDLEBOX;
+    r->fingerprint = true;
+    r->reason = "before_server_capture";
+    r->has_server = true;
+    sm_addr_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", &r->client.src);
+    sm_addr_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &r->client.dst);
+    r->client.sport = r->client.dport = 65535;
+    r->server = r->client;
+}
+
+/* The table format on two threads: each thread measures the widths over half the rows. With
+ * the widest cells in the first row of every slice, each slice's widths are the whole
+ * table's, so the two-thread table must be the slices' rows under one header. */
+static void test_two_threads_table(void)
+{
+    const size_t n = 50000, slice = 1000;
+    struct sm_row *rows = make_rows(n);
+    CHECK(rows != NULL);
+    if (rows == NULL)
+        return;
+    for (size_t lo = 0; lo < n; lo += slice)
+        widen(&rows[lo]);
+    for (int t = 0; t < SM_TABLE_COUNT; t++) {
+        size_t len, slen, at = 0;
+        char *all = written(SM_FORMAT_TABLE, (enum sm_table)t, rows, n, &len);
+        bool same = all != NULL;
+        for (size_t lo = 0; lo < n && same; lo += slice) {
+            char *part = written(SM_FORMAT_TABLE, (enum sm_table)t, rows + lo, slice, &slen);
+            size_t skip = 0; /* the header's two lines, after the first slice */
+            for (int nl = 0; lo > 0 && part && nl < 2 && skip < slen; skip++)
+                nl += part[skip] == '\n';
+            same = part && at + slen - skip <= len &&
+                   memcmp(all + at, part + skip, slen - skip) == 0;
+            at += part ? slen - skip : 0;
+            free(part);
+        }
+        CHECK(same && at == len);
+        free(all);
+    }
+    /* The widest cells in one row only, in either thread's half: the whole table's header
+     * is the header of the slice that holds that row. */
+    free(rows);
+    const size_t ends[2] = {0, n - 1};
+    for (int e = 0; e < 2; e++) {
+        rows = make_rows(n);
+        CHECK(rows != NULL);
+        if (rows == NULL)
+            return;
+        widen(&rows[ends[e]]);
+        size_t len, slen;
+        const size_t lo = ends[e] / slice * slice;
+        char *all = written(SM_FORMAT_TABLE, SM_TABLE_BROKEN, rows, n, &len);
+        char *part = written(SM_FORMAT_TABLE, SM_TABLE_BROKEN, rows + lo, slice, &slen);
+        size_t hdr = 0;
+        for (int nl = 0; part && nl < 2 && hdr < slen; hdr++)
+            nl += part[hdr] == '\n';
+        CHECK(all && part && len >= hdr && memcmp(all, part, hdr) == 0);
+        free(all);
+        free(part);
+        free(rows);
+    }
+}
+
 int main(void)
 {
     test_verdict_line();
     test_map_csv();
     test_two_threads();
+    test_two_threads_table();
     return check_done();
 }
