@@ -18,6 +18,7 @@
 #include "synmatch/communityid.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <nettle/sha1.h>
@@ -74,8 +75,13 @@ static int addr_cmp(const uint8_t *a, const uint8_t *b, int n)
     return 0;
 }
 
-char *sm_community_id(char *p, const struct sm_addr *src, const struct sm_addr *dst,
-                      uint16_t sport, uint16_t dport, uint8_t proto, uint16_t seed)
+/*
+ * The one padded SHA-1 block of a flow's hash input (FIPS 180-4, 5.1.1: the message, a 1 bit,
+ * zeros, its length in bits as 64 bits big-endian): at most 40 bytes, always one block.
+ */
+static void cid_block(uint8_t block[SHA1_BLOCK_SIZE], const struct sm_addr *src,
+                      const struct sm_addr *dst, uint16_t sport, uint16_t dport, uint8_t proto,
+                      uint16_t seed)
 {
     assert(src->family == dst->family && src->family != SM_AF_NONE);
     int n = src->family == SM_AF_INET6 ? 16 : 4;
@@ -88,10 +94,8 @@ char *sm_community_id(char *p, const struct sm_addr *src, const struct sm_addr *
         sport = dport;
         dport = tp;
     }
-    /* The message always fits one block, written into it and padded by hand (FIPS 180-4,
-     * 5.1.1: a 1 bit, zeros, the length in bits as 64 bits big-endian), then compressed
-     * once, without the streaming interface's buffering (a third of an ID's instructions). */
-    uint8_t block[SHA1_BLOCK_SIZE] = {0}, *q = block;
+    memset(block, 0, SHA1_BLOCK_SIZE);
+    uint8_t *q = block;
     *q++ = (uint8_t)(seed >> 8);
     *q++ = (uint8_t)seed;
     memcpy(q, src->bytes, (size_t)n);
@@ -108,11 +112,145 @@ char *sm_community_id(char *p, const struct sm_addr *src, const struct sm_addr *
     *q = 0x80;
     block[SHA1_BLOCK_SIZE - 2] = (uint8_t)(len * 8 >> 8);
     block[SHA1_BLOCK_SIZE - 1] = (uint8_t)(len * 8);
-    uint32_t h[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
-    nettle_sha1_compress(h, block);
-    const uint32_t w[5] = {h[0], h[1], h[2], h[3], h[4]}; /* not seen by nettle: registers */
+}
+
+#define SHA1_H0 0x67452301u
+#define SHA1_H1 0xefcdab89u
+#define SHA1_H2 0x98badcfeu
+#define SHA1_H3 0x10325476u
+#define SHA1_H4 0xc3d2e1f0u
+
+/* "1:" and the base64 of the digest whose words are w, at p. */
+static char *cid_text(char *p, const uint32_t w[5])
+{
     p[0] = '1';
     p[1] = ':';
     base64_digest(p + 2, w);
     return p + SM_COMMUNITY_ID_LEN;
+}
+
+char *sm_community_id(char *p, const struct sm_addr *src, const struct sm_addr *dst,
+                      uint16_t sport, uint16_t dport, uint8_t proto, uint16_t seed)
+{
+    /* The block compressed once, without the streaming interface's buffering (a third of an
+     * ID's instructions). */
+    uint8_t block[SHA1_BLOCK_SIZE];
+    cid_block(block, src, dst, sport, dport, proto, seed);
+    uint32_t h[5] = {SHA1_H0, SHA1_H1, SHA1_H2, SHA1_H3, SHA1_H4};
+    nettle_sha1_compress(h, block);
+    const uint32_t w[5] = {h[0], h[1], h[2], h[3], h[4]}; /* not seen by nettle: registers */
+    return cid_text(p, w);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/*
+ * Sixteen blocks side by side in AVX-512 registers, one SHA-1 in each 32-bit lane (the
+ * rounds of FIPS 180-4, 6.1.2, written once over vectors): about four times the rate of one
+ * block at a time with the SHA extensions on this project's machine (docs/PERFORMANCE.md).
+ */
+#define LANES 16
+typedef uint32_t vlanes __attribute__((vector_size(4 * LANES)));
+#define VROTL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
+
+__attribute__((target("avx512f"))) static vlanes splat(uint32_t x)
+{
+    vlanes v;
+    for (int l = 0; l < LANES; l++)
+        v[l] = x;
+    return v;
+}
+
+__attribute__((target("avx512f"))) static void sha1_lanes(const uint8_t (*blocks)[SHA1_BLOCK_SIZE],
+                                                          uint32_t out[5][LANES])
+{
+    vlanes w[16];
+    for (int t = 0; t < 16; t++)
+        for (int l = 0; l < LANES; l++) {
+            const uint8_t *b = blocks[l] + 4 * t;
+            w[t][l] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        }
+    vlanes a = splat(SHA1_H0), b = splat(SHA1_H1), c = splat(SHA1_H2), d = splat(SHA1_H3),
+           e = splat(SHA1_H4);
+    for (int t = 0; t < 80; t++) {
+        vlanes wt = w[t & 15];
+        if (t >= 16) {
+            wt = VROTL(w[(t + 13) & 15] ^ w[(t + 8) & 15] ^ w[(t + 2) & 15] ^ wt, 1);
+            w[t & 15] = wt;
+        }
+        vlanes f;
+        uint32_t k;
+        if (t < 20) {
+            f = d ^ (b & (c ^ d));
+            k = 0x5a827999u;
+        } else if (t < 40) {
+            f = b ^ c ^ d;
+            k = 0x6ed9eba1u;
+        } else if (t < 60) {
+            f = (b & c) | (d & (b | c));
+            k = 0x8f1bbcdcu;
+        } else {
+            f = b ^ c ^ d;
+            k = 0xca62c1d6u;
+        }
+        vlanes tmp = VROTL(a, 5) + f + e + splat(k) + wt;
+        e = d;
+        d = c;
+        c = VROTL(b, 30);
+        b = a;
+        a = tmp;
+    }
+    a += splat(SHA1_H0);
+    b += splat(SHA1_H1);
+    c += splat(SHA1_H2);
+    d += splat(SHA1_H3);
+    e += splat(SHA1_H4);
+    for (int l = 0; l < LANES; l++) {
+        out[0][l] = a[l];
+        out[1][l] = b[l];
+        out[2][l] = c[l];
+        out[3][l] = d[l];
+        out[4][l] = e[l];
+    }
+}
+
+static bool have_lanes(void)
+{
+    static int have = -1; /* a benign race: every thread computes the same answer */
+    if (have < 0)
+        have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return have == 1;
+}
+#else
+#define LANES 16
+static bool have_lanes(void)
+{
+    return false;
+}
+static void sha1_lanes(const uint8_t (*blocks)[SHA1_BLOCK_SIZE], uint32_t out[5][LANES])
+{
+    (void)blocks;
+    (void)out;
+}
+#endif
+
+void sm_community_id_tcp_many(char (*out)[SM_COMMUNITY_ID_LEN],
+                              const struct sm_tuple *const *t, size_t n, uint16_t seed)
+{
+    size_t k = 0;
+    if (have_lanes()) {
+        for (; k + LANES <= n; k += LANES) {
+            uint8_t blocks[LANES][SHA1_BLOCK_SIZE];
+            uint32_t h[5][LANES];
+            for (size_t l = 0; l < LANES; l++)
+                cid_block(blocks[l], &t[k + l]->src, &t[k + l]->dst, t[k + l]->sport,
+                          t[k + l]->dport, SM_IPPROTO_TCP, seed);
+            sha1_lanes((const uint8_t (*)[SHA1_BLOCK_SIZE])blocks, h);
+            for (size_t l = 0; l < LANES; l++) {
+                const uint32_t w[5] = {h[0][l], h[1][l], h[2][l], h[3][l], h[4][l]};
+                cid_text(out[k + l], w);
+            }
+        }
+    }
+    for (; k < n; k++)
+        sm_community_id_tcp(out[k], t[k], seed);
 }

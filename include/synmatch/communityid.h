@@ -7,6 +7,7 @@
 #ifndef SYNMATCH_COMMUNITYID_H
 #define SYNMATCH_COMMUNITYID_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "synmatch/record.h"
@@ -30,5 +31,13 @@ static inline char *sm_community_id_tcp(char *p, const struct sm_tuple *t, uint1
 {
     return sm_community_id(p, &t->src, &t->dst, t->sport, t->dport, SM_IPPROTO_TCP, seed);
 }
+
+/*
+ * Many IDs at once: out[k] (SM_COMMUNITY_ID_LEN characters, no terminator) for TCP tuple t[k],
+ * k < n; the same IDs as sm_community_id_tcp(). Where the CPU has AVX-512, sixteen hashes are
+ * computed side by side.
+ */
+void sm_community_id_tcp_many(char (*out)[SM_COMMUNITY_ID_LEN],
+                              const struct sm_tuple *const *t, size_t n, uint16_t seed);
 
 #endif
