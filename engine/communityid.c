@@ -18,6 +18,7 @@
 #include "synmatch/communityid.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -215,10 +216,13 @@ __attribute__((target("avx512f"))) static void sha1_lanes(const uint8_t (*blocks
 
 static bool have_lanes(void)
 {
-    static int have = -1; /* a benign race: every thread computes the same answer */
-    if (have < 0)
-        have = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return have == 1;
+    static _Atomic int have = -1; /* threads that race compute the same answer */
+    int h = atomic_load_explicit(&have, memory_order_relaxed);
+    if (h < 0) {
+        h = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        atomic_store_explicit(&have, h, memory_order_relaxed);
+    }
+    return h == 1;
 }
 #else
 #define LANES 16
