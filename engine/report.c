@@ -316,6 +316,12 @@ static bool tuple_eq(const struct sm_tuple *a, const struct sm_tuple *b)
            sm_addr_eq(&a->dst, &b->dst);
 }
 
+/* Whether row r prints a server_community_id: the server saw it through NAT (another tuple). */
+static bool prints_server_id(const struct sm_row *r)
+{
+    return r->has_server && !tuple_eq(&r->client, &r->server);
+}
+
 /* A row's Community IDs as its writer has them: computed ahead for a chunk of rows, many at
  * once (rows_text()), or not (NULL: computed in the cell). Either way only when the row is
  * written, never kept. */
@@ -396,7 +402,7 @@ static char *cell(char *p, const struct column *c, const struct sm_row *r, enum 
     case C_COMMUNITY_ID:
         return community_id_cell(p, &r->client, ids->client, ids->seed, fmt);
     case C_SERVER_COMMUNITY_ID:
-        if (!r->has_server || tuple_eq(&r->client, &r->server))
+        if (!prints_server_id(r))
             return text_cell(p, NULL, fmt);
         return community_id_cell(p, &r->server, ids->server, ids->seed, fmt);
     }
@@ -641,7 +647,7 @@ static size_t rows_text(char *buf, const struct rowfmt *rf, const struct sm_row 
             at[k - lo][0] = (int)n;
             tp[n++] = &r->client;
         }
-        if (want_s && r->has_server && !tuple_eq(&r->client, &r->server)) {
+        if (want_s && prints_server_id(r)) {
             at[k - lo][1] = (int)n;
             tp[n++] = &r->server;
         }

@@ -17,6 +17,7 @@
  */
 #include "synmatch/stream.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,7 +171,6 @@ static inline uint32_t hash_key(const sm_streams_t *s, const uint8_t *key, size_
     return (uint32_t)(h >> 32);
 }
 
-/* Doubles the table. Returns -1 if memory is short (the caller then evicts instead). */
 /*
  * Doubles a table in huge pages where it lies: its block grows by the new half (fresh zeroed
  * pages, moved, never copied: sm_huge_grow), and the members are placed for the new mask
@@ -180,8 +180,7 @@ static inline uint32_t hash_key(const sm_streams_t *s, const uint8_t *key, size_
  * and stays so: the table is a valid linear-probing table. Against a new table filled from
  * the old, only the new half is first-touched (half of all the pages a growing table ever
  * faults, at 1 to 3 ms a huge page in a virtual machine), and the old and the new table are
- * never both resident. Returns -1 when it cannot
- * (the table is unchanged then).
+ * never both resident. Returns -1 when it cannot (the table is unchanged then).
  */
 static int table_grow_in_place(struct table *t)
 {
@@ -197,6 +196,7 @@ static int table_grow_in_place(struct table *t)
     t->slots = slots;
     t->nslots = n;
     uint8_t moving[64], kicked[64];
+    assert(ss <= sizeof moving); /* slot_size_for(): 32 or 64 */
     for (size_t j = 0; j < old_n; j++) {
         struct slot_hdr *e = slot_at(t, j);
         if (!(e->hf & SLOT_USED) || (placed[j / 64] >> (j % 64) & 1))
@@ -222,6 +222,7 @@ static int table_grow_in_place(struct table *t)
     return 0;
 }
 
+/* Doubles the table. Returns -1 if memory is short (the caller then evicts instead). */
 static int table_grow(struct table *t)
 {
     if (t->huge && table_grow_in_place(t) == 0)
