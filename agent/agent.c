@@ -819,7 +819,9 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
     a->o = *o;
     a->live = o->iface != NULL;
     a->start_wall = sm_clock_real_ns();
-    a->batch_records = o->batch_records ? o->batch_records : SM_AGENT_DEFAULT_BATCH_RECORDS;
+    a->batch_records = o->batch_records                 ? o->batch_records
+                       : sm_nats_is_url(o->collector) ? SM_AGENT_NATS_BATCH_RECORDS
+                                                      : SM_AGENT_DEFAULT_BATCH_RECORDS;
     a->heartbeat_mono = (int64_t)(o->heartbeat_ms ? o->heartbeat_ms
                                                    : SM_AGENT_DEFAULT_HEARTBEAT_MS) *
                         NS_PER_MS;
@@ -895,7 +897,9 @@ sm_agent_t *sm_agent_new(const struct sm_agent_opts *o, enum sm_agent_err *why, 
     }
 
     struct sm_sender_opts so = {
-        .queue_max = o->queue,
+        .queue_max = o->queue                        ? o->queue
+                     : sm_nats_is_url(o->collector) ? SM_AGENT_NATS_QUEUE
+                                                    : 0,
         .link = {.endpoint = o->collector, .sensor_id = o->sensor_id, .role = o->role,
                  .epoch = a->hdr.boot_epoch, .partitions = o->partitions,
                  .nats = {.creds_file = o->nats_creds, .ca_file = o->nats_ca,

@@ -68,12 +68,14 @@ static void usage(FILE *out)
             "  --realtime           -r: replay at the capture's pace, dropping (and declaring)\n"
             "                       batches the collector cannot take in time, as live; by\n"
             "                       default: as fast as the collector takes them, none dropped\n"
-            "  --batch-records N    records per batch at most (default %d, max %u)\n"
+            "  --batch-records N    records per batch at most (default %d; %d over nats://;\n"
+            "                       max %u)\n"
             "  --heartbeat-ms N     a batch at least this often (default %d)\n"
             "  --buffer-size MiB    kernel capture buffer (default 32)\n"
             "  --snaplen N          bytes kept per packet (default 262: headers only)\n"
             "  --no-promisc         do not put the interface in promiscuous mode\n"
-            "  --queue N            batches held while the collector is away (default 1000);\n"
+            "  --queue N            batches held while the collector is away (default 1000;\n"
+            "                       %d over nats://, as many records);\n"
             "                       beyond it the oldest are dropped and declared\n"
             "  --linger-ms N        at the end, wait at most this long for delivery (default 2000;\n"
             "                       60000 for -r without --realtime)\n"
@@ -114,7 +116,8 @@ static void usage(FILE *out)
             "      --collector ipc:///run/synmatch/collector.sock --realtime\n"
             "\n"
             SM_EXIT_HELP,
-            SM_AGENT_DEFAULT_BATCH_RECORDS, SM_WIRE_MAX_RECORDS, SM_AGENT_DEFAULT_HEARTBEAT_MS,
+            SM_AGENT_DEFAULT_BATCH_RECORDS, SM_AGENT_NATS_BATCH_RECORDS, SM_WIRE_MAX_RECORDS,
+            SM_AGENT_DEFAULT_HEARTBEAT_MS, SM_AGENT_NATS_QUEUE,
             SM_NATS_DEFAULT_PARTITIONS);
 }
 

@@ -12,12 +12,13 @@
 #   e2e-r3     one shard over a 3-server cluster, replicas 3;
 #   e2e-2sh    two shards (0/2, 1/2) over one server: until both exited.
 # Medians of N runs (default 3) per case, interleaved. --batch: records per agent batch (the
-# feeder's; default 4096, as the agent's --batch-records; each batch is split into 64 parts).
+# feeder's; default 16384, the agent's --batch-records over nats://; each batch is split into
+# 64 parts).
 # --cases: a subset of the cases above. Results: OUTDIR/summary.txt.
 set -euo pipefail
 runs=3
 conns=1000000
-batch=4096
+batch=16384
 cases=(e2e-r1 consume-r1 e2e-r3 e2e-2sh)
 usage() { echo "usage: $0 [--runs N] [--connections N] [--batch N] [--cases \"CASE...\"] OUTDIR" >&2; exit 2; }
 while [ $# -gt 1 ]; do

@@ -4,6 +4,7 @@
  * consumer of the tail's own: new ones as they come, or all the stream holds (--from-start).
  * Nothing is acknowledged and nothing stays behind on the servers when it ends.
  */
+#include <inttypes.h>
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #define WAIT_STEP_MS 200
 #define SUBSCRIBE_TRIES 10
 #define PENDING_BYTES (64 << 20)
+#define DROPS_TOLD 10 /* messages that are not a shard's lines: the first ones are told */
 
 int sm_tail_nats(const struct sm_nats_conn_opts *conn, bool from_start, int64_t idle_ms,
                  sm_tail_line_fn fn, void *arg, volatile sig_atomic_t *stop)
@@ -52,6 +54,7 @@ int sm_tail_nats(const struct sm_nats_conn_opts *conn, bool from_start, int64_t 
     }
     natsSubscription_SetPendingLimits(sub, -1, PENDING_BYTES);
     int64_t quiet = 0;
+    uint64_t dropped = 0;
     rc = 0;
     while (!(stop && *stop)) {
         natsMsg *m = NULL;
@@ -68,13 +71,19 @@ int sm_tail_nats(const struct sm_nats_conn_opts *conn, bool from_start, int64_t 
             break;
         }
         quiet = 0;
-        const char *data = natsMsg_GetData(m);
-        int len = natsMsg_GetDataLength(m);
-        /* one message holds whole lines; each is handed over without its newline */
-        char *copy = malloc((size_t)len + 1);
-        if (copy != NULL) {
-            memcpy(copy, data, (size_t)len);
-            copy[len] = '\0';
+        /* one message holds whole lines, packed or not (nats.h); each is handed over
+         * without its newline */
+        const char *enc = NULL, *size = NULL;
+        natsMsgHeader_Get(m, SM_NATS_ENCODING_HEADER, &enc);
+        natsMsgHeader_Get(m, SM_NATS_SIZE_HEADER, &size);
+        char *copy = NULL, why[160];
+        size_t n = 0;
+        if (sm_nats_out_unpack(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), enc, size,
+                               &copy, &n, why, sizeof why) == -1) {
+            if (dropped++ < DROPS_TOLD)
+                sm_log_warnx("%s: a message on %s dropped: %s", conn->endpoint,
+                             natsMsg_GetSubject(m), why);
+        } else {
             for (char *line = copy, *nl; *line; line = nl + 1) {
                 nl = strchr(line, '\n');
                 if (nl == NULL) {
@@ -88,6 +97,9 @@ int sm_tail_nats(const struct sm_nats_conn_opts *conn, bool from_start, int64_t 
         }
         natsMsg_Destroy(m);
     }
+    if (dropped > DROPS_TOLD)
+        sm_log_warnx("%s: %" PRIu64 " messages in all were not a shard's lines and were dropped",
+                     conn->endpoint, dropped);
 out:
     if (sub) {
         natsSubscription_Unsubscribe(sub);

@@ -447,12 +447,13 @@ static void stats_line(struct collector *c)
         sm_nats_source_fetches(c->nats, &fetches, &fetched);
         sm_log_info("stats: JetStream: fetches %" PRIu64 " brought %" PRIu64 " messages | "
                     "partitions replaying %u (messages replayed %" PRIu64
-                    ") | lines published %" PRIu64 " in %" PRIu64 " messages, sent again %" PRIu64
+                    ") | lines published %" PRIu64 " (%" PRIu64 " bytes, sent as %" PRIu64
+                    ") in %" PRIu64 " messages, sent again %" PRIu64
                     ", awaiting acknowledgement %zu | verdicts already published before a "
                     "restart %" PRIu64 " (keys loaded %" PRIu64 ")",
                     fetches, fetched, (unsigned)sm_nats_source_replaying(c->nats),
-                    sm_nats_source_replayed(c->nats), os.lines, os.messages, os.resends, os.in_flight,
-                    os.already_published, os.keys_loaded);
+                    sm_nats_source_replayed(c->nats), os.lines, os.line_bytes, os.packed_bytes,
+                    os.messages, os.resends, os.in_flight, os.already_published, os.keys_loaded);
     }
 }
 

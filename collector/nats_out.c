@@ -18,16 +18,17 @@
 
 #include "clock.h"
 #include "errbuf.h"
+#include "fmt.h"
 #include "log.h"
 #include "siphash.h"
 #include "synmatch/nats.h"
 #include "synmatch/report.h"
 
 #define FLUSH_NS (50 * INT64_C(1000000)) /* a batch waits at most this long to fill */
-#define BATCH_BYTES 32768                /* a batch this big goes at the next pump */
+#define BATCH_BYTES (192 * 1024)              /* a batch this big goes (at once, or at the pump) */
 #define BATCH_LIMIT (256 * 1024)         /* and one never grows past this */
 #define BATCH_CAP (BATCH_LIMIT + SM_REPORT_LINE_MAX) /* its buffer */
-#define POOL_MAX 64                      /* buffers kept for reuse */
+_Static_assert(BATCH_CAP <= SM_NATS_OUT_MAX_LINES, "readers take a message this big");
 #define RING 1024                        /* messages awaiting acknowledgement, at most */
 #define MAX_INFLIGHT_BYTES (64 << 20)
 #define ACK_WAIT_MS 30000
@@ -51,8 +52,9 @@ struct batch {
 struct flight {
     char subject[SM_NATS_SUBJECT_MAX];
     char id[96];
-    char *data, *keys;
-    size_t len;
+    char *data, *keys; /* what is sent (lines, or their LZ4 block); the keys header */
+    size_t len;        /* of data */
+    size_t plain;      /* data is a block of this many bytes of lines; 0: data is the lines */
     atomic_int state;
     int64_t retry_at; /* failed: monotonic ns of the next send (0: not yet set) */
     int64_t sent_at;  /* monotonic ns of the last send */
@@ -74,8 +76,8 @@ struct sm_nats_out {
     struct sm_nats_out_stats st;
     bool warned;
     atomic_bool told_failure;
-    char *free_bufs[POOL_MAX]; /* data buffers of BATCH_CAP bytes, kept for reuse */
-    size_t nfree;
+    char *zbuf; /* a batch packed, or a stored one unpacked for the file (nats.h) */
+    size_t zcap;
 };
 
 static const struct sm_sipkey group_key = {UINT64_C(0x73796e6d61746368), UINT64_C(0x6b6579)};
@@ -129,6 +131,8 @@ sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, s
     out->write = o->write;
     out->arg = o->arg;
     out->boot_ns = sm_clock_real_ns();
+    out->zcap = sm_nats_out_pack_bound(BATCH_CAP);
+    out->zbuf = malloc(out->zcap); /* without it, batches go as lines */
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = ACK_WAIT_MS; /* publish acknowledgements, and API calls (a consumer made in a
@@ -160,24 +164,6 @@ static bool append(char **buf, size_t *len, size_t *cap, const char *s, size_t n
     memcpy(*buf + *len, s, n);
     *len += n;
     return true;
-}
-
-/* --- buffers: batches of up to BATCH_LIMIT bytes are made and freed at the verdict rate;
- * kept and reused, they cost no page faults (a fresh 256 KiB block is mmap'd and zeroed) --- */
-
-static char *buf_get(sm_nats_out_t *o)
-{
-    if (o->nfree > 0)
-        return o->free_bufs[--o->nfree];
-    return malloc(BATCH_CAP);
-}
-
-static void buf_put(sm_nats_out_t *o, char *b)
-{
-    if (b != NULL && o->nfree < POOL_MAX)
-        o->free_bufs[o->nfree++] = b;
-    else
-        free(b);
 }
 
 /* --- the published set --- */
@@ -366,9 +352,16 @@ static void publish(sm_nats_out_t *o, size_t slot)
 {
     struct flight *f = &o->ring[slot];
     natsMsg *m = NULL;
-    char sl[16];
-    snprintf(sl, sizeof sl, "%zu", slot);
+    char sl[24];
+    *sm_fmt_u64(sl, slot) = '\0';
     natsStatus s = natsMsg_Create(&m, f->subject, NULL, f->data, (int)f->len);
+    if (s == NATS_OK && f->plain) {
+        char size[24];
+        *sm_fmt_u64(size, f->plain) = '\0';
+        s = natsMsgHeader_Set(m, SM_NATS_ENCODING_HEADER, SM_NATS_ENCODING_LZ4);
+        if (s == NATS_OK)
+            s = natsMsgHeader_Set(m, SM_NATS_SIZE_HEADER, size);
+    }
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, "Nats-Msg-Id", f->id);
     if (s == NATS_OK)
@@ -389,25 +382,40 @@ static void publish(sm_nats_out_t *o, size_t slot)
     }
 }
 
-/* Moves batch b (of subject) into the ring and publishes it. false when the ring is full. */
+/*
+ * Publishes batch b (of subject) and keeps what was sent in the ring until the stream stores
+ * it: its LZ4 block when that is smaller (nats.h), else its lines. The batch's buffer stays
+ * with the batch, so the lines are written into the same few warm buffers over and over; the
+ * ring holds a fifth of their bytes. false when the ring is full (or memory is short: it is
+ * asked again once acknowledgements free some).
+ */
 static bool send_batch(sm_nats_out_t *o, struct batch *b, const char *subject)
 {
     if (o->count == RING)
         return false;
+    size_t packed = o->zbuf ? sm_nats_out_pack(b->data, b->len, o->zbuf, o->zcap) : 0;
+    size_t n = packed ? packed : b->len;
+    char *data = malloc(n);
+    if (data == NULL)
+        return false;
+    memcpy(data, packed ? o->zbuf : b->data, n);
     size_t slot = (o->head + o->count) % RING;
     struct flight *f = &o->ring[slot];
     snprintf(f->subject, sizeof f->subject, "%s", subject);
     snprintf(f->id, sizeof f->id, "%u.%u:%" PRId64 ":%" PRIu64, (unsigned)o->shard,
              (unsigned)o->shards, o->boot_ns, o->next_id++);
-    f->data = b->data;
-    f->len = b->len;
+    f->data = data;
+    f->len = n;
+    f->plain = packed ? b->len : 0;
     f->keys = NULL;
     f->retry_at = 0;
     if (b->klen > 0 && append(&b->keys, &b->klen, &b->kcap, "", 1))
         f->keys = b->keys;
     else
         free(b->keys);
-    *b = (struct batch){0};
+    b->keys = NULL;
+    b->len = b->klen = b->kcap = 0;
+    o->st.packed_bytes += n;
     o->count++;
     o->inflight_bytes += f->len;
     o->st.messages++;
@@ -441,7 +449,7 @@ static void add_line(sm_nats_out_t *o, size_t i, uint64_t key, const char *line,
         }
     }
     if (b->data == NULL) {
-        b->data = buf_get(o);
+        b->data = malloc(BATCH_CAP);
         b->cap = BATCH_CAP;
         b->len = 0;
     }
@@ -453,12 +461,24 @@ static void add_line(sm_nats_out_t *o, size_t i, uint64_t key, const char *line,
     }
     memcpy(b->data + b->len, line, len);
     b->len += len;
+    o->st.line_bytes += len;
     if (key) {
-        char hex[24];
-        int n = snprintf(hex, sizeof hex, "%s%016" PRIx64, b->klen ? "," : "", key);
-        append(&b->keys, &b->klen, &b->kcap, hex, (size_t)n);
+        char hex[17];
+        size_t n = 0;
+        if (b->klen)
+            hex[n++] = ',';
+        for (int sh = 60; sh >= 0; sh -= 4)
+            hex[n++] = "0123456789abcdef"[(key >> sh) & 15];
+        append(&b->keys, &b->klen, &b->kcap, hex, n);
     }
     o->st.lines++;
+    /* full enough: it goes now, unless the ring is full (then it grows until the pump, up to
+     * BATCH_LIMIT) */
+    if (b->len >= BATCH_BYTES && o->count < RING) {
+        char subject[SM_NATS_SUBJECT_MAX];
+        batch_subject(o, i, subject, sizeof subject);
+        send_batch(o, b, subject);
+    }
 }
 
 bool sm_nats_out_verdict(sm_nats_out_t *o, uint32_t p, uint64_t key, const char *line,
@@ -521,9 +541,14 @@ void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
         struct flight *f = &o->ring[o->head];
         if (atomic_load(&f->state) != F_STORED)
             break;
-        o->write(o->arg, f->data, f->len);
+        if (f->plain == 0)
+            o->write(o->arg, f->data, f->len);
+        else if (sm_nats_out_unpack_block(f->data, f->len, o->zbuf, f->plain) == f->plain)
+            o->write(o->arg, o->zbuf, f->plain);
+        else /* its own block, made in this process: cannot happen */
+            sm_log_warnx("a stored batch of verdicts could not be unpacked for the file");
         o->inflight_bytes -= f->len;
-        buf_put(o, f->data);
+        free(f->data);
         free(f->keys);
         f->data = f->keys = NULL;
         atomic_store(&f->state, F_FREE);
@@ -599,9 +624,8 @@ void sm_nats_out_destroy(sm_nats_out_t **self_p)
             free(o->batches[i].keys);
         }
     free(o->batches);
+    free(o->zbuf);
     free(o->set);
-    for (size_t k = 0; k < o->nfree; k++)
-        free(o->free_bufs[k]);
     free(o);
     *self_p = NULL;
 }

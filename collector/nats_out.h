@@ -76,6 +76,7 @@ int sm_nats_out_finish(sm_nats_out_t *o, int timeout_ms);
 
 struct sm_nats_out_stats {
     uint64_t lines, messages, resends, already_published, keys_loaded;
+    uint64_t line_bytes, packed_bytes; /* the lines, and what was sent of them (nats.h) */
     size_t in_flight;
 };
 void sm_nats_out_stats(const sm_nats_out_t *o, struct sm_nats_out_stats *out);

@@ -2,7 +2,7 @@
  * nats_source.c - the streams' setup and the shard's consumers (nats_source.h).
  *
  * Durable push consumers, one per partition (nats-server 2.9 gives a consumer one filter
- * subject), each message acknowledged once handed on (explicit acks), at most MAX_ACK_PENDING
+ * subject), each message acknowledged once handed on (explicit acks), at most PART_ACK_PENDING
  * unacknowledged per partition instead of flow control (a consumer whose leader died
  * mid-flow-control was seen to stall for good on nats-server 2.9.10). Explicit, not ack-all:
  * when a server dies, what it was pushing to this shard is lost on the way while the
@@ -19,6 +19,7 @@
  */
 #include "nats_source.h"
 
+#include <inttypes.h>
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +31,16 @@
 #include "synmatch/wire.h"
 
 #define PENDING_BYTES (256 << 20) /* what libnats may hold for one partition: more than
-                                   * MAX_ACK_PENDING parts, so it never drops one */
-#define PER_PART_TURN 64                      /* messages of one partition before the next */
-#define MAX_ACK_PENDING 256 /* per consumer: the server pushes no further ahead (so what
-                             * waits in libnats is handed on well within the ack wait) */
+                                   * PART_ACK_PENDING parts, so it never drops one */
+#define PER_PART_TURN 1 /* messages of one partition before the next: the partitions
+                          * go in step, each at most a batch ahead of the others */
+#define PART_ACK_PENDING 32 /* per partition's consumer: the server pushes no further ahead.
+                             * Each part a shard holds unread is memory, cold by the time it is
+                             * read: 32 keep 64 partitions at about 30 MB; 256 held ~220 MB of
+                             * 16,384-record batches' parts and cost 0.2-0.3 of the shard's
+                             * time in page faults and misses (docs/PERFORMANCE.md) */
+#define REPLAY_ACK_PENDING 256 /* the replay's one consumer, for all the owned partitions */
+#define RETIRE_MAX 1024 /* messages freed together */
 #define BIND_TRIES 10     /* binding a partition while the cluster elects leaders: tries */
 #define API_WAIT_MS 30000 /* a JetStream API call's answer, at most */
 #define BIND_PAUSE_MS 1000
@@ -57,10 +64,14 @@ struct sm_nats_source {
     uint32_t replaying;
     uint64_t replayed;
     uint64_t fetches, fetched; /* requests, and messages they brought */
+    natsMsg *retired[RETIRE_MAX]; /* handed on this turn, freed at its end */
+    size_t nretired;
     bool warned;
     natsStatus last_status; /* of the last failed call while binding */
     jsErrCode last_je;
 };
+
+static void retire_all(sm_nats_source_t *s);
 
 static void consumer_name(char *buf, size_t len, uint32_t p)
 {
@@ -162,7 +173,7 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
     sm_log_info("stream %s %s: subjects %s, file storage, %d replica%s, max age %.0f s",
                 SM_NATS_OUT_STREAM, did, SM_NATS_OUT_SUBJECTS, o->replicas,
                 o->replicas == 1 ? "" : "s", (double)o->out_max_age_ns / 1e9);
-    unsigned made = 0, kept = 0;
+    unsigned made = 0, kept = 0, updated = 0;
     for (uint32_t p = 0; p < o->partitions; p++) {
         char name[48], filter[48], deliver[64];
         consumer_name(name, sizeof name, p);
@@ -178,13 +189,28 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
                         strcmp(ci->Config->FilterSubject, filter) == 0 &&
                         ci->Config->DeliverSubject &&
                         strcmp(ci->Config->DeliverSubject, deliver) == 0;
-            jsConsumerInfo_Destroy(ci);
             if (!same) {
+                jsConsumerInfo_Destroy(ci);
                 sm_errbuf(errbuf, errlen, "consumer %s of stream %s exists with another filter, "
                           "delivery subject or ack policy: delete it (a shard then starts that partition "
                           "over)", name, SM_NATS_STREAM);
                 goto out;
             }
+            /* made by an earlier version with another bound: given this one, position kept */
+            if (ci->Config->MaxAckPending != PART_ACK_PENDING) {
+                jsConsumerConfig uc = *ci->Config;
+                uc.MaxAckPending = PART_ACK_PENDING;
+                jsConsumerInfo *ui = NULL;
+                je = 0;
+                s = js_UpdateConsumer(&ui, js, SM_NATS_STREAM, &uc, NULL, &je);
+                jsConsumerInfo_Destroy(ui);
+                if (s == NATS_OK)
+                    updated++;
+                else
+                    sm_log_warnx("consumer %s: keeping its bound of %" PRId64 " unacknowledged "
+                                 "(%s)", name, ci->Config->MaxAckPending, natsStatus_GetText(s));
+            }
+            jsConsumerInfo_Destroy(ci);
             kept++;
             continue;
         }
@@ -197,7 +223,7 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
         cc.DeliverPolicy = js_DeliverAll;
         cc.AckPolicy = js_AckExplicit;
         cc.AckWait = SM_NATS_ACK_WAIT_NS;
-        cc.MaxAckPending = MAX_ACK_PENDING;
+        cc.MaxAckPending = PART_ACK_PENDING;
         je = 0;
         s = js_AddConsumer(&ci, js, SM_NATS_STREAM, &cc, NULL, &je);
         jsConsumerInfo_Destroy(ci);
@@ -211,9 +237,9 @@ int sm_nats_setup(const struct sm_nats_setup_opts *o, char *errbuf, size_t errle
     }
     sm_log_info("consumers %s0..%s%u: one per partition (filter synmatch.rec.<p>.>, pushed to "
                 SM_NATS_DELIVER_PREFIX "<p>, explicit acks, at most %d unacknowledged): %u made, "
-                "%u kept",
+                "%u kept (%u of them given that bound)",
                 SM_NATS_CONSUMER_PREFIX, SM_NATS_CONSUMER_PREFIX, (unsigned)o->partitions - 1,
-                MAX_ACK_PENDING, made, kept);
+                PART_ACK_PENDING, made, kept, updated);
     rc = 0;
 out:
     jsCtx_Destroy(js);
@@ -363,7 +389,7 @@ static int open_replay(sm_nats_source_t *s, char *errbuf, size_t errlen)
     cc.OptStartTime = s->replay_from;
     cc.AckPolicy = js_AckExplicit;
     cc.AckWait = SM_NATS_ACK_WAIT_NS;
-    cc.MaxAckPending = MAX_ACK_PENDING;
+    cc.MaxAckPending = REPLAY_ACK_PENDING;
     jsConsumerInfo *ci = NULL;
     je = 0;
     st = js_AddConsumer(&ci, s->js, SM_NATS_STREAM, &cc, NULL, &je);
@@ -509,8 +535,24 @@ static int take_replayed(sm_nats_source_t *s, sm_nats_batch_fn fn, void *arg)
     return 1;
 }
 
+/* m is done with. libnats frees a received message on its own thread, woken for it when it
+ * sleeps: one wake per turn, not one per message, when the turn's are handed over together. */
+static void retire(sm_nats_source_t *s, natsMsg *m)
+{
+    if (s->nretired == RETIRE_MAX)
+        retire_all(s);
+    s->retired[s->nretired++] = m;
+}
+
+static void retire_all(sm_nats_source_t *s)
+{
+    for (size_t k = 0; k < s->nretired; k++)
+        natsMsg_Destroy(s->retired[k]);
+    s->nretired = 0;
+}
+
 /* What waits of pt's durable consumer, once its replay is over, up to max: how many. Each
- * one is acknowledged once handed on, so the server keeps pushing: at most MAX_ACK_PENDING
+ * one is acknowledged once handed on, so the server keeps pushing: at most PART_ACK_PENDING
  * unacknowledged per partition. */
 static int take_live(sm_nats_source_t *s, struct part *pt, int max, sm_nats_batch_fn fn,
                      void *arg)
@@ -530,7 +572,7 @@ static int take_live(sm_nats_source_t *s, struct part *pt, int max, sm_nats_batc
         }
         fn(arg, (const uint8_t *)natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
         natsMsg_Ack(m, NULL);
-        natsMsg_Destroy(m);
+        retire(s, m);
         got++;
     }
     if (got > 0) {
@@ -553,6 +595,7 @@ int sm_nats_source_drain(sm_nats_source_t *s, int max, sm_nats_batch_fn fn, void
         taken += k;
         idle = k == 0 ? idle + 1 : 0;
     }
+    retire_all(s);
     return taken;
 }
 
@@ -602,6 +645,7 @@ void sm_nats_source_destroy(sm_nats_source_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     sm_nats_source_t *s = *self_p;
+    retire_all(s);
     natsSubscription_Destroy(s->replay);
     for (uint32_t k = 0; k < s->nparts; k++)
         natsSubscription_Destroy(s->parts[k].live);

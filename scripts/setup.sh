@@ -13,7 +13,7 @@ packages=(
     build-essential cmake pkg-config clang libclang-rt-14-dev
     libpcap-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
     tshark tcpdump tcpreplay nftables iptables iproute2 ethtool python3
-    libnetfilter-queue-dev libnats-dev nats-server
+    libnetfilter-queue-dev libnats-dev liblz4-dev nats-server
     git debhelper lintian man-db systemd logrotate strace
     nettle-dev libjansson-dev libncurses-dev chromium tmux
     libmicrohttpd-dev prometheus

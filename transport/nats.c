@@ -7,6 +7,7 @@
  */
 #include "synmatch/nats.h"
 
+#include <lz4.h>
 #include <nats/nats.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -247,4 +248,59 @@ out:
     natsOptions_Destroy(opts);
     sm_nats_free_servers(servers, n);
     return nc;
+}
+
+size_t sm_nats_out_pack_bound(size_t len)
+{
+    return (size_t)LZ4_compressBound((int)len);
+}
+
+size_t sm_nats_out_pack(const char *lines, size_t len, char *out, size_t cap)
+{
+    if (len == 0 || len > SM_NATS_OUT_MAX_LINES)
+        return 0;
+    int n = LZ4_compress_default(lines, out, (int)len, (int)(cap < INT32_MAX ? cap : INT32_MAX));
+    return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+size_t sm_nats_out_unpack_block(const char *block, size_t len, char *out, size_t want)
+{
+    if (len > (size_t)INT32_MAX || want > (size_t)INT32_MAX)
+        return 0;
+    return LZ4_decompress_safe(block, out, (int)len, (int)want) == (int)want ? want : 0;
+}
+
+int sm_nats_out_unpack(const char *data, size_t len, const char *encoding, const char *size,
+                       char **lines, size_t *nlines, char *errbuf, size_t errlen)
+{
+    *lines = NULL;
+    *nlines = 0;
+    size_t want = len;
+    if (encoding != NULL) {
+        if (strcmp(encoding, SM_NATS_ENCODING_LZ4) != 0)
+            return sm_errbuf(errbuf, errlen, "unknown encoding \"%.32s\"", encoding);
+        char *end = NULL;
+        unsigned long long v = size ? strtoull(size, &end, 10) : 0;
+        if (size == NULL)
+            return sm_errbuf(errbuf, errlen, "lz4 without a %s header", SM_NATS_SIZE_HEADER);
+        if (end == size || *end != '\0' || v == 0 || v > SM_NATS_OUT_MAX_LINES)
+            return sm_errbuf(errbuf, errlen, "%s \"%.24s\": not a size from 1 to %u",
+                             SM_NATS_SIZE_HEADER, size, SM_NATS_OUT_MAX_LINES);
+        want = (size_t)v;
+    }
+    if (want > SM_NATS_OUT_MAX_LINES || len > (size_t)INT32_MAX)
+        return sm_errbuf(errbuf, errlen, "%zu bytes: more than a shard sends", want);
+    char *buf = malloc(want + 1);
+    if (buf == NULL)
+        return sm_errbuf(errbuf, errlen, "out of memory");
+    if (encoding == NULL) {
+        memcpy(buf, data, want);
+    } else if (sm_nats_out_unpack_block(data, len, buf, want) != want) {
+        free(buf);
+        return sm_errbuf(errbuf, errlen, "a broken lz4 block (or not %zu bytes)", want);
+    }
+    buf[want] = '\0';
+    *lines = buf;
+    *nlines = want;
+    return 0;
 }

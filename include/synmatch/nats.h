@@ -78,4 +78,36 @@ void *sm_nats_connect(const struct sm_nats_conn_opts *o, bool retry, char *errbu
  */
 uint32_t sm_nats_stream_partitions(void *nc, char *errbuf, size_t errlen);
 
+/*
+ * SYNMATCH_OUT's messages: whole lines, each ending in a newline, at most SM_NATS_OUT_MAX_LINES
+ * bytes of them. A shard sends them as one LZ4 block when that is smaller (verdict lines shrink
+ * four to five times, and the stream then stores and replicates a fifth of the bytes), with the
+ * headers Synmatch-Encoding: lz4 and Synmatch-Size: the lines' length; else as they are,
+ * without those headers.
+ */
+#define SM_NATS_OUT_MAX_LINES (264u * 1024)
+#define SM_NATS_ENCODING_HEADER "Synmatch-Encoding"
+#define SM_NATS_SIZE_HEADER "Synmatch-Size"
+#define SM_NATS_ENCODING_LZ4 "lz4"
+
+/* The room sm_nats_out_pack() needs for len bytes of lines. */
+size_t sm_nats_out_pack_bound(size_t len);
+
+/* Compresses len bytes of lines into out (cap bytes, sm_nats_out_pack_bound(len) or more):
+ * the block's length, or 0 when it would not be smaller (send the lines as they are). */
+size_t sm_nats_out_pack(const char *lines, size_t len, char *out, size_t cap);
+
+/* Unpacks an LZ4 block of want bytes of lines into out (want bytes or more): want, or 0 when
+ * the block is broken or holds another length. */
+size_t sm_nats_out_unpack_block(const char *block, size_t len, char *out, size_t want);
+
+/*
+ * The lines of a message, from its data and its two headers (NULL when absent): *lines is
+ * malloc'd, *nlines bytes and a NUL after them. -1 with one line in errbuf for a message that
+ * is not whole lines as a shard sends them (an unknown encoding, a size over
+ * SM_NATS_OUT_MAX_LINES or not what the block holds, a broken block).
+ */
+int sm_nats_out_unpack(const char *data, size_t len, const char *encoding, const char *size,
+                       char **lines, size_t *nlines, char *errbuf, size_t errlen);
+
 #endif

@@ -131,6 +131,13 @@ run() {
 run "$tmp/one.jsonl" "" 0/1 || fail=$((fail + 1))
 check "one JetStream shard = the ZeroMQ collector" same "$tmp/zmq.jsonl" "$tmp/one.jsonl"
 check "the verdict stream holds the same, once each" same "$tmp/zmq.jsonl" "$tmp/one.jsonl.stream"
+# sent as LZ4 blocks (include/synmatch/nats.h): fewer bytes than the lines, and tail unpacked them
+check "the verdict messages went packed, under half their lines' bytes" awk '
+    match($0, /lines published [0-9]+ \([0-9]+ bytes, sent as [0-9]+\)/) {
+        split(substr($0, RSTART, RLENGTH), f, /[ ()]+/); found = 1; lines = f[4]; sent = f[8]
+    }
+    END { if (!found || lines == 0 || sent * 2 >= lines) { print "lines " lines " sent " sent; exit 1 } }
+' "$tmp/one.jsonl.0.err"
 
 fresh_cluster "$tmp/c2" || exit 1
 run "$tmp/two.jsonl" "" 0/2 1/2 || fail=$((fail + 1))
