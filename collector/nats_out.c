@@ -1,16 +1,20 @@
 /*
  * nats_out.c - a shard's verdicts into JetStream, then into its file (nats_out.h).
  *
- * A ring of in-flight messages, oldest first: the acknowledgement handler (a libnats thread)
- * only marks a slot stored or failed; the shard's own thread publishes, sends failed ones
- * again and writes stored ones from the oldest on, so its file keeps publish order. The
- * published set of a restart is an open-addressing table of 64-bit keys, kept until every
- * replayed group had time to be decided.
+ * A ring of in-flight messages, oldest first: the shard's own thread fills a batch per
+ * subject and hands a full one to the packer, a thread of its own that packs it (an LZ4
+ * block: nats.h) and publishes it, in the order handed over; the acknowledgement handler (a
+ * libnats thread) only marks a slot stored or failed; the shard's thread sends failed ones
+ * again and writes stored ones from the oldest on, so its file keeps publish order. Packing
+ * is a sixth of a shard's time: on its own thread it overlaps the join. The published set of
+ * a restart is an open-addressing table of 64-bit keys, kept until every replayed group had
+ * time to be decided.
  */
 #include "nats_out.h"
 
 #include <inttypes.h>
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +44,7 @@ _Static_assert(BATCH_CAP <= SM_NATS_OUT_MAX_LINES, "readers take a message this 
 #define LOAD_MAX_MS 60000
 #define LOAD_TRIES 10
 
-enum { F_FREE, F_PENDING, F_STORED, F_FAILED };
+enum { F_FREE, F_PACKING, F_PENDING, F_STORED, F_FAILED };
 
 /* Lines waiting for their subject's next message. */
 struct batch {
@@ -52,7 +56,10 @@ struct batch {
 struct flight {
     char subject[SM_NATS_SUBJECT_MAX];
     char id[96];
-    char *data, *keys; /* what is sent (lines, or their LZ4 block); the keys header */
+    char *lines;       /* F_PACKING: the batch's buffer, handed to the packer */
+    size_t nlines;     /* its length: what the ring holds, counted in lines' bytes */
+    char *data, *keys; /* what is sent (the lines' LZ4 block, or the lines' buffer); the
+                        * keys header */
     size_t len;        /* of data */
     size_t plain;      /* data is a block of this many bytes of lines; 0: data is the lines */
     atomic_int state;
@@ -74,9 +81,19 @@ struct sm_nats_out {
     uint64_t *set; /* the published keys of a restart (0 = empty slot) */
     size_t set_cap, set_n;
     struct sm_nats_out_stats st;
-    bool warned;
+    atomic_bool warned;
     atomic_bool told_failure;
-    char *zbuf; /* a batch packed, or a stored one unpacked for the file (nats.h) */
+    _Atomic uint64_t packed_bytes;
+    /* the packer thread: the slots it is to pack, in order; batch buffers it gives back */
+    pthread_t packer;
+    bool packer_on, stopping;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t pq[RING], pq_head, pq_n;
+    char **spare;
+    size_t nspare, spare_max;
+    char *pbuf; /* the packer's block buffer (zcap bytes) */
+    char *zbuf; /* a stored batch unpacked for the file; batches packed without a packer */
     size_t zcap;
 };
 
@@ -115,6 +132,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     natsMsg_Destroy(msg); /* the handler owns it */
 }
 
+static void *packer_main(void *arg);
+
 sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, size_t errlen)
 {
     sm_nats_out_t *out = calloc(1, sizeof *out);
@@ -124,6 +143,9 @@ sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, s
         sm_errbuf(errbuf, errlen, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&out->mu, NULL);
+    pthread_cond_init(&out->cv, NULL);
+    out->spare_max = (size_t)o->partitions + 2;
     out->nc = o->nc;
     out->shard = o->shard;
     out->shards = o->shards ? o->shards : 1;
@@ -132,7 +154,9 @@ sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, s
     out->arg = o->arg;
     out->boot_ns = sm_clock_real_ns();
     out->zcap = sm_nats_out_pack_bound(BATCH_CAP);
-    out->zbuf = malloc(out->zcap); /* without it, batches go as lines */
+    out->zbuf = malloc(out->zcap);
+    out->pbuf = malloc(out->zcap);
+    out->spare = calloc(out->spare_max, sizeof *out->spare);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = ACK_WAIT_MS; /* publish acknowledgements, and API calls (a consumer made in a
@@ -146,6 +170,9 @@ sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, s
         sm_nats_out_destroy(&out);
         return NULL;
     }
+    /* without memory or a thread, the shard's thread packs (or sends lines) itself */
+    out->packer_on = out->zbuf != NULL && out->pbuf != NULL && out->spare != NULL &&
+                     pthread_create(&out->packer, NULL, packer_main, out) == 0;
     return out;
 }
 
@@ -375,38 +402,101 @@ static void publish(sm_nats_out_t *o, size_t slot)
     natsMsg_Destroy(m); /* NULL once libnats took it */
     if (s != NATS_OK) {
         atomic_store(&f->state, F_FAILED);
-        if (!o->warned) {
-            o->warned = true;
+        if (!atomic_exchange(&o->warned, true)) {
             sm_log_warnx("publishing verdicts: %s; kept and sent again", natsStatus_GetText(s));
         }
     }
 }
 
+/* --- the packer --- */
+
+/* A buffer for a batch's lines: one the packer gave back, or a new one. */
+static char *spare_get(sm_nats_out_t *o)
+{
+    pthread_mutex_lock(&o->mu);
+    char *b = o->nspare > 0 ? o->spare[--o->nspare] : NULL;
+    pthread_mutex_unlock(&o->mu);
+    return b ? b : malloc(BATCH_CAP);
+}
+
+/* Keeps b for the next batch (warm, its pages already there), or frees it. */
+static void spare_put(sm_nats_out_t *o, char *b)
+{
+    pthread_mutex_lock(&o->mu);
+    if (o->spare != NULL && o->nspare < o->spare_max) {
+        o->spare[o->nspare++] = b;
+        b = NULL;
+    }
+    pthread_mutex_unlock(&o->mu);
+    free(b);
+}
+
+/* Packs slot's lines into its LZ4 block (with zbuf, zcap bytes) when that is smaller, and
+ * publishes what it kept: the block (its lines' buffer goes back to the spares) or the
+ * lines. The flight is not touched once published: its acknowledgement may come at once. */
+static void pack_and_publish(sm_nats_out_t *o, size_t slot, char *zbuf)
+{
+    struct flight *f = &o->ring[slot];
+    size_t packed = zbuf ? sm_nats_out_pack(f->lines, f->nlines, zbuf, o->zcap) : 0;
+    char *block = packed ? malloc(packed) : NULL;
+    if (block != NULL) {
+        memcpy(block, zbuf, packed);
+        spare_put(o, f->lines);
+        f->data = block;
+        f->len = packed;
+        f->plain = f->nlines;
+    } else {
+        f->data = f->lines;
+        f->len = f->nlines;
+        f->plain = 0;
+    }
+    f->lines = NULL;
+    atomic_fetch_add(&o->packed_bytes, f->len);
+    publish(o, slot);
+}
+
+static void *packer_main(void *arg)
+{
+    sm_nats_out_t *o = arg;
+    pthread_mutex_lock(&o->mu);
+    for (;;) {
+        while (o->pq_n == 0 && !o->stopping)
+            pthread_cond_wait(&o->cv, &o->mu);
+        if (o->pq_n == 0)
+            break; /* stopping, and everything handed over is published */
+        size_t slot = o->pq[o->pq_head];
+        o->pq_head = (o->pq_head + 1) % RING;
+        o->pq_n--;
+        pthread_mutex_unlock(&o->mu);
+        pack_and_publish(o, slot, o->pbuf);
+        pthread_mutex_lock(&o->mu);
+    }
+    pthread_mutex_unlock(&o->mu);
+    return NULL;
+}
+
 /*
- * Publishes batch b (of subject) and keeps what was sent in the ring until the stream stores
- * it: its LZ4 block when that is smaller (nats.h), else its lines. The batch's buffer stays
- * with the batch, so the lines are written into the same few warm buffers over and over; the
- * ring holds a fifth of their bytes. false when the ring is full (or memory is short: it is
- * asked again once acknowledgements free some).
+ * Hands batch b (of subject) to the packer in a ring slot, which keeps what is sent until the
+ * stream stores it, and gives the batch a fresh buffer (a spare: the same few warm buffers go
+ * round). false when the ring is full (or memory is short: asked again once acknowledgements
+ * free some).
  */
 static bool send_batch(sm_nats_out_t *o, struct batch *b, const char *subject)
 {
     if (o->count == RING)
         return false;
-    size_t packed = o->zbuf ? sm_nats_out_pack(b->data, b->len, o->zbuf, o->zcap) : 0;
-    size_t n = packed ? packed : b->len;
-    char *data = malloc(n);
-    if (data == NULL)
+    char *next = spare_get(o);
+    if (next == NULL)
         return false;
-    memcpy(data, packed ? o->zbuf : b->data, n);
     size_t slot = (o->head + o->count) % RING;
     struct flight *f = &o->ring[slot];
     snprintf(f->subject, sizeof f->subject, "%s", subject);
     snprintf(f->id, sizeof f->id, "%u.%u:%" PRId64 ":%" PRIu64, (unsigned)o->shard,
              (unsigned)o->shards, o->boot_ns, o->next_id++);
-    f->data = data;
-    f->len = n;
-    f->plain = packed ? b->len : 0;
+    f->lines = b->data;
+    f->nlines = b->len;
+    f->data = NULL;
+    f->len = f->plain = 0;
     f->keys = NULL;
     f->retry_at = 0;
     if (b->klen > 0 && append(&b->keys, &b->klen, &b->kcap, "", 1))
@@ -415,11 +505,21 @@ static bool send_batch(sm_nats_out_t *o, struct batch *b, const char *subject)
         free(b->keys);
     b->keys = NULL;
     b->len = b->klen = b->kcap = 0;
-    o->st.packed_bytes += n;
+    b->data = next;
+    b->cap = BATCH_CAP;
     o->count++;
-    o->inflight_bytes += f->len;
+    o->inflight_bytes += f->nlines;
     o->st.messages++;
-    publish(o, slot);
+    atomic_store(&f->state, F_PACKING);
+    if (!o->packer_on) {
+        pack_and_publish(o, slot, o->zbuf);
+        return true;
+    }
+    pthread_mutex_lock(&o->mu);
+    o->pq[(o->pq_head + o->pq_n) % RING] = slot;
+    o->pq_n++;
+    pthread_cond_signal(&o->cv);
+    pthread_mutex_unlock(&o->mu);
     return true;
 }
 
@@ -541,20 +641,23 @@ void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
         struct flight *f = &o->ring[o->head];
         if (atomic_load(&f->state) != F_STORED)
             break;
-        if (f->plain == 0)
+        if (f->plain == 0) {
             o->write(o->arg, f->data, f->len);
-        else if (sm_nats_out_unpack_block(f->data, f->len, o->zbuf, f->plain) == f->plain)
-            o->write(o->arg, o->zbuf, f->plain);
-        else /* its own block, made in this process: cannot happen */
-            sm_log_warnx("a stored batch of verdicts could not be unpacked for the file");
-        o->inflight_bytes -= f->len;
-        free(f->data);
+            spare_put(o, f->data); /* a batch's buffer */
+        } else {
+            if (sm_nats_out_unpack_block(f->data, f->len, o->zbuf, f->plain) == f->plain)
+                o->write(o->arg, o->zbuf, f->plain);
+            else /* its own block, made in this process: cannot happen */
+                sm_log_warnx("a stored batch of verdicts could not be unpacked for the file");
+            free(f->data);
+        }
+        o->inflight_bytes -= f->nlines;
         free(f->keys);
         f->data = f->keys = NULL;
         atomic_store(&f->state, F_FREE);
         o->head = (o->head + 1) % RING;
         o->count--;
-        o->warned = false;
+        atomic_store(&o->warned, false);
     }
 }
 
@@ -592,6 +695,7 @@ int sm_nats_out_finish(sm_nats_out_t *o, int timeout_ms)
 void sm_nats_out_stats(const sm_nats_out_t *o, struct sm_nats_out_stats *out)
 {
     *out = o->st;
+    out->packed_bytes = atomic_load(&o->packed_bytes);
     out->in_flight = o->count;
 }
 
@@ -600,6 +704,14 @@ void sm_nats_out_destroy(sm_nats_out_t **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     sm_nats_out_t *o = *self_p;
+    if (o->packer_on) { /* it publishes what it was handed first */
+        pthread_mutex_lock(&o->mu);
+        o->stopping = true;
+        pthread_cond_signal(&o->cv);
+        pthread_mutex_unlock(&o->mu);
+        pthread_join(o->packer, NULL);
+        o->packer_on = false;
+    }
     if (o->js) {
         /* No acknowledgement may touch the ring once it is gone: those still awaited get a
          * moment; past it the ring is left to the process's end rather than freed under a
@@ -615,6 +727,7 @@ void sm_nats_out_destroy(sm_nats_out_t **self_p)
         }
     }
     for (size_t k = 0; k < RING; k++) {
+        free(o->ring[k].lines);
         free(o->ring[k].data);
         free(o->ring[k].keys);
     }
@@ -625,6 +738,12 @@ void sm_nats_out_destroy(sm_nats_out_t **self_p)
         }
     free(o->batches);
     free(o->zbuf);
+    free(o->pbuf);
+    for (size_t k = 0; k < o->nspare; k++)
+        free(o->spare[k]);
+    free(o->spare);
+    pthread_mutex_destroy(&o->mu);
+    pthread_cond_destroy(&o->cv);
     free(o->set);
     free(o);
     *self_p = NULL;
