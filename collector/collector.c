@@ -173,10 +173,8 @@ static void on_verdict(void *arg, const struct sm_verdict *v)
     bool show = c->health ? sm_health_verdict(c->health, v) : true;
     if (c->nout) {
         /* over JetStream the line is published first, written once stored */
-        char line[SM_REPORT_LINE_MAX];
-        size_t len = sm_report_verdict_line(line, v, c->cfg->community_id_seed);
         sm_nats_out_verdict(c->nout, sm_partition_of(v->isn, c->partitions),
-                            sm_nats_out_key(v), line, len);
+                            sm_nats_out_key(v), v);
     } else if (c->outq) {
         sm_outq_verdict(c->outq, v, show); /* formatted there */
     } else {
@@ -1017,6 +1015,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         struct sm_nats_out_opts oo = {.nc = sm_nats_source_connection(c.nats),
                                       .shard = cfg->shard, .shards = sc.shards,
                                       .partitions = c.partitions, .write = write_lines,
+                                      .community_id_seed = cfg->community_id_seed,
                                       .arg = &c};
         if ((c.nout = sm_nats_out_new(&oo, err, sizeof err)) == NULL) {
             sm_log_warnx("%s", err);

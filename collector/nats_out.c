@@ -29,10 +29,15 @@
 #include "synmatch/report.h"
 
 #define FLUSH_NS (50 * INT64_C(1000000)) /* a batch waits at most this long to fill */
-#define BATCH_BYTES (192 * 1024)              /* a batch this big goes (at once, or at the pump) */
+#define BATCH_BYTES (192 * 1024)         /* a batch of lines this big goes (at once, or at the
+                                          * pump) */
 #define BATCH_LIMIT (256 * 1024)         /* and one never grows past this */
-#define BATCH_CAP (BATCH_LIMIT + SM_REPORT_LINE_MAX) /* its buffer */
+#define BATCH_VERDICTS 320               /* a batch of verdicts this big goes */
+#define BATCH_CAP (BATCH_LIMIT + SM_REPORT_LINE_MAX) /* a batch's buffer */
 _Static_assert(BATCH_CAP <= SM_NATS_OUT_MAX_LINES, "readers take a message this big");
+_Static_assert(BATCH_VERDICTS * SM_REPORT_LINE_MAX <= SM_NATS_OUT_MAX_LINES,
+               "the lines of a batch of verdicts fit a message");
+_Static_assert(BATCH_VERDICTS * sizeof(struct sm_verdict) <= BATCH_CAP, "and its buffer");
 #define RING 1024                        /* messages awaiting acknowledgement, at most */
 #define MAX_INFLIGHT_BYTES (64 << 20)
 #define ACK_WAIT_MS 30000
@@ -46,20 +51,29 @@ _Static_assert(BATCH_CAP <= SM_NATS_OUT_MAX_LINES, "readers take a message this 
 
 enum { F_FREE, F_PACKING, F_PENDING, F_STORED, F_FAILED };
 
-/* Lines waiting for their subject's next message. */
+/* What waits for its subject's next message: verdicts (struct sm_verdict, formatted by the
+ * packer) on a partition's subject, lines on the events subject. */
 struct batch {
     char *data, *keys;
-    size_t len, cap, klen, kcap;
+    size_t len, cap, klen, kcap; /* len: bytes of data used */
     int64_t since; /* monotonic ns of the first line */
+};
+
+/* A thread's room to format a batch's lines and pack them. */
+struct packbuf {
+    char *lines; /* SM_NATS_OUT_MAX_LINES bytes */
+    char *block; /* sm_nats_out_pack_bound(SM_NATS_OUT_MAX_LINES) bytes */
 };
 
 struct flight {
     char subject[SM_NATS_SUBJECT_MAX];
     char id[96];
     char *lines;       /* F_PACKING: the batch's buffer, handed to the packer */
-    size_t nlines;     /* its length: what the ring holds, counted in lines' bytes */
-    char *data, *keys; /* what is sent (the lines' LZ4 block, or the lines' buffer); the
-                        * keys header */
+    size_t nlines;     /* bytes of lines in it, or */
+    size_t nverdicts;  /* verdicts in it (then lines are formatted by the packer) */
+    size_t held;       /* bytes the ring counts for it (MAX_INFLIGHT_BYTES) */
+    char *data, *keys; /* what is sent (the lines' LZ4 block, or the lines); the keys
+                        * header */
     size_t len;        /* of data */
     size_t plain;      /* data is a block of this many bytes of lines; 0: data is the lines */
     atomic_int state;
@@ -83,7 +97,8 @@ struct sm_nats_out {
     struct sm_nats_out_stats st;
     atomic_bool warned;
     atomic_bool told_failure;
-    _Atomic uint64_t packed_bytes;
+    _Atomic uint64_t packed_bytes, line_bytes;
+    uint16_t community_id_seed;
     /* the packer thread: the slots it is to pack, in order; batch buffers it gives back */
     pthread_t packer;
     bool packer_on, stopping;
@@ -92,8 +107,9 @@ struct sm_nats_out {
     size_t pq[RING], pq_head, pq_n;
     char **spare;
     size_t nspare, spare_max;
-    char *pbuf; /* the packer's block buffer (zcap bytes) */
-    char *zbuf; /* a stored batch unpacked for the file; batches packed without a packer */
+    struct packbuf pack; /* the packer's */
+    struct packbuf own;  /* the shard thread's: a stored batch unpacked for the file; batches
+                          * packed without a packer */
     size_t zcap;
 };
 
@@ -153,9 +169,10 @@ sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, s
     out->write = o->write;
     out->arg = o->arg;
     out->boot_ns = sm_clock_real_ns();
-    out->zcap = sm_nats_out_pack_bound(BATCH_CAP);
-    out->zbuf = malloc(out->zcap);
-    out->pbuf = malloc(out->zcap);
+    out->community_id_seed = o->community_id_seed;
+    out->zcap = sm_nats_out_pack_bound(SM_NATS_OUT_MAX_LINES);
+    out->own = (struct packbuf){malloc(SM_NATS_OUT_MAX_LINES), malloc(out->zcap)};
+    out->pack = (struct packbuf){malloc(SM_NATS_OUT_MAX_LINES), malloc(out->zcap)};
     out->spare = calloc(out->spare_max, sizeof *out->spare);
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -165,13 +182,18 @@ sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, s
     jo.PublishAsync.AckHandler = on_ack;
     jo.PublishAsync.AckHandlerClosure = out;
     natsStatus s = natsConnection_JetStream(&out->js, out->nc, &jo);
-    if (s != NATS_OK) {
+    if (s == NATS_OK && (out->own.lines == NULL || out->own.block == NULL)) {
+        sm_errbuf(errbuf, errlen, "out of memory");
+        s = NATS_NO_MEMORY;
+    } else if (s != NATS_OK) {
         sm_errbuf(errbuf, errlen, "JetStream: %s", natsStatus_GetText(s));
+    }
+    if (s != NATS_OK) {
         sm_nats_out_destroy(&out);
         return NULL;
     }
-    /* without memory or a thread, the shard's thread packs (or sends lines) itself */
-    out->packer_on = out->zbuf != NULL && out->pbuf != NULL && out->spare != NULL &&
+    /* without memory or a thread, the shard's thread packs itself */
+    out->packer_on = out->pack.lines != NULL && out->pack.block != NULL && out->spare != NULL &&
                      pthread_create(&out->packer, NULL, packer_main, out) == 0;
     return out;
 }
@@ -431,27 +453,37 @@ static void spare_put(sm_nats_out_t *o, char *b)
     free(b);
 }
 
-/* Packs slot's lines into its LZ4 block (with zbuf, zcap bytes) when that is smaller, and
- * publishes what it kept: the block (its lines' buffer goes back to the spares) or the
- * lines. The flight is not touched once published: its acknowledgement may come at once. */
-static void pack_and_publish(sm_nats_out_t *o, size_t slot, char *zbuf)
+/* Formats slot's verdicts (with pb; or takes its lines), packs them into an LZ4 block when
+ * that is smaller (nats.h), and publishes what it kept; the batch's buffer goes back to the
+ * spares. The flight is not touched once published: its acknowledgement may come at once. */
+static void pack_and_publish(sm_nats_out_t *o, size_t slot, struct packbuf *pb)
 {
     struct flight *f = &o->ring[slot];
-    size_t packed = zbuf ? sm_nats_out_pack(f->lines, f->nlines, zbuf, o->zcap) : 0;
-    char *block = packed ? malloc(packed) : NULL;
-    if (block != NULL) {
-        memcpy(block, zbuf, packed);
-        spare_put(o, f->lines);
-        f->data = block;
-        f->len = packed;
-        f->plain = f->nlines;
-    } else {
-        f->data = f->lines;
-        f->len = f->nlines;
-        f->plain = 0;
+    const char *lines = f->lines;
+    size_t n = f->nlines;
+    if (f->nverdicts > 0) {
+        const struct sm_verdict *v = (const struct sm_verdict *)(void *)f->lines;
+        n = 0;
+        for (size_t k = 0; k < f->nverdicts; k++)
+            n += sm_report_verdict_line(pb->lines + n, &v[k], o->community_id_seed);
+        lines = pb->lines;
     }
+    size_t packed = sm_nats_out_pack(lines, n, pb->block, o->zcap);
+    size_t len = packed ? packed : n;
+    char *data;
+    while ((data = malloc(len)) == NULL) { /* the ring waits meanwhile, and so does the loop */
+        if (!atomic_exchange(&o->warned, true))
+            sm_log_warnx("out of memory for a message of verdicts; waiting");
+        nats_Sleep(10);
+    }
+    memcpy(data, packed ? pb->block : lines, len);
+    spare_put(o, f->lines);
     f->lines = NULL;
-    atomic_fetch_add(&o->packed_bytes, f->len);
+    f->data = data;
+    f->len = len;
+    f->plain = packed ? n : 0;
+    atomic_fetch_add(&o->line_bytes, n);
+    atomic_fetch_add(&o->packed_bytes, len);
     publish(o, slot);
 }
 
@@ -468,7 +500,7 @@ static void *packer_main(void *arg)
         o->pq_head = (o->pq_head + 1) % RING;
         o->pq_n--;
         pthread_mutex_unlock(&o->mu);
-        pack_and_publish(o, slot, o->pbuf);
+        pack_and_publish(o, slot, &o->pack);
         pthread_mutex_lock(&o->mu);
     }
     pthread_mutex_unlock(&o->mu);
@@ -481,7 +513,7 @@ static void *packer_main(void *arg)
  * round). false when the ring is full (or memory is short: asked again once acknowledgements
  * free some).
  */
-static bool send_batch(sm_nats_out_t *o, struct batch *b, const char *subject)
+static bool send_batch(sm_nats_out_t *o, size_t i, struct batch *b, const char *subject)
 {
     if (o->count == RING)
         return false;
@@ -494,7 +526,9 @@ static bool send_batch(sm_nats_out_t *o, struct batch *b, const char *subject)
     snprintf(f->id, sizeof f->id, "%u.%u:%" PRId64 ":%" PRIu64, (unsigned)o->shard,
              (unsigned)o->shards, o->boot_ns, o->next_id++);
     f->lines = b->data;
-    f->nlines = b->len;
+    f->nverdicts = i < o->partitions ? b->len / sizeof(struct sm_verdict) : 0;
+    f->nlines = i < o->partitions ? 0 : b->len;
+    f->held = b->len;
     f->data = NULL;
     f->len = f->plain = 0;
     f->keys = NULL;
@@ -508,11 +542,11 @@ static bool send_batch(sm_nats_out_t *o, struct batch *b, const char *subject)
     b->data = next;
     b->cap = BATCH_CAP;
     o->count++;
-    o->inflight_bytes += f->nlines;
+    o->inflight_bytes += f->held;
     o->st.messages++;
     atomic_store(&f->state, F_PACKING);
     if (!o->packer_on) {
-        pack_and_publish(o, slot, o->zbuf);
+        pack_and_publish(o, slot, &o->own);
         return true;
     }
     pthread_mutex_lock(&o->mu);
@@ -533,16 +567,32 @@ static void batch_subject(const sm_nats_out_t *o, size_t i, char *buf, size_t le
 
 static void batch_subject(const sm_nats_out_t *o, size_t i, char *buf, size_t len);
 
-static void add_line(sm_nats_out_t *o, size_t i, uint64_t key, const char *line, size_t len)
+/* Batch i is full: no room for another item (a verdict, or a line of len bytes). */
+static bool batch_full(const sm_nats_out_t *o, size_t i, const struct batch *b, size_t len)
+{
+    if (i < o->partitions)
+        return b->len >= BATCH_VERDICTS * sizeof(struct sm_verdict);
+    return b->len > 0 && b->len + len > BATCH_LIMIT;
+}
+
+/* Batch i is worth a message now. */
+static bool batch_ready(const sm_nats_out_t *o, size_t i, const struct batch *b)
+{
+    return i < o->partitions ? batch_full(o, i, b, 0) : b->len >= BATCH_BYTES;
+}
+
+/* Adds an item of len bytes (a struct sm_verdict to a partition's batch, a line to the
+ * events') to batch i, with its group's key (0: none). */
+static void add_item(sm_nats_out_t *o, size_t i, uint64_t key, const void *item, size_t len)
 {
     struct batch *b = &o->batches[i];
     /* A message stays well under the servers' max_payload (1 MiB by default): a full batch
      * goes now, waiting for room in the ring if it must (the stream is the bottleneck then,
      * and the loop takes no more records meanwhile). */
-    if (b->len > 0 && b->len + len > BATCH_LIMIT) {
+    if (batch_full(o, i, b, len)) {
         char subject[SM_NATS_SUBJECT_MAX];
         batch_subject(o, i, subject, sizeof subject);
-        while (!send_batch(o, b, subject)) {
+        while (!send_batch(o, i, b, subject)) {
             sm_nats_out_pump(o, sm_clock_mono_ns(), false);
             if (o->count == RING)
                 nats_Sleep(1);
@@ -556,12 +606,11 @@ static void add_line(sm_nats_out_t *o, size_t i, uint64_t key, const char *line,
     if (b->len == 0)
         b->since = sm_clock_mono_ns();
     if (b->data == NULL || len > b->cap - b->len) { /* a line is at most SM_REPORT_LINE_MAX */
-        sm_log_warnx("out of memory holding a verdict line for the stream");
+        sm_log_warnx("out of memory holding a verdict for the stream");
         return;
     }
-    memcpy(b->data + b->len, line, len);
+    memcpy(b->data + b->len, item, len);
     b->len += len;
-    o->st.line_bytes += len;
     if (key) {
         char hex[17];
         size_t n = 0;
@@ -572,40 +621,39 @@ static void add_line(sm_nats_out_t *o, size_t i, uint64_t key, const char *line,
         append(&b->keys, &b->klen, &b->kcap, hex, n);
     }
     o->st.lines++;
-    /* full enough: it goes now, unless the ring is full (then it grows until the pump, up to
-     * BATCH_LIMIT) */
-    if (b->len >= BATCH_BYTES && o->count < RING) {
+    /* ready: it goes now, unless the ring is full (then it waits for the pump, a batch of
+     * lines growing up to BATCH_LIMIT meanwhile) */
+    if (batch_ready(o, i, b) && o->count < RING) {
         char subject[SM_NATS_SUBJECT_MAX];
         batch_subject(o, i, subject, sizeof subject);
-        send_batch(o, b, subject);
+        send_batch(o, i, b, subject);
     }
 }
 
-bool sm_nats_out_verdict(sm_nats_out_t *o, uint32_t p, uint64_t key, const char *line,
-                         size_t len)
+bool sm_nats_out_verdict(sm_nats_out_t *o, uint32_t p, uint64_t key, const struct sm_verdict *v)
 {
     if (set_has(o, key)) {
         o->st.already_published++;
         return false;
     }
-    add_line(o, p < o->partitions ? p : 0, key, line, len);
+    add_item(o, p < o->partitions ? p : 0, key, v, sizeof *v);
     return true;
 }
 
 void sm_nats_out_event(sm_nats_out_t *o, const char *line, size_t len)
 {
-    add_line(o, o->partitions, 0, line, len);
+    add_item(o, o->partitions, 0, line, len);
 }
 
 void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
 {
     for (size_t i = 0; i <= o->partitions; i++) {
         struct batch *b = &o->batches[i];
-        if (b->len == 0 || !(flush_all || b->len >= BATCH_BYTES || now - b->since >= FLUSH_NS))
+        if (b->len == 0 || !(flush_all || batch_ready(o, i, b) || now - b->since >= FLUSH_NS))
             continue;
         char subject[SM_NATS_SUBJECT_MAX];
         batch_subject(o, i, subject, sizeof subject);
-        if (!send_batch(o, b, subject))
+        if (!send_batch(o, i, b, subject))
             break; /* the ring is full: the acknowledgements below make room */
     }
     /* The oldest unanswered for long (the server that took it died before storing it, and
@@ -641,17 +689,14 @@ void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
         struct flight *f = &o->ring[o->head];
         if (atomic_load(&f->state) != F_STORED)
             break;
-        if (f->plain == 0) {
+        if (f->plain == 0)
             o->write(o->arg, f->data, f->len);
-            spare_put(o, f->data); /* a batch's buffer */
-        } else {
-            if (sm_nats_out_unpack_block(f->data, f->len, o->zbuf, f->plain) == f->plain)
-                o->write(o->arg, o->zbuf, f->plain);
-            else /* its own block, made in this process: cannot happen */
-                sm_log_warnx("a stored batch of verdicts could not be unpacked for the file");
-            free(f->data);
-        }
-        o->inflight_bytes -= f->nlines;
+        else if (sm_nats_out_unpack_block(f->data, f->len, o->own.lines, f->plain) == f->plain)
+            o->write(o->arg, o->own.lines, f->plain);
+        else /* its own block, made in this process: cannot happen */
+            sm_log_warnx("a stored batch of verdicts could not be unpacked for the file");
+        free(f->data);
+        o->inflight_bytes -= f->held;
         free(f->keys);
         f->data = f->keys = NULL;
         atomic_store(&f->state, F_FREE);
@@ -696,6 +741,7 @@ void sm_nats_out_stats(const sm_nats_out_t *o, struct sm_nats_out_stats *out)
 {
     *out = o->st;
     out->packed_bytes = atomic_load(&o->packed_bytes);
+    out->line_bytes = atomic_load(&o->line_bytes);
     out->in_flight = o->count;
 }
 
@@ -737,8 +783,10 @@ void sm_nats_out_destroy(sm_nats_out_t **self_p)
             free(o->batches[i].keys);
         }
     free(o->batches);
-    free(o->zbuf);
-    free(o->pbuf);
+    free(o->own.lines);
+    free(o->own.block);
+    free(o->pack.lines);
+    free(o->pack.block);
     for (size_t k = 0; k < o->nspare; k++)
         free(o->spare[k]);
     free(o->spare);

@@ -35,6 +35,7 @@ struct sm_nats_out_opts {
     uint32_t shard, shards, partitions;
     sm_nats_out_write_fn write;
     void *arg;
+    uint16_t community_id_seed; /* of the verdict lines' Community IDs */
 };
 
 sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, size_t errlen);
@@ -53,9 +54,9 @@ int sm_nats_out_load_published(sm_nats_out_t *o, uint32_t partitions, int64_t si
 /* The keys loaded are no longer needed (every replayed group is decided). */
 void sm_nats_out_forget_published(sm_nats_out_t *o);
 
-/* A verdict line of partition p. false when key was published already (not sent). */
-bool sm_nats_out_verdict(sm_nats_out_t *o, uint32_t p, uint64_t key, const char *line,
-                         size_t len);
+/* A verdict of partition p (copied; its reason must be static), its line formatted by the
+ * packer thread. false when key was published already (not sent). */
+bool sm_nats_out_verdict(sm_nats_out_t *o, uint32_t p, uint64_t key, const struct sm_verdict *v);
 
 /* An event line of this shard. */
 void sm_nats_out_event(sm_nats_out_t *o, const char *line, size_t len);

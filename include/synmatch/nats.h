@@ -85,7 +85,7 @@ uint32_t sm_nats_stream_partitions(void *nc, char *errbuf, size_t errlen);
  * headers Synmatch-Encoding: lz4 and Synmatch-Size: the lines' length; else as they are,
  * without those headers.
  */
-#define SM_NATS_OUT_MAX_LINES (264u * 1024)
+#define SM_NATS_OUT_MAX_LINES (512u * 1024)
 #define SM_NATS_ENCODING_HEADER "Synmatch-Encoding"
 #define SM_NATS_SIZE_HEADER "Synmatch-Size"
 #define SM_NATS_ENCODING_LZ4 "lz4"
