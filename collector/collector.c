@@ -135,6 +135,13 @@ static void write_lines(void *arg, const char *lines, size_t len)
     }
 }
 
+/* A shard's stored lines as an LZ4 block: unpacked by the output thread (nats_out.h). */
+static bool write_packed_lines(void *arg, const char *block, size_t len, size_t plain)
+{
+    struct collector *c = arg;
+    return c->outq != NULL && sm_outq_packed(c->outq, block, len, plain);
+}
+
 /* Writes one line; over JetStream it goes into the stream first (nats_out.h). */
 static void emit_line(struct collector *c, const char *line, size_t len)
 {
@@ -1015,6 +1022,7 @@ enum sm_collector_err sm_collector_run(const struct sm_collector_config *cfg)
         struct sm_nats_out_opts oo = {.nc = sm_nats_source_connection(c.nats),
                                       .shard = cfg->shard, .shards = sc.shards,
                                       .partitions = c.partitions, .write = write_lines,
+                                      .write_packed = write_packed_lines,
                                       .community_id_seed = cfg->community_id_seed,
                                       .arg = &c};
         if ((c.nout = sm_nats_out_new(&oo, err, sizeof err)) == NULL) {

@@ -86,6 +86,7 @@ struct sm_nats_out {
     jsCtx *js;
     uint32_t shard, shards, partitions;
     sm_nats_out_write_fn write;
+    sm_nats_out_write_packed_fn write_packed;
     void *arg;
     struct batch *batches; /* [partitions] verdicts, [partitions] events */
     struct flight ring[RING];
@@ -167,6 +168,7 @@ sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, s
     out->shards = o->shards ? o->shards : 1;
     out->partitions = o->partitions;
     out->write = o->write;
+    out->write_packed = o->write_packed;
     out->arg = o->arg;
     out->boot_ns = sm_clock_real_ns();
     out->community_id_seed = o->community_id_seed;
@@ -691,6 +693,8 @@ void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
             break;
         if (f->plain == 0)
             o->write(o->arg, f->data, f->len);
+        else if (o->write_packed && o->write_packed(o->arg, f->data, f->len, f->plain))
+            ; /* unpacked by the output thread */
         else if (sm_nats_out_unpack_block(f->data, f->len, o->own.lines, f->plain) == f->plain)
             o->write(o->arg, o->own.lines, f->plain);
         else /* its own block, made in this process: cannot happen */

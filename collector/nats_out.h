@@ -29,11 +29,16 @@ typedef struct sm_nats_out sm_nats_out_t;
 
 /* Where acknowledged lines go: the shard's file and alerts socket. */
 typedef void (*sm_nats_out_write_fn)(void *arg, const char *lines, size_t len);
+/* The same as an LZ4 block of plain bytes of lines (synmatch/nats.h), unpacked by whoever
+ * writes them: false when it cannot take the block (then the lines go to the write). */
+typedef bool (*sm_nats_out_write_packed_fn)(void *arg, const char *block, size_t len,
+                                            size_t plain);
 
 struct sm_nats_out_opts {
     void *nc; /* a natsConnection * (the source's) */
     uint32_t shard, shards, partitions;
     sm_nats_out_write_fn write;
+    sm_nats_out_write_packed_fn write_packed; /* or NULL */
     void *arg;
     uint16_t community_id_seed; /* of the verdict lines' Community IDs */
 };

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "synmatch/nats.h"
 #include "synmatch/report.h"
 
 #define NBATCH 8
@@ -26,6 +27,8 @@ enum item_kind {
     ITEM_VERDICT = 1,
     ITEM_LINE = 2,
     ITEM_VERDICT_QUIET = 3, /* to the output only: its service is over the alerts limit */
+    ITEM_PACKED = 4,        /* lines as an LZ4 block (synmatch/nats.h): their length (uint32),
+                             * then the block */
 };
 
 /* An item in a batch: its header, then its bytes, padded to the header's alignment. */
@@ -62,6 +65,7 @@ struct sm_outq {
     bool stop;
     bool synced; /* the thread wrote a sync batch */
     atomic_uint_fast64_t errors;
+    char *unpacked; /* the thread's: a packed item's lines (SM_NATS_OUT_MAX_LINES bytes) */
 };
 
 /* Lines (one or more, each ending in a newline): to the output at once, to the PUB socket
@@ -91,6 +95,17 @@ static void write_batch(struct sm_outq *q, const struct batch *b)
             memcpy(&v, data, sizeof v);
             write_lines(q, line, sm_report_verdict_line(line, &v, q->seed),
                         it->kind == ITEM_VERDICT_QUIET);
+        } else if (it->kind == ITEM_PACKED) {
+            uint32_t plain;
+            memcpy(&plain, data, sizeof plain);
+            if (q->unpacked == NULL)
+                q->unpacked = malloc(SM_NATS_OUT_MAX_LINES);
+            if (q->unpacked != NULL &&
+                sm_nats_out_unpack_block((const char *)data + sizeof plain,
+                                         it->len - sizeof plain, q->unpacked, plain) == plain)
+                write_lines(q, q->unpacked, plain, false);
+            else
+                atomic_fetch_add_explicit(&q->errors, 1, memory_order_relaxed);
         } else {
             write_lines(q, (const char *)data, it->len, false);
         }
@@ -178,16 +193,25 @@ static void submit(struct sm_outq *q)
     pthread_mutex_unlock(&q->mu);
 }
 
-static void put(struct sm_outq *q, enum item_kind kind, const void *data, size_t len)
+/* An item of kind whose bytes are head (hlen bytes) then data (len bytes). */
+static void put2(struct sm_outq *q, enum item_kind kind, const void *head, size_t hlen,
+                 const void *data, size_t len)
 {
-    if (q->filling->used + ITEM_SPACE(len) > BATCH_BYTES)
+    if (q->filling->used + ITEM_SPACE(hlen + len) > BATCH_BYTES)
         submit(q);
     struct batch *b = q->filling;
     struct item *it = (struct item *)(void *)(b->bytes + b->used);
     it->kind = kind;
-    it->len = (uint32_t)len;
-    memcpy(it + 1, data, len);
-    b->used += ITEM_SPACE(len);
+    it->len = (uint32_t)(hlen + len);
+    if (hlen > 0)
+        memcpy((unsigned char *)(it + 1), head, hlen);
+    memcpy((unsigned char *)(it + 1) + hlen, data, len);
+    b->used += ITEM_SPACE(hlen + len);
+}
+
+static void put(struct sm_outq *q, enum item_kind kind, const void *data, size_t len)
+{
+    put2(q, kind, NULL, 0, data, len);
 }
 
 void sm_outq_verdict(sm_outq_t *q, const struct sm_verdict *v, bool publish)
@@ -211,6 +235,16 @@ void sm_outq_line(sm_outq_t *q, const char *lines, size_t len)
     }
     if (len > 0)
         put(q, ITEM_LINE, lines, len);
+}
+
+bool sm_outq_packed(sm_outq_t *q, const char *block, size_t len, size_t plain)
+{
+    uint32_t n = (uint32_t)plain;
+    if (plain == 0 || plain > SM_NATS_OUT_MAX_LINES ||
+        ITEM_SPACE(sizeof n + len) > BATCH_BYTES - ITEM_ALIGN)
+        return false;
+    put2(q, ITEM_PACKED, &n, sizeof n, block, len);
+    return true;
 }
 
 void sm_outq_flush(sm_outq_t *q)
@@ -259,6 +293,7 @@ void sm_outq_destroy(sm_outq_t **q_p)
     free(q->filling);
     for (size_t i = 0; i < q->nspare; i++)
         free(q->spare[i]);
+    free(q->unpacked);
     free(q);
     *q_p = NULL;
 }

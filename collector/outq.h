@@ -38,6 +38,11 @@ void sm_outq_verdict(sm_outq_t *q, const struct sm_verdict *v, bool publish);
  * PUB socket gets one message per line). May wait for room. */
 void sm_outq_line(sm_outq_t *q, const char *lines, size_t len);
 
+/* Hands over lines as an LZ4 block of plain bytes of them (synmatch/nats.h: a shard's stored
+ * verdicts), copied and unpacked by the thread. false, nothing handed over, when the block
+ * is too big for one of the queue's batches (the caller unpacks it and hands the lines). */
+bool sm_outq_packed(sm_outq_t *q, const char *block, size_t len, size_t plain);
+
 /* Hands over what is pending and has the thread flush the output after writing it. Does
  * not wait for the writing. */
 void sm_outq_flush(sm_outq_t *q);

@@ -4,7 +4,7 @@
  * than the ring holds (the producer waits, nothing is lost); many lines handed over at once,
  * more than a batch holds, come out whole; a sync leaves everything written and flushed; a
  * stream that cannot be written counts errors; a verdict over the alerts limit reaches the
- * output and not the PUB socket.
+ * output and not the PUB socket; lines handed over as LZ4 blocks come out unpacked, in order.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include "addr.h"
 #include "check.h"
 #include "outq.h"
+#include "synmatch/nats.h"
 #include "synmatch/report.h"
 
 #define N 60000 /* items: about 12 MB of lines, many times the ring */
@@ -120,6 +121,55 @@ int main(void)
                   memcmp(back + 6 + n, "last\n", 5) == 0);
             free(back);
         }
+        free(blob);
+        fclose(f);
+    }
+
+    /* Lines as LZ4 blocks (a shard's stored verdicts, synmatch/nats.h), between plain lines:
+     * unpacked by the thread, in order; a block too big for a batch is refused (the caller
+     * unpacks it); a broken block is counted as an error and writes nothing. */
+    f = tmpfile();
+    CHECK(f != NULL);
+    if (f) {
+        size_t n = 0, room = 200 * 1000;
+        char *blob = malloc(room);
+        for (uint32_t k = 0; blob && n + 64 < room; k++)
+            n += (size_t)snprintf(blob + n, room - n, "{\"verdict\":\"matched\",\"n\":%" PRIu32
+                                  "}\n", k);
+        size_t bcap = sm_nats_out_pack_bound(n);
+        char *block = malloc(bcap), *noise = malloc(SM_NATS_OUT_MAX_LINES);
+        size_t packed = blob && block ? sm_nats_out_pack(blob, n, block, bcap) : 0;
+        CHECK(packed > 0 && packed < 64 * 1024);
+        q = sm_outq_new(f, NULL, 0);
+        CHECK(q != NULL);
+        if (q && packed && noise) {
+            memset(noise, 'x', SM_NATS_OUT_MAX_LINES);
+            CHECK(!sm_outq_packed(q, noise, SM_NATS_OUT_MAX_LINES / 2,
+                                  SM_NATS_OUT_MAX_LINES)); /* a block over a batch */
+            CHECK(!sm_outq_packed(q, block, packed, SM_NATS_OUT_MAX_LINES + 1));
+            CHECK(!sm_outq_packed(q, block, packed, 0));
+            sm_outq_line(q, "first\n", 6);
+            CHECK(sm_outq_packed(q, block, packed, n));
+            sm_outq_line(q, "middle\n", 7);
+            CHECK(sm_outq_packed(q, block, packed, n));
+            CHECK(sm_outq_packed(q, block, packed / 2, n)); /* broken: an error, no lines */
+            sm_outq_line(q, "last\n", 5);
+            sm_outq_sync(q, f, NULL);
+            CHECK_EQ_U(sm_outq_errors(q), 1);
+            sm_outq_destroy(&q);
+            long size = ftell(f);
+            CHECK_EQ_U(size, 2 * n + 18);
+            char *back = malloc((size_t)size);
+            rewind(f);
+            CHECK(back && fread(back, 1, (size_t)size, f) == (size_t)size);
+            CHECK(back && memcmp(back, "first\n", 6) == 0 && memcmp(back + 6, blob, n) == 0 &&
+                  memcmp(back + 6 + n, "middle\n", 7) == 0 &&
+                  memcmp(back + 13 + n, blob, n) == 0 &&
+                  memcmp(back + 13 + 2 * n, "last\n", 5) == 0);
+            free(back);
+        }
+        free(noise);
+        free(block);
         free(blob);
         fclose(f);
     }
