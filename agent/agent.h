@@ -22,9 +22,10 @@
 typedef struct sm_agent sm_agent_t;
 
 #define SM_AGENT_DEFAULT_BATCH_RECORDS 4096
-/* Over nats://: each batch is split into the stream's partitions, one message per part, and
- * JetStream's cost goes by messages: batches four times larger make a quarter of them (under
- * load; a heartbeat sends what there is). The queue holds as many records as by default. */
+/* Over NATS (nats:// or tls://): each batch is split into the stream's partitions, one message
+ * per part, and JetStream's cost goes by messages: batches four times larger make a quarter of
+ * them (under load; a heartbeat sends what there is). At that batch size the queue holds as
+ * many records as the default queue of default batches. */
 #define SM_AGENT_NATS_BATCH_RECORDS 16384
 #define SM_AGENT_NATS_QUEUE 250
 #define SM_AGENT_DEFAULT_HEARTBEAT_MS 100

@@ -39,7 +39,7 @@ _Static_assert(BATCH_VERDICTS * SM_REPORT_LINE_MAX <= SM_NATS_OUT_MAX_LINES,
                "the lines of a batch of verdicts fit a message");
 _Static_assert(BATCH_VERDICTS * sizeof(struct sm_verdict) <= BATCH_CAP, "and its buffer");
 #define RING 1024                        /* messages awaiting acknowledgement, at most */
-#define MAX_INFLIGHT_BYTES (64 << 20)
+#define MAX_INFLIGHT_BYTES (64 << 20) /* handed over (verdicts, lines) and not yet stored */
 #define ACK_WAIT_MS 30000
 #define RETRY_PAUSE_NS (200 * INT64_C(1000000))
 #define ANSWER_STALL_NS (10 * INT64_C(1000000000)) /* a batch unanswered so long: sent again */
@@ -78,7 +78,8 @@ struct flight {
     size_t plain;      /* data is a block of this many bytes of lines; 0: data is the lines */
     atomic_int state;
     int64_t retry_at; /* failed: monotonic ns of the next send (0: not yet set) */
-    int64_t sent_at;  /* monotonic ns of the last send */
+    _Atomic int64_t sent_at; /* monotonic ns of the last send */
+    _Atomic uint64_t sent;   /* which send it is: an acknowledgement names it (SLOT_HEADER) */
 };
 
 struct sm_nats_out {
@@ -99,6 +100,10 @@ struct sm_nats_out {
     atomic_bool warned;
     atomic_bool told_failure;
     _Atomic uint64_t packed_bytes, line_bytes;
+    _Atomic uint64_t sends; /* numbers every send */
+    /* held across a slot's "pending" and its hand-over to libnats, and across taking every
+     * pending message back from libnats: a slot taken back is never one still on its way in */
+    pthread_mutex_t pubmu;
     uint16_t community_id_seed;
     /* the packer thread: the slots it is to pack, in order; batch buffers it gives back */
     pthread_t packer;
@@ -136,11 +141,18 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 {
     (void)js;
     sm_nats_out_t *o = closure;
+    /* SLOT_HEADER is "<slot>.<send>": an answer to an earlier send of the slot (taken back
+     * and sent again), or to a batch the slot held before, changes nothing */
     const char *v = NULL;
     if (natsMsgHeader_Get(msg, SLOT_HEADER, &v) == NATS_OK && v != NULL) {
-        unsigned long slot = strtoul(v, NULL, 10);
-        if (slot < RING)
-            atomic_store(&o->ring[slot].state, pa != NULL && pae == NULL ? F_STORED : F_FAILED);
+        char *end = NULL;
+        unsigned long long slot = strtoull(v, &end, 10);
+        unsigned long long sent = end && *end == '.' ? strtoull(end + 1, NULL, 10) : 0;
+        if (slot < RING && sent == atomic_load(&o->ring[slot].sent)) {
+            int expect = F_PENDING;
+            atomic_compare_exchange_strong(&o->ring[slot].state, &expect,
+                                           pa != NULL && pae == NULL ? F_STORED : F_FAILED);
+        }
     }
     if (pae != NULL && !atomic_exchange(&o->told_failure, true))
         sm_log_warnx("publishing verdicts: the stream did not store a batch (%s%s%s); sent "
@@ -161,6 +173,7 @@ sm_nats_out_t *sm_nats_out_new(const struct sm_nats_out_opts *o, char *errbuf, s
         return NULL;
     }
     pthread_mutex_init(&out->mu, NULL);
+    pthread_mutex_init(&out->pubmu, NULL);
     pthread_cond_init(&out->cv, NULL);
     out->spare_max = (size_t)o->partitions + 2;
     out->nc = o->nc;
@@ -403,8 +416,11 @@ static void publish(sm_nats_out_t *o, size_t slot)
 {
     struct flight *f = &o->ring[slot];
     natsMsg *m = NULL;
-    char sl[24];
-    *sm_fmt_u64(sl, slot) = '\0';
+    char sl[48];
+    uint64_t sent = atomic_fetch_add(&o->sends, 1) + 1;
+    char *e = sm_fmt_u64(sl, slot);
+    *e++ = '.';
+    *sm_fmt_u64(e, sent) = '\0';
     natsStatus s = natsMsg_Create(&m, f->subject, NULL, f->data, (int)f->len);
     if (s == NATS_OK && f->plain) {
         char size[24];
@@ -419,13 +435,17 @@ static void publish(sm_nats_out_t *o, size_t slot)
         s = natsMsgHeader_Set(m, SLOT_HEADER, sl);
     if (s == NATS_OK && f->keys)
         s = natsMsgHeader_Set(m, KEY_HEADER, f->keys);
+    pthread_mutex_lock(&o->pubmu);
+    atomic_store(&f->sent, sent);
+    atomic_store(&f->sent_at, sm_clock_mono_ns());
     atomic_store(&f->state, F_PENDING);
-    f->sent_at = sm_clock_mono_ns();
     if (s == NATS_OK)
         s = js_PublishMsgAsync(o->js, &m, NULL);
+    if (s != NATS_OK)
+        atomic_store(&f->state, F_FAILED);
+    pthread_mutex_unlock(&o->pubmu);
     natsMsg_Destroy(m); /* NULL once libnats took it */
     if (s != NATS_OK) {
-        atomic_store(&f->state, F_FAILED);
         if (!atomic_exchange(&o->warned, true)) {
             sm_log_warnx("publishing verdicts: %s; kept and sent again", natsStatus_GetText(s));
         }
@@ -473,7 +493,7 @@ static void pack_and_publish(sm_nats_out_t *o, size_t slot, struct packbuf *pb)
     size_t packed = sm_nats_out_pack(lines, n, pb->block, o->zcap);
     size_t len = packed ? packed : n;
     char *data;
-    while ((data = malloc(len)) == NULL) { /* the ring waits meanwhile, and so does the loop */
+    while ((data = malloc(len)) == NULL) { /* the slot waits in the ring meanwhile */
         if (!atomic_exchange(&o->warned, true))
             sm_log_warnx("out of memory for a message of verdicts; waiting");
         nats_Sleep(10);
@@ -594,10 +614,9 @@ static void add_item(sm_nats_out_t *o, size_t i, uint64_t key, const void *item,
     if (batch_full(o, i, b, len)) {
         char subject[SM_NATS_SUBJECT_MAX];
         batch_subject(o, i, subject, sizeof subject);
-        while (!send_batch(o, i, b, subject)) {
+        while (!send_batch(o, i, b, subject)) { /* the ring is full, or memory short */
             sm_nats_out_pump(o, sm_clock_mono_ns(), false);
-            if (o->count == RING)
-                nats_Sleep(1);
+            nats_Sleep(1);
         }
     }
     if (b->data == NULL) {
@@ -662,8 +681,9 @@ void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
      * libnats waits for that acknowledgement for ever): take everything in flight back from
      * libnats and send it again (the stream drops what it had, by message id). */
     if (o->count > 0 && atomic_load(&o->ring[o->head].state) == F_PENDING &&
-        now - o->ring[o->head].sent_at > ANSWER_STALL_NS) {
+        now - atomic_load(&o->ring[o->head].sent_at) > ANSWER_STALL_NS) {
         natsMsgList pending = {0};
+        pthread_mutex_lock(&o->pubmu);
         if (js_PublishAsyncGetPendingList(&pending, o->js) == NATS_OK) {
             natsMsgList_Destroy(&pending);
             for (size_t k = 0; k < o->count; k++) {
@@ -672,6 +692,7 @@ void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
                                                F_FAILED);
             }
         }
+        pthread_mutex_unlock(&o->pubmu);
     }
     for (size_t k = 0; k < o->count; k++) {
         size_t slot = (o->head + k) % RING;
@@ -795,6 +816,7 @@ void sm_nats_out_destroy(sm_nats_out_t **self_p)
         free(o->spare[k]);
     free(o->spare);
     pthread_mutex_destroy(&o->mu);
+    pthread_mutex_destroy(&o->pubmu);
     pthread_cond_destroy(&o->cv);
     free(o->set);
     free(o);
