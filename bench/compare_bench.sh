@@ -64,10 +64,22 @@ miss_ok=no; cmp -s "$out/missing.want" "$out/missing.got" && miss_ok=yes
 # ---- 3. floor and compare, interleaved -----------------------------------------------------
 cat "$c" "$s" >/dev/null # page cache
 : >"$out/times.tsv"
+# timed NAME CMD...: a line of times.tsv. Wall time from the shell's clock, to the 10 µs
+# (time(1)'s %e steps by 10 ms, a tenth of a 100 MB pair's run); CPU and RSS from time(1).
+timed() {
+    local name=$1 t0 t1
+    shift
+    t0=$EPOCHREALTIME
+    /usr/bin/time -f "%U\t%S\t%M" -o "$out/time.one" "$@" >/dev/null || true
+    t1=$EPOCHREALTIME
+    printf '%s\t%s\t%s\n' "$name" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.5f", b - a}')" \
+        "$(tail -n 1 "$out/time.one")" >>"$out/times.tsv"
+}
 for i in $(seq "$runs"); do
-    /usr/bin/time -f "floor\t%e\t%U\t%S\t%M" -a -o "$out/times.tsv" "$pcap_floor" "$c" "$s" >/dev/null
-    /usr/bin/time -f "compare\t%e\t%U\t%S\t%M" -a -o "$out/times.tsv" "$synmatch" compare -q "$c" "$s" >/dev/null || true
+    timed floor "$pcap_floor" "$c" "$s"
+    timed compare "$synmatch" compare -q "$c" "$s"
 done
+rm -f "$out/time.one"
 median() { # name column
     awk -F'\t' -v n="$1" -v k="$2" '$1 == n {print $k}' "$out/times.tsv" | sort -n |
         awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
@@ -100,7 +112,10 @@ ir_floor=$(ir "$pcap_floor" "$small/client.pcap" "$small/server.pcap")
     for n in floor compare; do
         printf '%-10s %9s %9s %9s %12s\n' "$n" "$(median $n 2)" "$(median $n 3)" "$(median $n 4)" "$(median $n 5)"
     done
-    awk -v a="$(median compare 2)" -v b="$(median floor 2)" 'BEGIN {printf "compare / floor wall time: %.2f\n", a / b}'
+    awk -v a="$(median compare 2)" -v b="$(median floor 2)" 'BEGIN {printf "compare / floor wall time: %.3f\n", a / b}'
+    # each compare run against the floor run just before it
+    awk -F'\t' '$1 == "floor" {f = $2} $1 == "compare" && f > 0 {print $2 / f}' "$out/times.tsv" | sort -g |
+        awk '{v[NR] = $1} END {printf "median of the %d pairwise ratios: %.3f\n", NR, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
     echo
     echo "callgrind on the 20k-connection pair ($pk packets):"
     awk -v c="$ir_compare" -v f="$ir_floor" -v p="$pk" 'BEGIN {
