@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "tail_nats.h"
 #include "log.h"
 #include "synmatch/nats.h"
@@ -18,16 +19,6 @@
 #define SUBSCRIBE_TRIES 10
 #define PENDING_BYTES (64 << 20)
 #define DROPS_TOLD 10 /* messages that are not a shard's lines: the first ones are told */
-
-/* s with what a terminal would act on (control bytes, non-ASCII) shown as '?': header values
- * and subjects come from whoever could publish to the stream. */
-static char *printable(char *s)
-{
-    for (unsigned char *p = (unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p > 0x7e)
-            *p = '?';
-    return s;
-}
 
 int sm_tail_nats(const struct sm_nats_conn_opts *conn, bool from_start, int64_t idle_ms,
                  sm_tail_line_fn fn, void *arg, volatile sig_atomic_t *stop)
@@ -90,11 +81,12 @@ int sm_tail_nats(const struct sm_nats_conn_opts *conn, bool from_start, int64_t 
         size_t n = 0;
         if (sm_nats_out_unpack(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), enc, size,
                                &copy, &n, why, sizeof why) == -1) {
-            if (dropped++ < DROPS_TOLD) {
-                char subj[96];
-                snprintf(subj, sizeof subj, "%s", natsMsg_GetSubject(m));
-                sm_log_warnx("%s: a message on %s dropped: %s", conn->endpoint, printable(subj),
-                             printable(why));
+            if (dropped++ < DROPS_TOLD) { /* subject and headers: anyone who may publish */
+                const char *subj = natsMsg_GetSubject(m);
+                char ps[96], pw[sizeof why];
+                sm_log_warnx("%s: a message on %s dropped: %s", conn->endpoint,
+                             sm_alert_printable(ps, sizeof ps, subj, strlen(subj)),
+                             sm_alert_printable(pw, sizeof pw, why, strlen(why)));
             }
         } else {
             for (char *line = copy, *nl; *line; line = nl + 1) {

@@ -71,7 +71,6 @@ struct flight {
     char *lines;       /* F_PACKING: the batch's buffer, handed to the packer */
     size_t nlines;     /* bytes of lines in it, or */
     size_t nverdicts;  /* verdicts in it (then lines are formatted by the packer) */
-    size_t held;       /* bytes the ring counts for it (MAX_INFLIGHT_BYTES) */
     char *data, *keys; /* what is sent (the lines' LZ4 block, or the lines); the keys
                         * header */
     size_t len;        /* of data */
@@ -454,6 +453,12 @@ static void publish(sm_nats_out_t *o, size_t slot)
 
 /* --- the packer --- */
 
+/* Bytes slot f was handed over with (verdicts or lines): what MAX_INFLIGHT_BYTES counts. */
+static size_t handed(const struct flight *f)
+{
+    return f->nverdicts ? f->nverdicts * sizeof(struct sm_verdict) : f->nlines;
+}
+
 /* A buffer for a batch's lines: one the packer gave back, or a new one. */
 static char *spare_get(sm_nats_out_t *o)
 {
@@ -550,7 +555,6 @@ static bool send_batch(sm_nats_out_t *o, size_t i, struct batch *b, const char *
     f->lines = b->data;
     f->nverdicts = i < o->partitions ? b->len / sizeof(struct sm_verdict) : 0;
     f->nlines = i < o->partitions ? 0 : b->len;
-    f->held = b->len;
     f->data = NULL;
     f->len = f->plain = 0;
     f->keys = NULL;
@@ -564,7 +568,7 @@ static bool send_batch(sm_nats_out_t *o, size_t i, struct batch *b, const char *
     b->data = next;
     b->cap = BATCH_CAP;
     o->count++;
-    o->inflight_bytes += f->held;
+    o->inflight_bytes += handed(f);
     o->st.messages++;
     atomic_store(&f->state, F_PACKING);
     if (!o->packer_on) {
@@ -721,7 +725,7 @@ void sm_nats_out_pump(sm_nats_out_t *o, int64_t now, bool flush_all)
         else /* its own block, made in this process: cannot happen */
             sm_log_warnx("a stored batch of verdicts could not be unpacked for the file");
         free(f->data);
-        o->inflight_bytes -= f->held;
+        o->inflight_bytes -= handed(f);
         free(f->keys);
         f->data = f->keys = NULL;
         atomic_store(&f->state, F_FREE);

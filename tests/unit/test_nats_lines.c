@@ -76,7 +76,7 @@ static void test_sizes(void)
 
 static void test_plain(void)
 {
-    /* too short or random to shrink: 0, sent as lines */
+    /* too short to shrink, empty, or over the limit: 0, sent as lines */
     char tiny[] = "x\n", block[64];
     CHECK_EQ_U(sm_nats_out_pack(tiny, 2, block, sizeof block), 0);
     CHECK_EQ_U(sm_nats_out_pack(tiny, 0, block, sizeof block), 0);
