@@ -15,28 +15,72 @@
 #define DEFAULT_BATCH_RECORDS 4096u
 #define DEFAULT_BATCH_FRAMES 65536u
 
+/*
+ * TCP headers are numbered AHEAD headers after the decoder hands them over: each one's slot
+ * in the tcp.stream table is prefetched when it arrives (sm_streams_prepare) and looked up
+ * when AHEAD more have arrived, so the lookup rarely waits for memory. The table is as large
+ * as the capture's conversations (32 MB on a 1 GB pair) and the miss on its slot was a
+ * third of the numbering's time. Order, and so every index, is unchanged.
+ */
+#define AHEAD 8u
+
+struct pending {
+    struct sm_tcp_view v;
+    struct sm_streams_prep p;
+};
+
 struct reader {
     sm_streams_t *streams;
     struct sm_record *recs;
     size_t n, cap;
     uint64_t total;
     uint64_t overflow;
+    struct pending ring[AHEAD];
+    unsigned head, count;
+    size_t records_ahead; /* records among the ring's headers */
 };
 
-static void on_tcp(void *arg, const struct sm_tcp_view *v)
+static bool makes_record(const struct sm_tcp_view *v)
 {
-    struct reader *rd = arg;
-    int64_t stream = sm_streams_assign(rd->streams, v);
-    if (v->quoted || !sm_flags_is_interesting(v->rec.flags))
+    return !v->quoted && sm_flags_is_interesting(v->rec.flags);
+}
+
+/* Numbers the oldest header of the ring, and keeps it as a record if it is one. */
+static void number_one(struct reader *rd)
+{
+    const struct pending *pd = &rd->ring[rd->head];
+    rd->head = (rd->head + 1) % AHEAD;
+    rd->count--;
+    int64_t stream = sm_streams_assign_prepared(rd->streams, &pd->v, &pd->p);
+    if (!makes_record(&pd->v))
         return;
+    rd->records_ahead--;
     if (rd->n == rd->cap) { /* cannot happen: a batch is cut after every frame past the size */
         rd->overflow++;
         return;
     }
     struct sm_record *r = &rd->recs[rd->n++];
-    *r = v->rec;
+    *r = pd->v.rec;
     r->stream = stream;
     rd->total++;
+}
+
+static void number_all(struct reader *rd)
+{
+    while (rd->count > 0)
+        number_one(rd);
+}
+
+static void on_tcp(void *arg, const struct sm_tcp_view *v)
+{
+    struct reader *rd = arg;
+    if (rd->count == AHEAD)
+        number_one(rd);
+    struct pending *pd = &rd->ring[(rd->head + rd->count) % AHEAD];
+    rd->count++;
+    pd->v = *v;
+    sm_streams_prepare(rd->streams, &v->rec.tuple, &pd->p);
+    rd->records_ahead += makes_record(v);
 }
 
 int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batch_fn fn,
@@ -105,7 +149,8 @@ int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batc
         sm_decode_frame(dec, &fr, on_tcp, &rd);
         if (fr.ts_ns > b.wm)
             b.wm = fr.ts_ns;
-        if (rd.n >= batch_records || ++frames_in_batch >= batch_frames) {
+        if (rd.n + rd.records_ahead >= batch_records || ++frames_in_batch >= batch_frames) {
+            number_all(&rd); /* a batch holds every record up to its last frame */
             b.recs = rd.recs;
             b.n = rd.n;
             if (fn(arg, &b) == -1) {
@@ -120,6 +165,7 @@ int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batc
         sum->err = sm_pcapfile_errkind(pf);
         snprintf(sum->errmsg, sizeof sum->errmsg, "%s: %s", path, sm_pcapfile_error(pf));
     }
+    number_all(&rd); /* also when stopped: the summary counts every header */
     if (!stopped) {
         b.recs = rd.recs;
         b.n = rd.n;

@@ -346,6 +346,7 @@ find_or_insert_sized(sm_streams_t *s, struct table *t, const uint8_t *key, uint3
 
 #define V4_KEY 12
 #define V6_KEY 36
+_Static_assert(sizeof((struct sm_streams_prep *)0)->key == V6_KEY, "a prepared key holds IPv6");
 
 static struct slot_hdr *find_or_insert_v4(sm_streams_t *s, const uint8_t *key, uint32_t h,
                                           uint64_t frame)
@@ -388,16 +389,10 @@ static inline int addr_cmp(const uint8_t *a, const uint8_t *b, bool v6)
     return (x > y) - (x < y);
 }
 
-/* What a header's lookup needs: its canonical key, the key's hash, the sender's flow. */
-struct prepared {
-    uint8_t key[V6_KEY];
-    uint32_t hash; /* 29 bits (HASH_MASK) */
-    uint8_t flow; /* the sender's flow, 0 or 1 (R1) */
-};
-
 /* Inlined once per address length, so the copies and the hash run on constant sizes. */
 static inline __attribute__((always_inline)) void
-prepare_sized(const sm_streams_t *s, const struct sm_tuple *tp, struct prepared *p, bool v6)
+prepare_sized(const sm_streams_t *s, const struct sm_tuple *tp, struct sm_streams_prep *p,
+              bool v6)
 {
     const size_t alen = v6 ? 16 : 4;
 
@@ -419,6 +414,7 @@ prepare_sized(const sm_streams_t *s, const struct sm_tuple *tp, struct prepared 
     p->key[2 * alen + 2] = (uint8_t)(pb >> 8);
     p->key[2 * alen + 3] = (uint8_t)pb;
     p->hash = hash_key(s, p->key, v6 ? V6_KEY : V4_KEY) & HASH_MASK;
+    p->v6 = v6;
 }
 
 /* R3-R6 on the pair's slot; returns the header's stream index. */
@@ -457,21 +453,42 @@ static inline int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, struct
     return stream;
 }
 
-int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v)
+void sm_streams_prepare(const sm_streams_t *s, const struct sm_tuple *t,
+                        struct sm_streams_prep *p)
 {
-    const struct sm_record *r = &v->rec;
-    struct prepared p;
+    const struct table *tb;
+    if (t->src.family != SM_AF_INET6) {
+        prepare_sized(s, t, p, false);
+        tb = &s->v4;
+    } else {
+        prepare_sized(s, t, p, true);
+        tb = &s->v6;
+    }
+    if (tb->slots != NULL) /* for writing: apply() stamps the slot */
+        __builtin_prefetch(slot_at(tb, home_of(p->hash, tb->nslots - 1)), 1);
+}
+
+int64_t sm_streams_assign_prepared(sm_streams_t *s, const struct sm_tcp_view *v,
+                                   const struct sm_streams_prep *p)
+{
     struct slot_hdr *e;
     s->clock++;
     /* R2: the pair's newest conversation, or a new one. */
-    if (r->tuple.src.family != SM_AF_INET6) {
-        prepare_sized(s, &r->tuple, &p, false);
-        e = find_or_insert_v4(s, p.key, p.hash, r->frame);
-    } else {
-        prepare_sized(s, &r->tuple, &p, true);
-        e = find_or_insert_v6(s, p.key, p.hash, r->frame);
-    }
-    return apply(s, v, e, p.flow);
+    if (!p->v6)
+        e = find_or_insert_v4(s, p->key, p->hash, v->rec.frame);
+    else
+        e = find_or_insert_v6(s, p->key, p->hash, v->rec.frame);
+    return apply(s, v, e, p->flow);
+}
+
+int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v)
+{
+    struct sm_streams_prep p;
+    if (v->rec.tuple.src.family != SM_AF_INET6)
+        prepare_sized(s, &v->rec.tuple, &p, false);
+    else
+        prepare_sized(s, &v->rec.tuple, &p, true);
+    return sm_streams_assign_prepared(s, v, &p);
 }
 
 uint64_t sm_streams_count(const sm_streams_t *s)

@@ -31,6 +31,24 @@ void sm_streams_destroy(sm_streams_t **self_p);
 /* Numbers one TCP header (rules R1-R8). Returns its tcp.stream. */
 int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v);
 
+/*
+ * The same in two steps, so that a reader can look up several headers ahead: prepare builds a
+ * header's key and hash and prefetches its home slot (it changes nothing), and
+ * assign_prepared numbers it. Headers must still be assigned one by one in file order;
+ * between the two steps the table may grow, which makes the prefetch useless but nothing
+ * wrong.
+ */
+struct sm_streams_prep {
+    uint8_t key[36]; /* the pair's canonical key (12 bytes for IPv4) */
+    uint32_t hash;
+    uint8_t flow; /* the sender's side of the pair, 0 or 1 */
+    bool v6;
+};
+void sm_streams_prepare(const sm_streams_t *s, const struct sm_tuple *t,
+                        struct sm_streams_prep *p);
+int64_t sm_streams_assign_prepared(sm_streams_t *s, const struct sm_tcp_view *v,
+                                   const struct sm_streams_prep *p);
+
 /* Streams created so far (the next index). */
 uint64_t sm_streams_count(const sm_streams_t *s);
 
