@@ -2,9 +2,11 @@
  * test_stream.c - the tcp.stream table at its cap: the least recently used pair is forgotten,
  * the table never holds more than the cap, the first inexact frame is the one that forced
  * the first eviction, a forgotten pair gets a new index, a kept one its old index; tables
- * doubled in place keep every pair; and out of memory degrades to eviction, reported, never
- * a crash.
+ * doubled in place keep every pair; out of memory degrades to eviction, reported, never
+ * a crash; and numbering headers eight behind their preparation (as the file reader does)
+ * gives every header the index that numbering each at once gives, across growth and eviction.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -140,11 +142,65 @@ static void test_out_of_memory(void)
     }
 }
 
+/*
+ * The file reader prepares a header (key, hash, prefetch) when the decoder hands it over and
+ * numbers it eight headers later: tables grow and forget pairs in between. Against a table fed
+ * one header at a time, every index must be the same (with each header numbered with the
+ * preparation of the one after it, nearly every index differs). At the cap the two tables
+ * forget different pairs (the sample is random per table): there the cap must hold.
+ */
+static void run_ahead(size_t cap, unsigned pairs, unsigned headers, bool exact)
+{
+    enum { AHEAD = 8 };
+    sm_streams_t *now = sm_streams_new(cap), *later = sm_streams_new(cap);
+    struct sm_tcp_view ring[AHEAD];
+    struct sm_streams_prep prep[AHEAD];
+    int64_t want[AHEAD];
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    int bad = 0;
+    for (unsigned i = 0; i < headers + AHEAD; i++) {
+        unsigned slot = i % AHEAD;
+        if (i >= AHEAD) /* the header prepared AHEAD ago */
+            bad += sm_streams_assign_prepared(later, &ring[slot], &prep[slot]) != want[slot];
+        if (i >= headers)
+            continue;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        static const uint16_t flags[4] = {SM_TH_SYN, SM_TH_SYN | SM_TH_ACK, SM_TH_ACK,
+                                          SM_TH_RST};
+        ring[slot] = pkt((unsigned)(x % pairs), flags[x >> 32 & 3], i + 1);
+        ring[slot].rec.seq += (uint32_t)(x >> 40 & 1); /* now and then a SYN with a new ISN */
+        if (x >> 50 & 1) { /* and the reply direction */
+            struct sm_tuple t = ring[slot].rec.tuple;
+            ring[slot].rec.tuple.src = t.dst, ring[slot].rec.tuple.dst = t.src;
+            ring[slot].rec.tuple.sport = t.dport, ring[slot].rec.tuple.dport = t.sport;
+        }
+        want[slot] = sm_streams_assign(now, &ring[slot]);
+        sm_streams_prepare(later, &ring[slot].rec.tuple, &prep[slot]);
+    }
+    if (exact) {
+        CHECK_EQ_U(bad, 0);
+        CHECK_EQ_U(sm_streams_count(later), sm_streams_count(now));
+        CHECK(sm_streams_exact(later));
+    } else {
+        CHECK(sm_streams_pairs(later) <= cap);
+        CHECK(!sm_streams_exact(later));
+    }
+    sm_streams_destroy(&now);
+    sm_streams_destroy(&later);
+}
+
+static void test_prepared_ahead(void)
+{
+    run_ahead(100000, 30000, 200000, true); /* grows from 1024 slots to 65536 */
+    run_ahead(500, 3000, 50000, false);     /* forgets pairs all the time */
+}
+
 int main(void)
 {
     test_lru_at_cap();
     test_big_cap_exact();
     test_growth_then_eviction();
     test_out_of_memory();
+    test_prepared_ahead();
     return check_done();
 }
