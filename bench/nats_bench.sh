@@ -15,6 +15,9 @@
 # feeder's; default 16384, the agent's --batch-records over nats://; each batch is split into
 # 64 parts).
 # --cases: a subset of the cases above. Results: OUTDIR/summary.txt.
+# Shards run with GLIBC_TUNABLES=glibc.malloc.hugetlb=1, as the shipped systemd unit runs the
+# collector (malloc's memory in transparent huge pages); set GLIBC_TUNABLES (even empty) to
+# run them otherwise.
 set -euo pipefail
 runs=3
 conns=1000000
@@ -38,6 +41,7 @@ root=$(cd "$here/.." && pwd)
 . "$here/build.sh" "$out/cmake.log"
 collector=$build/synmatch-collector
 feed=$build/bench/sm_feed
+shard_env=GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.malloc.hugetlb=1}
 # shellcheck source=../tests/lib/nats.sh
 . "$root/tests/lib/nats.sh"
 trap 'nats_cluster_down' EXIT
@@ -86,8 +90,8 @@ one() {
         "$feed" send "$NATS_URL" --connections "$conns" --batch "$batch" --partitions 64 >"$out/feed.txt"
         local t0
         t0=$(date +%s%N)
-        "$collector" --listen "$NATS_URL" --exit-when-done --stats 0 --output /dev/null \
-            2>"$out/shard0.err"
+        env "$shard_env" "$collector" --listen "$NATS_URL" --exit-when-done --stats 0 \
+            --output /dev/null 2>"$out/shard0.err"
         t_end=$(date +%s%N)
         check "$out/feed.txt" "$out/shard0.err"
         echo $(($(sed -n 's/^records=//p' "$out/feed.txt") * 1000 / ((t_end - t0) / 1000000)))
@@ -95,7 +99,7 @@ one() {
     fi
     local pids=() k
     for k in "${shards[@]}"; do
-        "$collector" --listen "$NATS_URL" --shard "$k" --exit-when-done --stats 0 \
+        env "$shard_env" "$collector" --listen "$NATS_URL" --shard "$k" --exit-when-done --stats 0 \
             --output /dev/null 2>"$out/shard${k%/*}.err" &
         pids+=($!)
     done
