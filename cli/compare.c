@@ -27,6 +27,7 @@
 #define QDEPTH 16
 #define LOOK 8
 #define BATCH_RECORDS 4096u
+#define JOIN_AHEAD 8 /* records whose lookup is asked for ahead (sm_join_prefetch) */
 #define SLOT_RECS (BATCH_RECORDS + SM_FILESRC_SLACK)
 /* Batch buffers: QDEPTH slots per side and the one each reader is filling. */
 #define NBUFS (2 * (QDEPTH + 1))
@@ -435,6 +436,8 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
             struct slot *sl = cur[s];
             for (size_t k = 0; k < sl->n; k++) {
                 const struct sm_record *r = &sl->recs[k];
+                if (k + JOIN_AHEAD < sl->n)
+                    sm_join_prefetch(j, &sl->recs[k + JOIN_AHEAD]);
                 if (s == SM_ROLE_SERVER && sm_flags_is_syn(r->flags) &&
                     sm_scope_add(rn.inferred, &r->tuple.dst) == -1)
                     rn.oom = true;

@@ -2889,15 +2889,21 @@ static inline bool lookup_isn(const struct sm_record *r, uint32_t *isn)
     return false;
 }
 
+void sm_join_prefetch(const sm_join_t *j, const struct sm_record *r)
+{
+    uint32_t isn;
+    if (lookup_isn(r, &isn))
+        __builtin_prefetch(&j->tab[hash_of(j, isn) & j->tab_mask]);
+}
+
 /* A batch's lookups go to random places of the index: each record's slot is asked for a few
  * records ahead, so that the misses overlap. */
 #define PREFETCH_RECORDS 8
 void sm_join_add_batch(sm_join_t *j, enum sm_role role, const struct sm_record *recs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        uint32_t isn;
-        if (i + PREFETCH_RECORDS < n && lookup_isn(&recs[i + PREFETCH_RECORDS], &isn))
-            __builtin_prefetch(&j->tab[hash_of(j, isn) & j->tab_mask]);
+        if (i + PREFETCH_RECORDS < n)
+            sm_join_prefetch(j, &recs[i + PREFETCH_RECORDS]);
         sm_join_add(j, role, &recs[i]);
     }
 }
