@@ -26,8 +26,8 @@
  * equal, one core sat idle for about a tenth of a 100 MB pair's run). */
 #define QDEPTH 16
 #define LOOK 8
+_Static_assert(LOOK <= QDEPTH, "the look-ahead waits for LOOK batches a queue must hold");
 #define BATCH_RECORDS 4096u
-#define JOIN_AHEAD 8 /* records whose lookup is asked for ahead (sm_join_prefetch) */
 #define SLOT_RECS (BATCH_RECORDS + SM_FILESRC_SLACK)
 /* Batch buffers: QDEPTH slots per side and the one each reader is filling. */
 #define NBUFS (2 * (QDEPTH + 1))
@@ -110,8 +110,8 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* Waits until sd's queue is full or ends, then shows the engine's clock estimator what it
- * holds (the batches stay queued). */
+/* Waits until sd's queue holds LOOK batches or its last one, then shows the engine's clock
+ * estimator those (they stay queued). */
 static void look_ahead(struct side *sd, sm_join_t *j, enum sm_role role)
 {
     pthread_mutex_lock(&sd->mu);
@@ -436,8 +436,10 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
             struct slot *sl = cur[s];
             for (size_t k = 0; k < sl->n; k++) {
                 const struct sm_record *r = &sl->recs[k];
-                if (k + JOIN_AHEAD < sl->n)
-                    sm_join_prefetch(j, &sl->recs[k + JOIN_AHEAD]);
+                /* Not sm_join_add_batch(): a server SYN's address joins the scope before the
+                 * record joins, and in_scope() reads it. */
+                if (k + SM_JOIN_PREFETCH_AHEAD < sl->n)
+                    sm_join_prefetch(j, &sl->recs[k + SM_JOIN_PREFETCH_AHEAD]);
                 if (s == SM_ROLE_SERVER && sm_flags_is_syn(r->flags) &&
                     sm_scope_add(rn.inferred, &r->tuple.dst) == -1)
                     rn.oom = true;

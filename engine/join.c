@@ -2898,12 +2898,11 @@ void sm_join_prefetch(const sm_join_t *j, const struct sm_record *r)
 
 /* A batch's lookups go to random places of the index: each record's slot is asked for a few
  * records ahead, so that the misses overlap. */
-#define PREFETCH_RECORDS 8
 void sm_join_add_batch(sm_join_t *j, enum sm_role role, const struct sm_record *recs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (i + PREFETCH_RECORDS < n)
-            sm_join_prefetch(j, &recs[i + PREFETCH_RECORDS]);
+        if (i + SM_JOIN_PREFETCH_AHEAD < n)
+            sm_join_prefetch(j, &recs[i + SM_JOIN_PREFETCH_AHEAD]);
         sm_join_add(j, role, &recs[i]);
     }
 }

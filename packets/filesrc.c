@@ -165,7 +165,7 @@ int sm_filesrc_run(const char *path, const struct sm_filesrc_opts *opts, sm_batc
         sum->err = sm_pcapfile_errkind(pf);
         snprintf(sum->errmsg, sizeof sum->errmsg, "%s: %s", path, sm_pcapfile_error(pf));
     }
-    number_all(&rd); /* also when stopped: the summary counts every header */
+    number_all(&rd); /* at the end of the file or a read error (a stop found it empty) */
     if (!stopped) {
         b.recs = rd.recs;
         b.n = rd.n;

@@ -453,17 +453,20 @@ static inline int64_t apply(sm_streams_t *s, const struct sm_tcp_view *v, struct
     return stream;
 }
 
+static inline void prepare(const sm_streams_t *s, const struct sm_tuple *t,
+                           struct sm_streams_prep *p)
+{
+    if (t->src.family != SM_AF_INET6)
+        prepare_sized(s, t, p, false);
+    else
+        prepare_sized(s, t, p, true);
+}
+
 void sm_streams_prepare(const sm_streams_t *s, const struct sm_tuple *t,
                         struct sm_streams_prep *p)
 {
-    const struct table *tb;
-    if (t->src.family != SM_AF_INET6) {
-        prepare_sized(s, t, p, false);
-        tb = &s->v4;
-    } else {
-        prepare_sized(s, t, p, true);
-        tb = &s->v6;
-    }
+    prepare(s, t, p);
+    const struct table *tb = p->v6 ? &s->v6 : &s->v4;
     if (tb->slots != NULL) /* for writing: apply() stamps the slot */
         __builtin_prefetch(slot_at(tb, home_of(p->hash, tb->nslots - 1)), 1);
 }
@@ -484,10 +487,7 @@ int64_t sm_streams_assign_prepared(sm_streams_t *s, const struct sm_tcp_view *v,
 int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v)
 {
     struct sm_streams_prep p;
-    if (v->rec.tuple.src.family != SM_AF_INET6)
-        prepare_sized(s, &v->rec.tuple, &p, false);
-    else
-        prepare_sized(s, &v->rec.tuple, &p, true);
+    prepare(s, &v->rec.tuple, &p);
     return sm_streams_assign_prepared(s, v, &p);
 }
 

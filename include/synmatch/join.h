@@ -159,8 +159,9 @@ void sm_join_add(sm_join_t *j, enum sm_role role, const struct sm_record *r);
 /* The same for n records in a row, faster (lookups are prefetched). */
 void sm_join_add_batch(sm_join_t *j, enum sm_role role, const struct sm_record *recs, size_t n);
 /* Asks for the memory r's lookup will read, for a caller that adds records one by one with
- * work of its own between them (compare): a few records ahead, the misses overlap. Changes
- * nothing. */
+ * work of its own between them (compare): SM_JOIN_PREFETCH_AHEAD records ahead, the misses
+ * overlap. Changes nothing. */
+#define SM_JOIN_PREFETCH_AHEAD 8
 void sm_join_prefetch(const sm_join_t *j, const struct sm_record *r);
 
 /* role has delivered everything it captured up to event time t. Emits what became decided

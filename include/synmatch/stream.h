@@ -36,7 +36,8 @@ int64_t sm_streams_assign(sm_streams_t *s, const struct sm_tcp_view *v);
  * header's key and hash and prefetches its home slot (it changes nothing), and
  * assign_prepared numbers it. Headers must still be assigned one by one in file order;
  * between the two steps the table may grow, which makes the prefetch useless but nothing
- * wrong.
+ * wrong. A preparation belongs to the table that made it (its hash keys are the table's own,
+ * random): given to another, it would number the pair as a new one.
  */
 struct sm_streams_prep {
     uint8_t key[36]; /* the pair's canonical key (12 bytes for IPv4) */

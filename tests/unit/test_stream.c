@@ -4,7 +4,8 @@
  * the first eviction, a forgotten pair gets a new index, a kept one its old index; tables
  * doubled in place keep every pair; out of memory degrades to eviction, reported, never
  * a crash; and numbering headers eight behind their preparation (as the file reader does)
- * gives every header the index that numbering each at once gives, across growth and eviction.
+ * gives every header the index that numbering each at once gives, across growth, in both
+ * tables (test_filesrc checks the reader itself).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -167,7 +168,18 @@ static void run_ahead(size_t cap, unsigned pairs, unsigned headers, bool exact)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         static const uint16_t flags[4] = {SM_TH_SYN, SM_TH_SYN | SM_TH_ACK, SM_TH_ACK,
                                           SM_TH_RST};
-        ring[slot] = pkt((unsigned)(x % pairs), flags[x >> 32 & 3], i + 1);
+        unsigned k = (unsigned)(x % pairs);
+        ring[slot] = pkt(k, flags[x >> 32 & 3], i + 1);
+        if (k % 4 == 0) { /* a quarter of the pairs in IPv6, 2001:db8::/32 */
+            struct sm_tuple *t = &ring[slot].rec.tuple;
+            uint8_t s4[4], d4[4];
+            memcpy(s4, t->src.bytes, 4), memcpy(d4, t->dst.bytes, 4);
+            memset(t->src.bytes, 0, 16), memset(t->dst.bytes, 0, 16);
+            t->src.family = t->dst.family = SM_AF_INET6;
+            t->src.bytes[0] = t->dst.bytes[0] = 0x20, t->src.bytes[1] = t->dst.bytes[1] = 0x01;
+            t->src.bytes[2] = t->dst.bytes[2] = 0x0d, t->src.bytes[3] = t->dst.bytes[3] = 0xb8;
+            memcpy(t->src.bytes + 12, s4, 4), memcpy(t->dst.bytes + 12, d4, 4);
+        }
         ring[slot].rec.seq += (uint32_t)(x >> 40 & 1); /* now and then a SYN with a new ISN */
         if (x >> 50 & 1) { /* and the reply direction */
             struct sm_tuple t = ring[slot].rec.tuple;
@@ -191,7 +203,7 @@ static void run_ahead(size_t cap, unsigned pairs, unsigned headers, bool exact)
 
 static void test_prepared_ahead(void)
 {
-    run_ahead(100000, 30000, 200000, true); /* grows from 1024 slots to 65536 */
+    run_ahead(100000, 30000, 200000, true); /* grows to 32,768 and 16,384 slots */
     run_ahead(500, 3000, 50000, false);     /* forgets pairs all the time */
 }
 
