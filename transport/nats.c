@@ -151,6 +151,8 @@ uint32_t sm_nats_described_partitions(const char *description)
     return v > 0 && v <= SM_WIRE_MAX_PARTITIONS ? (uint32_t)v : 0;
 }
 
+#define STREAM_INFO_TRIES 3
+
 uint32_t sm_nats_stream_partitions(void *nc, char *errbuf, size_t errlen)
 {
     jsCtx *js = NULL;
@@ -158,8 +160,16 @@ uint32_t sm_nats_stream_partitions(void *nc, char *errbuf, size_t errlen)
     jsErrCode je = 0;
     uint32_t p = 0;
     natsStatus s = natsConnection_JetStream(&js, nc, NULL);
-    if (s == NATS_OK)
+    /* A cluster busy (storing, electing a leader) may not answer within the API's wait of
+     * 5 s: asked again, STREAM_INFO_TRIES times in all, before the caller gives up. */
+    for (int t = 0; s == NATS_OK && t < STREAM_INFO_TRIES; t++) {
+        je = 0;
         s = js_GetStreamInfo(&si, js, SM_NATS_STREAM, NULL, &je);
+        if (s == NATS_TIMEOUT && t + 1 < STREAM_INFO_TRIES)
+            s = NATS_OK;
+        else
+            break;
+    }
     if (s == NATS_NOT_FOUND || je == JSStreamNotFoundErr)
         sm_errbuf(errbuf, errlen, "stream %s does not exist: make it with "
                   "synmatch-collector --listen URL --nats-setup", SM_NATS_STREAM);
