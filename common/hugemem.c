@@ -1,11 +1,15 @@
 /*
- * hugemem.c - growing a huge-page block without copying it (hugemem.h). mremap(2) is a
- * GNU extension, hence a file of its own.
+ * hugemem.c - growing a huge-page block without copying it, and blocks that start small
+ * (hugemem.h). mremap(2) is a GNU extension, hence a file of its own.
  */
 #define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "hugemem.h"
+
+#include "alloc.h"
 
 void *sm_huge_grow(void *p, size_t old_len, size_t new_len)
 {
@@ -34,4 +38,35 @@ void *sm_huge_grow(void *p, size_t old_len, size_t new_len)
     (void)madvise(q, span, MADV_HUGEPAGE);
 #endif
     return q;
+}
+
+void *sm_block_alloc(size_t len)
+{
+    if (len < SM_HUGE_FROM)
+        return sm_calloc(1, len);
+    return sm_alloc_should_fail() ? NULL : sm_huge_alloc(len);
+}
+
+void *sm_block_grow(void *p, size_t old_len, size_t new_len)
+{
+    if (new_len < SM_HUGE_FROM)
+        return sm_realloc(p, new_len);
+    if (sm_alloc_should_fail())
+        return NULL;
+    if (old_len >= SM_HUGE_FROM)
+        return sm_huge_grow(p, old_len, new_len);
+    void *q = sm_huge_alloc(new_len);
+    if (q != NULL && p != NULL) {
+        memcpy(q, p, old_len);
+        free(p);
+    }
+    return q;
+}
+
+void sm_block_free(void *p, size_t len)
+{
+    if (len < SM_HUGE_FROM)
+        free(p);
+    else
+        sm_huge_free(p, len);
 }

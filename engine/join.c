@@ -342,7 +342,7 @@ static bool tab_grow(sm_join_t *j)
     uint32_t ncap = (j->tab_mask + 1) * 2;
     if (ncap == 0)
         return false;
-    struct slot *nt = sm_calloc(ncap, sizeof *nt);
+    struct slot *nt = sm_block_alloc((size_t)ncap * sizeof *nt);
     if (nt == NULL)
         return false;
     struct slot *old = j->tab;
@@ -352,7 +352,7 @@ static bool tab_grow(sm_join_t *j)
     for (uint32_t k = 0; k < oldn; k++)
         if (old[k].head != 0)
             *slot_of(j, old[k].isn) = old[k];
-    free(old);
+    sm_block_free(old, (size_t)oldn * sizeof *old);
     return true;
 }
 
@@ -606,7 +606,7 @@ static bool lane_push(struct lane *l, struct heap_item it)
 static bool heap_grow(sm_join_t *j)
 {
     size_t ncap = j->heap_cap ? j->heap_cap * 2 : 1024;
-    struct heap_item *nh = sm_realloc(j->heap, ncap * sizeof *nh);
+    struct heap_item *nh = sm_block_grow(j->heap, j->heap_cap * sizeof *nh, ncap * sizeof *nh);
     if (nh == NULL)
         return false;
     j->heap = nh;
@@ -1247,16 +1247,10 @@ static void archive(sm_join_t *j, const struct entry *e)
 {
     if (j->arch == NULL && j->arch_cap == 0) {
         /* Reserved whole, backed as it is used, like the pool: never copied to grow. */
-        void *m = sm_alloc_should_fail()
-                      ? MAP_FAILED
-                      : mmap(NULL, ARCHIVE_MAX * sizeof(struct entry), PROT_READ | PROT_WRITE,
-                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         j->arch_cap = ARCHIVE_MAX;
-        j->arch = m == MAP_FAILED ? NULL : m;
+        j->arch = sm_alloc_should_fail() ? NULL
+                                         : sm_huge_reserve(ARCHIVE_MAX * sizeof(struct entry));
         j->arch_mapped = j->arch != NULL;
-        if (j->arch)
-            sm_advise_huge(j->arch, ARCHIVE_MAX * sizeof(struct entry)); /* written in order:
-                                                     * a fault per 2 MiB, not per 4 KiB */
     }
     if (j->arch == NULL || j->narch == j->arch_cap) {
         arch_lose(j, e); /* counted: a rewritten connection may go unmatched */
@@ -2781,20 +2775,14 @@ sm_join_t *sm_join_new(const struct sm_join_config *cfg)
     j->decide_ns = INT64_MIN;
     j->sweep_next = INT64_MIN;
     j->tab_mask = 1023;
-    j->tab = sm_calloc(j->tab_mask + 1, sizeof *j->tab);
+    j->tab = sm_block_alloc((j->tab_mask + 1) * sizeof *j->tab);
     /* The pool is reserved whole (address space only: max_pending entries) and backed as it
      * is first touched, so it never moves and never copies; in 2 MiB pages where the system
      * grants them. Growing it by realloc faulted every 4 KiB page of ~60 MB anew, a tenth of
      * the collector's CPU time at 50,000 connections/s (docs/PERFORMANCE.md). */
     j->pool_cap = (uint32_t)j->cfg.max_pending + 1;
     j->pool_bytes = sm_join_reserve_bytes(j->cfg.max_pending);
-    void *pm = sm_alloc_should_fail()
-                   ? MAP_FAILED
-                   : mmap(NULL, j->pool_bytes, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    j->pool = pm == MAP_FAILED ? NULL : pm;
-    if (j->pool)
-        sm_advise_huge(j->pool, j->pool_bytes);
+    j->pool = sm_alloc_should_fail() ? NULL : sm_huge_reserve(j->pool_bytes);
     if (j->tab == NULL || j->pool == NULL) {
         sm_join_destroy(&j);
         return NULL;
@@ -2817,10 +2805,9 @@ void sm_join_destroy(sm_join_t **self_p)
     sm_join_t *j = *self_p;
     for (uint32_t i = 1; i < j->pool_used; i++)
         free(j->pool[i].more);
-    if (j->pool)
-        munmap(j->pool, j->pool_bytes);
-    free(j->tab);
-    free(j->heap);
+    sm_huge_free(j->pool, j->pool_bytes);
+    sm_block_free(j->tab, ((size_t)j->tab_mask + 1) * sizeof *j->tab);
+    sm_block_free(j->heap, j->heap_cap * sizeof *j->heap);
     for (int l = 0; l < NLANES; l++)
         free(j->lanes[l].buf);
     free(j->held);
@@ -2828,7 +2815,7 @@ void sm_join_destroy(sm_join_t **self_p)
     free(j->blind[1].v);
     free(j->hints.v);
     if (j->arch_mapped)
-        munmap(j->arch, ARCHIVE_MAX * sizeof(struct entry));
+        sm_huge_free(j->arch, ARCHIVE_MAX * sizeof(struct entry));
     else
         free(j->arch);
     free(j->arch_seq);

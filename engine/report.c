@@ -15,6 +15,7 @@
 
 #include "addr.h"
 #include "fmt.h"
+#include "hugemem.h"
 #include "synmatch/communityid.h"
 
 #define LINE 1024 /* longer than any row: two IPv6 tuples and a few numbers */
@@ -739,12 +740,17 @@ static int write_table_parallel(FILE *out, struct rowfmt *rf, const struct sm_ro
 {
     struct pipeline pl = {.rf = rf, .rows = rows, .n = n,
                           .nchunks = (n + CHUNK_ROWS - 1) / CHUNK_ROWS};
-    char *mine = malloc((size_t)CHUNK_ROWS * LINE);
-    pl.buf[0] = malloc((size_t)CHUNK_ROWS * LINE);
-    pl.buf[1] = malloc((size_t)CHUNK_ROWS * LINE);
+    /* The three chunk buffers in one huge page (hugemem.h): in 4 KiB pages their first
+     * touches were a tenth of compare's page faults on a 100 MB pair. */
+    const size_t chunk_bytes = (size_t)CHUNK_ROWS * LINE, bytes = 3 * chunk_bytes;
+    char *mine = sm_huge_alloc(bytes);
     pthread_t helper;
     bool started = false;
-    if (mine && pl.buf[0] && pl.buf[1] && pthread_mutex_init(&pl.mu, NULL) == 0) {
+    if (mine != NULL) {
+        pl.buf[0] = mine + chunk_bytes;
+        pl.buf[1] = mine + 2 * chunk_bytes;
+    }
+    if (mine && pthread_mutex_init(&pl.mu, NULL) == 0) {
         if (pthread_cond_init(&pl.cv, NULL) == 0) {
             started = pthread_create(&helper, NULL, helper_main, &pl) == 0;
             if (!started)
@@ -754,9 +760,7 @@ static int write_table_parallel(FILE *out, struct rowfmt *rf, const struct sm_ro
             pthread_mutex_destroy(&pl.mu);
     }
     if (!started) {
-        free(mine);
-        free(pl.buf[0]);
-        free(pl.buf[1]);
+        sm_huge_free(mine, bytes);
         return -1;
     }
     char *p = mine;
@@ -786,9 +790,7 @@ static int write_table_parallel(FILE *out, struct rowfmt *rf, const struct sm_ro
     pthread_join(helper, NULL);
     pthread_cond_destroy(&pl.cv);
     pthread_mutex_destroy(&pl.mu);
-    free(mine);
-    free(pl.buf[0]);
-    free(pl.buf[1]);
+    sm_huge_free(mine, bytes);
     return 0;
 }
 

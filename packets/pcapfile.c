@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "hugemem.h"
 
 #define PCAP_MAGIC_US 0xa1b2c3d4u
 #define PCAP_MAGIC_NS 0xa1b23c4du
@@ -35,7 +36,9 @@ enum {
     PCAPNG_EPB = 6,
 };
 
-#define BUF_INITIAL (256u * 1024u) /* grows for larger blocks */
+/* Read 256 KiB at a time (grown for larger blocks), into a huge page (hugemem.h): its 64 first
+ * touches in 4 KiB pages were a tenth of compare's page faults on a 100 MB pair. */
+#define BUF_INITIAL (256u * 1024u)
 #define MAX_INTERFACES 4096u /* per section; more is a corrupt or hostile file */
 #define MAX_IFSTATS 65536u
 
@@ -126,7 +129,7 @@ static ssize_t fill(sm_pcapfile_t *f, size_t n)
         size_t ncap = f->cap;
         while (ncap < n)
             ncap *= 2;
-        uint8_t *nb = sm_realloc(f->buf, ncap);
+        uint8_t *nb = sm_alloc_should_fail() ? NULL : sm_huge_grow(f->buf, f->cap, ncap);
         if (nb == NULL)
             return fail(f, SM_PCAP_ERR_OPEN, "out of memory for a %zu-byte record", n);
         f->buf = nb;
@@ -581,7 +584,7 @@ sm_pcapfile_t *sm_pcapfile_open(const char *path, enum sm_pcap_err *err_kind, ch
         posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     f->cap = BUF_INITIAL;
-    f->buf = sm_malloc(f->cap);
+    f->buf = sm_alloc_should_fail() ? NULL : sm_huge_alloc(f->cap);
     if (f->buf == NULL) {
         fail(f, SM_PCAP_ERR_OPEN, "out of memory");
         goto out_fail;
@@ -707,7 +710,7 @@ void sm_pcapfile_close(sm_pcapfile_t **self_p)
     sm_pcapfile_t *f = *self_p;
     if (f->own_fd)
         close(f->fd);
-    free(f->buf);
+    sm_huge_free(f->buf, f->cap);
     free(f->ifaces);
     free(f->ifstats);
     free(f);

@@ -64,7 +64,6 @@ struct table {
     size_t used;
     size_t slot_size;
     size_t key_len;
-    bool huge; /* slots from sm_huge_alloc(), not sm_calloc() */
 };
 
 struct sm_streams {
@@ -85,28 +84,18 @@ static inline size_t slot_size_for(size_t key_len)
 }
 
 /*
- * Tables of 256 KiB or more come whole in huge pages (hugemem.h): a growing table is written
- * all over while its members move in, and in 4 KiB pages each doubling faulted every page of
- * the new table anew (a third of compare's page faults on a 100 MB pair). Below that, the
- * 2 MiB a huge page zeroes would cost more than the faults it saves.
+ * Tables of SM_HUGE_FROM or more come whole in huge pages (hugemem.h): a growing table is
+ * written all over while its members move in, and in 4 KiB pages each doubling faulted every
+ * page of the new table anew (a third of compare's page faults on a 100 MB pair).
  */
-#define HUGE_FROM ((size_t)256 << 10)
-
-static uint8_t *slots_alloc(size_t n, size_t slot_size, bool *huge)
+static bool table_huge(const struct table *t)
 {
-    size_t bytes = n * slot_size;
-    *huge = bytes >= HUGE_FROM;
-    if (!*huge)
-        return sm_calloc(n, slot_size);
-    return sm_alloc_should_fail() ? NULL : sm_huge_alloc(bytes);
+    return t->nslots * t->slot_size >= SM_HUGE_FROM;
 }
 
 static void table_free(struct table *t)
 {
-    if (t->huge)
-        sm_huge_free(t->slots, t->nslots * t->slot_size);
-    else
-        free(t->slots);
+    sm_block_free(t->slots, t->nslots * t->slot_size);
     t->slots = NULL;
 }
 
@@ -116,7 +105,7 @@ static int table_init(struct table *t, size_t key_len)
     t->slot_size = slot_size_for(key_len);
     t->nslots = INITIAL_SLOTS;
     t->used = 0;
-    t->slots = slots_alloc(t->nslots, t->slot_size, &t->huge);
+    t->slots = sm_block_alloc(t->nslots * t->slot_size);
     return t->slots ? 0 : -1;
 }
 
@@ -188,7 +177,7 @@ static int table_grow_in_place(struct table *t)
     uint64_t *placed = calloc(n / 64 + 1, sizeof *placed);
     if (placed == NULL)
         return -1;
-    uint8_t *slots = sm_alloc_should_fail() ? NULL : sm_huge_grow(t->slots, old_n * ss, n * ss);
+    uint8_t *slots = sm_block_grow(t->slots, old_n * ss, n * ss);
     if (slots == NULL) {
         free(placed);
         return -1;
@@ -225,11 +214,10 @@ static int table_grow_in_place(struct table *t)
 /* Doubles the table. Returns -1 if memory is short (the caller then evicts instead). */
 static int table_grow(struct table *t)
 {
-    if (t->huge && table_grow_in_place(t) == 0)
+    if (table_huge(t) && table_grow_in_place(t) == 0)
         return 0;
     size_t n = t->nslots * 2;
-    bool huge;
-    uint8_t *ns = slots_alloc(n, t->slot_size, &huge);
+    uint8_t *ns = sm_block_alloc(n * t->slot_size);
     if (ns == NULL)
         return -1;
     for (size_t i = 0; i < t->nslots; i++) {
@@ -244,7 +232,6 @@ static int table_grow(struct table *t)
     table_free(t);
     t->slots = ns;
     t->nslots = n;
-    t->huge = huge;
     return 0;
 }
 
