@@ -13,3 +13,17 @@ bench_sources_md5() {
     (cd "$bench_root" && git ls-files -z -- '*.c' '*.h' '*.proto' | grep -zv '^tests/' |
         xargs -0 md5sum)
 }
+# cpu_speeds: milliseconds of one fixed shell loop pinned to each CPU in turn ("cpu0 61
+# cpu1 60"). On this project's shared virtual machines one vCPU is at times 1.5-1.8 times
+# slower than the other for minutes (the host's load, not seen as steal time): a sitting's
+# figures say whether it was one of those.
+cpu_speeds() {
+    local c t0 t1
+    for c in $(seq 0 $(($(nproc) - 1))); do
+        t0=$EPOCHREALTIME
+        taskset -c "$c" bash -c 'for ((i = 0; i < 100000; i++)); do :; done'
+        t1=$EPOCHREALTIME
+        printf 'cpu%s %s ' "$c" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", (b - a) * 1000}')"
+    done
+    echo
+}

@@ -17,6 +17,9 @@
 #      (bench/run_reference.sh);
 #   5. count instructions per packet with callgrind on a small pair (20k connections), for
 #      compare and for the floor: stable numbers on a noisy machine.
+# Beside the medians: how fast each CPU ran one fixed loop before and after the timed runs
+# (build.sh's cpu_speeds), and with --references tshark's time on the client file against
+# compare's median (issue 17's 120x).
 # Results: DATADIR/bench/summary.txt (also printed).
 set -euo pipefail
 
@@ -63,6 +66,7 @@ miss_ok=no; cmp -s "$out/missing.want" "$out/missing.got" && miss_ok=yes
 
 # ---- 3. floor and compare, interleaved -----------------------------------------------------
 cat "$c" "$s" >/dev/null # page cache
+speeds_before=$(cpu_speeds)
 : >"$out/times.tsv"
 # timed NAME CMD...: a line of times.tsv. Wall time from the shell's clock, to the 10 µs
 # (time(1)'s %e steps by 10 ms, a tenth of a 100 MB pair's run); CPU and RSS from time(1).
@@ -80,6 +84,7 @@ for i in $(seq "$runs"); do
     timed compare "$synmatch" compare -q "$c" "$s"
 done
 rm -f "$out/time.one"
+speeds_after=$(cpu_speeds)
 median() { # name column
     awk -F'\t' -v n="$1" -v k="$2" '$1 == n {print $k}' "$out/times.tsv" | sort -n |
         awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
@@ -116,6 +121,7 @@ ir_floor=$(ir "$pcap_floor" "$small/client.pcap" "$small/server.pcap")
     # each compare run against the floor run just before it
     awk -F'\t' '$1 == "floor" {f = $2} $1 == "compare" && f > 0 {print $2 / f}' "$out/times.tsv" | sort -g |
         awk '{v[NR] = $1} END {printf "median of the %d pairwise ratios: %.3f\n", NR, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+    echo "CPU speed check (ms of one loop on each CPU; unequal: the host was loading one): before $speeds_before| after $speeds_after"
     echo
     echo "callgrind on the 20k-connection pair ($pk packets):"
     awk -v c="$ir_compare" -v f="$ir_floor" -v p="$pk" 'BEGIN {
@@ -125,6 +131,10 @@ ir_floor=$(ir "$pcap_floor" "$small/client.pcap" "$small/server.pcap")
         echo
         echo "references (one run each; $out/ref):"
         sed 's/^/  /' "$out/ref/summary.tsv"
+        # tshark's wall time (m:ss.ss) on the client file against compare's median on both
+        awk -F'\t' -v c="$(median compare 2)" '$1 == "tshark_fields_client" {
+            n = split($2, t, ":"); s = t[n] + (n > 1 ? 60 * t[n - 1] : 0);
+            printf "  tshark -T fields on the client file / compare on both: %.0fx (%.2f s / %.4f s)\n", s / c, s, c }' "$out/ref/summary.tsv"
         grep -h "extrapolated" "$out/ref"/nested_*.err 2>/dev/null | sed 's/^/  /' || true
     fi
 } | tee "$out/summary.txt"
