@@ -1,12 +1,12 @@
 /*
- * hugemem.h - asking for transparent huge pages on a large table.
+ * hugemem.h - transparent huge pages for the tables and buffers that grow.
  *
  * The big tables (the tcp.stream tables, the join's pool and index, compare's rows) are
  * touched at random, and their first touch costs a page fault per 4 KiB: on the virtual
  * machines this runs on, faults were an eighth of compare's CPU time. Where the system offers
- * huge pages on request (transparent_hugepage = madvise, Debian's default), the 2 MiB-aligned
- * interior of the block is marked for them: one fault per 2 MiB, fewer TLB misses. A hint;
- * failure changes nothing. Small blocks are left alone.
+ * huge pages on request (transparent_hugepage = madvise, Debian's default), such a block is
+ * mapped whole at a 2 MiB boundary and marked for them: one fault per 2 MiB, fewer TLB
+ * misses. Without huge pages it is ordinary anonymous memory.
  */
 #ifndef SYNMATCH_HUGEMEM_H
 #define SYNMATCH_HUGEMEM_H
@@ -105,9 +105,9 @@ static inline void sm_huge_free(void *p, size_t len)
  * alloc.h's allocator, from there in huge pages. Each call is one allocation for alloc.h's
  * failure hook. The caller keeps the block's length and passes it back.
  *   sm_block_alloc(len): zeroed; NULL when out of memory.
- *   sm_block_grow(p, old_len, new_len): the first old_len bytes kept, the rest not cleared
- *     (zero when it came from the kernel); moved without a copy once large; NULL when out of
- *     memory (p is then unchanged).
+ *   sm_block_grow(p, old_len, new_len): to a larger new_len (never to shrink); the first
+ *     old_len bytes kept, the rest not cleared (zero when it came from the kernel); moved
+ *     without a copy once large; NULL when out of memory (p is then unchanged).
  *   sm_block_free(p, len).
  */
 void *sm_block_alloc(size_t len);

@@ -89,8 +89,8 @@ static void test_big_cap_exact(void)
 
 static void test_growth_then_eviction(void)
 {
-    /* Doubled in place four times (tables in huge pages from 8192 slots): every pair keeps its
-     * index. The hash keys are random per table, and a doubling moves members out of turn
+    /* Doubled in place five times (IPv4 tables in huge pages from 2,048 slots, SM_HUGE_FROM):
+     * every pair keeps its index. The hash keys are random per table, and a doubling moves members out of turn
      * only when a probe run wraps around the table's end: 32 tables make that certain. */
     int bad = 0;
     for (int trial = 0; trial < 32; trial++) {
