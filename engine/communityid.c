@@ -14,9 +14,9 @@
  * single SHA-1 block: about 55 ns an ID (docs/PERFORMANCE.md). The collector's output thread
  * writes one or two IDs per verdict and compare one or two per row it prints, only when it
  * prints them. compare's writers ask for a chunk's IDs at once (sm_community_id_tcp_many):
- * where the CPU has AVX-512, sixteen blocks are hashed side by side by the same rounds written
- * over vectors, at about half an ID's cost; the blocks and the base64 are shared with the
- * one-at-a-time path.
+ * where the CPU has the SHA extensions, two blocks go through them interleaved; else, where it
+ * has AVX-512, sixteen blocks are hashed side by side by the same rounds written over
+ * vectors. The blocks and the base64 are shared with the one-at-a-time path.
  */
 #include "synmatch/communityid.h"
 
@@ -147,6 +147,9 @@ char *sm_community_id(char *p, const struct sm_addr *src, const struct sm_addr *
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+
 /*
  * Sixteen blocks side by side in AVX-512 registers, one SHA-1 in each 32-bit lane (the
  * rounds of FIPS 180-4, 6.1.2, written once over vectors): a whole ID 66 -> 50 ns against one
@@ -217,24 +220,33 @@ __attribute__((target("avx512f"))) static void sha1_lanes(const uint8_t (*blocks
     }
 }
 
-static bool have_lanes(void)
+/* The SHA extensions (CPUID leaf 7, EBX bit 29) with SSE4.1 (leaf 1, ECX bit 19), read from
+ * CPUID: clang 14's __builtin_cpu_supports() does not know "sha". */
+static bool cpuid_sha_ni(void)
 {
-    static _Atomic int have = -1; /* threads that race compute the same answer */
-    int h = atomic_load_explicit(&have, memory_order_relaxed);
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & 1u << 19))
+        return false;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & 1u << 29);
+}
+
+/* feature 0: the SHA extensions; 1: AVX-512 */
+static bool cpu_has(int feature)
+{
+    static _Atomic int have[2] = {-1, -1}; /* threads that race compute the same answer */
+    int h = atomic_load_explicit(&have[feature], memory_order_relaxed);
     if (h < 0) {
-        h = __builtin_cpu_supports("avx512f") ? 1 : 0;
-        atomic_store_explicit(&have, h, memory_order_relaxed);
+        h = feature == 0 ? cpuid_sha_ni() : __builtin_cpu_supports("avx512f") != 0;
+        atomic_store_explicit(&have[feature], h, memory_order_relaxed);
     }
     return h == 1;
 }
 
-/* The IDs of t[0..n) in groups of sixteen while the CPU allows; returns how many it wrote. */
+/* The IDs of t[0..n) in groups of sixteen; returns how many it wrote (a multiple of 16). */
 static size_t many_in_lanes(char (*out)[SM_COMMUNITY_ID_LEN], const struct sm_tuple *const *t,
                             size_t n, uint16_t seed)
 {
     size_t k = 0;
-    if (!have_lanes())
-        return 0;
     for (; k + LANES <= n; k += LANES) {
         uint8_t blocks[LANES][SHA1_BLOCK_SIZE];
         uint32_t h[5][LANES];
@@ -249,18 +261,115 @@ static size_t many_in_lanes(char (*out)[SM_COMMUNITY_ID_LEN], const struct sm_tu
     }
     return k;
 }
+
+/*
+ * Two blocks through the SHA extensions, their rounds interleaved. One block's 20 groups of
+ * four rounds (SHA1RNDS4) are a chain, each waiting for the last; two chains side by side
+ * fill each other's waits. On this project's machine (bench/cid_bench, docs/PERFORMANCE.md):
+ * one at a time an ID costs 72 ns, 41 of them in nettle's compression; two at a time 47 ns,
+ * 22 of them here (the AVX-512 lanes: 46-48 ns). The message schedule of FIPS 180-4, 6.1.2
+ * in the extensions' form: four words at a time, W[i..i+3] from SHA1MSG1 of the words
+ * i-16.. and i-12.., XOR the words i-8.., SHA1MSG2 with the words i-4... E enters with the
+ * first four words and comes out of SHA1NEXTE: the A of four rounds before, rotated.
+ */
+#define NI_WAYS 2
+#define NI_GROUP(i, f)                                                                         \
+    for (int s = 0; s < NI_WAYS; s++) {                                                        \
+        __m128i w = m[s][(i) % 4];                                                             \
+        if ((i) >= 4) {                                                                        \
+            w = _mm_sha1msg1_epu32(w, m[s][((i) + 1) % 4]);                                    \
+            w = _mm_xor_si128(w, m[s][((i) + 2) % 4]);                                         \
+            m[s][(i) % 4] = w = _mm_sha1msg2_epu32(w, m[s][((i) + 3) % 4]);                    \
+        }                                                                                      \
+        __m128i ew = (i) == 0 ? _mm_add_epi32(e0, w) : _mm_sha1nexte_epu32(prev[s], w);       \
+        prev[s] = abcd[s];                                                                     \
+        abcd[s] = _mm_sha1rnds4_epu32(abcd[s], ew, f);                                         \
+    }
+
+__attribute__((target("sha,sse4.1"))) static void sha1_ni(const uint8_t (*blocks)[SHA1_BLOCK_SIZE],
+                                                           uint32_t (*out)[5])
+{
+    /* words big-endian, the first in the register's top lane, as the instructions take them */
+    const __m128i order = _mm_set_epi64x(0x0001020304050607LL, 0x08090a0b0c0d0e0fLL);
+    const __m128i abcd0 = _mm_set_epi32((int)SHA1_H0, (int)SHA1_H1, (int)SHA1_H2, (int)SHA1_H3);
+    const __m128i e0 = _mm_set_epi32((int)SHA1_H4, 0, 0, 0);
+    __m128i abcd[NI_WAYS], prev[NI_WAYS], m[NI_WAYS][4];
+    for (int s = 0; s < NI_WAYS; s++) {
+        abcd[s] = prev[s] = abcd0;
+        for (int k = 0; k < 4; k++)
+            m[s][k] = _mm_shuffle_epi8(
+                _mm_loadu_si128((const __m128i *)(const void *)(blocks[s] + 16 * k)), order);
+    }
+    NI_GROUP(0, 0) NI_GROUP(1, 0) NI_GROUP(2, 0) NI_GROUP(3, 0) NI_GROUP(4, 0)
+    NI_GROUP(5, 1) NI_GROUP(6, 1) NI_GROUP(7, 1) NI_GROUP(8, 1) NI_GROUP(9, 1)
+    NI_GROUP(10, 2) NI_GROUP(11, 2) NI_GROUP(12, 2) NI_GROUP(13, 2) NI_GROUP(14, 2)
+    NI_GROUP(15, 3) NI_GROUP(16, 3) NI_GROUP(17, 3) NI_GROUP(18, 3) NI_GROUP(19, 3)
+    for (int s = 0; s < NI_WAYS; s++) {
+        __m128i e = _mm_sha1nexte_epu32(prev[s], e0);
+        __m128i h = _mm_add_epi32(abcd[s], abcd0);
+        out[s][0] = (uint32_t)_mm_extract_epi32(h, 3);
+        out[s][1] = (uint32_t)_mm_extract_epi32(h, 2);
+        out[s][2] = (uint32_t)_mm_extract_epi32(h, 1);
+        out[s][3] = (uint32_t)_mm_extract_epi32(h, 0);
+        out[s][4] = (uint32_t)_mm_extract_epi32(e, 3);
+    }
+}
+
+/* The IDs of t[0..n) in pairs; returns how many it wrote (all but an odd last one). */
+static size_t many_with_ni(char (*out)[SM_COMMUNITY_ID_LEN], const struct sm_tuple *const *t,
+                           size_t n, uint16_t seed)
+{
+    size_t k = 0;
+    for (; k + NI_WAYS <= n; k += NI_WAYS) {
+        uint8_t blocks[NI_WAYS][SHA1_BLOCK_SIZE];
+        uint32_t h[NI_WAYS][5];
+        for (size_t l = 0; l < NI_WAYS; l++)
+            cid_block(blocks[l], &t[k + l]->src, &t[k + l]->dst, t[k + l]->sport,
+                      t[k + l]->dport, SM_IPPROTO_TCP, seed);
+        sha1_ni((const uint8_t (*)[SHA1_BLOCK_SIZE])blocks, h);
+        for (size_t l = 0; l < NI_WAYS; l++)
+            cid_text(out[k + l], h[l]);
+    }
+    return k;
+}
+
+/* Through way, the IDs it can write of t[0..n): how many; -1 when the CPU lacks it. */
+static long many_by(enum sm_cid_way way, char (*out)[SM_COMMUNITY_ID_LEN],
+                    const struct sm_tuple *const *t, size_t n, uint16_t seed)
+{
+    switch (way) {
+    case SM_CID_SHA_NI:
+        return cpu_has(0) ? (long)many_with_ni(out, t, n, seed) : -1;
+    case SM_CID_AVX512:
+        return cpu_has(1) ? (long)many_in_lanes(out, t, n, seed) : -1;
+    default:
+        return way == SM_CID_ONE_AT_ONCE ? 0 : -1;
+    }
+}
 #else
-static size_t many_in_lanes(char (*out)[SM_COMMUNITY_ID_LEN], const struct sm_tuple *const *t,
-                            size_t n, uint16_t seed)
+static long many_by(enum sm_cid_way way, char (*out)[SM_COMMUNITY_ID_LEN],
+                    const struct sm_tuple *const *t, size_t n, uint16_t seed)
 {
     (void)out, (void)t, (void)n, (void)seed;
-    return 0;
+    return way == SM_CID_ONE_AT_ONCE ? 0 : -1;
 }
 #endif
+
+bool sm_community_id_tcp_many_by(enum sm_cid_way way, char (*out)[SM_COMMUNITY_ID_LEN],
+                                 const struct sm_tuple *const *t, size_t n, uint16_t seed)
+{
+    long done = many_by(way, out, t, n, seed);
+    if (done < 0)
+        return false;
+    for (size_t k = (size_t)done; k < n; k++)
+        sm_community_id_tcp(out[k], t[k], seed);
+    return true;
+}
 
 void sm_community_id_tcp_many(char (*out)[SM_COMMUNITY_ID_LEN],
                               const struct sm_tuple *const *t, size_t n, uint16_t seed)
 {
-    for (size_t k = many_in_lanes(out, t, n, seed); k < n; k++)
-        sm_community_id_tcp(out[k], t[k], seed);
+    for (int way = 0; way < SM_CID_WAYS; way++)
+        if (sm_community_id_tcp_many_by((enum sm_cid_way)way, out, t, n, seed))
+            return;
 }

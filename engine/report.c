@@ -919,12 +919,19 @@ size_t sm_report_verdict_line(char *line, const struct sm_verdict *v, uint16_t c
         p = sm_fmt_str(p, v->reason);
         *p++ = '"';
     }
+    /* both IDs in one call: through the SHA extensions two hashes go side by side */
+    bool server_id = v->has_server && !tuple_eq(&v->client, &v->server);
+    const struct sm_tuple *tp[2] = {&v->client, &v->server};
+    char ids[2][SM_COMMUNITY_ID_LEN];
+    sm_community_id_tcp_many(ids, tp, server_id ? 2 : 1, community_id_seed);
     p = sm_fmt_str(p, ",\"community_id\":\"");
-    p = sm_community_id_tcp(p, &v->client, community_id_seed);
+    memcpy(p, ids[0], SM_COMMUNITY_ID_LEN);
+    p += SM_COMMUNITY_ID_LEN;
     *p++ = '"';
-    if (v->has_server && !tuple_eq(&v->client, &v->server)) {
+    if (server_id) {
         p = sm_fmt_str(p, ",\"server_community_id\":\"");
-        p = sm_community_id_tcp(p, &v->server, community_id_seed);
+        memcpy(p, ids[1], SM_COMMUNITY_ID_LEN);
+        p += SM_COMMUNITY_ID_LEN;
         *p++ = '"';
     }
     p = sm_fmt_str(p, "}\n");

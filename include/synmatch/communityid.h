@@ -7,6 +7,7 @@
 #ifndef SYNMATCH_COMMUNITYID_H
 #define SYNMATCH_COMMUNITYID_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,10 +35,22 @@ static inline char *sm_community_id_tcp(char *p, const struct sm_tuple *t, uint1
 
 /*
  * Many IDs at once: out[k] (SM_COMMUNITY_ID_LEN characters, no terminator) for TCP tuple t[k],
- * k < n; the same IDs as sm_community_id_tcp(). Where the CPU has AVX-512, sixteen hashes are
- * computed side by side.
+ * k < n; the same IDs as sm_community_id_tcp(). Where the CPU has the SHA extensions, two
+ * hashes are interleaved; else, where it has AVX-512, sixteen are computed side by side.
  */
 void sm_community_id_tcp_many(char (*out)[SM_COMMUNITY_ID_LEN],
                               const struct sm_tuple *const *t, size_t n, uint16_t seed);
+
+/* The ways of hashing many at once; sm_community_id_tcp_many() takes the first this CPU
+ * has. For tests and benchmarks: the same through one way, false (nothing written) when the
+ * CPU does not have it. */
+enum sm_cid_way {
+    SM_CID_SHA_NI,      /* SHA extensions, two blocks interleaved */
+    SM_CID_AVX512,      /* sixteen blocks in AVX-512 lanes */
+    SM_CID_ONE_AT_ONCE, /* one block at a time (nettle, which picks its own instructions) */
+    SM_CID_WAYS
+};
+bool sm_community_id_tcp_many_by(enum sm_cid_way way, char (*out)[SM_COMMUNITY_ID_LEN],
+                                 const struct sm_tuple *const *t, size_t n, uint16_t seed);
 
 #endif
