@@ -758,7 +758,13 @@ lab_traffic() {
 # lab_connect PHASE DST PORT N SPORT: N connections in turn from the client to DST:PORT, from
 # source ports SPORT, SPORT+1, ... (one retransmission: ~3 s when dropped), each sending a
 # line; prints "PHASE sport" per connection (one write each: parallel calls may share a file).
+# The ports must lie below the client's ephemeral range (32768-60999): inside it, an agent's
+# own connection (to NATS, to a collector) may hold one, and bind() fails (seen once in CI).
 lab_connect() {
+    if [ "$5" -lt 1024 ] || [ "$(($5 + $4))" -gt 32768 ]; then
+        _lab_die "lab_connect: source ports $5.. not within 1024-32767"
+        return 1
+    fi
     lab_exec client "$LAB_PY" - "$@" <<'PY'
 import os, socket, sys
 phase, dst, port, n, sport = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])

@@ -64,15 +64,15 @@ phase() { # NAME BASE_SPORT
     connect "$1" "$LAB_O4" 9090 3 "$(($2 + 200))"
     wait "$a" "$b"
 }
-phase before 41000
+phase before 21000
 sleep 0.5 # a heartbeat carries the last records
 kill -KILL "$oth"
 sleep 2 # the collector notices the silence (1 s)
-phase during 42000
+phase during 22000
 sleep 1
 agent "$NATS_ADDR_O" other o-fw server other; oth=$last
 sleep 2
-phase after 43000
+phase after 23000
 sleep 8 # the last dropped SYNs decided (backoff 1 s: quiet 3 s, + skew)
 kill -TERM "$srv" "$oth" "$ca" "$cb" "$cc"
 wait "$srv" "$oth" "$ca" "$cb" "$cc" 2>/dev/null || true

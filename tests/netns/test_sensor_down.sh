@@ -35,20 +35,20 @@ cpid=$!
 agent server s-fw; spid=$!
 agent client c-fw; apid=$!
 sleep 1
-connect before 8080 3 41000
+connect before 8080 3 21000
 sleep 0.5 # a heartbeat carries the last records (SYNs still in a batch die with the agent)
 kill -KILL "$spid"
 sleep 2 # the collector notices the silence (1 s)
-connect during 8080 3 42000 &
+connect during 8080 3 22000 &
 c1=$!
-connect during 8081 2 42100
+connect during 8081 2 22100
 wait "$c1"
 sleep 1
 agent server s-fw; spid=$!
 sleep 1.5
-connect after 8080 3 43000 &
+connect after 8080 3 23000 &
 c2=$!
-connect after 8081 2 43100
+connect after 8081 2 23100
 wait "$c2"
 sleep 8 # let the last dropped SYNs be decided (backoff 1 s: quiet 3 s, + skew)
 kill -TERM "$spid" "$apid"
