@@ -230,14 +230,15 @@ static bool cpuid_sha_ni(void)
     return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & 1u << 29);
 }
 
-/* feature 0: the SHA extensions; 1: AVX-512 */
-static bool cpu_has(int feature)
+/* Whether this CPU has what way needs (SM_CID_SHA_NI or SM_CID_AVX512). */
+static bool cpu_has(enum sm_cid_way way)
 {
-    static _Atomic int have[2] = {-1, -1}; /* threads that race compute the same answer */
-    int h = atomic_load_explicit(&have[feature], memory_order_relaxed);
+    /* threads that race compute the same answer */
+    static _Atomic int have[SM_CID_AVX512 + 1] = {-1, -1};
+    int h = atomic_load_explicit(&have[way], memory_order_relaxed);
     if (h < 0) {
-        h = feature == 0 ? cpuid_sha_ni() : __builtin_cpu_supports("avx512f") != 0;
-        atomic_store_explicit(&have[feature], h, memory_order_relaxed);
+        h = way == SM_CID_SHA_NI ? cpuid_sha_ni() : __builtin_cpu_supports("avx512f") != 0;
+        atomic_store_explicit(&have[way], h, memory_order_relaxed);
     }
     return h == 1;
 }
@@ -339,9 +340,9 @@ static long many_by(enum sm_cid_way way, char (*out)[SM_COMMUNITY_ID_LEN],
 {
     switch (way) {
     case SM_CID_SHA_NI:
-        return cpu_has(0) ? (long)many_with_ni(out, t, n, seed) : -1;
+        return cpu_has(SM_CID_SHA_NI) ? (long)many_with_ni(out, t, n, seed) : -1;
     case SM_CID_AVX512:
-        return cpu_has(1) ? (long)many_in_lanes(out, t, n, seed) : -1;
+        return cpu_has(SM_CID_AVX512) ? (long)many_in_lanes(out, t, n, seed) : -1;
     default:
         return way == SM_CID_ONE_AT_ONCE ? 0 : -1;
     }

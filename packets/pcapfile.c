@@ -129,7 +129,7 @@ static ssize_t fill(sm_pcapfile_t *f, size_t n)
         size_t ncap = f->cap;
         while (ncap < n)
             ncap *= 2;
-        uint8_t *nb = sm_alloc_should_fail() ? NULL : sm_huge_grow(f->buf, f->cap, ncap);
+        uint8_t *nb = sm_block_grow(f->buf, f->cap, ncap);
         if (nb == NULL)
             return fail(f, SM_PCAP_ERR_OPEN, "out of memory for a %zu-byte record", n);
         f->buf = nb;
@@ -584,7 +584,7 @@ sm_pcapfile_t *sm_pcapfile_open(const char *path, enum sm_pcap_err *err_kind, ch
         posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     f->cap = BUF_INITIAL;
-    f->buf = sm_alloc_should_fail() ? NULL : sm_huge_alloc(f->cap);
+    f->buf = sm_block_alloc(f->cap);
     if (f->buf == NULL) {
         fail(f, SM_PCAP_ERR_OPEN, "out of memory");
         goto out_fail;
@@ -710,7 +710,7 @@ void sm_pcapfile_close(sm_pcapfile_t **self_p)
     sm_pcapfile_t *f = *self_p;
     if (f->own_fd)
         close(f->fd);
-    sm_huge_free(f->buf, f->cap);
+    sm_block_free(f->buf, f->cap);
     free(f->ifaces);
     free(f->ifstats);
     free(f);
