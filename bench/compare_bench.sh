@@ -11,7 +11,8 @@
 #   1. build gen_pair and pcap_floor (bench/build.sh); generate the pair if it is missing;
 #   2. check compare's map and missing list against the generator's ground truth;
 #   3. time the floor (libpcap reading both files in parallel, nothing else) and compare,
-#      interleaved, N runs each (default 5), files in the page cache; report medians;
+#      interleaved, N runs each (default 5), files in the page cache (settled first: see
+#      settle_cache below); report medians;
 #   4. with --references, time tshark -T fields on each file and the article's method (tshark
 #      -T ek + hash join, map and missing) once each, with the nested-loop extrapolation
 #      (bench/run_reference.sh);
@@ -65,7 +66,19 @@ map_ok=no; cmp -s "$out/map.want" "$out/map.got" && map_ok=yes
 miss_ok=no; cmp -s "$out/missing.want" "$out/missing.got" && miss_ok=yes
 
 # ---- 3. floor and compare, interleaved -----------------------------------------------------
-cat "$c" "$s" >/dev/null # page cache
+# The pair in the page cache as one sequential read from disk (or gen_pair's writing) leaves
+# it, in large folios: dropped, then read once. This machine's kernel runs DAMON reclaim, which
+# pages out cold file pages; read back a few pages at a time over hours, a file ends up cached
+# in small pages, and read(2) of it costs 2-3x as much for every reader (the 100 MB client
+# file: 18 ms against 7-8 ms fresh). The floor, compare and the references all read the files
+# in the state this leaves (docs/PERFORMANCE.md, "The page cache's pages").
+settle_cache() {
+    sync "$@" 2>/dev/null || true
+    local f
+    for f in "$@"; do dd if="$f" iflag=nocache count=0 status=none 2>/dev/null || true; done
+    cat "$@" >/dev/null
+}
+settle_cache "$c" "$s"
 speeds_before=$(cpu_speeds)
 : >"$out/times.tsv"
 # timed NAME CMD...: a line of times.tsv. Wall time from the shell's clock, to the 10 µs
