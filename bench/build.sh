@@ -14,8 +14,8 @@ bench_sources_md5() {
         xargs -0 md5sum)
 }
 # cpu_speeds: milliseconds of one fixed shell loop pinned to each CPU in turn ("cpu0 61
-# cpu1 60"). On this project's shared virtual machines one vCPU is at times 1.5-1.8 times
-# slower than the other for minutes (the host's load, not seen as steal time): a sitting's
+# cpu1 60"). On this project's shared virtual machines one vCPU, or both, is at times 1.5-1.8
+# times slower than usual for minutes (the host's load, not seen as steal time): a sitting's
 # figures say whether it was one of those.
 cpu_speeds() {
     local c t0 t1

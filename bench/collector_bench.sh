@@ -19,7 +19,8 @@
 #      connections per second of event time (a smaller and a larger join table);
 #   5. callgrind instruction counts per record on a smaller input (--cg-connections): each
 #      stage alone (--toggle-collect=stage_*) and the whole collector process fed over ipc://.
-# Results: OUTDIR/summary.txt (also printed), raw data beside it.
+# Beside the timed runs' medians: how fast each CPU ran one fixed loop before and after them
+# (build.sh's cpu_speeds). Results: OUTDIR/summary.txt (also printed), raw data beside it.
 set -euo pipefail
 
 runs=5
@@ -100,10 +101,12 @@ check=$(awk -v wm="$want_m" -v wx="$want_x" '
 rm -f "$out/verdicts.jsonl"
 
 # ---- 3. timed runs, interleaved -------------------------------------------------------------
+speeds_before=$(cpu_speeds)
 for i in $(seq "$runs"); do
     run_one ipc /dev/null "ipc$i"
     run_one tcp /dev/null "tcp$i"
 done
+speeds_after=$(cpu_speeds)
 median() { # transport column
     awk -F'\t' -v t="$1" -v k="$2" '$2 == t && $1 != "check" {print $k}' "$out/times.tsv" | sort -g |
         awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
@@ -158,6 +161,8 @@ echo -e "collector\t$(awk '/refs:/ {gsub(",", "", $NF); print $NF}' "$out/cg_col
         printf '%-9s %8s %9s %8s %8s %14s %14s %10s\n' "$t" "$(median $t 3)" "$(median $t 6)" \
             "$(median $t 4)" "$(median $t 5)" "$(median $t 7)" "" "$(median $t 8)"
     done
+    echo "CPU speed check (ms of one loop on each CPU; unequal, or well above this machine's" \
+        "usual: the host was loading it): before $speeds_before| after $speeds_after"
     echo
     echo "stages in-process (sm_stages --runs $runs --connections $conns):"
     tail -n +2 "$out/stages.txt" | sed 's/^/  /'
