@@ -14,9 +14,9 @@ bench_sources_md5() {
         xargs -0 md5sum)
 }
 # cpu_speeds: milliseconds of one fixed shell loop pinned to each CPU in turn ("cpu0 61
-# cpu1 60"). On this project's shared virtual machines one vCPU, or both, is at times 1.5-1.8
-# times slower than usual for minutes (the host's load, not seen as steal time): a sitting's
-# figures say whether it was one of those.
+# cpu1 60"). On this project's shared virtual machines, at times one vCPU, or both, runs
+# 1.5-1.8 times slower than usual for minutes (the host's load, not seen as steal time): a
+# sitting's figures say whether it was one of those.
 cpu_speeds() {
     local c t0 t1
     for c in $(seq 0 $(($(nproc) - 1))); do

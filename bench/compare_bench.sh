@@ -66,17 +66,21 @@ map_ok=no; cmp -s "$out/map.want" "$out/map.got" && map_ok=yes
 miss_ok=no; cmp -s "$out/missing.want" "$out/missing.got" && miss_ok=yes
 
 # ---- 3. floor and compare, interleaved -----------------------------------------------------
-# The pair in the page cache as one sequential read from disk (or gen_pair's writing) leaves
-# it, in large folios: dropped, then read once. This machine's kernel runs DAMON reclaim, which
-# pages out cold file pages; read back a few pages at a time over hours, a file ends up cached
-# in small pages, and read(2) of it costs 2-3x as much for every reader (the 100 MB client
-# file: 18 ms against 7-8 ms fresh). The floor, compare and the references all read the files
-# in the state this leaves (docs/PERFORMANCE.md, "The page cache's pages").
+# Puts the pair in the page cache the way a first sequential read from disk (or gen_pair's
+# writing) leaves it, in large folios: drops it, then reads it once. The project's virtual
+# machines run DAMON reclaim, which pages out cold file pages; read back a few pages at a time
+# over hours, a file ends up cached in small pages, and read(2) of it costs 2-3x as much for
+# every reader (the 100 MB client file: 18 ms against 7-8 ms fresh). The floor, compare and
+# the references all read the files in the state this leaves (docs/PERFORMANCE.md, "The page
+# cache's pages").
 settle_cache() {
-    sync "$@" 2>/dev/null || true
+    sync -- "$@" 2>/dev/null || true
     local f
-    for f in "$@"; do dd if="$f" iflag=nocache count=0 status=none 2>/dev/null || true; done
-    cat "$@" >/dev/null
+    for f in "$@"; do
+        dd if="$f" iflag=nocache count=0 status=none 2>/dev/null ||
+            echo "compare_bench: could not drop $f from the page cache; timing it as cached" >&2
+    done
+    cat -- "$@" >/dev/null
 }
 settle_cache "$c" "$s"
 speeds_before=$(cpu_speeds)
@@ -134,7 +138,7 @@ ir_floor=$(ir "$pcap_floor" "$small/client.pcap" "$small/server.pcap")
     # each compare run against the floor run just before it
     awk -F'\t' '$1 == "floor" {f = $2} $1 == "compare" && f > 0 {print $2 / f}' "$out/times.tsv" | sort -g |
         awk '{v[NR] = $1} END {printf "median of the %d pairwise ratios: %.3f\n", NR, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-    echo "CPU speed check (ms of one loop on each CPU; unequal: the host was loading one): before $speeds_before| after $speeds_after"
+    echo "CPU speed check (ms of one loop on each CPU; unequal, or well above this machine's usual: the host was loading it): before $speeds_before| after $speeds_after"
     echo
     echo "callgrind on the 20k-connection pair ($pk packets):"
     awk -v c="$ir_compare" -v f="$ir_floor" -v p="$pk" 'BEGIN {

@@ -129,5 +129,5 @@ done
         printf '%-11s %s records/s\n' "$c" "$(awk -v c="$c" '$1 == c {print $2}' "$out/runs.txt" | sort -n |
             awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
     done
-    echo "CPU speed check (ms of one loop on each CPU; unequal: the host was loading one): before $speeds_before| after $(cpu_speeds)"
+    echo "CPU speed check (ms of one loop on each CPU; unequal, or well above this machine's usual: the host was loading it): before $speeds_before| after $(cpu_speeds)"
 } | tee "$out/summary.txt"

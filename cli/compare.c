@@ -424,7 +424,7 @@ int sm_compare_run(const struct sm_compare_opts *opts, struct sm_compare_result 
             sm_join_coverage_start(j, (enum sm_role)s,
                                    cur[s]->have_first ? cur[s]->first_ns : INT64_MAX);
         bool done[2] = {false, false};
-        /* the last server SYN's destination, added to the inferred scope already */
+        /* the last server SYN's destination, offered to the inferred scope already */
         struct sm_addr added;
         bool have_added = false;
         while (!done[0] || !done[1]) {

@@ -674,11 +674,12 @@ static size_t rows_text(char *buf, const struct rowfmt *rf, const struct sm_row 
  * the chunks in order, so the bytes and their order are the same as one thread's. Taken on
  * demand, not turn about: with the odd chunks the helper's and the even ones the caller's,
  * the caller formatted its half a fifth faster than the helper (measured, not explained) and
- * then waited 0.6-2 ms of a 100 MB pair's 6 for it. Without memory or a thread, one thread
- * does it all.
+ * then waited for it, 0.6-2 ms of the 6 ms the map's rows took on a 100 MB pair. Without
+ * memory or a thread, one thread does it all.
  */
 #define PARALLEL_MIN_ROWS (4 * CHUNK_ROWS)
-#define NBUF 4 /* chunk buffers: 4 * CHUNK_ROWS * LINE, one huge page */
+#define NBUF 4 /* chunk buffers: one huge page */
+_Static_assert(NBUF * CHUNK_ROWS * LINE == SM_HUGE_PAGE, "the chunk buffers fill one huge page");
 
 struct pipeline {
     struct rowfmt *rf; /* its widths are final once widths_final is set */
